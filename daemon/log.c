@@ -1,0 +1,376 @@
+/* log.c - formats records and owns the stderr output buffer.
+ * It never drops a record: graced's own records always go in; worker lines
+ * go in too, but once the buffer is past HIGH_WATER the caller is told to
+ * stop reading worker pipes until it drains below LOW_WATER. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
+
+#include "log.h"
+
+#define HIGH_WATER (256 * 1024)
+#define LOW_WATER (64 * 1024)
+
+static enum log_format format = LOG_FORMAT_TEXT;
+static bool color;
+static int max_level = LOG_INFO;
+static size_t name_width = 6;
+static int stderr_flags = -1;
+
+static char *buf;
+static size_t buf_start, buf_end, buf_cap;
+static bool congested, want_write;
+static void (*hook_want_write)(bool, void *);
+static void (*hook_congestion)(bool, void *);
+static void *hook_data;
+
+static bool journal_stream_matches(void)
+{
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
+}
+
+void log_setup(enum log_format fmt, enum log_color c, int level)
+{
+        bool tty = isatty(STDERR_FILENO);
+
+        if (fmt == LOG_FORMAT_AUTO)
+                fmt = journal_stream_matches() ? LOG_FORMAT_JOURNAL : tty ? LOG_FORMAT_DEV : LOG_FORMAT_TEXT;
+        format = fmt;
+        if (c == LOG_COLOR_ALWAYS)
+                color = true;
+        else if (c == LOG_COLOR_NEVER)
+                color = false;
+        else
+                color = tty && !getenv("NO_COLOR") && format == LOG_FORMAT_DEV;
+        max_level = level;
+}
+
+enum log_format log_get_format(void) { return format; }
+int log_get_max_level(void) { return max_level; }
+void log_set_name_width(size_t w) { name_width = w < 6 ? 6 : w > 24 ? 24 : w; }
+
+void log_set_nonblocking(bool on)
+{
+        if (on) {
+                if (stderr_flags < 0)
+                        stderr_flags = fcntl(STDERR_FILENO, F_GETFL);
+                if (stderr_flags >= 0)
+                        (void)fcntl(STDERR_FILENO, F_SETFL, stderr_flags | O_NONBLOCK);
+        } else if (stderr_flags >= 0) {
+                /* the file description may be shared with a shell: restore it */
+                (void)fcntl(STDERR_FILENO, F_SETFL, stderr_flags);
+        }
+}
+
+void log_set_hooks(void (*ww)(bool, void *), void (*cg)(bool, void *), void *data)
+{
+        hook_want_write = ww;
+        hook_congestion = cg;
+        hook_data = data;
+}
+
+static void set_want_write(bool on)
+{
+        if (on != want_write) {
+                want_write = on;
+                if (hook_want_write)
+                        hook_want_write(on, hook_data);
+        }
+}
+
+static void update_congestion(void)
+{
+        size_t used = buf_end - buf_start;
+        bool c = congested ? used > LOW_WATER : used > HIGH_WATER;
+
+        if (c != congested) {
+                congested = c;
+                if (hook_congestion)
+                        hook_congestion(c, hook_data);
+        }
+}
+
+bool log_congested(void) { return congested; }
+bool log_pending(void) { return buf_end > buf_start; }
+
+bool log_flush(void)
+{
+        while (buf_end > buf_start) {
+                ssize_t n = write(STDERR_FILENO, buf + buf_start, buf_end - buf_start);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                set_want_write(true);
+                                update_congestion();
+                                return false;
+                        }
+                        /* stderr is gone (EPIPE, EIO...): nothing can be written;
+                         * discard instead of growing without bound */
+                        buf_start = buf_end;
+                        break;
+                }
+                buf_start += (size_t)n;
+        }
+        buf_start = buf_end = 0;
+        set_want_write(false);
+        update_congestion();
+        return true;
+}
+
+void log_flush_all(void)
+{
+        while (!log_flush()) {
+                struct pollfd p = { .fd = STDERR_FILENO, .events = POLLOUT };
+                if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+                        break;
+        }
+}
+
+static void append(const char *s, size_t len)
+{
+        if (buf_end + len > buf_cap) {
+                if (buf_start > 0) {
+                        memmove(buf, buf + buf_start, buf_end - buf_start);
+                        buf_end -= buf_start;
+                        buf_start = 0;
+                }
+                if (buf_end + len > buf_cap) {
+                        buf_cap = (buf_end + len) * 2 < 4096 ? 4096 : (buf_end + len) * 2;
+                        buf = xrealloc(buf, buf_cap);
+                }
+        }
+        memcpy(buf + buf_end, s, len);
+        buf_end += len;
+}
+
+static void emit(const char *s, size_t len)
+{
+        bool was_empty = buf_end == buf_start;
+
+        append(s, len);
+        /* write through when nothing is queued; otherwise the loop's EPOLLOUT drains */
+        if (was_empty)
+                log_flush();
+        else
+                update_congestion();
+}
+
+static const char *level_name(int level)
+{
+        static const char *const names[] = { "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug" };
+        return level >= 0 && level <= 7 ? names[level] : "info";
+}
+
+static const char *name_color(const char *name)
+{
+        static const char *const palette[] = { "\033[36m", "\033[32m", "\033[35m", "\033[33m", "\033[34m", "\033[96m",
+                                               "\033[92m", "\033[95m" };
+        unsigned h = 5381;
+
+        for (const char *p = name; *p; p++)
+                h = h * 33 + (unsigned char)*p;
+        return palette[h % ELEMENTSOF(palette)];
+}
+
+static char *text_prefix(char *tmp, size_t len)
+{
+        char ts[40];
+
+        snprintf(tmp, len, "%s graced[%d]: ", format_iso8601(now_real(), ts, sizeof ts), (int)getpid());
+        return tmp;
+}
+
+/* Worker lines are user data: in text formats, replace control characters
+ * (other than tab) so a line can never forge a record of its own. */
+static void append_sanitized(char **out, size_t *olen, size_t *ocap, const char *s, size_t len)
+{
+        for (size_t i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char)s[i];
+                if (*olen + 5 >= *ocap) {
+                        *ocap = *ocap * 2 + 16;
+                        *out = xrealloc(*out, *ocap);
+                }
+                if (ch < 0x20 && ch != '\t')
+                        *olen += (size_t)sprintf(*out + *olen, "\\x%02x", ch);
+                else if (ch == 0x7f)
+                        *olen += (size_t)sprintf(*out + *olen, "\\x7f");
+                else
+                        (*out)[(*olen)++] = (char)ch;
+        }
+}
+
+static void emit_json(int level, const char *worker, const char *event, const char *stream, const char *msg,
+                      size_t msg_len)
+{
+        char ts[40];
+        struct json_object *o = json_object_new_object();
+        const char *s;
+        size_t len;
+
+        json_object_object_add(o, "ts", json_object_new_string(format_iso8601(now_real(), ts, sizeof ts)));
+        json_object_object_add(o, "level", json_object_new_string(level_name(level)));
+        json_object_object_add(o, "worker", worker ? json_object_new_string(worker) : NULL);
+        json_object_object_add(o, "event", json_object_new_string(event ? event : "log"));
+        if (stream)
+                json_object_object_add(o, "stream", json_object_new_string(stream));
+        json_object_object_add(o, "msg", json_object_new_string_len(msg, (int)msg_len));
+        s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        append(s, len);
+        append("\n", 1);
+        json_object_put(o);
+        if (buf_end - buf_start == len + 1)
+                log_flush();
+        else
+                update_congestion();
+}
+
+static void emit_journal(int level, const char *worker, const char *event, const char *msg, size_t len)
+{
+        int r = sd_journal_send("MESSAGE=%.*s", (int)len, msg, "PRIORITY=%d", level, "GRACED_WORKER=%s",
+                                worker ? worker : "", "GRACED_EVENT=%s", event ? event : "log",
+                                "SYSLOG_IDENTIFIER=graced", NULL);
+        if (r < 0) {
+                /* journal unreachable: fall back to stderr, never lose the record */
+                char *line = xasprintf("<%d>%s%s%.*s\n", level, worker ? worker : "", worker ? ": " : "", (int)len, msg);
+                emit(line, strlen(line));
+                free(line);
+        }
+}
+
+static void emit_record(int level, const char *worker, const char *event, const char *stream, const char *msg,
+                        size_t len, bool is_output)
+{
+        char pre[96];
+        char *out = NULL;
+        size_t olen = 0, ocap = 0;
+
+        switch (format) {
+        case LOG_FORMAT_JSON:
+                emit_json(level, worker, event, stream, msg, len);
+                return;
+        case LOG_FORMAT_JOURNAL:
+                emit_journal(level, worker, event, msg, len);
+                return;
+        case LOG_FORMAT_DEV: {
+                const char *who = worker ? worker : "graced";
+                ocap = len + name_width + 64;
+                out = xmalloc(ocap);
+                if (color)
+                        olen = (size_t)snprintf(out, ocap, "%s%-*s |\033[0m ", worker ? name_color(who) : "\033[1m",
+                                                (int)name_width, who);
+                else
+                        olen = (size_t)snprintf(out, ocap, "%-*s | ", (int)name_width, who);
+                if (color && !is_output && level <= LOG_WARNING)
+                        olen += (size_t)sprintf(out + olen, "%s", level <= LOG_ERR ? "\033[1;31m" : "\033[1;33m");
+                else if (color && !is_output)
+                        olen += (size_t)sprintf(out + olen, "\033[2m");
+                break;
+        }
+        default:
+                text_prefix(pre, sizeof pre);
+                ocap = len + strlen(pre) + (worker ? strlen(worker) : 0) + 32;
+                out = xmalloc(ocap);
+                if (is_output)
+                        olen = (size_t)snprintf(out, ocap, "%s%s[%s]: ", pre, worker, stream);
+                else if (worker)
+                        olen = (size_t)snprintf(out, ocap, "%s%s: ", pre, worker);
+                else
+                        olen = (size_t)snprintf(out, ocap, "%s", pre);
+                if (!is_output && level <= LOG_WARNING) {
+                        olen += (size_t)snprintf(out + olen, ocap - olen, "%s",
+                                                 level <= LOG_ERR ? "error: " : "warning: ");
+                }
+                break;
+        }
+        append_sanitized(&out, &olen, &ocap, msg, len);
+        if (color && format == LOG_FORMAT_DEV && !is_output) {
+                if (olen + 8 >= ocap)
+                        out = xrealloc(out, ocap = olen + 16);
+                olen += (size_t)sprintf(out + olen, "\033[0m");
+        }
+        if (olen + 2 >= ocap)
+                out = xrealloc(out, ocap = olen + 2);
+        out[olen++] = '\n';
+        emit(out, olen);
+        free(out);
+}
+
+void log_msg(int level, const char *worker, const char *event, const char *fmt, ...)
+{
+        int saved = errno;
+        va_list ap;
+        char *msg;
+        int n;
+
+        if (level > max_level) {
+                errno = saved;
+                return;
+        }
+        va_start(ap, fmt);
+        n = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (n >= 0) {
+                emit_record(level, worker, event, NULL, msg, (size_t)n, false);
+                free(msg);
+        }
+        errno = saved;
+}
+
+void log_output(const char *worker, int stream, const char *line, size_t len)
+{
+        int saved = errno;
+        const char *sname = stream == 0 ? "stdout" : "stderr";
+
+        emit_record(stream == 0 ? LOG_INFO : LOG_WARNING, worker, "output", sname, line, len, true);
+        errno = saved;
+}
+
+void log_raw(const char *fmt, ...)
+{
+        va_list ap;
+        char *msg;
+        int n;
+
+        va_start(ap, fmt);
+        n = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (n > 0) {
+                emit(msg, (size_t)n);
+                free(msg);
+        }
+}
+
+void fatal(int code, const char *fmt, ...)
+{
+        va_list ap;
+        char *msg;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) >= 0) {
+                emit_record(LOG_ERR, NULL, "fatal", NULL, msg, strlen(msg), false);
+                free(msg);
+        }
+        va_end(ap);
+        log_flush_all();
+        log_set_nonblocking(false);
+        exit(code);
+}

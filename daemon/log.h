@@ -1,0 +1,52 @@
+/* log.h - graced's own records and the workers' captured lines, in one of
+ * four formats (text, dev, json, journal). Records are queued in a bounded
+ * buffer and written to stderr without blocking; when the buffer is above
+ * its high-water mark, log_congested() is true and callers stop reading
+ * worker pipes (backpressure: nothing is ever dropped). Logging preserves
+ * errno. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <syslog.h>
+#include "util.h"
+
+enum log_format { LOG_FORMAT_AUTO, LOG_FORMAT_TEXT, LOG_FORMAT_DEV, LOG_FORMAT_JSON, LOG_FORMAT_JOURNAL };
+enum log_color { LOG_COLOR_AUTO, LOG_COLOR_ALWAYS, LOG_COLOR_NEVER };
+
+/* Resolves AUTO (journal when $JOURNAL_STREAM matches stderr, dev when
+ * stderr is a terminal, text otherwise). max_level: LOG_DEBUG..LOG_ERR. */
+void log_setup(enum log_format fmt, enum log_color color, int max_level);
+enum log_format log_get_format(void);
+int log_get_max_level(void);
+/* Width of the name column in dev mode (longest worker name). */
+void log_set_name_width(size_t w);
+/* Switch stderr to non-blocking (once the loop runs) / back (at exit). */
+void log_set_nonblocking(bool on);
+
+void log_msg(int level, const char *worker, const char *event, const char *fmt, ...) _printf_(4, 5);
+#define log_debug(w, ev, ...) log_msg(LOG_DEBUG, w, ev, __VA_ARGS__)
+#define log_info(w, ev, ...) log_msg(LOG_INFO, w, ev, __VA_ARGS__)
+#define log_notice(w, ev, ...) log_msg(LOG_NOTICE, w, ev, __VA_ARGS__)
+#define log_warning(w, ev, ...) log_msg(LOG_WARNING, w, ev, __VA_ARGS__)
+#define log_error(w, ev, ...) log_msg(LOG_ERR, w, ev, __VA_ARGS__)
+/* Start-up failure: log and exit(code). */
+_noreturn_ void fatal(int code, const char *fmt, ...) _printf_(2, 3);
+
+/* One captured line of a worker (without its newline). */
+void log_output(const char *worker, int stream, const char *line, size_t len);
+
+/* Plain text straight to stderr, bypassing formats (dev-mode banners). */
+void log_raw(const char *fmt, ...) _printf_(1, 2);
+
+/* Backpressure. */
+bool log_congested(void);
+bool log_pending(void);
+/* Write as much as possible now; returns true when everything is written. */
+bool log_flush(void);
+/* Block until everything is written (at exit). */
+void log_flush_all(void);
+/* The loop's hook: called with true when the buffer needs EPOLLOUT on fd 2,
+ * false when it is empty again; and on each congestion change. */
+void log_set_hooks(void (*want_write)(bool on, void *data), void (*congestion)(bool congested, void *data),
+                   void *data);

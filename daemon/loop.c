@@ -1,0 +1,283 @@
+/* loop.c - epoll + timerfd. Owns the epoll fd, the timerfd and the timer
+ * heap. Must not know about workers or signals: callers add signalfds as
+ * ordinary fds. Watchers deleted during dispatch are freed after it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+struct loop_watch {
+        struct loop *loop;
+        int fd;
+        uint32_t events;
+        loop_fd_fn fn;
+        void *data;
+        bool dead;
+        struct loop_watch *next_dead;
+};
+
+struct loop_timer {
+        struct loop *loop;
+        usec_t when;
+        size_t idx; /* position in heap, or SIZE_MAX */
+        loop_timer_fn fn;
+        void *data;
+};
+
+struct loop {
+        int epfd;
+        int tfd;
+        struct loop_watch tfd_watch;
+        struct loop_timer **heap;
+        size_t n_heap, cap_heap;
+        usec_t armed; /* what the timerfd is set to */
+        struct loop_watch *dead;
+        bool dispatching;
+        void (*idle)(void *);
+        void *idle_data;
+};
+
+static void heap_swap(struct loop *l, size_t a, size_t b)
+{
+        struct loop_timer *t = l->heap[a];
+
+        l->heap[a] = l->heap[b];
+        l->heap[b] = t;
+        l->heap[a]->idx = a;
+        l->heap[b]->idx = b;
+}
+
+static void heap_up(struct loop *l, size_t i)
+{
+        while (i > 0 && l->heap[(i - 1) / 2]->when > l->heap[i]->when) {
+                heap_swap(l, i, (i - 1) / 2);
+                i = (i - 1) / 2;
+        }
+}
+
+static void heap_down(struct loop *l, size_t i)
+{
+        for (;;) {
+                size_t m = i, a = 2 * i + 1, b = 2 * i + 2;
+                if (a < l->n_heap && l->heap[a]->when < l->heap[m]->when)
+                        m = a;
+                if (b < l->n_heap && l->heap[b]->when < l->heap[m]->when)
+                        m = b;
+                if (m == i)
+                        return;
+                heap_swap(l, i, m);
+                i = m;
+        }
+}
+
+static void heap_remove(struct loop *l, struct loop_timer *t)
+{
+        size_t i = t->idx;
+
+        if (i == SIZE_MAX)
+                return;
+        l->n_heap--;
+        if (i != l->n_heap) {
+                heap_swap(l, i, l->n_heap);
+                heap_down(l, i);
+                heap_up(l, i);
+        }
+        t->idx = SIZE_MAX;
+}
+
+static void rearm(struct loop *l)
+{
+        usec_t want = l->n_heap ? l->heap[0]->when : USEC_INFINITY;
+        usec_t at = want == 0 ? 1 : want; /* an it_value of 0 would disarm */
+        struct itimerspec its = { 0 };
+
+        if (want == l->armed)
+                return;
+        if (want != USEC_INFINITY) {
+                its.it_value.tv_sec = (time_t)(at / USEC_PER_SEC);
+                its.it_value.tv_nsec = (long)(at % USEC_PER_SEC) * 1000;
+        }
+        /* cannot fail with a valid timerfd and sane values */
+        if (timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+                l->armed = want;
+}
+
+static void on_timerfd(struct loop_watch *w, int fd, uint32_t events, void *data)
+{
+        struct loop *l = data;
+        uint64_t expirations;
+        usec_t now;
+
+        /* EAGAIN when the timer was re-armed after it fired: harmless */
+        (void)!read(fd, &expirations, sizeof expirations);
+        l->armed = USEC_INFINITY;
+        now = now_mono();
+        while (l->n_heap && l->heap[0]->when <= now) {
+                struct loop_timer *t = l->heap[0];
+                heap_remove(l, t);
+                t->when = USEC_INFINITY;
+                t->fn(t, t->data);
+        }
+}
+
+struct loop *loop_new(void)
+{
+        struct loop *l = xcalloc(1, sizeof *l);
+
+        l->epfd = epoll_create1(EPOLL_CLOEXEC);
+        l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        l->armed = USEC_INFINITY;
+        if (l->epfd < 0 || l->tfd < 0)
+                goto fail;
+        l->tfd_watch = (struct loop_watch){ .loop = l, .fd = l->tfd, .events = EPOLLIN, .fn = on_timerfd, .data = l };
+        if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->tfd,
+                      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &l->tfd_watch }) < 0)
+                goto fail;
+        return l;
+fail:
+        safe_close(l->epfd);
+        safe_close(l->tfd);
+        free(l);
+        return NULL;
+}
+
+static void free_dead(struct loop *l)
+{
+        while (l->dead) {
+                struct loop_watch *w = l->dead;
+                l->dead = w->next_dead;
+                free(w);
+        }
+}
+
+struct loop *loop_free(struct loop *l)
+{
+        if (!l)
+                return NULL;
+        free_dead(l);
+        for (size_t i = 0; i < l->n_heap; i++)
+                l->heap[i]->idx = SIZE_MAX;
+        free(l->heap);
+        safe_close(l->epfd);
+        safe_close(l->tfd);
+        free(l);
+        return NULL;
+}
+
+struct loop_watch *loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_fn fn, void *data)
+{
+        struct loop_watch *w = xcalloc(1, sizeof *w);
+
+        *w = (struct loop_watch){ .loop = l, .fd = fd, .events = events, .fn = fn, .data = data };
+        if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &(struct epoll_event){ .events = events, .data.ptr = w }) < 0) {
+                int e = errno;
+                free(w);
+                errno = e;
+                return NULL;
+        }
+        return w;
+}
+
+int loop_mod_fd(struct loop_watch *w, uint32_t events)
+{
+        if (w->events == events)
+                return 0;
+        if (epoll_ctl(w->loop->epfd, EPOLL_CTL_MOD, w->fd, &(struct epoll_event){ .events = events, .data.ptr = w }) < 0)
+                return -errno;
+        w->events = events;
+        return 0;
+}
+
+struct loop_watch *loop_del_fd(struct loop_watch *w)
+{
+        if (!w)
+                return NULL;
+        /* ENOENT/EBADF when the fd was already closed: nothing to undo */
+        (void)epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+        w->dead = true;
+        w->next_dead = w->loop->dead;
+        w->loop->dead = w;
+        if (!w->loop->dispatching)
+                free_dead(w->loop);
+        return NULL;
+}
+
+struct loop_timer *loop_timer_new(struct loop *l, loop_timer_fn fn, void *data)
+{
+        struct loop_timer *t = xcalloc(1, sizeof *t);
+
+        *t = (struct loop_timer){ .loop = l, .when = USEC_INFINITY, .idx = SIZE_MAX, .fn = fn, .data = data };
+        return t;
+}
+
+void loop_timer_set(struct loop_timer *t, usec_t when)
+{
+        struct loop *l = t->loop;
+
+        if (t->when == when && (when == USEC_INFINITY) == (t->idx == SIZE_MAX))
+                return;
+        t->when = when;
+        if (when == USEC_INFINITY) {
+                heap_remove(l, t);
+        } else if (t->idx == SIZE_MAX) {
+                if (l->n_heap == l->cap_heap) {
+                        l->cap_heap = l->cap_heap ? l->cap_heap * 2 : 16;
+                        l->heap = xrealloc(l->heap, l->cap_heap * sizeof *l->heap);
+                }
+                t->idx = l->n_heap;
+                l->heap[l->n_heap++] = t;
+                heap_up(l, t->idx);
+        } else {
+                heap_down(l, t->idx);
+                heap_up(l, t->idx);
+        }
+        if (!l->dispatching)
+                rearm(l);
+}
+
+usec_t loop_timer_when(const struct loop_timer *t) { return t->when; }
+
+struct loop_timer *loop_timer_free(struct loop_timer *t)
+{
+        if (!t)
+                return NULL;
+        heap_remove(t->loop, t);
+        if (!t->loop->dispatching)
+                rearm(t->loop);
+        free(t);
+        return NULL;
+}
+
+void loop_set_idle(struct loop *l, void (*fn)(void *), void *data)
+{
+        l->idle = fn;
+        l->idle_data = data;
+}
+
+int loop_run_once(struct loop *l)
+{
+        struct epoll_event ev[64];
+        int n;
+
+        rearm(l);
+        n = epoll_wait(l->epfd, ev, (int)ELEMENTSOF(ev), -1);
+        if (n < 0)
+                return errno == EINTR ? 0 : -errno;
+        l->dispatching = true;
+        for (int i = 0; i < n; i++) {
+                struct loop_watch *w = ev[i].data.ptr;
+                if (w->dead)
+                        continue;
+                w->fn(w, w->fd, ev[i].events, w->data);
+        }
+        if (l->idle)
+                l->idle(l->idle_data);
+        l->dispatching = false;
+        free_dead(l);
+        rearm(l);
+        return 0;
+}

@@ -1,0 +1,27 @@
+/* output.h - a worker's stdout/stderr pipe read in the loop, split into
+ * records (a line, or 4096 bytes of a longer one; a last line without
+ * newline is delivered at EOF) and handed to log_output(). While the log
+ * buffer is congested every stream stops reading (the worker blocks). */
+#pragma once
+
+#include <stdbool.h>
+
+struct loop;
+struct output_stream;
+
+#define OUTPUT_RECORD_MAX 4096
+
+/* Takes ownership of fd (made non-blocking). name is borrowed and must
+ * outlive the stream (or be updated with output_rename). on_eof is called
+ * once, after the last record, from the loop. NULL on failure (errno). */
+struct output_stream *output_open(struct loop *l, int fd, const char *name, int stream,
+                                  void (*on_eof)(struct output_stream *s, void *data), void *data);
+/* Closes the pipe (pending partial line is delivered first). NULL-safe. */
+struct output_stream *output_close(struct output_stream *s);
+void output_rename(struct output_stream *s, const char *name);
+
+/* Called by the log's congestion hook. */
+void output_set_paused(bool paused);
+/* Reads everything currently in the pipe, ignoring congestion (used when a
+ * worker must be drained); returns true at EOF. */
+bool output_drain(struct output_stream *s);

@@ -1,0 +1,35 @@
+/* plan.h - the dependency graph of a configuration: start order, stop
+ * stages, cycle detection and the worst-case shutdown time. Pure: no I/O
+ * except plan_print(). Indices refer to conf->workers[]. */
+#pragma once
+
+#include <stdio.h>
+#include "conf.h"
+
+struct plan {
+        size_t n;
+        size_t **deps;    /* deps[i]: NULL-less array of indices worker i is `after` */
+        size_t *n_deps;
+        size_t **rdeps;   /* rdeps[i]: workers that are `after` i (its dependents) */
+        size_t *n_rdeps;
+        size_t *start_order; /* n indices, topological, ties by definition order */
+        size_t *start_stage; /* per worker: 0 for no deps, else 1 + max(stage of deps) */
+        size_t *stop_stage;  /* per worker: 0 when no dependents, else 1 + max(stop_stage of rdeps) */
+        size_t n_stop_stages;
+};
+
+/* Builds the graph. Unknown `after` names and cycles are appended to diags
+ * ("FILE:LINE: worker \"web\": unknown worker \"nope\" in after",
+ *  "FILE:LINE: dependency cycle: a -> b -> c -> a") and give -EINVAL. */
+int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags);
+struct plan *plan_free(struct plan *p);
+
+/* Bound of stopping one worker: pre_stop_timeout (if pre_stop) +
+ * stop_timeout + post_stop_timeout (if post_stop). */
+usec_t plan_worker_bound(const struct conf_worker *w);
+/* Longest stop path (sum of bounds along it) plus every cleanup timeout. */
+usec_t plan_worst_case(const struct conf *c, const struct plan *p);
+
+/* The --print-plan output (see SPEC.md "--print-plan"). Returns true when
+ * the worst case exceeds shutdown_timeout (a warning line was printed). */
+bool plan_print(FILE *f, const struct conf *c, const struct plan *p);

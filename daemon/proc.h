@@ -1,0 +1,78 @@
+/* proc.h - process mechanics: spawning with an exec-status pipe, pidfds,
+ * signals to a process or its group, and reaping every child. No policy:
+ * the supervisor decides what a spawn or an exit means. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "util.h"
+
+struct proc_spec {
+        char *const *argv; /* argv[0]: a path (see proc_resolve) */
+        char *const *envp;
+        const char *cwd;    /* NULL: keep */
+        int umask;          /* -1: keep */
+        bool set_ids;
+        uid_t uid;
+        gid_t gid;
+        const gid_t *groups; /* supplementary groups, computed in the parent */
+        size_t n_groups;
+        int fd_out;          /* dup'ed to 1; -1: inherit graced's */
+        int fd_err;          /* dup'ed to 2; -1: inherit graced's */
+        int pdeath_signal;   /* 0: none */
+};
+
+/* What failed in the child before exec worked. */
+enum proc_stage {
+        PROC_STAGE_NONE = 0,
+        PROC_STAGE_SETSID,
+        PROC_STAGE_PDEATHSIG,
+        PROC_STAGE_STDIO,
+        PROC_STAGE_CHDIR,
+        PROC_STAGE_GROUPS,
+        PROC_STAGE_SETGID,
+        PROC_STAGE_SETUID,
+        PROC_STAGE_RLIMIT,
+        PROC_STAGE_EXEC,
+};
+const char *proc_stage_name(enum proc_stage s);
+
+struct proc_child {
+        pid_t pid;
+        int pidfd;     /* -1 when the kernel has no pidfd_open */
+        int status_fd; /* read end of the exec-status pipe (non-blocking, cloexec) */
+};
+
+/* Once at start: raises RLIMIT_NOFILE's soft limit to the hard one and
+ * remembers the original for children; opens /dev/null for stdin. */
+int proc_init(void);
+void proc_done(void);
+/* Becomes a child subreaper (PR_SET_CHILD_SUBREAPER). */
+int proc_set_subreaper(void);
+
+/* Forks and execs; 0 or -errno (fork/pipe failed: nothing was started).
+ * The child runs in its own session and process group. */
+int proc_spawn(const struct proc_spec *spec, struct proc_child *ret);
+
+/* Reads the exec status: returns 1 when it is known (*ret_err = 0 when
+ * exec succeeded, else errno, *ret_stage where it failed), 0 when it is
+ * not known yet (EAGAIN), -errno on a read error. */
+int proc_read_status(int status_fd, int *ret_err, enum proc_stage *ret_stage);
+
+/* Signal through the pidfd (never a recycled pid); with group, the whole
+ * process group (the child's pid is its pgid), after checking through the
+ * pidfd that the leader has not been reaped. 0 or -errno (ESRCH: gone). */
+int proc_signal(pid_t pid, int pidfd, int sig, bool group);
+
+/* True when process group pgid still holds a process that is not a
+ * zombie (zombies of an exited group wait for their reaper, not for us). */
+bool proc_group_alive(pid_t pgid);
+
+/* Resolves a relative argv[0] through PATH (the worker's PATH when given);
+ * returns a newly allocated path, or a copy of cmd when not found (exec
+ * will then fail with ENOENT and be reported). */
+char *proc_resolve(const char *cmd, const char *path);
+
+/* Reaps every child that has exited; calls fn for each (status as from
+ * waitpid). Loops until nothing is left (0 / ECHILD). */
+void proc_reap(void (*fn)(pid_t pid, int status, void *data), void *data);

@@ -1,0 +1,486 @@
+/* run.c - the glue between the supervisor's policy and the mechanisms:
+ * it implements sup_ops (spawn, signal, notify, finish) with proc.c,
+ * output.c and notify.c, turns signalfd, SIGCHLD, exec-status pipes and
+ * the timer into sup events, and writes the report at the end. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "output.h"
+#include "parse.h"
+#include "proc.h"
+#include "report.h"
+#include "run.h"
+#include "sup.h"
+
+extern char **environ;
+
+struct wmech {
+        struct run *run;
+        size_t idx;
+        int status_fd;
+        struct loop_watch *status_watch;
+};
+
+struct stream_ref {
+        struct run *run;
+        size_t idx; /* worker index, or SIZE_MAX for a hook */
+};
+
+struct run {
+        struct conf *conf;
+        struct plan *plan;
+        struct loop *loop;
+        struct sup *sup;
+        struct wmech *mech;
+        int sigfd;
+        struct loop_watch *sig_watch, *log_watch;
+        struct loop_timer *timer, *wd_timer;
+        sigset_t sigs;
+        bool done;
+        int exit_code;
+        const char *report_path;
+        usec_t started_real;
+        int devnull_w;
+};
+
+static usec_t op_now(void *ctx) { return now_mono(); }
+
+static void notify_op(void *ctx, const char *msg) { notify_send(msg); }
+
+/* The worker's environment, built in the parent. */
+static char **build_env(const struct conf_worker *c, const char **ret_path)
+{
+        static const char *const strip[] = { "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC", "LISTEN_PID",
+                                             "LISTEN_FDS", "LISTEN_FDNAMES" };
+        size_t n = 0, cap = strv_length(environ) + strv_length(c->env) + 2;
+        char **env = xcalloc(cap, sizeof(char *));
+
+        for (char **e = environ; *e; e++) {
+                bool drop = false;
+                size_t klen = strcspn(*e, "=");
+
+                if (c->env_clear && !(klen == 4 && strncmp(*e, "PATH", 4) == 0))
+                        continue;
+                for (size_t i = 0; i < ELEMENTSOF(strip) && !drop; i++)
+                        drop = strlen(strip[i]) == klen && strncmp(*e, strip[i], klen) == 0;
+                for (char **o = c->env; o && *o && !drop; o++)
+                        drop = strcspn(*o, "=") == klen && strncmp(*o, *e, klen) == 0;
+                if (!drop)
+                        env[n++] = *e;
+        }
+        for (char **o = c->env; o && *o; o++)
+                env[n++] = *o;
+        env[n] = NULL;
+        *ret_path = NULL;
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(env[i], "PATH=", 5) == 0)
+                        *ret_path = env[i] + 5;
+        return env; /* borrowed strings: free the array only */
+}
+
+static void on_stream_eof(struct output_stream *os, void *data)
+{
+        struct stream_ref *ref = data;
+
+        if (ref->idx != SIZE_MAX)
+                sup_on_stream_eof(ref->run->sup, sup_worker(ref->run->sup, ref->idx));
+        output_close(os);
+        free(ref);
+}
+
+static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data);
+
+static void close_status(struct wmech *m)
+{
+        m->status_watch = loop_del_fd(m->status_watch);
+        m->status_fd = safe_close(m->status_fd);
+}
+
+static void deliver_status(struct wmech *m)
+{
+        int err = 0;
+        enum proc_stage stage = PROC_STAGE_NONE;
+        int r = proc_read_status(m->status_fd, &err, &stage);
+
+        if (r == 0)
+                return;
+        close_status(m);
+        if (r < 0) {
+                err = -r;
+                stage = PROC_STAGE_NONE;
+        }
+        sup_on_exec_status(m->run->sup, sup_worker(m->run->sup, m->idx), err, proc_stage_name(stage));
+}
+
+static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data)
+{
+        deliver_status(data);
+}
+
+/* Opens fd 1/2 for the child as configured; *parent_end is the read end
+ * of a log pipe (or -1). Returns the fd for the child or -1 (inherit). */
+static int open_stream(struct run *r, enum out_mode mode, const char *path, int *parent_end, int *err)
+{
+        int p[2], fd;
+
+        *parent_end = -1;
+        switch (mode) {
+        case OUT_LOG:
+                if (pipe2(p, O_CLOEXEC) < 0) {
+                        *err = errno;
+                        return -2;
+                }
+                *parent_end = p[0];
+                return p[1];
+        case OUT_NULL:
+                return fcntl(r->devnull_w, F_DUPFD_CLOEXEC, 3);
+        case OUT_FILE:
+                fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+                if (fd < 0) {
+                        *err = errno;
+                        log_error(NULL, "start", "opening %s: %m", path);
+                        return -2;
+                }
+                return fd;
+        default:
+                return -1;
+        }
+}
+
+static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, const char *logname, size_t idx,
+                 struct proc_child *child)
+{
+        struct proc_spec spec = { .umask = -1, .fd_out = -1, .fd_err = -1 };
+        int pend[2] = { -1, -1 }, cfd[2] = { -1, -1 }, err = 0, ret;
+        const char *path;
+        char **env = build_env(c, &path);
+        char **av = strv_dup(argv);
+        gid_t *groups = NULL;
+        int ngroups = 0;
+
+        free(av[0]);
+        av[0] = proc_resolve(argv[0], path);
+        for (int i = 0; i < 2; i++) {
+                cfd[i] = open_stream(r, c->out[i], c->out_path[i], &pend[i], &err);
+                if (cfd[i] == -2) {
+                        ret = -err;
+                        goto out;
+                }
+        }
+        if (c->set_ids && c->user) {
+                ngroups = 64;
+                groups = xcalloc((size_t)ngroups, sizeof(gid_t));
+                if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0) {
+                        groups = xrealloc(groups, (size_t)ngroups * sizeof(gid_t));
+                        if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0)
+                                ngroups = 0;
+                }
+        }
+        spec = (struct proc_spec){ .argv = av,
+                                   .envp = env,
+                                   .cwd = c->cwd,
+                                   .umask = c->umask,
+                                   .set_ids = c->set_ids,
+                                   .uid = c->uid,
+                                   .gid = c->gid,
+                                   .groups = groups,
+                                   .n_groups = (size_t)(ngroups > 0 ? ngroups : 0),
+                                   .fd_out = cfd[0],
+                                   .fd_err = cfd[1],
+                                   .pdeath_signal = c->stop_signal };
+        ret = proc_spawn(&spec, child);
+out:
+        for (int i = 0; i < 2; i++)
+                safe_close(cfd[i] >= 0 ? cfd[i] : -1);
+        for (int i = 0; i < 2; i++) {
+                if (pend[i] < 0)
+                        continue;
+                if (ret < 0) {
+                        safe_close(pend[i]);
+                        continue;
+                }
+                struct stream_ref *ref = xcalloc(1, sizeof *ref);
+                ref->run = r;
+                ref->idx = idx;
+                if (!output_open(r->loop, pend[i], logname, i, on_stream_eof, ref)) {
+                        log_error(logname, "output", "watching output: %m");
+                        free(ref);
+                } else if (idx != SIZE_MAX) {
+                        sup_worker(r->sup, idx)->open_streams++;
+                }
+        }
+        free(groups);
+        free(env);
+        strv_free(av);
+        return ret;
+}
+
+static int op_spawn_worker(void *ctx, struct sw *w)
+{
+        struct run *r = ctx;
+        struct proc_child ch;
+        struct wmech *m = &r->mech[w->idx];
+        int ret = spawn(r, w->c.argv, &w->c, w->c.name, w->idx, &ch);
+
+        if (ret < 0)
+                return ret;
+        w->pid = ch.pid;
+        w->pidfd = ch.pidfd;
+        close_status(m);
+        m->status_fd = ch.status_fd;
+        m->status_watch = loop_add_fd(r->loop, ch.status_fd, EPOLLIN, on_status, m);
+        if (!m->status_watch) {
+                /* cannot watch: learn the result at the exit instead */
+                log_debug(w->c.name, "start", "watching exec status: %m");
+        }
+        return 0;
+}
+
+static int op_spawn_hook(void *ctx, struct hook_run *h, struct sw *w)
+{
+        struct run *r = ctx;
+        struct proc_child ch;
+        struct conf_worker base = { .umask = -1, .out = { OUT_LOG, OUT_LOG }, .stop_signal = SIGKILL };
+        const struct conf_worker *c = w ? &w->c : &base;
+        struct conf_worker hc = *c;
+        int ret;
+
+        /* hooks run with the worker's identity and environment, output logged */
+        hc.out[0] = hc.out[1] = OUT_LOG;
+        hc.stop_signal = SIGKILL;
+        ret = spawn(r, h->argv, &hc, h->label, SIZE_MAX, &ch);
+        if (ret < 0)
+                return ret;
+        h->pid = ch.pid;
+        h->pidfd = ch.pidfd;
+        /* hooks are rare and short: wait for the exec status here, so a
+         * missing hook binary is reported with its reason (it exits 127) */
+        {
+                int err = 0;
+                enum proc_stage st = PROC_STAGE_NONE;
+
+                (void)fd_set_nonblock(ch.status_fd, false);
+                if (proc_read_status(ch.status_fd, &err, &st) == 1 && err)
+                        log_error(w ? w->c.name : NULL, "hook", "%s: %s %s: %s", h->label, proc_stage_name(st),
+                                  h->argv[0], strerror(err));
+        }
+        safe_close(ch.status_fd);
+        return 0;
+}
+
+static int op_signal(void *ctx, pid_t pid, int pidfd, int sig, bool group)
+{
+        return proc_signal(pid, pidfd, sig, group);
+}
+
+static bool op_group_alive(void *ctx, pid_t pgid) { return proc_group_alive(pgid); }
+
+static void op_release(void *ctx, pid_t pid, int pidfd)
+{
+        safe_close(pidfd);
+}
+
+static void op_finished(void *ctx, int code)
+{
+        struct run *r = ctx;
+
+        r->done = true;
+        r->exit_code = code;
+        if (r->report_path) {
+                struct json_object *j = report_build(r->sup, r->started_real, now_mono());
+                int e = report_write(r->report_path, j);
+
+                json_object_put(j);
+                if (e < 0)
+                        log_error(NULL, "report", "writing report %s: %s", r->report_path, strerror(-e));
+                else
+                        log_info(NULL, "report", "report written to %s", r->report_path);
+        }
+}
+
+static const struct sup_ops ops = {
+        .now = op_now,
+        .spawn_worker = op_spawn_worker,
+        .spawn_hook = op_spawn_hook,
+        .signal = op_signal,
+        .notify = notify_op,
+        .finished = op_finished,
+        .release = op_release,
+        .group_alive = op_group_alive,
+};
+
+static void reaped(pid_t pid, int status, void *data)
+{
+        struct run *r = data;
+        struct sw *w = sup_find_pid(r->sup, pid);
+
+        if (w && r->mech[w->idx].status_fd >= 0)
+                deliver_status(&r->mech[w->idx]);
+        if (!sup_on_exit(r->sup, pid, status))
+                log_debug(NULL, "reap", "reaped orphan %d (status 0x%x)", (int)pid, (unsigned)status);
+}
+
+static void on_signal(struct loop_watch *lw, int fd, uint32_t events, void *data)
+{
+        struct run *r = data;
+        struct signalfd_siginfo si;
+        bool chld = false;
+
+        /* drain the signalfd: several signals may be queued */
+        for (;;) {
+                ssize_t n = read(fd, &si, sizeof si);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n != (ssize_t)sizeof si)
+                        break;
+                if (si.ssi_signo == SIGCHLD)
+                        chld = true;
+                else if (si.ssi_signo == SIGHUP)
+                        log_notice(NULL, "reload", "SIGHUP: reloading is not supported yet");
+                else
+                        sup_on_signal(r->sup, (int)si.ssi_signo);
+        }
+        if (chld)
+                proc_reap(reaped, r);
+}
+
+static void on_timer(struct loop_timer *t, void *data)
+{
+        struct run *r = data;
+
+        sup_on_time(r->sup);
+}
+
+static void on_watchdog(struct loop_timer *t, void *data)
+{
+        notify_send("WATCHDOG=1");
+        loop_timer_set(t, now_mono() + notify_watchdog_interval());
+}
+
+static void on_idle(void *data)
+{
+        struct run *r = data;
+
+        if (r->done)
+                return;
+        loop_timer_set(r->timer, sup_next_deadline(r->sup));
+}
+
+static void on_log_writable(struct loop_watch *lw, int fd, uint32_t events, void *data)
+{
+        log_flush();
+}
+
+static void log_want_write(bool on, void *data)
+{
+        struct run *r = data;
+
+        if (on && !r->log_watch) {
+                r->log_watch = loop_add_fd(r->loop, STDERR_FILENO, EPOLLOUT, on_log_writable, r);
+                if (!r->log_watch) /* a regular file cannot block anyway */
+                        log_flush_all();
+        } else if (!on && r->log_watch) {
+                r->log_watch = loop_del_fd(r->log_watch);
+        }
+}
+
+static void log_congestion(bool congested, void *data) { output_set_paused(congested); }
+
+int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
+{
+        struct run r = { .conf = c, .plan = p, .sigfd = -1, .devnull_w = -1 };
+        size_t width = 6;
+        int e;
+
+        r.started_real = now_real();
+        r.report_path = o->report_path ? o->report_path : c->report_file;
+        notify_init();
+        if ((e = proc_init()) < 0)
+                fatal(71, "cannot open /dev/null: %s", strerror(-e));
+        if ((o->subreaper || getpid() == 1) && (e = proc_set_subreaper()) < 0)
+                fatal(71, "cannot become a child subreaper: %s", strerror(-e));
+        r.devnull_w = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (r.devnull_w < 0)
+                fatal(71, "cannot open /dev/null: %m");
+
+        signal(SIGPIPE, SIG_IGN);
+        sigemptyset(&r.sigs);
+        sigaddset(&r.sigs, SIGTERM);
+        sigaddset(&r.sigs, SIGINT);
+        sigaddset(&r.sigs, SIGQUIT);
+        sigaddset(&r.sigs, SIGHUP);
+        sigaddset(&r.sigs, SIGUSR1);
+        sigaddset(&r.sigs, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &r.sigs, NULL) < 0)
+                fatal(71, "sigprocmask: %m");
+        r.sigfd = signalfd(-1, &r.sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (r.sigfd < 0)
+                fatal(71, "signalfd: %m");
+        r.loop = loop_new();
+        if (!r.loop)
+                fatal(71, "cannot create the event loop: %m");
+        r.sig_watch = loop_add_fd(r.loop, r.sigfd, EPOLLIN, on_signal, &r);
+        if (!r.sig_watch)
+                fatal(71, "epoll: %m");
+        r.timer = loop_timer_new(r.loop, on_timer, &r);
+        if (notify_watchdog_interval()) {
+                r.wd_timer = loop_timer_new(r.loop, on_watchdog, &r);
+                loop_timer_set(r.wd_timer, now_mono() + notify_watchdog_interval());
+        }
+        loop_set_idle(r.loop, on_idle, &r);
+        log_set_hooks(log_want_write, log_congestion, &r);
+        log_set_nonblocking(true);
+
+        for (size_t i = 0; i < c->n_workers; i++)
+                if (strlen(c->workers[i].name) > width)
+                        width = strlen(c->workers[i].name);
+        log_set_name_width(width);
+
+        r.sup = sup_new(c, p, &ops, &r);
+        r.mech = xcalloc(c->n_workers ? c->n_workers : 1, sizeof *r.mech);
+        for (size_t i = 0; i < c->n_workers; i++)
+                r.mech[i] = (struct wmech){ .run = &r, .idx = i, .status_fd = -1 };
+        sup_set_dev_mode(r.sup, log_get_format() == LOG_FORMAT_DEV);
+        sup_start(r.sup);
+        on_idle(&r);
+
+        while (!r.done) {
+                e = loop_run_once(r.loop);
+                if (e < 0) {
+                        /* epoll_wait cannot fail with valid arguments; do not spin */
+                        log_error(NULL, "loop", "epoll_wait: %s", strerror(-e));
+                        break;
+                }
+        }
+
+        for (size_t i = 0; i < c->n_workers; i++)
+                close_status(&r.mech[i]);
+        free(r.mech);
+        r.sup = sup_free(r.sup);
+        loop_timer_free(r.timer);
+        loop_timer_free(r.wd_timer);
+        r.sig_watch = loop_del_fd(r.sig_watch);
+        r.log_watch = loop_del_fd(r.log_watch);
+        log_set_hooks(NULL, NULL, NULL);
+        log_flush_all();
+        log_set_nonblocking(false);
+        loop_free(r.loop);
+        safe_close(r.sigfd);
+        safe_close(r.devnull_w);
+        proc_done();
+        conf_free(c);
+        plan_free(p);
+        return r.exit_code;
+}

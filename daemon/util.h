@@ -1,0 +1,46 @@
+/* util.h - small shared helpers: time, memory, fds, strings.
+ * Nothing here logs; every function that can fail returns -errno. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef uint64_t usec_t;
+#define USEC_INFINITY ((usec_t)UINT64_MAX)
+#define USEC_PER_MSEC ((usec_t)1000)
+#define USEC_PER_SEC ((usec_t)1000000)
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _noreturn_ __attribute__((noreturn))
+
+/* CLOCK_MONOTONIC / CLOCK_REALTIME in microseconds. */
+usec_t now_mono(void);
+usec_t now_real(void);
+
+/* ISO 8601 UTC with milliseconds: 2026-11-24T19:00:00.123Z (buf >= 32). */
+char *format_iso8601(usec_t realtime, char *buf, size_t len);
+
+/* Allocation that aborts on ENOMEM (graced cannot do anything useful then). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+/* Duplicate a NULL-terminated string vector (NULL -> NULL). */
+char **strv_dup(char *const *v);
+size_t strv_length(char *const *v);
+void strv_free(char **v);
+bool strv_equal(char *const *a, char *const *b);
+/* Join with spaces, quoting elements that contain blanks (for logs). */
+char *strv_join(char *const *v);
+
+/* Closes fd if >= 0, preserving errno; returns -1 for `fd = safe_close(fd)`. */
+int safe_close(int fd);
+/* Loops over EINTR and short writes on a blocking fd: 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);
+int fd_set_nonblock(int fd, bool on);
+int fd_set_cloexec(int fd, bool on);
