@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include "util.h"
 
 /* True when $NOTIFY_SOCKET was set at start. Captures the watchdog
@@ -16,3 +17,18 @@ bool notify_enabled(void);
 void notify_send(const char *msg);
 /* Half of $WATCHDOG_USEC, or 0 when the watchdog is off. */
 usec_t notify_watchdog_interval(void);
+
+/* The NOTIFY_SOCKET server for workers: an abstract datagram socket with
+ * SO_PASSCRED. fn gets the sender's pid (from SCM_CREDENTIALS) and the
+ * datagram (NUL-terminated; oversize, credential-less or empty datagrams
+ * are dropped with a debug record). */
+struct loop;
+struct notify_server;
+typedef void (*notify_msg_fn)(pid_t sender, const char *msg, void *data);
+struct notify_server *notify_server_open(struct loop *l, notify_msg_fn fn, void *data, int *ret_err);
+/* The value of NOTIFY_SOCKET for workers ("@graced/notify/PID/N"). */
+const char *notify_server_address(const struct notify_server *srv);
+/* Handles every datagram already queued (before reaping, so a message
+ * still maps to a live worker). */
+void notify_server_drain(struct notify_server *srv);
+struct notify_server *notify_server_close(struct notify_server *srv);

@@ -53,6 +53,7 @@ struct run {
         const char *report_path;
         usec_t started_real;
         int devnull_w;
+        struct notify_server *nsrv;
 };
 
 static usec_t op_now(void *ctx) { return now_mono(); }
@@ -60,11 +61,11 @@ static usec_t op_now(void *ctx) { return now_mono(); }
 static void notify_op(void *ctx, const char *msg) { notify_send(msg); }
 
 /* The worker's environment, built in the parent. */
-static char **build_env(const struct conf_worker *c, const char **ret_path)
+static char **build_env(const struct conf_worker *c, const char *notify_env, const char **ret_path)
 {
         static const char *const strip[] = { "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC", "LISTEN_PID",
                                              "LISTEN_FDS", "LISTEN_FDNAMES" };
-        size_t n = 0, cap = strv_length(environ) + strv_length(c->env) + 2;
+        size_t n = 0, cap = strv_length(environ) + strv_length(c->env) + 3;
         char **env = xcalloc(cap, sizeof(char *));
 
         for (char **e = environ; *e; e++) {
@@ -82,6 +83,8 @@ static char **build_env(const struct conf_worker *c, const char **ret_path)
         }
         for (char **o = c->env; o && *o; o++)
                 env[n++] = *o;
+        if (notify_env)
+                env[n++] = (char *)notify_env;
         env[n] = NULL;
         *ret_path = NULL;
         for (size_t i = 0; i < n; i++)
@@ -159,17 +162,46 @@ static int open_stream(struct run *r, enum out_mode mode, const char *path, int 
         }
 }
 
+/* A datagram from any process of a worker's process group. */
+static void on_notify_msg(pid_t sender, const char *msg, void *data)
+{
+        struct run *r = data;
+        pid_t pgid = getpgid(sender);
+        struct sw *w = sup_find_pid(r->sup, sender);
+
+        if (!w && pgid > 0)
+                w = sup_find_pid(r->sup, pgid);
+        if (!w || w->c.ready != READY_NOTIFY) {
+                log_debug(NULL, "notify", "dropping a notify message from pid %d (no notify worker)", (int)sender);
+                return;
+        }
+        sup_on_notify(r->sup, w, msg);
+}
+
 static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, const char *logname, size_t idx,
                  struct proc_child *child)
 {
         struct proc_spec spec = { .umask = -1, .fd_out = -1, .fd_err = -1 };
         int pend[2] = { -1, -1 }, cfd[2] = { -1, -1 }, err = 0, ret;
         const char *path;
-        char **env = build_env(c, &path);
+        char *notify_env = NULL;
+        char **env;
         char **av = strv_dup(argv);
         gid_t *groups = NULL;
         int ngroups = 0;
 
+        if (c->ready == READY_NOTIFY && idx != SIZE_MAX) {
+                if (!r->nsrv) {
+                        r->nsrv = notify_server_open(r->loop, on_notify_msg, r, &err);
+                        if (!r->nsrv) {
+                                log_error(c->name, "start", "cannot create the notify socket: %s", strerror(err));
+                                strv_free(av);
+                                return -err;
+                        }
+                }
+                notify_env = xasprintf("NOTIFY_SOCKET=%s", notify_server_address(r->nsrv));
+        }
+        env = build_env(c, notify_env, &path);
         free(av[0]);
         av[0] = proc_resolve(argv[0], path);
         for (int i = 0; i < 2; i++) {
@@ -223,6 +255,7 @@ out:
         }
         free(groups);
         free(env);
+        free(notify_env);
         strv_free(av);
         return ret;
 }
@@ -352,8 +385,11 @@ static void on_signal(struct loop_watch *lw, int fd, uint32_t events, void *data
                 else
                         sup_on_signal(r->sup, (int)si.ssi_signo);
         }
-        if (chld)
+        if (chld) {
+                if (r->nsrv)
+                        notify_server_drain(r->nsrv);
                 proc_reap(reaped, r);
+        }
 }
 
 static void on_timer(struct loop_timer *t, void *data)
@@ -468,6 +504,7 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         for (size_t i = 0; i < c->n_workers; i++)
                 close_status(&r.mech[i]);
         free(r.mech);
+        r.nsrv = notify_server_close(r.nsrv);
         r.sup = sup_free(r.sup);
         loop_timer_free(r.timer);
         loop_timer_free(r.wd_timer);
