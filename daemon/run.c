@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
@@ -54,6 +55,8 @@ struct run {
         usec_t started_real;
         int devnull_w;
         struct notify_server *nsrv;
+        struct control *ctl;
+        const char *config_path;
 };
 
 static usec_t op_now(void *ctx) { return now_mono(); }
@@ -92,6 +95,8 @@ static char **build_env(const struct conf_worker *c, const char *notify_env, con
                         *ret_path = env[i] + 5;
         return env; /* borrowed strings: free the array only */
 }
+
+static int run_reload(struct run *r, char **errors);
 
 static void on_stream_eof(struct output_stream *os, void *data)
 {
@@ -380,8 +385,12 @@ static void on_signal(struct loop_watch *lw, int fd, uint32_t events, void *data
                         break;
                 if (si.ssi_signo == SIGCHLD)
                         chld = true;
-                else if (si.ssi_signo == SIGHUP)
-                        log_notice(NULL, "reload", "SIGHUP: reloading is not supported yet");
+                else if (si.ssi_signo == SIGHUP) {
+                        char *errors = NULL;
+                        log_notice(NULL, "reload", "SIGHUP: reloading %s", r->config_path);
+                        (void)run_reload(r, &errors);
+                        free(errors);
+                }
                 else
                         sup_on_signal(r->sup, (int)si.ssi_signo);
         }
@@ -409,10 +418,34 @@ static void on_idle(void *data)
 {
         struct run *r = data;
 
+        if (r->ctl)
+                control_tick(r->ctl);
         if (r->done)
                 return;
         loop_timer_set(r->timer, sup_next_deadline(r->sup));
 }
+
+/* Reload: parse and validate the file again; on success apply the
+ * difference. Returns 0 or -EINVAL with the errors (caller frees). */
+static int run_reload(struct run *r, char **errors)
+{
+        *errors = xstrdup("reloading is not supported yet");
+        log_error(NULL, "reload", "%s", *errors);
+        return -EINVAL;
+}
+
+static int ctl_reload(void *ctx, char **errors) { return run_reload(ctx, errors); }
+
+static void ctl_shutdown(void *ctx, bool force)
+{
+        struct run *r = ctx;
+
+        sup_shutdown(r->sup, force ? "gracectl shutdown --force" : "gracectl shutdown", force);
+}
+
+static struct sup *ctl_sup(void *ctx) { return ((struct run *)ctx)->sup; }
+
+static const struct control_hooks ctl_hooks = { .reload = ctl_reload, .shutdown = ctl_shutdown, .sup = ctl_sup };
 
 static void on_log_writable(struct loop_watch *lw, int fd, uint32_t events, void *data)
 {
@@ -484,6 +517,18 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
                         width = strlen(c->workers[i].name);
         log_set_name_width(width);
 
+        r.config_path = o->config_path;
+        {
+                char *path = control_default_path(c->control_socket);
+                if (path) {
+                        r.ctl = control_open(r.loop, path, &ctl_hooks, &r, &e);
+                        if (!r.ctl && e == EADDRINUSE)
+                                fatal(71, "control socket %s: another graced is running there", path);
+                        if (!r.ctl && e != ENOSYS)
+                                fatal(71, "control socket %s: %s", path, strerror(e));
+                        free(path);
+                }
+        }
         r.sup = sup_new(c, p, &ops, &r);
         r.mech = xcalloc(c->n_workers ? c->n_workers : 1, sizeof *r.mech);
         for (size_t i = 0; i < c->n_workers; i++)
@@ -505,6 +550,7 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
                 close_status(&r.mech[i]);
         free(r.mech);
         r.nsrv = notify_server_close(r.nsrv);
+        r.ctl = control_close(r.ctl);
         r.sup = sup_free(r.sup);
         loop_timer_free(r.timer);
         loop_timer_free(r.wd_timer);

@@ -1358,19 +1358,30 @@ int sup_restart_worker(struct sup *s, const char *name)
         return r;
 }
 
-bool sup_worker_busy(const struct sup *s, const char *name)
+int sup_op_state(struct sup *s, const char *name, enum sup_op op)
 {
-        for (size_t i = 0; i < s->n; i++) {
-                const struct sw *w = &s->w[i];
-                if (w->state == WORKER_STOPPING || w->state == WORKER_STARTING || s->restart_pending[i])
-                        return true;
-                if (w->want_down && !is_quiet(w))
-                        return true;
-                if (!w->want_down && w->state == WORKER_WAITING && deps_ready((struct sup *)s, i))
-                        return true;
+        struct sw *w = sup_find(s, name);
+        const char *dep;
+
+        if (!w)
+                return -ENOENT;
+        if (op == SUP_OP_STOP) {
+                if (!w->want_down)
+                        return 1; /* started again meanwhile */
+                for (size_t i = 0; i < s->n; i++)
+                        if (s->w[i].want_down && (!is_quiet(&s->w[i]) || s->w[i].state == WORKER_STOPPING))
+                                return 0;
+                return 1;
         }
-        (void)name;
-        return false;
+        if (s->restart_pending[w->idx] || w->state == WORKER_STOPPING)
+                return 0;
+        if (is_ready(w))
+                return 1;
+        if (w->state == WORKER_FAILED || w->state == WORKER_DOWN)
+                return -1;
+        if (w->state == WORKER_WAITING && dep_failed(s, w->idx, &dep))
+                return -1;
+        return 0;
 }
 
 /* ---- reading ------------------------------------------------------------ */

@@ -153,8 +153,12 @@ void sup_force(struct sup *s, const char *why);
 int sup_stop_worker(struct sup *s, const char *name);
 int sup_start_worker(struct sup *s, const char *name);
 int sup_restart_worker(struct sup *s, const char *name);
-/* True while an operation on name is still under way. */
-bool sup_worker_busy(const struct sup *s, const char *name);
+/* Whether an operation asked for by the control socket is done:
+ * 0 still under way, 1 done and succeeded, -1 done and failed (the worker
+ * failed for good, or is blocked by a failed dependency), -ENOENT no such
+ * worker (it vanished in a reload). */
+enum sup_op { SUP_OP_START, SUP_OP_STOP, SUP_OP_RESTART };
+int sup_op_state(struct sup *s, const char *name, enum sup_op op);
 
 /* Reading the state (status, report). */
 size_t sup_n_workers(const struct sup *s);
