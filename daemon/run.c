@@ -27,16 +27,15 @@
 
 extern char **environ;
 
+/* What the glue holds for one worker: its exec-status pipe. Shared with
+ * the worker's output streams (refs), which may outlive a reload that
+ * renumbers or forgets the worker (idx = SIZE_MAX). */
 struct wmech {
         struct run *run;
         size_t idx;
         int status_fd;
         struct loop_watch *status_watch;
-};
-
-struct stream_ref {
-        struct run *run;
-        size_t idx; /* worker index, or SIZE_MAX for a hook */
+        unsigned refs;
 };
 
 struct run {
@@ -44,7 +43,8 @@ struct run {
         struct plan *plan;
         struct loop *loop;
         struct sup *sup;
-        struct wmech *mech;
+        struct wmech **mech;
+        size_t n_mech;
         int sigfd;
         struct loop_watch *sig_watch, *log_watch;
         struct loop_timer *timer, *wd_timer;
@@ -98,14 +98,33 @@ static char **build_env(const struct conf_worker *c, const char *notify_env, con
 
 static int run_reload(struct run *r, char **errors);
 
+static void close_status(struct wmech *m);
+
+static struct wmech *mech_new(struct run *r, size_t idx)
+{
+        struct wmech *m = xcalloc(1, sizeof *m);
+
+        *m = (struct wmech){ .run = r, .idx = idx, .status_fd = -1, .refs = 1 };
+        return m;
+}
+
+static void mech_unref(struct wmech *m)
+{
+        if (m && --m->refs == 0) {
+                close_status(m);
+                free(m);
+        }
+}
+
 static void on_stream_eof(struct output_stream *os, void *data)
 {
-        struct stream_ref *ref = data;
+        struct wmech *m = data;
+        struct run *r = m ? m->run : NULL;
 
-        if (ref->idx != SIZE_MAX)
-                sup_on_stream_eof(ref->run->sup, sup_worker(ref->run->sup, ref->idx));
         output_close(os);
-        free(ref);
+        if (m && m->idx != SIZE_MAX && r->sup)
+                sup_on_stream_eof(r->sup, sup_worker(r->sup, m->idx));
+        mech_unref(m);
 }
 
 static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data);
@@ -248,13 +267,11 @@ out:
                         safe_close(pend[i]);
                         continue;
                 }
-                struct stream_ref *ref = xcalloc(1, sizeof *ref);
-                ref->run = r;
-                ref->idx = idx;
-                if (!output_open(r->loop, pend[i], logname, i, on_stream_eof, ref)) {
+                struct wmech *m = idx != SIZE_MAX ? r->mech[idx] : NULL;
+                if (!output_open(r->loop, pend[i], logname, i, on_stream_eof, m)) {
                         log_error(logname, "output", "watching output: %m");
-                        free(ref);
-                } else if (idx != SIZE_MAX) {
+                } else if (m) {
+                        m->refs++;
                         sup_worker(r->sup, idx)->open_streams++;
                 }
         }
@@ -269,7 +286,7 @@ static int op_spawn_worker(void *ctx, struct sw *w)
 {
         struct run *r = ctx;
         struct proc_child ch;
-        struct wmech *m = &r->mech[w->idx];
+        struct wmech *m = r->mech[w->idx];
         int ret = spawn(r, w->c.argv, &w->c, w->c.name, w->idx, &ch);
 
         if (ret < 0)
@@ -364,8 +381,8 @@ static void reaped(pid_t pid, int status, void *data)
         struct run *r = data;
         struct sw *w = sup_find_pid(r->sup, pid);
 
-        if (w && r->mech[w->idx].status_fd >= 0)
-                deliver_status(&r->mech[w->idx]);
+        if (w && r->mech[w->idx]->status_fd >= 0)
+                deliver_status(r->mech[w->idx]);
         if (!sup_on_exit(r->sup, pid, status))
                 log_debug(NULL, "reap", "reaped orphan %d (status 0x%x)", (int)pid, (unsigned)status);
 }
@@ -425,13 +442,105 @@ static void on_idle(void *data)
         loop_timer_set(r->timer, sup_next_deadline(r->sup));
 }
 
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+static void set_name_width(const struct conf *c)
+{
+        size_t width = 6;
+
+        for (size_t i = 0; i < c->n_workers; i++)
+                if (strlen(c->workers[i].name) > width)
+                        width = strlen(c->workers[i].name);
+        log_set_name_width(width);
+}
+
+static char *join_diags(const struct conf_diags *d)
+{
+        char *all = xstrdup("");
+
+        for (size_t i = 0; i < d->n; i++) {
+                char *line = conf_diag_format(&d->v[i]);
+                char *n = xasprintf("%s%s%s", all, i ? "\n" : "", line);
+                free(all);
+                free(line);
+                all = n;
+        }
+        return all;
+}
+
 /* Reload: parse and validate the file again; on success apply the
- * difference. Returns 0 or -EINVAL with the errors (caller frees). */
+ * difference. Returns 0 or -errno with the errors (caller frees). */
 static int run_reload(struct run *r, char **errors)
 {
-        *errors = xstrdup("reloading is not supported yet");
-        log_error(NULL, "reload", "%s", *errors);
-        return -EINVAL;
+        struct conf_load_opts lo = { .as_root = geteuid() == 0 };
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+        struct sup *s;
+        size_t *map = NULL, old_n = r->n_mech;
+        struct wmech **mech;
+        unsigned counts[4];
+        char msg[96];
+        int err = 0;
+
+        *errors = NULL;
+        if (sup_shutting_down(r->sup)) {
+                *errors = xstrdup("shutting down");
+                return -EBUSY;
+        }
+        snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now_mono());
+        notify_send(msg);
+        if (conf_load(r->config_path, &lo, &c, &d) < 0) {
+                char *st;
+
+                *errors = join_diags(&d);
+                for (size_t i = 0; i < d.n; i++) {
+                        char *line = conf_diag_format(&d.v[i]);
+                        log_error(NULL, "reload", "%s", line);
+                        free(line);
+                }
+                log_error(NULL, "reload", "configuration invalid (%zu problem%s): keeping the running one", d.n,
+                          d.n == 1 ? "" : "s");
+                st = xasprintf("READY=1\nSTATUS=reload failed: %.*s", (int)min_sz(strcspn(*errors, "\n"), 200),
+                               *errors);
+                notify_send(st);
+                free(st);
+                conf_diags_clear(&d);
+                return -EINVAL;
+        }
+        s = sup_reload(r->sup, c, &map, &err, counts);
+        if (!s) {
+                *errors = xasprintf("cannot reload now: %s", err == EBUSY ? "a removed worker is still stopping" : strerror(err));
+                log_error(NULL, "reload", "%s", *errors);
+                notify_send("READY=1");
+                conf_free(c);
+                return -err;
+        }
+        /* the glue's per-worker state follows the workers to their new places */
+        mech = xcalloc(sup_n_workers(s) ? sup_n_workers(s) : 1, sizeof *mech);
+        for (size_t i = 0; i < old_n; i++) {
+                if (map[i] != SIZE_MAX) {
+                        mech[map[i]] = r->mech[i];
+                        mech[map[i]]->idx = map[i];
+                } else {
+                        r->mech[i]->idx = SIZE_MAX;
+                        mech_unref(r->mech[i]);
+                }
+        }
+        for (size_t i = 0; i < sup_n_workers(s); i++)
+                if (!mech[i])
+                        mech[i] = mech_new(r, i);
+        free(r->mech);
+        free(map);
+        r->mech = mech;
+        r->n_mech = sup_n_workers(s);
+        r->sup = s;
+        set_name_width(c);
+        log_notice(NULL, "reload", "reloaded %s: %u added, %u removed, %u changed, %u unchanged", r->config_path,
+                   counts[0], counts[1], counts[2], counts[3]);
+        conf_free(r->conf);
+        r->conf = c;
+        notify_send("READY=1");
+        return 0;
 }
 
 static int ctl_reload(void *ctx, char **errors) { return run_reload(ctx, errors); }
@@ -470,7 +579,6 @@ static void log_congestion(bool congested, void *data) { output_set_paused(conge
 int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
 {
         struct run r = { .conf = c, .plan = p, .sigfd = -1, .devnull_w = -1 };
-        size_t width = 6;
         int e;
 
         r.started_real = now_real();
@@ -512,10 +620,7 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         log_set_hooks(log_want_write, log_congestion, &r);
         log_set_nonblocking(true);
 
-        for (size_t i = 0; i < c->n_workers; i++)
-                if (strlen(c->workers[i].name) > width)
-                        width = strlen(c->workers[i].name);
-        log_set_name_width(width);
+        set_name_width(c);
 
         r.config_path = o->config_path;
         {
@@ -530,9 +635,10 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
                 }
         }
         r.sup = sup_new(c, p, &ops, &r);
-        r.mech = xcalloc(c->n_workers ? c->n_workers : 1, sizeof *r.mech);
-        for (size_t i = 0; i < c->n_workers; i++)
-                r.mech[i] = (struct wmech){ .run = &r, .idx = i, .status_fd = -1 };
+        r.n_mech = c->n_workers;
+        r.mech = xcalloc(r.n_mech ? r.n_mech : 1, sizeof *r.mech);
+        for (size_t i = 0; i < r.n_mech; i++)
+                r.mech[i] = mech_new(&r, i);
         sup_set_dev_mode(r.sup, log_get_format() == LOG_FORMAT_DEV);
         sup_start(r.sup);
         on_idle(&r);
@@ -546,8 +652,10 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
                 }
         }
 
-        for (size_t i = 0; i < c->n_workers; i++)
-                close_status(&r.mech[i]);
+        for (size_t i = 0; i < r.n_mech; i++) {
+                r.mech[i]->idx = SIZE_MAX;
+                mech_unref(r.mech[i]);
+        }
         free(r.mech);
         r.nsrv = notify_server_close(r.nsrv);
         r.ctl = control_close(r.ctl);
@@ -563,7 +671,7 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         safe_close(r.sigfd);
         safe_close(r.devnull_w);
         proc_done();
-        conf_free(c);
+        conf_free(r.conf);
         plan_free(p);
         return r.exit_code;
 }

@@ -192,6 +192,8 @@ static bool hook_busy(const struct hook_run *h) { return h->pid != 0; }
 /* Ready for its dependents to start. */
 static bool is_ready(const struct sw *w)
 {
+        if (w->reload_restart)
+                return false;
         if (w->c.type == WORKER_TYPE_ONESHOT)
                 return w->state == WORKER_EXITED;
         return w->state == WORKER_RUNNING || w->state == WORKER_EXITED;
@@ -247,6 +249,22 @@ static bool dependents_quiet(struct sup *s, size_t i)
                     (d->state == WORKER_BACKOFF || d->state == WORKER_WAITING))
                         return false;
                 if (!dependents_quiet(s, j))
+                        return false;
+        }
+        return true;
+}
+
+/* For a restart after a reload: dependents that restart too (or stop)
+ * are down first; the others keep running. */
+static bool restarting_dependents_quiet(struct sup *s, size_t i)
+{
+        for (size_t k = 0; k < s->n_rdeps[i]; k++) {
+                size_t j = s->rdeps[i][k];
+                struct sw *d = &s->w[j];
+
+                if ((d->reload_restart || d->want_down) && !is_quiet(d))
+                        return false;
+                if (!restarting_dependents_quiet(s, j))
                         return false;
         }
         return true;
@@ -526,7 +544,10 @@ static void finish_stop(struct sup *s, struct sw *w)
                 return;
         case STOP_RESTART:
                 w->stop_reason = STOP_NONE;
+                w->reload_restart = false;
                 w->state = WORKER_WAITING;
+                w->outcome = OUTCOME_NONE;
+                log_info(w->c.name, "stopped", "stopped for a restart");
                 return;
         default:
                 break;
@@ -871,6 +892,8 @@ bool sup_is_clean(const struct sup *s)
                 return false;
         for (size_t i = 0; i < s->n; i++) {
                 const struct sw *w = &s->w[i];
+                if (w->removed)
+                        continue;
                 if (w->outcome != OUTCOME_STOPPED && w->outcome != OUTCOME_EXITED && w->outcome != OUTCOME_NOT_STARTED)
                         return false;
                 if (w->pre.outcome == OUTCOME_FAILED || w->pre.outcome == OUTCOME_TIMEOUT ||
@@ -1014,7 +1037,18 @@ static void schedule_once(struct sup *s)
                 size_t i = s->start_order[k];
                 struct sw *w = &s->w[i];
 
-                if (!w->want_down && !(s->restart_pending[i]))
+                if (w->reload_restart && !w->want_down) {
+                        if (w->state == WORKER_STARTING || w->state == WORKER_RUNNING) {
+                                if (stopping < s->max_parallel && restarting_dependents_quiet(s, i)) {
+                                        begin_stop(s, w, STOP_RESTART);
+                                        stopping += w->state == WORKER_STOPPING;
+                                }
+                        } else if (w->state != WORKER_STOPPING) {
+                                w->reload_restart = false; /* no process: it starts with the new settings */
+                        }
+                        continue;
+                }
+                if (!w->want_down)
                         continue;
                 if (w->state == WORKER_STARTING || w->state == WORKER_RUNNING) {
                         if (stopping >= s->max_parallel || !dependents_quiet(s, i))
@@ -1264,7 +1298,7 @@ void sup_on_notify(struct sup *s, struct sw *w, const char *msg)
 struct sw *sup_find(struct sup *s, const char *name)
 {
         for (size_t i = 0; i < s->n; i++)
-                if (strcmp(s->w[i].c.name, name) == 0)
+                if (!s->w[i].removed && strcmp(s->w[i].c.name, name) == 0)
                         return &s->w[i];
         return NULL;
 }
@@ -1398,14 +1432,18 @@ const char *sup_name(const struct sup *s) { return s->name; }
 
 size_t sup_stop_order(const struct sup *s, size_t *out)
 {
-        size_t n = 0;
+        size_t n = 0, total = 0;
 
+        /* workers removed by a reload are no longer part of the story */
+        for (size_t i = 0; i < s->n; i++)
+                total += !s->w[i].removed;
         for (size_t i = 0; i < s->n_stop_seq; i++)
-                out[n++] = s->stop_seq[i];
+                if (!s->w[s->stop_seq[i]].removed)
+                        out[n++] = s->stop_seq[i];
         /* never visited (no shutdown yet): by stop stage */
-        for (size_t st = 0; n < s->n; st++)
+        for (size_t st = 0; n < total && st <= s->n; st++)
                 for (size_t i = 0; i < s->n; i++)
-                        if (!s->in_stop_seq[i] && s->stop_stage[i] == st)
+                        if (!s->in_stop_seq[i] && !s->w[i].removed && s->stop_stage[i] == st)
                                 out[n++] = i;
         return n;
 }
@@ -1453,7 +1491,8 @@ char *sup_summary(const struct sup *s)
         usec_t t = s->ops->now(s->ctx), took = t - s->shutdown_began;
 
         for (size_t i = 0; i < s->n; i++)
-                counts[s->w[i].outcome]++;
+                if (!s->w[i].removed)
+                        counts[s->w[i].outcome]++;
         snprintf(b, sizeof b, "%.2fs", (double)took / USEC_PER_SEC);
         len = (size_t)snprintf(r, 256, "shutdown %s in %s:", clean ? "clean" : "NOT clean", b);
         if (clean || s->n == 0) {
@@ -1470,6 +1509,8 @@ char *sup_summary(const struct sup *s)
                         any |= addf(&r, &len, " forced (%s)", s->reason ? s->reason : "?");
                 for (size_t i = 0; i < s->n; i++) {
                         const struct sw *w = &s->w[i];
+                        if (w->removed)
+                                continue;
                         if (w->outcome == OUTCOME_KILLED)
                                 any |= addf(&r, &len, "%s %s killed after %s", any ? "," : "", w->c.name,
                                     format_duration(w->stop_ended > w->stop_began ? w->stop_ended - w->stop_began : 0, b, sizeof b));
@@ -1488,4 +1529,182 @@ char *sup_summary(const struct sup *s)
                         addf(&r, &len, " %s", s->reason ? s->reason : "");
         }
         return r;
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+static void move_hook(struct hook_run *dst, struct hook_run *src)
+{
+        dst->pid = src->pid;
+        dst->pidfd = src->pidfd;
+        dst->running = src->running;
+        dst->started = src->started;
+        dst->ended = src->ended;
+        dst->outcome = src->outcome;
+        dst->exit_code = src->exit_code;
+        dst->exit_signal = src->exit_signal;
+        dst->deadline = src->deadline;
+        src->pid = 0;
+        src->pidfd = -1;
+}
+
+/* Moves the runtime state of a worker (process, restarts, stop record) into
+ * its new incarnation, which keeps its new settings. */
+static void move_state(struct sw *dst, struct sw *src)
+{
+        struct conf_worker keep = dst->c;
+        struct hook_run pre = dst->pre, post = dst->post;
+        usec_t *times = dst->start_times;
+        size_t idx = dst->idx;
+        unsigned burst = keep.start_limit_burst;
+
+        move_hook(&pre, &src->pre);
+        move_hook(&post, &src->post);
+        *dst = *src;
+        dst->c = keep;
+        dst->idx = idx;
+        dst->pre = pre;
+        dst->post = post;
+        dst->start_times = times;
+        /* the start limit counts afresh under the new settings */
+        dst->n_start_times = 0;
+        (void)burst;
+        src->status_text = NULL;
+        src->alive = false;
+        src->pidfd = -1;
+}
+
+struct sup *sup_reload(struct sup *old, const struct conf *c, size_t **ret_map, int *ret_err, unsigned counts[4])
+{
+        struct conf merged = *c;
+        struct plan *p = NULL;
+        struct conf_diags d = { 0 };
+        struct sup *s;
+        size_t *map, n_removed = 0;
+
+        if (old->shutting_down) {
+                *ret_err = EBUSY;
+                return NULL;
+        }
+        /* workers that are gone stay supervised until they are down */
+        merged.workers = xcalloc(c->n_workers + old->n + 1, sizeof *merged.workers);
+        for (size_t i = 0; i < c->n_workers; i++)
+                merged.workers[i] = c->workers[i];
+        for (size_t i = 0; i < old->n; i++) {
+                struct sw *w = &old->w[i];
+                bool kept = false;
+
+                for (size_t k = 0; k < c->n_workers && !kept; k++)
+                        kept = strcmp(c->workers[k].name, w->c.name) == 0;
+                if (kept && w->removed && !is_quiet(w)) {
+                        free(merged.workers);
+                        *ret_err = EBUSY;
+                        return NULL;
+                }
+                if (kept)
+                        continue; /* (a quiet removed one is simply forgotten) */
+                if (is_quiet(w) && w->state != WORKER_STOPPING)
+                        continue; /* removed while down: nothing to stop */
+                merged.workers[c->n_workers + n_removed++] = w->c;
+        }
+        merged.n_workers = c->n_workers + n_removed;
+        /* a removed worker keeps its ordering only against workers that remain */
+        for (size_t i = c->n_workers; i < merged.n_workers; i++) {
+                struct conf_worker *w = &merged.workers[i];
+                size_t n = 0;
+                char **after = xcalloc(strv_length(w->after) + 1, sizeof(char *));
+
+                for (char **a = w->after; a && *a; a++)
+                        for (size_t k = 0; k < merged.n_workers; k++)
+                                if (k != i && strcmp(merged.workers[k].name, *a) == 0) {
+                                        after[n++] = *a;
+                                        break;
+                                }
+                w->after = after;
+        }
+        if (plan_build(&merged, &p, &d) < 0) {
+                /* cannot happen: the new file validated and removed workers add no cycle */
+                conf_diags_clear(&d);
+                for (size_t i = c->n_workers; i < merged.n_workers; i++)
+                        free(merged.workers[i].after);
+                free(merged.workers);
+                *ret_err = EINVAL;
+                return NULL;
+        }
+        s = sup_new(&merged, p, old->ops, old->ctx);
+        for (size_t i = c->n_workers; i < merged.n_workers; i++)
+                free(merged.workers[i].after);
+        free(merged.workers);
+        plan_free(p);
+
+        s->started = old->started;
+        s->ready_notified = old->ready_notified;
+        s->dev_mode = old->dev_mode;
+        s->accepted_signals = old->accepted_signals;
+        s->last_signal = old->last_signal;
+        s->last_status = old->last_status;
+        old->last_status = NULL;
+
+        memset(counts, 0, 4 * sizeof counts[0]);
+        map = xcalloc(old->n ? old->n : 1, sizeof *map);
+        for (size_t i = 0; i < old->n; i++) {
+                struct sw *o = &old->w[i];
+                struct sw *n = NULL;
+
+                bool kept = false;
+
+                map[i] = SIZE_MAX;
+                for (size_t k = 0; k < c->n_workers && !kept; k++)
+                        kept = strcmp(c->workers[k].name, o->c.name) == 0;
+                kept = kept && !o->removed;
+                /* a worker that stays maps into the new part, a removed one into the tail */
+                for (size_t k = kept ? 0 : c->n_workers; k < (kept ? c->n_workers : s->n) && !n; k++)
+                        if (strcmp(s->w[k].c.name, o->c.name) == 0)
+                                n = &s->w[k];
+                if (!n) {
+                        /* dropped (removed and down): release what it holds */
+                        if (o->pidfd >= 0)
+                                old->ops->release(old->ctx, o->pid, o->pidfd);
+                        o->pidfd = -1;
+                        continue;
+                }
+                map[i] = n->idx;
+                move_state(n, o);
+                if (n->idx >= c->n_workers) {
+                        if (!n->removed) {
+                                n->removed = true;
+                                counts[1]++;
+                                log_notice(n->c.name, "reload", "removed from the configuration: stopping");
+                        }
+                        n->want_down = true;
+                } else if (!conf_worker_same_process(&o->c, &n->c)) {
+                        counts[2]++;
+                        if (n->state == WORKER_STARTING || n->state == WORKER_RUNNING || n->state == WORKER_STOPPING) {
+                                n->reload_restart = true;
+                                log_notice(n->c.name, "reload", "changed: restarting with the new settings");
+                        } else {
+                                log_notice(n->c.name, "reload", "changed (not running)");
+                        }
+                } else {
+                        counts[3]++;
+                }
+                if (n->idx < c->n_workers) {
+                        n->next_delay = min_u(n->next_delay, n->c.restart_delay_max);
+                        if (n->watchdog_deadline != USEC_INFINITY && !n->c.watchdog)
+                                n->watchdog_deadline = USEC_INFINITY;
+                }
+        }
+        for (size_t k = 0; k < c->n_workers; k++) {
+                bool existed = false;
+                for (size_t i = 0; i < old->n && !existed; i++)
+                        existed = map[i] == k;
+                if (!existed) {
+                        counts[0]++;
+                        log_notice(s->w[k].c.name, "reload", "added");
+                }
+        }
+        sup_free(old);
+        *ret_map = map;
+        schedule(s);
+        return s;
 }

@@ -68,6 +68,8 @@ struct sw {
         bool want_down;     /* stopped by request: no restart, no start */
         bool down_with;     /* stopped along with a dependency by `stop` */
         bool ready_sent;    /* counted as ready at least once */
+        bool reload_restart; /* changed by a reload: restart it with the new settings */
+        bool removed;       /* gone from the configuration: stop it, then forget it */
 
         /* the current process */
         pid_t pid;
@@ -147,6 +149,17 @@ usec_t sup_next_deadline(const struct sup *s);
 /* Shutdown; reason like "SIGTERM"; force: the forced phase at once. */
 void sup_shutdown(struct sup *s, const char *reason, bool force);
 void sup_force(struct sup *s, const char *why);
+
+/* Applies a validated new configuration (SIGHUP, gracectl reload): new
+ * workers start, removed ones stop (ordered, bounded), changed ones (see
+ * conf_worker_same_process) restart in dependency order, the others keep
+ * their process and take the new settings in place. Returns the new
+ * supervisor (old is freed) and map[i] = new index of old worker i or
+ * SIZE_MAX (caller frees map); NULL with -EBUSY when a shutdown is under way
+ * or a removed worker of an earlier reload is still stopping under a name
+ * that comes back. */
+struct sup *sup_reload(struct sup *old, const struct conf *c, size_t **ret_map, int *ret_err,
+                       unsigned counts[4] /* added, removed, changed, unchanged */);
 
 /* Operations (control socket). Return 0, -ENOENT (no such worker),
  * -EBUSY (shutting down). */
