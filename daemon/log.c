@@ -162,13 +162,15 @@ static void append(const char *s, size_t len)
         buf_end += len;
 }
 
+/* Inside the loop, records are batched and written once per iteration
+ * (log_flush from the loop's idle hook) or when a batch is large; outside
+ * it (start-up, --check) each record is written at once. */
+#define BATCH (64 * 1024)
+
 static void emit(const char *s, size_t len)
 {
-        bool was_empty = buf_end == buf_start;
-
         append(s, len);
-        /* write through when nothing is queued; otherwise the loop's EPOLLOUT drains */
-        if (was_empty)
+        if (!hook_want_write || (!want_write && buf_end - buf_start >= BATCH))
                 log_flush();
         else
                 update_congestion();
@@ -235,12 +237,8 @@ static void emit_json(int level, const char *worker, const char *event, const ch
         json_object_object_add(o, "msg", json_object_new_string_len(msg, (int)msg_len));
         s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
         append(s, len);
-        append("\n", 1);
         json_object_put(o);
-        if (buf_end - buf_start == len + 1)
-                log_flush();
-        else
-                update_congestion();
+        emit("\n", 1);
 }
 
 static void emit_journal(int level, const char *worker, const char *event, const char *msg, size_t len)

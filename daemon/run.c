@@ -437,6 +437,9 @@ static void on_idle(void *data)
 
         if (r->ctl)
                 control_tick(r->ctl);
+        /* the iteration's records in one write (unless stderr is blocked) */
+        if (log_pending())
+                log_flush();
         if (r->done)
                 return;
         loop_timer_set(r->timer, sup_next_deadline(r->sup));
