@@ -342,19 +342,23 @@ void log_output(const char *worker, int stream, const char *line, size_t len)
         errno = saved;
 }
 
-void log_raw(const char *fmt, ...)
+void log_banner(const char *fmt, ...)
 {
         va_list ap;
-        char *msg;
+        char *msg, *line;
         int n;
 
+        if (format != LOG_FORMAT_DEV)
+                return;
         va_start(ap, fmt);
         n = vasprintf(&msg, fmt, ap);
         va_end(ap);
-        if (n > 0) {
-                emit(msg, (size_t)n);
-                free(msg);
-        }
+        if (n < 0)
+                return;
+        line = color ? xasprintf("\033[1m>>> %s\033[0m\n", msg) : xasprintf(">>> %s\n", msg);
+        emit(line, strlen(line));
+        free(line);
+        free(msg);
 }
 
 void fatal(int code, const char *fmt, ...)

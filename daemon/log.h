@@ -36,8 +36,9 @@ _noreturn_ void fatal(int code, const char *fmt, ...) _printf_(2, 3);
 /* One captured line of a worker (without its newline). */
 void log_output(const char *worker, int stream, const char *line, size_t len);
 
-/* Plain text straight to stderr, bypassing formats (dev-mode banners). */
-void log_raw(const char *fmt, ...) _printf_(1, 2);
+/* A highlighted line for the person at the terminal (dev mode only;
+ * bold when colours are on). A newline is added. */
+void log_banner(const char *fmt, ...) _printf_(1, 2);
 
 /* Backpressure. */
 bool log_congested(void);

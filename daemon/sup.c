@@ -861,9 +861,17 @@ void sup_shutdown(struct sup *s, const char *reason, bool force)
                 extend_timeout(s, s->budget_deadline);
                 log_notice(NULL, "shutdown", "shutting down (%s): stopping %zu worker%s, budget %s", reason, active,
                            active == 1 ? "" : "s", dur(s->shutdown_timeout, b));
-                if (s->dev_mode && !force)
-                        log_raw("%sstopping %zu worker%s (budget %s) - press Ctrl+C again to force%s\n",
-                                "\033[1m", active, active == 1 ? "" : "s", dur(s->shutdown_timeout, b), "\033[0m");
+                if (s->dev_mode && !force) {
+                        char hint[64] = "";
+                        unsigned left = s->force_after > s->accepted_signals ? s->force_after - s->accepted_signals : 0;
+
+                        if (s->force_after && left == 1)
+                                snprintf(hint, sizeof hint, " - press Ctrl+C again to force");
+                        else if (s->force_after && left > 1)
+                                snprintf(hint, sizeof hint, " - press Ctrl+C %u more times to force", left);
+                        log_banner("stopping %zu worker%s (budget %s)%s", active, active == 1 ? "" : "s",
+                                   dur(s->shutdown_timeout, b), hint);
+                }
                 for (size_t i = 0; i < s->n; i++) {
                         s->w[i].want_down = true;
                         s->restart_pending[i] = false;
