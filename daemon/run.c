@@ -451,9 +451,16 @@ static void set_name_width(const struct conf *c)
 {
         size_t width = 6;
 
-        for (size_t i = 0; i < c->n_workers; i++)
-                if (strlen(c->workers[i].name) > width)
-                        width = strlen(c->workers[i].name);
+        /* hooks log their output as "web/pre_stop", cleanup steps as "cleanup/NAME" */
+        for (size_t i = 0; i < c->n_workers; i++) {
+                const struct conf_worker *w = &c->workers[i];
+                size_t len = strlen(w->name) + (w->post_stop ? 10 : w->pre_stop ? 9 : 0);
+                if (len > width)
+                        width = len;
+        }
+        for (size_t i = 0; i < c->n_cleanup; i++)
+                if (strlen(c->cleanup[i].name) + 8 > width)
+                        width = strlen(c->cleanup[i].name) + 8;
         log_set_name_width(width);
 }
 

@@ -71,7 +71,13 @@ static void notify(struct sup *s, const char *msg)
                 s->ops->notify(s->ctx, msg);
 }
 
-static const char *dur(usec_t u, char *buf) { return format_duration(u, buf, 32); }
+/* Durations in logs: exact below 10ms, to the millisecond above. */
+static const char *dur(usec_t u, char *buf)
+{
+        if (u != USEC_INFINITY && u >= 10 * USEC_PER_MSEC)
+                u = (u + USEC_PER_MSEC / 2) / USEC_PER_MSEC * USEC_PER_MSEC;
+        return format_duration(u, buf, 32);
+}
 
 static usec_t min_u(usec_t a, usec_t b) { return a < b ? a : b; }
 
