@@ -1,0 +1,452 @@
+/* parse.c - value syntaxes of the configuration (durations, signals, names,
+ * octal modes) and their formatting for logs. Pure functions. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "parse.h"
+
+/* Longest duration accepted anywhere: 365 days. Keeps every deadline
+ * arithmetic (now + timeout, sums of bounds) far from overflowing. */
+#define DURATION_MAX ((usec_t)365 * 24 * 3600 * USEC_PER_SEC)
+
+static const struct {
+        const char *name;
+        usec_t usec;
+} duration_units[] = {
+        { "us", 1 },
+        { "usec", 1 },
+        { "usecs", 1 },
+        { "ms", USEC_PER_MSEC },
+        { "msec", USEC_PER_MSEC },
+        { "msecs", USEC_PER_MSEC },
+        { "s", USEC_PER_SEC },
+        { "sec", USEC_PER_SEC },
+        { "secs", USEC_PER_SEC },
+        { "second", USEC_PER_SEC },
+        { "seconds", USEC_PER_SEC },
+        { "m", 60 * USEC_PER_SEC },
+        { "min", 60 * USEC_PER_SEC },
+        { "mins", 60 * USEC_PER_SEC },
+        { "minute", 60 * USEC_PER_SEC },
+        { "minutes", 60 * USEC_PER_SEC },
+        { "h", 3600 * USEC_PER_SEC },
+        { "hr", 3600 * USEC_PER_SEC },
+        { "hrs", 3600 * USEC_PER_SEC },
+        { "hour", 3600 * USEC_PER_SEC },
+        { "hours", 3600 * USEC_PER_SEC },
+        { "d", 86400 * USEC_PER_SEC },
+        { "day", 86400 * USEC_PER_SEC },
+        { "days", 86400 * USEC_PER_SEC },
+};
+
+static bool add_overflows(usec_t a, usec_t b, usec_t *r)
+{
+        *r = a + b;
+        return *r < a;
+}
+
+/* One component: digits[.digits] blanks* unit?  (no unit: seconds). */
+static int parse_component(const char **p, usec_t *ret)
+{
+        const char *s = *p, *ip, *fp = NULL, *u, *num_end;
+        size_t ilen = 0, flen = 0, ulen = 0;
+        usec_t unit = USEC_PER_SEC, v = 0, frac = 0, div = 1;
+
+        ip = s;
+        while (isdigit((unsigned char)*s))
+                s++, ilen++;
+        if (*s == '.') {
+                s++;
+                fp = s;
+                while (isdigit((unsigned char)*s))
+                        s++, flen++;
+        }
+        if (ilen == 0 && flen == 0)
+                return -EINVAL;
+        num_end = s;
+        while (*s == ' ' || *s == '\t')
+                s++;
+        u = s;
+        while (isalpha((unsigned char)*s))
+                s++, ulen++;
+        if (ulen == 0) {
+                s = num_end;
+                if (*s && !isspace((unsigned char)*s))
+                        return -EINVAL; /* "1.5.3", "10-" */
+        }
+        if (ulen > 0) {
+                size_t i;
+
+                for (i = 0; i < ELEMENTSOF(duration_units); i++)
+                        if (strlen(duration_units[i].name) == ulen &&
+                            strncasecmp(duration_units[i].name, u, ulen) == 0)
+                                break;
+                if (i == ELEMENTSOF(duration_units))
+                        return -EINVAL;
+                unit = duration_units[i].usec;
+        }
+
+        for (size_t i = 0; i < ilen; i++) {
+                v = v * 10 + (usec_t)(ip[i] - '0');
+                if (v > DURATION_MAX)
+                        return -ERANGE;
+        }
+        if (v > DURATION_MAX / unit)
+                return -ERANGE;
+        v *= unit;
+        /* Fraction: at most 9 significant digits are enough (ns). */
+        for (size_t i = 0; i < flen && i < 9; i++) {
+                frac = frac * 10 + (usec_t)(fp[i] - '0');
+                div *= 10;
+        }
+        /* unit <= 86400e6 and frac < 1e9: the product fits in 64 bits. */
+        if (flen > 0)
+                v += (usec_t)(((unsigned __int128)frac * unit + div / 2) / div);
+        *p = s;
+        *ret = v;
+        return 0;
+}
+
+int parse_duration(const char *s, usec_t *ret)
+{
+        usec_t total = 0;
+        bool negative = false;
+        int n = 0;
+
+        if (!s)
+                return -EINVAL;
+        while (isspace((unsigned char)*s))
+                s++;
+        if (*s == '-') {
+                negative = true;
+                s++;
+        } else if (*s == '+')
+                s++;
+
+        for (;;) {
+                usec_t v;
+                int r;
+
+                while (isspace((unsigned char)*s))
+                        s++;
+                if (*s == 0)
+                        break;
+                r = parse_component(&s, &v);
+                if (r == -EINVAL)
+                        return r;
+                if (r < 0 || add_overflows(total, v, &total) || total > DURATION_MAX) {
+                        /* keep checking the syntax: malformed beats too large */
+                        total = DURATION_MAX + 1;
+                        if (r < 0)
+                                while (*s && !isspace((unsigned char)*s))
+                                        s++;
+                }
+                n++;
+        }
+        if (n == 0)
+                return -EINVAL;
+        if (negative && total > 0)
+                return -ERANGE;
+        if (total > DURATION_MAX)
+                return -ERANGE;
+        *ret = total;
+        return 0;
+}
+
+int parse_duration_seconds(double secs, usec_t *ret)
+{
+        double u;
+
+        if (isnan(secs))
+                return -EINVAL;
+        if (secs < 0)
+                return -ERANGE;
+        u = secs * (double)USEC_PER_SEC;
+        if (!(u <= (double)DURATION_MAX))
+                return -ERANGE;
+        *ret = (usec_t)(u + 0.5); /* no libm: round half up */
+        return 0;
+}
+
+/* "1.5" from 1500000 usec of a unit of 1000000: trailing zeros dropped. */
+static size_t append_fraction(char *buf, size_t len, size_t at, usec_t v, usec_t unit,
+                              const char *suffix)
+{
+        usec_t whole = v / unit, rest = v % unit;
+        char digits[32];
+        int nd = 0, r;
+
+        if (rest) {
+                usec_t u = unit;
+                while (u > 1) {
+                        u /= 10;
+                        digits[nd++] = (char)('0' + rest / u % 10);
+                }
+                while (nd > 0 && digits[nd - 1] == '0')
+                        nd--;
+        }
+        digits[nd] = 0;
+        r = snprintf(buf + at, at < len ? len - at : 0, "%s%llu%s%s%s", at ? " " : "",
+                     (unsigned long long)whole, nd ? "." : "", digits, suffix);
+        return at + (r > 0 ? (size_t)r : 0);
+}
+
+char *format_duration(usec_t u, char *buf, size_t len)
+{
+        static const struct {
+                const char *suffix;
+                usec_t usec;
+        } big[] = {
+                { "d", 86400 * USEC_PER_SEC },
+                { "h", 3600 * USEC_PER_SEC },
+                { "min", 60 * USEC_PER_SEC },
+        };
+        size_t at = 0;
+
+        if (len == 0)
+                return buf;
+        buf[0] = 0;
+        if (u == USEC_INFINITY) {
+                snprintf(buf, len, "infinity");
+                return buf;
+        }
+        if (u == 0) {
+                snprintf(buf, len, "0");
+                return buf;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(big); i++) {
+                if (u >= big[i].usec) {
+                        int r = snprintf(buf + at, at < len ? len - at : 0, "%s%llu%s",
+                                         at ? " " : "", (unsigned long long)(u / big[i].usec),
+                                         big[i].suffix);
+                        at += r > 0 ? (size_t)r : 0;
+                        u %= big[i].usec;
+                }
+        }
+        if (u == 0)
+                return buf;
+        if (u >= USEC_PER_SEC)
+                append_fraction(buf, len, at, u, USEC_PER_SEC, "s");
+        else if (u >= USEC_PER_MSEC)
+                append_fraction(buf, len, at, u, USEC_PER_MSEC, "ms");
+        else
+                append_fraction(buf, len, at, u, 1, "us");
+        return buf;
+}
+
+static const struct {
+        const char *name; /* without "SIG" */
+        int sig;
+} signal_table[] = {
+        { "HUP", SIGHUP },       { "INT", SIGINT },       { "QUIT", SIGQUIT },
+        { "ILL", SIGILL },       { "TRAP", SIGTRAP },     { "ABRT", SIGABRT },
+        { "BUS", SIGBUS },       { "FPE", SIGFPE },       { "KILL", SIGKILL },
+        { "USR1", SIGUSR1 },     { "SEGV", SIGSEGV },     { "USR2", SIGUSR2 },
+        { "PIPE", SIGPIPE },     { "ALRM", SIGALRM },     { "TERM", SIGTERM },
+#ifdef SIGSTKFLT
+        { "STKFLT", SIGSTKFLT },
+#endif
+        { "CHLD", SIGCHLD },     { "CONT", SIGCONT },     { "STOP", SIGSTOP },
+        { "TSTP", SIGTSTP },     { "TTIN", SIGTTIN },     { "TTOU", SIGTTOU },
+        { "URG", SIGURG },       { "XCPU", SIGXCPU },     { "XFSZ", SIGXFSZ },
+        { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },     { "WINCH", SIGWINCH },
+        { "IO", SIGIO },
+#ifdef SIGPWR
+        { "PWR", SIGPWR },
+#endif
+        { "SYS", SIGSYS },
+        /* aliases, after the canonical names so signal_name() finds those */
+        { "IOT", SIGABRT },      { "CLD", SIGCHLD },      { "POLL", SIGIO },
+};
+
+static int parse_small_uint(const char *s, int max)
+{
+        long v = 0;
+
+        if (!*s)
+                return -EINVAL;
+        for (; *s; s++) {
+                if (!isdigit((unsigned char)*s))
+                        return -EINVAL;
+                v = v * 10 + (*s - '0');
+                if (v > max)
+                        return -EINVAL;
+        }
+        return (int)v;
+}
+
+int parse_signal(const char *s)
+{
+        int v;
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (strncasecmp(s, "SIG", 3) == 0)
+                s += 3;
+        if (isdigit((unsigned char)s[0])) { /* "15", and "SIG32" as signal_name() gives it */
+                v = parse_small_uint(s, SIGRTMAX);
+                return v >= 1 ? v : -EINVAL;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(signal_table); i++)
+                if (strcasecmp(s, signal_table[i].name) == 0)
+                        return signal_table[i].sig;
+        /* RTMIN, RTMIN+n, RTMAX, RTMAX-n */
+        if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
+                bool min = strncasecmp(s, "RTMIN", 5) == 0;
+                int base = min ? SIGRTMIN : SIGRTMAX, off = 0;
+
+                s += 5;
+                if (*s) {
+                        if (*s != (min ? '+' : '-'))
+                                return -EINVAL;
+                        off = parse_small_uint(s + 1, SIGRTMAX - SIGRTMIN);
+                        if (off < 0)
+                                return -EINVAL;
+                }
+                v = min ? base + off : base - off;
+                return v >= SIGRTMIN && v <= SIGRTMAX ? v : -EINVAL;
+        }
+        return -EINVAL;
+}
+
+const char *signal_name(int sig)
+{
+        static __thread char buf[32];
+
+        for (size_t i = 0; i < ELEMENTSOF(signal_table); i++)
+                if (signal_table[i].sig == sig) {
+                        snprintf(buf, sizeof(buf), "SIG%s", signal_table[i].name);
+                        return buf;
+                }
+        if (sig == SIGRTMIN)
+                return "SIGRTMIN";
+        if (sig > SIGRTMIN && sig <= SIGRTMAX) {
+                snprintf(buf, sizeof(buf), "SIGRTMIN+%d", sig - SIGRTMIN);
+                return buf;
+        }
+        snprintf(buf, sizeof(buf), "SIG%d", sig);
+        return buf;
+}
+
+bool name_is_valid(const char *s)
+{
+        size_t n = 0;
+
+        if (!s)
+                return false;
+        for (; s[n]; n++) {
+                char c = s[n];
+                if (n >= NAME_MAX_LEN)
+                        return false;
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '.' || c == '-'))
+                        return false;
+        }
+        return n > 0;
+}
+
+int parse_umask_int(long long v, int *ret)
+{
+        int mode = 0, shift = 0;
+
+        if (v < 0)
+                return -EINVAL;
+        if (v == 0) {
+                *ret = 0;
+                return 0;
+        }
+        while (v > 0) {
+                int d = (int)(v % 10);
+                if (d > 7 || shift > 6)
+                        return -EINVAL;
+                mode |= d << shift;
+                shift += 3;
+                v /= 10;
+        }
+        if (mode > 0777)
+                return -EINVAL;
+        *ret = mode;
+        return 0;
+}
+
+int parse_umask_str(const char *s, int *ret)
+{
+        int mode = 0;
+        size_t n = 0;
+
+        if (!s)
+                return -EINVAL;
+        if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
+                s += 2;
+        for (; s[n]; n++) {
+                if (s[n] < '0' || s[n] > '7' || n >= 12)
+                        return -EINVAL;
+                mode = mode * 8 + (s[n] - '0');
+                if (mode > 0777)
+                        return -EINVAL;
+        }
+        if (n == 0)
+                return -EINVAL;
+        *ret = mode;
+        return 0;
+}
+
+size_t edit_distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        size_t *row, r;
+
+        /* Bound the work: names are short; anything longer is "far". */
+        if (la > 256 || lb > 256)
+                return la > lb ? la : lb;
+        row = xmalloc((lb + 1) * sizeof(size_t));
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t diag = row[0];
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t up = row[j];
+                        size_t best = diag + (a[i - 1] != b[j - 1]);
+                        if (row[j] + 1 < best)
+                                best = row[j] + 1;
+                        if (row[j - 1] + 1 < best)
+                                best = row[j - 1] + 1;
+                        row[j] = best;
+                        diag = up;
+                }
+        }
+        r = row[lb];
+        free(row);
+        return r;
+}
+
+const char *suggest(const char *word, const char *const *candidates, size_t n)
+{
+        size_t len = strlen(word), limit, best_d = SIZE_MAX;
+        const char *best = NULL;
+
+        /* Up to 2 edits (1 for very short words), more for long words. */
+        limit = len <= 3 ? 1 : len / 3 > 2 ? len / 3 : 2;
+        for (size_t i = 0; i < n; i++) {
+                size_t d;
+
+                if (!candidates[i])
+                        continue;
+                if (strcasecmp(word, candidates[i]) == 0)
+                        return candidates[i];
+                d = edit_distance(word, candidates[i]);
+                if (d <= limit && d < best_d) {
+                        best_d = d;
+                        best = candidates[i];
+                }
+        }
+        return best;
+}

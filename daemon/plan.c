@@ -1,0 +1,402 @@
+/* plan.c - the dependency graph of a configuration: start order, stop
+ * stages, cycle detection, worst-case shutdown time, --print-plan. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse.h"
+#include "plan.h"
+
+_printf_(4, 5) static void plan_diag(struct conf_diags *d, const char *file, int line, const char *fmt, ...)
+{
+        va_list ap;
+        char *msg;
+
+        if (!d)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
+        d->v[d->n++] = (struct conf_diag){ .file = xstrdup(file), .line = line,
+                                           .msg = msg ?: xstrdup("out of memory") };
+}
+
+static usec_t sat_add(usec_t a, usec_t b)
+{
+        return a > USEC_INFINITY - b ? USEC_INFINITY : a + b;
+}
+
+struct plan *plan_free(struct plan *p)
+{
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n; i++) {
+                free(p->deps[i]);
+                free(p->rdeps[i]);
+        }
+        free(p->deps);
+        free(p->n_deps);
+        free(p->rdeps);
+        free(p->n_rdeps);
+        free(p->start_order);
+        free(p->start_stage);
+        free(p->stop_stage);
+        free(p);
+        return NULL;
+}
+
+/* name -> index through a sorted index (configs may hold thousands). */
+struct name_index {
+        const struct conf *c;
+        size_t *idx;
+};
+
+static int idx_cmp(const void *a, const void *b, void *userdata)
+{
+        const struct conf *c = userdata;
+        size_t x = *(const size_t *)a, y = *(const size_t *)b;
+        int r = strcmp(c->workers[x].name, c->workers[y].name);
+        return r ? r : (x < y ? -1 : x > y);
+}
+
+static ssize_t name_lookup(const struct name_index *ni, const char *name)
+{
+        size_t lo = 0, hi = ni->c->n_workers;
+
+        /* lower bound: the first definition wins when names repeat */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(ni->c->workers[ni->idx[mid]].name, name) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo < ni->c->n_workers && strcmp(ni->c->workers[ni->idx[lo]].name, name) == 0)
+                return (ssize_t)ni->idx[lo];
+        return -1;
+}
+
+/* Min-heap of worker indices: Kahn's algorithm picks the earliest defined. */
+struct heap {
+        size_t *v, n;
+};
+
+static void heap_push(struct heap *h, size_t x)
+{
+        size_t i = h->n++;
+
+        h->v[i] = x;
+        while (i > 0 && h->v[(i - 1) / 2] > h->v[i]) {
+                size_t p = (i - 1) / 2, t = h->v[p];
+                h->v[p] = h->v[i];
+                h->v[i] = t;
+                i = p;
+        }
+}
+
+static size_t heap_pop(struct heap *h)
+{
+        size_t top = h->v[0], i = 0;
+
+        h->v[0] = h->v[--h->n];
+        for (;;) {
+                size_t l = 2 * i + 1, r = l + 1, m = i, t;
+                if (l < h->n && h->v[l] < h->v[m])
+                        m = l;
+                if (r < h->n && h->v[r] < h->v[m])
+                        m = r;
+                if (m == i)
+                        break;
+                t = h->v[m];
+                h->v[m] = h->v[i];
+                h->v[i] = t;
+                i = m;
+        }
+        return top;
+}
+
+/* Reports each cycle among the workers Kahn's algorithm could not order:
+ * every one of them has a dependency among them, so following the first
+ * such dependency from any of them ends in a cycle. */
+static void report_cycles(const struct conf *c, const struct plan *p, const bool *done, struct conf_diags *diags)
+{
+        size_t n = p->n, *stack = xcalloc(n, sizeof(size_t)), *pos = xcalloc(n, sizeof(size_t));
+        unsigned char *state = xcalloc(n, 1); /* 0 new, 1 on the walk, 2 finished */
+
+        for (size_t start = 0; start < n; start++) {
+                size_t depth = 0, u = start;
+
+                if (done[start] || state[start])
+                        continue;
+                while (state[u] == 0) {
+                        size_t next = SIZE_MAX;
+
+                        state[u] = 1;
+                        pos[u] = depth;
+                        stack[depth++] = u;
+                        for (size_t k = 0; k < p->n_deps[u]; k++)
+                                if (!done[p->deps[u][k]]) {
+                                        next = p->deps[u][k];
+                                        break;
+                                }
+                        if (next == SIZE_MAX)
+                                break; /* cannot happen; stay safe */
+                        u = next;
+                }
+                if (state[u] == 1) {
+                        /* stack[pos[u] .. depth-1] is a cycle; name it from its
+                         * earliest defined worker */
+                        size_t first = pos[u], len = depth - first, min = first;
+                        size_t cap = 64, at = 0;
+                        char *msg = xmalloc(cap);
+                        const struct conf_worker *w;
+
+                        for (size_t k = first; k < depth; k++)
+                                if (stack[k] < stack[min])
+                                        min = k;
+                        msg[0] = 0;
+                        for (size_t k = 0; k <= len; k++) {
+                                const char *name = c->workers[stack[first + (min - first + k) % len]].name;
+                                size_t need = strlen(name) + 5;
+                                if (at + need >= cap) {
+                                        cap = (at + need) * 2;
+                                        msg = xrealloc(msg, cap);
+                                }
+                                at += (size_t)sprintf(msg + at, "%s%s", k ? " -> " : "", name);
+                        }
+                        w = &c->workers[stack[min]];
+                        plan_diag(diags, w->file, w->line, "dependency cycle: %s", msg);
+                        free(msg);
+                }
+                for (size_t k = 0; k < depth; k++)
+                        state[stack[k]] = 2;
+        }
+        free(stack);
+        free(pos);
+        free(state);
+}
+
+int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags)
+{
+        struct plan *p = xcalloc(1, sizeof(*p));
+        struct name_index ni = { .c = c };
+        struct heap h;
+        size_t n = c->n_workers, *indeg, n_done = 0;
+        bool *done, bad = false;
+
+        p->n = n;
+        p->deps = xcalloc(n, sizeof(size_t *));
+        p->n_deps = xcalloc(n, sizeof(size_t));
+        p->rdeps = xcalloc(n, sizeof(size_t *));
+        p->n_rdeps = xcalloc(n, sizeof(size_t));
+        p->start_order = xcalloc(n, sizeof(size_t));
+        p->start_stage = xcalloc(n, sizeof(size_t));
+        p->stop_stage = xcalloc(n, sizeof(size_t));
+
+        ni.idx = xcalloc(n, sizeof(size_t));
+        for (size_t i = 0; i < n; i++)
+                ni.idx[i] = i;
+        if (n > 1)
+                qsort_r(ni.idx, n, sizeof(size_t), idx_cmp, (void *)c);
+
+        /* deps (deduplicated, in the order written) */
+        for (size_t i = 0; i < n; i++) {
+                const struct conf_worker *w = &c->workers[i];
+                size_t m = strv_length(w->after);
+
+                p->deps[i] = xcalloc(m, sizeof(size_t));
+                for (size_t k = 0; k < m; k++) {
+                        ssize_t j = name_lookup(&ni, w->after[k]);
+                        bool dup = false;
+
+                        if (j < 0) {
+                                const char *sug = NULL;
+                                const char **names = xcalloc(n, sizeof(char *));
+                                for (size_t x = 0; x < n; x++)
+                                        names[x] = c->workers[x].name;
+                                sug = suggest(w->after[k], names, n);
+                                if (sug)
+                                        plan_diag(diags, w->file, w->line,
+                                                  "worker \"%s\": unknown worker \"%s\" in after; did you mean \"%s\"?",
+                                                  w->name, w->after[k], sug);
+                                else
+                                        plan_diag(diags, w->file, w->line,
+                                                  "worker \"%s\": unknown worker \"%s\" in after", w->name,
+                                                  w->after[k]);
+                                free(names);
+                                bad = true;
+                                continue;
+                        }
+                        for (size_t q = 0; q < p->n_deps[i]; q++)
+                                dup = dup || p->deps[i][q] == (size_t)j;
+                        if (!dup)
+                                p->deps[i][p->n_deps[i]++] = (size_t)j;
+                }
+        }
+        free(ni.idx);
+
+        /* rdeps, in definition order of the dependents */
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < p->n_deps[i]; k++)
+                        p->n_rdeps[p->deps[i][k]]++;
+        for (size_t i = 0; i < n; i++) {
+                p->rdeps[i] = xcalloc(p->n_rdeps[i], sizeof(size_t));
+                p->n_rdeps[i] = 0;
+        }
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < p->n_deps[i]; k++) {
+                        size_t j = p->deps[i][k];
+                        p->rdeps[j][p->n_rdeps[j]++] = i;
+                }
+
+        /* Kahn: a worker is ready once all its deps are ordered */
+        indeg = xcalloc(n, sizeof(size_t));
+        done = xcalloc(n, sizeof(bool));
+        h = (struct heap){ .v = xcalloc(n, sizeof(size_t)) };
+        for (size_t i = 0; i < n; i++) {
+                indeg[i] = p->n_deps[i];
+                if (indeg[i] == 0)
+                        heap_push(&h, i);
+        }
+        while (h.n > 0) {
+                size_t u = heap_pop(&h);
+
+                done[u] = true;
+                p->start_order[n_done++] = u;
+                for (size_t k = 0; k < p->n_rdeps[u]; k++)
+                        if (--indeg[p->rdeps[u][k]] == 0)
+                                heap_push(&h, p->rdeps[u][k]);
+        }
+        free(h.v);
+        free(indeg);
+        if (n_done < n) {
+                report_cycles(c, p, done, diags);
+                bad = true;
+        }
+        free(done);
+        if (bad) {
+                plan_free(p);
+                return -EINVAL;
+        }
+
+        for (size_t k = 0; k < n; k++) {
+                size_t u = p->start_order[k], st = 0;
+                for (size_t q = 0; q < p->n_deps[u]; q++)
+                        if (p->start_stage[p->deps[u][q]] + 1 > st)
+                                st = p->start_stage[p->deps[u][q]] + 1;
+                p->start_stage[u] = st;
+        }
+        p->n_stop_stages = 0;
+        for (size_t k = n; k-- > 0;) {
+                size_t u = p->start_order[k], st = 0;
+                for (size_t q = 0; q < p->n_rdeps[u]; q++)
+                        if (p->stop_stage[p->rdeps[u][q]] + 1 > st)
+                                st = p->stop_stage[p->rdeps[u][q]] + 1;
+                p->stop_stage[u] = st;
+                if (st + 1 > p->n_stop_stages)
+                        p->n_stop_stages = st + 1;
+        }
+        *ret = p;
+        return 0;
+}
+
+usec_t plan_worker_bound(const struct conf_worker *w)
+{
+        usec_t b = w->stop_timeout;
+
+        if (w->pre_stop)
+                b = sat_add(b, w->pre_stop_timeout);
+        if (w->post_stop)
+                b = sat_add(b, w->post_stop_timeout);
+        return b;
+}
+
+usec_t plan_worst_case(const struct conf *c, const struct plan *p)
+{
+        usec_t *longest, worst = 0;
+
+        /* longest[u]: the slowest path that ends with u stopped. Its
+         * dependents stop before it; visit them first (start order reversed). */
+        longest = xcalloc(p->n ? p->n : 1, sizeof(usec_t));
+        for (size_t k = p->n; k-- > 0;) {
+                size_t u = p->start_order[k];
+                usec_t before = 0;
+
+                for (size_t q = 0; q < p->n_rdeps[u]; q++)
+                        if (longest[p->rdeps[u][q]] > before)
+                                before = longest[p->rdeps[u][q]];
+                longest[u] = sat_add(before, plan_worker_bound(&c->workers[u]));
+                if (longest[u] > worst)
+                        worst = longest[u];
+        }
+        free(longest);
+        for (size_t i = 0; i < c->n_cleanup; i++)
+                worst = sat_add(worst, c->cleanup[i].timeout);
+        return worst;
+}
+
+bool plan_print(FILE *f, const struct conf *c, const struct plan *p)
+{
+        char b1[64], b2[64];
+        size_t n_start_stages = 0, line = 0;
+        usec_t worst;
+
+        for (size_t i = 0; i < p->n; i++)
+                if (p->start_stage[i] + 1 > n_start_stages)
+                        n_start_stages = p->start_stage[i] + 1;
+
+        fputs("start order:\n", f);
+        if (p->n == 0)
+                fputs("  (no workers)\n", f);
+        for (size_t st = 0; st < n_start_stages; st++) {
+                bool first = true;
+                for (size_t k = 0; k < p->n; k++) {
+                        size_t u = p->start_order[k];
+                        if (p->start_stage[u] != st)
+                                continue;
+                        if (first)
+                                fprintf(f, "  %zu. ", ++line);
+                        fprintf(f, "%s%s", first ? "" : ", ", c->workers[u].name);
+                        first = false;
+                }
+                if (!first)
+                        fputc('\n', f);
+        }
+
+        fputs("stop order:\n", f);
+        if (p->n == 0)
+                fputs("  (no workers)\n", f);
+        for (size_t st = 0; st < p->n_stop_stages; st++) {
+                bool first = true;
+                for (size_t u = 0; u < p->n; u++) {
+                        if (p->stop_stage[u] != st)
+                                continue;
+                        if (first)
+                                fprintf(f, "  %zu. ", st + 1);
+                        fprintf(f, "%s%s", first ? "" : ", ", c->workers[u].name);
+                        first = false;
+                }
+                if (!first)
+                        fputc('\n', f);
+        }
+
+        if (c->n_cleanup > 0) {
+                fputs("cleanup:\n", f);
+                for (size_t i = 0; i < c->n_cleanup; i++)
+                        fprintf(f, "  %zu. %s (%s%s)\n", i + 1, c->cleanup[i].name,
+                                format_duration(c->cleanup[i].timeout, b1, sizeof(b1)),
+                                c->cleanup[i].shielded ? ", shielded" : "");
+        }
+
+        worst = plan_worst_case(c, p);
+        fprintf(f, "worst case: %s\n", format_duration(worst, b1, sizeof(b1)));
+        if (worst > c->shutdown_timeout) {
+                fprintf(f, "warning: worst case %s exceeds shutdown_timeout %s\n", b1,
+                        format_duration(c->shutdown_timeout, b2, sizeof(b2)));
+                return true;
+        }
+        return false;
+}

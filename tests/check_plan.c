@@ -1,0 +1,512 @@
+/* check_plan.c - unit tests of the dependency graph (plan.c). */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "parse.h"
+#include "plan.h"
+
+#define SEC USEC_PER_SEC
+
+/* A configuration in memory: names[i] is `after` the space-separated names
+ * in afters[i]; worker i is defined at test.conf:(i+1)*10. */
+static struct conf *mk(size_t n, const char *const *names, const char *const *afters)
+{
+        struct conf *c = xcalloc(1, sizeof(*c));
+
+        c->path = xstrdup("test.conf");
+        c->name = xstrdup("test");
+        c->shutdown_timeout = 90 * SEC;
+        c->max_parallel = 16;
+        c->workers = xcalloc(n, sizeof(*c->workers));
+        c->n_workers = n;
+        for (size_t i = 0; i < n; i++) {
+                struct conf_worker *w = &c->workers[i];
+                char *copy, *tok, *save = NULL;
+                size_t k = 0;
+
+                w->name = xstrdup(names[i]);
+                w->file = xstrdup("test.conf");
+                w->line = (int)(i + 1) * 10;
+                w->argv = xcalloc(2, sizeof(char *));
+                w->argv[0] = xstrdup("/bin/true");
+                w->umask = -1;
+                w->stop_timeout = DEFAULT_STOP_TIMEOUT;
+                w->pre_stop_timeout = DEFAULT_HOOK_TIMEOUT;
+                w->post_stop_timeout = DEFAULT_HOOK_TIMEOUT;
+                if (!afters || !afters[i])
+                        continue;
+                w->after = xcalloc(strlen(afters[i]) + 1, sizeof(char *));
+                copy = xstrdup(afters[i]);
+                for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                        w->after[k++] = xstrdup(tok);
+                free(copy);
+        }
+        return c;
+}
+
+static struct plan *build_ok(const struct conf *c)
+{
+        struct conf_diags d = { 0 };
+        struct plan *p = NULL;
+
+        ck_assert_int_eq(plan_build(c, &p, &d), 0);
+        ck_assert_uint_eq(d.n, 0);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_eq(p->n, c->n_workers);
+        return p;
+}
+
+static char *print(const struct conf *c, const struct plan *p, bool *warned)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        ck_assert_ptr_nonnull(f);
+        *warned = plan_print(f, c, p);
+        ck_assert_int_eq(fclose(f), 0);
+        return buf;
+}
+
+static void assert_order(const struct plan *p, const size_t *want)
+{
+        for (size_t i = 0; i < p->n; i++)
+                ck_assert_msg(p->start_order[i] == want[i], "start_order[%zu] = %zu, expected %zu", i,
+                              p->start_order[i], want[i]);
+}
+
+START_TEST(test_chain)
+{
+        static const char *const names[] = { "a", "b", "c" };
+        static const char *const afters[] = { NULL, "a", "b" };
+        static const size_t order[] = { 0, 1, 2 };
+        struct conf *c = mk(3, names, afters);
+        struct plan *p = build_ok(c);
+        bool warned;
+        char *out;
+
+        assert_order(p, order);
+        ck_assert_uint_eq(p->n_deps[0], 0);
+        ck_assert_uint_eq(p->n_deps[1], 1);
+        ck_assert_uint_eq(p->deps[1][0], 0);
+        ck_assert_uint_eq(p->deps[2][0], 1);
+        ck_assert_uint_eq(p->n_rdeps[0], 1);
+        ck_assert_uint_eq(p->rdeps[0][0], 1);
+        ck_assert_uint_eq(p->rdeps[1][0], 2);
+        ck_assert_uint_eq(p->n_rdeps[2], 0);
+        ck_assert_uint_eq(p->start_stage[0], 0);
+        ck_assert_uint_eq(p->start_stage[1], 1);
+        ck_assert_uint_eq(p->start_stage[2], 2);
+        ck_assert_uint_eq(p->stop_stage[0], 2);
+        ck_assert_uint_eq(p->stop_stage[1], 1);
+        ck_assert_uint_eq(p->stop_stage[2], 0);
+        ck_assert_uint_eq(p->n_stop_stages, 3);
+        /* three default stop timeouts in a row */
+        ck_assert_uint_eq(plan_worst_case(c, p), 30 * SEC);
+
+        out = print(c, p, &warned);
+        ck_assert_str_eq(out, "start order:\n"
+                              "  1. a\n"
+                              "  2. b\n"
+                              "  3. c\n"
+                              "stop order:\n"
+                              "  1. c\n"
+                              "  2. b\n"
+                              "  3. a\n"
+                              "worst case: 30s\n");
+        ck_assert(!warned);
+        free(out);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_diamond)
+{
+        static const char *const names[] = { "db", "cache", "queue", "web" };
+        static const char *const afters[] = { NULL, "db", "db", "cache queue" };
+        static const size_t order[] = { 0, 1, 2, 3 };
+        struct conf *c = mk(4, names, afters);
+        struct plan *p = build_ok(c);
+        bool warned;
+        char *out;
+
+        assert_order(p, order);
+        ck_assert_uint_eq(p->n_rdeps[0], 2);
+        ck_assert_uint_eq(p->rdeps[0][0], 1);
+        ck_assert_uint_eq(p->rdeps[0][1], 2);
+        ck_assert_uint_eq(p->n_deps[3], 2);
+        ck_assert_uint_eq(p->start_stage[3], 2);
+        ck_assert_uint_eq(p->stop_stage[3], 0);
+        ck_assert_uint_eq(p->stop_stage[1], 1);
+        ck_assert_uint_eq(p->stop_stage[2], 1);
+        ck_assert_uint_eq(p->stop_stage[0], 2);
+        ck_assert_uint_eq(p->n_stop_stages, 3);
+
+        /* web 2s, cache 4s, queue 1s, db 3s: the slow path is web-cache-db */
+        c->workers[0].stop_timeout = 3 * SEC;
+        c->workers[1].stop_timeout = 4 * SEC;
+        c->workers[2].stop_timeout = 1 * SEC;
+        c->workers[3].stop_timeout = 2 * SEC;
+        ck_assert_uint_eq(plan_worst_case(c, p), 9 * SEC);
+
+        c->shutdown_timeout = 8 * SEC;
+        out = print(c, p, &warned);
+        ck_assert_str_eq(out, "start order:\n"
+                              "  1. db\n"
+                              "  2. cache, queue\n"
+                              "  3. web\n"
+                              "stop order:\n"
+                              "  1. web\n"
+                              "  2. cache, queue\n"
+                              "  3. db\n"
+                              "worst case: 9s\n"
+                              "warning: worst case 9s exceeds shutdown_timeout 8s\n");
+        ck_assert(warned);
+        free(out);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_independent)
+{
+        static const char *const names[] = { "a", "b", "c" };
+        static const size_t order[] = { 0, 1, 2 };
+        struct conf *c = mk(3, names, NULL);
+        struct plan *p = build_ok(c);
+        bool warned;
+        char *out;
+
+        assert_order(p, order);
+        for (size_t i = 0; i < 3; i++) {
+                ck_assert_uint_eq(p->start_stage[i], 0);
+                ck_assert_uint_eq(p->stop_stage[i], 0);
+        }
+        ck_assert_uint_eq(p->n_stop_stages, 1);
+        c->workers[1].stop_timeout = 7 * SEC;
+        ck_assert_uint_eq(plan_worst_case(c, p), 10 * SEC);
+        c->workers[1].stop_timeout = 17 * SEC;
+        ck_assert_uint_eq(plan_worst_case(c, p), 17 * SEC);
+
+        out = print(c, p, &warned);
+        ck_assert_str_eq(out, "start order:\n"
+                              "  1. a, b, c\n"
+                              "stop order:\n"
+                              "  1. a, b, c\n"
+                              "worst case: 17s\n");
+        free(out);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_definition_order_ties)
+{
+        /* web is defined first but needs db: db, then web (the earliest
+         * defined of those ready), then cache */
+        static const char *const names[] = { "web", "db", "cache" };
+        static const char *const afters[] = { "db", NULL, NULL };
+        static const size_t order[] = { 1, 0, 2 };
+        struct conf *c = mk(3, names, afters);
+        struct plan *p = build_ok(c);
+        bool warned;
+        char *out;
+
+        assert_order(p, order);
+        out = print(c, p, &warned);
+        ck_assert_str_eq(out, "start order:\n"
+                              "  1. db, cache\n"
+                              "  2. web\n"
+                              "stop order:\n"
+                              "  1. web, cache\n"
+                              "  2. db\n"
+                              "worst case: 20s\n");
+        free(out);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_empty)
+{
+        struct conf *c = mk(0, NULL, NULL);
+        struct plan *p = build_ok(c);
+        bool warned;
+        char *out;
+
+        ck_assert_uint_eq(p->n_stop_stages, 0);
+        ck_assert_uint_eq(plan_worst_case(c, p), 0);
+        out = print(c, p, &warned);
+        ck_assert_str_eq(out, "start order:\n"
+                              "  (no workers)\n"
+                              "stop order:\n"
+                              "  (no workers)\n"
+                              "worst case: 0\n");
+        ck_assert(!warned);
+        free(out);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_duplicate_after)
+{
+        static const char *const names[] = { "a", "b" };
+        static const char *const afters[] = { NULL, "a a" };
+        struct conf *c = mk(2, names, afters);
+        struct plan *p = build_ok(c);
+
+        ck_assert_uint_eq(p->n_deps[1], 1);
+        ck_assert_uint_eq(p->n_rdeps[0], 1);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
+static void expect_build_fails(const struct conf *c, const char *expected)
+{
+        struct conf_diags d = { 0 };
+        struct plan *p = (struct plan *)0x1;
+        char *got = xstrdup("");
+
+        ck_assert_int_eq(plan_build(c, &p, &d), -EINVAL);
+        ck_assert_ptr_eq(p, (struct plan *)0x1); /* untouched */
+        for (size_t i = 0; i < d.n; i++) {
+                char *line = conf_diag_format(&d.v[i]), *t = xasprintf("%s%s\n", got, line);
+                free(line);
+                free(got);
+                got = t;
+        }
+        ck_assert_str_eq(got, expected);
+        free(got);
+        conf_diags_clear(&d);
+}
+
+START_TEST(test_cycle)
+{
+        static const char *const names[] = { "ok", "a", "b", "c" };
+        static const char *const afters[] = { NULL, "c", "a", "b ok" };
+        struct conf *c = mk(4, names, afters);
+
+        expect_build_fails(c, "test.conf:20: dependency cycle: a -> c -> b -> a\n");
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_cycle_named_from_first_defined)
+{
+        /* found from z (a tail into the cycle), named from x, the earliest
+         * defined worker of the cycle; z itself is not part of it */
+        static const char *const names[] = { "z", "y", "x" };
+        static const char *const afters[] = { "y", "x", "y" };
+        struct conf *c = mk(3, names, afters);
+
+        expect_build_fails(c, "test.conf:20: dependency cycle: y -> x -> y\n");
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_two_cycles)
+{
+        static const char *const names[] = { "a", "b", "c", "d", "e" };
+        static const char *const afters[] = { "b", "a", NULL, "e", "d c" };
+        struct conf *c = mk(5, names, afters);
+
+        expect_build_fails(c, "test.conf:10: dependency cycle: a -> b -> a\n"
+                              "test.conf:40: dependency cycle: d -> e -> d\n");
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_self_cycle)
+{
+        static const char *const names[] = { "web" };
+        static const char *const afters[] = { "web" };
+        struct conf *c = mk(1, names, afters);
+
+        expect_build_fails(c, "test.conf:10: dependency cycle: web -> web\n");
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_unknown_after)
+{
+        static const char *const names[] = { "db", "web" };
+        static const char *const afters[] = { NULL, "dbb network db" };
+        struct conf *c = mk(2, names, afters);
+
+        expect_build_fails(c, "test.conf:20: worker \"web\": unknown worker \"dbb\" in after; did you mean \"db\"?\n"
+                              "test.conf:20: worker \"web\": unknown worker \"network\" in after\n");
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_worker_bound)
+{
+        static const char *const names[] = { "w" };
+        struct conf *c = mk(1, names, NULL);
+        struct conf_worker *w = &c->workers[0];
+
+        w->stop_timeout = 3 * SEC;
+        w->pre_stop_timeout = 2 * SEC;
+        w->post_stop_timeout = 1 * SEC;
+        /* hook timeouts count only when the hook exists */
+        ck_assert_uint_eq(plan_worker_bound(w), 3 * SEC);
+        w->pre_stop = strv_dup((char *[]){ (char *)"/bin/true", NULL });
+        ck_assert_uint_eq(plan_worker_bound(w), 5 * SEC);
+        w->post_stop = strv_dup((char *[]){ (char *)"/bin/true", NULL });
+        ck_assert_uint_eq(plan_worker_bound(w), 6 * SEC);
+        strv_free(w->pre_stop);
+        w->pre_stop = NULL;
+        ck_assert_uint_eq(plan_worker_bound(w), 4 * SEC);
+        w->stop_timeout = 0;
+        ck_assert_uint_eq(plan_worker_bound(w), 1 * SEC);
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_worst_case_cleanup)
+{
+        static const char *const names[] = { "db", "web" };
+        static const char *const afters[] = { NULL, "db" };
+        struct conf *c = mk(2, names, afters);
+        struct plan *p = build_ok(c);
+        bool warned;
+        char *out;
+
+        /* web: 2s pre_stop + 3s + 1s post_stop; db: 5s; cleanup 2s + 0.5s */
+        c->workers[1].pre_stop = strv_dup((char *[]){ (char *)"/bin/true", NULL });
+        c->workers[1].pre_stop_timeout = 2 * SEC;
+        c->workers[1].stop_timeout = 3 * SEC;
+        c->workers[1].post_stop = strv_dup((char *[]){ (char *)"/bin/true", NULL });
+        c->workers[1].post_stop_timeout = 1 * SEC;
+        c->workers[0].stop_timeout = 5 * SEC;
+        c->cleanup = xcalloc(2, sizeof(*c->cleanup));
+        c->n_cleanup = 2;
+        c->cleanup[0] = (struct conf_cleanup){ .name = xstrdup("flush-queue"), .timeout = 2 * SEC, .shielded = true };
+        c->cleanup[1] = (struct conf_cleanup){ .name = xstrdup("rm"), .timeout = 500 * USEC_PER_MSEC };
+        ck_assert_uint_eq(plan_worst_case(c, p), 13500 * USEC_PER_MSEC);
+
+        c->shutdown_timeout = 13500 * USEC_PER_MSEC; /* equal: no warning */
+        out = print(c, p, &warned);
+        ck_assert(!warned);
+        ck_assert_str_eq(out, "start order:\n"
+                              "  1. db\n"
+                              "  2. web\n"
+                              "stop order:\n"
+                              "  1. web\n"
+                              "  2. db\n"
+                              "cleanup:\n"
+                              "  1. flush-queue (2s, shielded)\n"
+                              "  2. rm (500ms)\n"
+                              "worst case: 13.5s\n");
+        free(out);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
+START_TEST(test_print_loaded_config)
+{
+        const char *data = getenv("GRACED_TEST_DATA");
+        char *path, *out;
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+        struct plan *p;
+        bool warned;
+
+        ck_assert_msg(data && data[0] == '/', "GRACED_TEST_DATA must be set to an absolute path");
+        path = xasprintf("%s/plan/shop.conf", data);
+        ck_assert_int_eq(conf_load(path, NULL, &c, &d), 0);
+        p = build_ok(c);
+        /* web 2s + 3s, queue 1.5s, db 5s + 1s; cleanup 5s + 0.5s */
+        ck_assert_uint_eq(plan_worst_case(c, p), 18 * SEC);
+        out = print(c, p, &warned);
+        ck_assert(warned);
+        ck_assert_str_eq(out, "start order:\n"
+                              "  1. db, metrics\n"
+                              "  2. cache, queue\n"
+                              "  3. web\n"
+                              "stop order:\n"
+                              "  1. web, metrics\n"
+                              "  2. cache, queue\n"
+                              "  3. db\n"
+                              "cleanup:\n"
+                              "  1. flush-queue (5s, shielded)\n"
+                              "  2. rm-pid (500ms)\n"
+                              "worst case: 18s\n"
+                              "warning: worst case 18s exceeds shutdown_timeout 10s\n");
+        free(out);
+        plan_free(p);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
+START_TEST(test_large)
+{
+        /* a long chain and a wide fan-in stay fast */
+        enum { N = 2000 };
+        const char **names = xcalloc(N, sizeof(char *)), **afters = xcalloc(N, sizeof(char *));
+        struct conf *c;
+        struct plan *p;
+
+        for (size_t i = 0; i < N; i++) {
+                names[i] = xasprintf("w%zu", i);
+                afters[i] = i ? xasprintf("w%zu", i - 1) : NULL;
+        }
+        c = mk(N, names, afters);
+        p = build_ok(c);
+        ck_assert_uint_eq(p->n_stop_stages, N);
+        ck_assert_uint_eq(p->start_order[N - 1], N - 1);
+        ck_assert_uint_eq(plan_worst_case(c, p), N * DEFAULT_STOP_TIMEOUT);
+        plan_free(p);
+        conf_free(c);
+        for (size_t i = 0; i < N; i++) {
+                free((char *)names[i]);
+                free((char *)afters[i]);
+        }
+        free(names);
+        free(afters);
+}
+END_TEST
+
+static Suite *plan_suite(void)
+{
+        Suite *s = suite_create("plan");
+        TCase *tc = tcase_create("plan");
+
+        tcase_add_test(tc, test_chain);
+        tcase_add_test(tc, test_diamond);
+        tcase_add_test(tc, test_independent);
+        tcase_add_test(tc, test_definition_order_ties);
+        tcase_add_test(tc, test_empty);
+        tcase_add_test(tc, test_duplicate_after);
+        tcase_add_test(tc, test_cycle);
+        tcase_add_test(tc, test_cycle_named_from_first_defined);
+        tcase_add_test(tc, test_two_cycles);
+        tcase_add_test(tc, test_self_cycle);
+        tcase_add_test(tc, test_unknown_after);
+        tcase_add_test(tc, test_worker_bound);
+        tcase_add_test(tc, test_worst_case_cleanup);
+        tcase_add_test(tc, test_print_loaded_config);
+        tcase_add_test(tc, test_large);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        SRunner *sr = srunner_create(plan_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
