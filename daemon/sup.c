@@ -670,8 +670,8 @@ static void settle_down(struct sup *s, struct sw *w)
         w->deadline = USEC_INFINITY;
         if (w->state == WORKER_WAITING && w->outcome == OUTCOME_NONE)
                 w->outcome = OUTCOME_NOT_STARTED;
-        else if (w->state == WORKER_BACKOFF)
-                w->outcome = OUTCOME_FAILED;
+        else if (w->state == WORKER_BACKOFF && w->outcome != OUTCOME_EXITED)
+                w->outcome = OUTCOME_FAILED; /* waiting to retry a failure */
         if (w->state == WORKER_WAITING || w->state == WORKER_BACKOFF)
                 w->state = WORKER_DOWN;
         if (w->pre.argv && w->pre.outcome == OUTCOME_NONE)
