@@ -26,6 +26,7 @@ struct loop_timer {
         size_t idx; /* position in heap, or SIZE_MAX */
         loop_timer_fn fn;
         void *data;
+        uint64_t gen; /* when it was last set */
 };
 
 struct loop {
@@ -37,6 +38,7 @@ struct loop {
         usec_t armed; /* what the timerfd is set to */
         struct loop_watch *dead;
         bool dispatching;
+        uint64_t gen;
         void (*idle)(void *);
         void *idle_data;
 };
@@ -109,15 +111,21 @@ static void rearm(struct loop *l)
 static void on_timerfd(struct loop_watch *w, int fd, uint32_t events, void *data)
 {
         struct loop *l = data;
-        uint64_t expirations;
+        uint64_t expirations, gen0;
         usec_t now;
 
         /* EAGAIN when the timer was re-armed after it fired: harmless */
         (void)!read(fd, &expirations, sizeof expirations);
         l->armed = USEC_INFINITY;
         now = now_mono();
+        gen0 = l->gen;
         while (l->n_heap && l->heap[0]->when <= now) {
                 struct loop_timer *t = l->heap[0];
+
+                /* set again during this pass: it fires on the next iteration
+                 * (the timerfd is re-armed in the past, so that is at once) */
+                if (t->gen > gen0)
+                        break;
                 heap_remove(l, t);
                 t->when = USEC_INFINITY;
                 t->fn(t, t->data);
@@ -221,6 +229,7 @@ void loop_timer_set(struct loop_timer *t, usec_t when)
         if (t->when == when && (when == USEC_INFINITY) == (t->idx == SIZE_MAX))
                 return;
         t->when = when;
+        t->gen = ++l->gen;
         if (when == USEC_INFINITY) {
                 heap_remove(l, t);
         } else if (t->idx == SIZE_MAX) {
