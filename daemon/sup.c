@@ -218,15 +218,19 @@ static bool is_quiet(const struct sw *w)
         }
 }
 
+/* A dependency failed for good, or is itself blocked behind one (the plan
+ * is acyclic): *which names the worker that failed. */
 static bool dep_failed(struct sup *s, size_t i, const char **which)
 {
         for (size_t k = 0; k < s->n_deps[i]; k++) {
                 struct sw *d = &s->w[s->deps[i][k]];
-                if (d->state == WORKER_FAILED || (d->c.type == WORKER_TYPE_ONESHOT && d->state == WORKER_EXITED &&
-                                                  d->outcome == OUTCOME_FAILED)) {
+
+                if (d->state == WORKER_FAILED) {
                         *which = d->c.name;
                         return true;
                 }
+                if (d->state == WORKER_WAITING && !d->want_down && dep_failed(s, s->deps[i][k], which))
+                        return true;
         }
         return false;
 }
@@ -337,8 +341,11 @@ static void start_worker(struct sup *s, struct sw *w)
                         w->n_start_times++;
         }
         w->starts++;
+        w->blocked_logged = false;
+        w->start_failed = false;
         w->exec_known = false;
         w->exec_err = 0;
+        w->notified_ready = false;
         w->has_exit = false;
         w->exit_status = -1;
         w->started_at = t;
@@ -409,7 +416,7 @@ static void fail_for_good(struct sup *s, struct sw *w, const char *why)
 /* A run ended by itself (not during a stop): decide what comes next. */
 static void run_ended(struct sup *s, struct sw *w)
 {
-        bool failure = !w->exec_known || w->exec_err != 0 || !exit_ok(w->exit_status);
+        bool failure = !w->exec_known || w->exec_err != 0 || !exit_ok(w->exit_status) || w->start_failed;
         bool restart;
         char buf[64];
 
@@ -456,7 +463,8 @@ void sup_on_exec_status(struct sup *s, struct sw *w, int err, const char *stage)
                 else
                         log_error(w->c.name, "exec-failed", "%s before exec %s: %s", stage, w->c.argv[0],
                                   strerror(err));
-        } else if (w->state == WORKER_STARTING && w->c.type == WORKER_TYPE_SIMPLE && w->c.ready == READY_EXEC) {
+        } else if (w->state == WORKER_STARTING && w->c.type == WORKER_TYPE_SIMPLE &&
+                   (w->c.ready == READY_EXEC || w->notified_ready)) {
                 became_ready(s, w);
         }
         schedule(s);
@@ -544,8 +552,10 @@ static void finish_stop(struct sup *s, struct sw *w)
         w->deadline = USEC_INFINITY;
         switch (w->stop_reason) {
         case STOP_FAILED_START:
+                /* not ready in time or watchdog missed: a failure, however it exited */
                 w->state = WORKER_STARTING;
                 w->stop_reason = STOP_NONE;
+                w->start_failed = true;
                 run_ended(s, w);
                 return;
         case STOP_RESTART:
@@ -1082,9 +1092,15 @@ static void schedule_once(struct sup *s)
                         if (w->state != WORKER_WAITING || w->want_down)
                                 continue;
                         if (!deps_ready(s, i)) {
-                                if (dep_failed(s, i, &dep) && w->outcome != OUTCOME_NOT_STARTED) {
+                                if (dep_failed(s, i, &dep) && !w->blocked_logged) {
+                                        w->blocked_logged = true;
                                         w->outcome = OUTCOME_NOT_STARTED;
                                         log_warning(w->c.name, "blocked", "not starting: dependency %s failed", dep);
+                                        /* a critical worker that can never get ready */
+                                        if (w->c.critical) {
+                                                critical_failure(s, w);
+                                                return;
+                                        }
                                 }
                                 continue;
                         }
@@ -1287,9 +1303,15 @@ void sup_on_notify(struct sup *s, struct sw *w, const char *msg)
                 size_t len = (size_t)(e - p);
 
                 if (len == 7 && strncmp(p, "READY=1", 7) == 0) {
-                        if (w->state == WORKER_STARTING && w->c.ready == READY_NOTIFY && w->exec_known &&
-                            w->c.type == WORKER_TYPE_SIMPLE)
-                                became_ready(s, w);
+                        /* the datagram can overtake the exec status: a process
+                         * that speaks has exec'd, but wait for the status anyway */
+                        if (w->state == WORKER_STARTING && w->c.ready == READY_NOTIFY &&
+                            w->c.type == WORKER_TYPE_SIMPLE) {
+                                if (w->exec_known && w->exec_err == 0)
+                                        became_ready(s, w);
+                                else
+                                        w->notified_ready = true;
+                        }
                 } else if (len >= 7 && strncmp(p, "STATUS=", 7) == 0) {
                         free(w->status_text);
                         w->status_text = strndup(p + 7, len - 7);

@@ -68,6 +68,8 @@ struct sw {
         bool want_down;     /* stopped by request: no restart, no start */
         bool down_with;     /* stopped along with a dependency by `stop` */
         bool ready_sent;    /* counted as ready at least once */
+        bool blocked_logged; /* "not starting: X failed" said */
+        bool start_failed;  /* this run failed to get ready (or missed its watchdog) */
         bool reload_restart; /* changed by a reload: restart it with the new settings */
         bool removed;       /* gone from the configuration: stop it, then forget it */
 
@@ -76,6 +78,7 @@ struct sw {
         int pidfd;
         bool alive;         /* spawned and not reaped */
         bool exec_known;    /* exec status read */
+        bool notified_ready; /* READY=1 came before the exec status */
         int exec_err;
         int exit_status;    /* waitpid status of the last exit; -1 none */
         bool has_exit;
