@@ -214,7 +214,8 @@ static bool is_quiet(const struct sw *w)
         case WORKER_STOPPING:
                 return false;
         default:
-                return !w->alive && !hook_busy(&w->pre) && !hook_busy(&w->post);
+                /* output still open (a run that ended by itself): not yet down */
+                return !w->alive && w->open_streams == 0 && !hook_busy(&w->pre) && !hook_busy(&w->post);
         }
 }
 
@@ -839,10 +840,18 @@ void sup_force(struct sup *s, const char *why)
                 } else if (w->state == WORKER_STOPPING) {
                         if (w->phase == PHASE_SIGNALLED && w->c.kill_mode == KILL_GROUP)
                                 (void)s->ops->signal(s->ctx, w->pid, -1, SIGKILL, true);
+                        if (w->phase == PHASE_DRAIN)
+                                w->open_streams = 0;
                         if (w->post.argv && w->post.outcome == OUTCOME_NONE)
                                 w->post.outcome = OUTCOME_SKIPPED;
                 }
         }
+        /* whatever still holds the output of a run that ended is not waited for */
+        for (size_t i = 0; i < s->n; i++)
+                if (!s->w[i].alive && s->w[i].state != WORKER_STOPPING && s->w[i].open_streams) {
+                        log_debug(s->w[i].c.name, "output", "no longer waiting for its output (forced)");
+                        s->w[i].open_streams = 0;
+                }
         for (size_t i = 0; i < s->n_cleanup; i++) {
                 struct hook_run *h = &s->cleanup[i];
 
@@ -890,6 +899,7 @@ void sup_shutdown(struct sup *s, const char *reason, bool force)
                 }
                 for (size_t i = 0; i < s->n; i++) {
                         s->w[i].want_down = true;
+                        s->w[i].watchdog_deadline = USEC_INFINITY;
                         s->restart_pending[i] = false;
                 }
         }
@@ -1261,7 +1271,7 @@ void sup_on_time(struct sup *s)
                 struct sw *w = &s->w[i];
                 if (w->deadline <= t)
                         worker_deadline(s, w);
-                if (w->watchdog_deadline <= t && w->state == WORKER_RUNNING) {
+                if (w->watchdog_deadline <= t && w->state == WORKER_RUNNING && !w->want_down) {
                         w->watchdog_deadline = USEC_INFINITY;
                         log_warning(w->c.name, "watchdog", "watchdog timeout (%s without WATCHDOG=1)",
                                     dur(w->c.watchdog, b));
@@ -1399,15 +1409,18 @@ int sup_start_worker(struct sup *s, const char *name)
                 return -EBUSY;
         log_notice(w->c.name, "start", "start requested");
         bring_up(s, w->idx, true);
-        for (size_t i = 0; i < s->n; i++)
+        /* in start order, so a chain of dependents comes back whole */
+        for (size_t k = 0; k < s->n; k++) {
+                size_t i = s->start_order[k];
                 if (s->w[i].down_with && s->w[i].want_down) {
                         /* dependents stopped along with it come back once their deps are up */
                         bool all = true;
-                        for (size_t k = 0; k < s->n_deps[i]; k++)
-                                all &= !s->w[s->deps[i][k]].want_down;
+                        for (size_t d = 0; d < s->n_deps[i]; d++)
+                                all &= !s->w[s->deps[i][d]].want_down;
                         if (all)
                                 bring_up(s, i, false);
                 }
+        }
         schedule(s);
         return 0;
 }
