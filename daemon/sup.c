@@ -1210,6 +1210,8 @@ static void worker_deadline(struct sup *s, struct sw *w)
         w->deadline = USEC_INFINITY;
         switch (w->state) {
         case WORKER_STARTING:
+                if (w->want_down)
+                        return; /* being stopped anyway, in its turn */
                 log_warning(w->c.name, "ready-timeout", "not ready after %s", dur(w->c.ready_timeout, b));
                 begin_stop(s, w, STOP_FAILED_START);
                 return;
