@@ -1,0 +1,2364 @@
+/* check_sup.c - unit tests of the supervisor's policy (sup.c), driven with
+ * fake ops and a fake clock: no fork, no real process, no sleep.
+ *
+ * The fake ops record every action as a line in F.recs:
+ *   "spawn NAME"                       a worker's process was started
+ *   "hook LABEL"                       a hook/cleanup step was started ("web/pre_stop", "cleanup/flush")
+ *   "signal LABEL SIGNAME group|process"
+ *   "notify MSG"                       a message for systemd ("READY=1", "STATUS=...")
+ *   "finished CODE"
+ * and the tests feed events (exec status, exits, end of output, signals,
+ * time) and assert on that sequence and on the report's facts.
+ *
+ * Configurations are written with single quotes for readability; they are
+ * turned into double quotes, written to a temporary file and loaded with
+ * conf_load() like the real thing. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "parse.h"
+#include "plan.h"
+#include "sup.h"
+
+#define SEC USEC_PER_SEC
+#define MSEC USEC_PER_MSEC
+#define T0 (1000 * SEC)
+
+/* waitpid statuses */
+#define EXITED(code) ((code) << 8)
+#define KILLED(sig) (sig)
+
+/* A worker running /bin/true with extra settings. */
+#define WK(name, extra) "{ name = '" name "'; command = ['/bin/true']; " extra " }"
+
+/* ---- the fake world ------------------------------------------------------ */
+
+struct pid_label {
+        pid_t pid;
+        char *label;
+};
+
+static struct {
+        usec_t now;
+        pid_t next_pid;
+        char **recs;
+        size_t n_recs, cap_recs;
+        struct pid_label *pids;
+        size_t n_pids;
+        unsigned streams;          /* open_streams given to every spawned worker */
+        const char *spawn_fail;    /* this worker's spawn fails ... */
+        int spawn_err;             /* ... with this -errno */
+        const char *hook_fail;     /* this hook's spawn fails */
+        bool group_alive;
+        int n_finished;
+        int exit_code;
+        unsigned released;
+        struct sup *s;
+} F;
+
+#define S (F.s)
+
+_printf_(1, 2) static void rec(const char *fmt, ...)
+{
+        va_list ap;
+        char *r;
+
+        va_start(ap, fmt);
+        ck_assert_int_ge(vasprintf(&r, fmt, ap), 0);
+        va_end(ap);
+        if (F.n_recs == F.cap_recs) {
+                F.cap_recs = F.cap_recs ? 2 * F.cap_recs : 64;
+                F.recs = xrealloc(F.recs, F.cap_recs * sizeof *F.recs);
+        }
+        F.recs[F.n_recs++] = r;
+}
+
+static void clear_recs(void)
+{
+        for (size_t i = 0; i < F.n_recs; i++)
+                free(F.recs[i]);
+        F.n_recs = 0;
+}
+
+static void add_pid(pid_t pid, const char *label)
+{
+        F.pids = xrealloc(F.pids, (F.n_pids + 1) * sizeof *F.pids);
+        F.pids[F.n_pids++] = (struct pid_label){ pid, xstrdup(label) };
+}
+
+static const char *pid_label(pid_t pid)
+{
+        for (size_t i = F.n_pids; i-- > 0;)
+                if (F.pids[i].pid == pid)
+                        return F.pids[i].label;
+        return "?";
+}
+
+static usec_t op_now(void *ctx)
+{
+        ck_assert_ptr_eq(ctx, &F);
+        return F.now;
+}
+
+static int op_spawn_worker(void *ctx, struct sw *w)
+{
+        ck_assert_ptr_eq(ctx, &F);
+        ck_assert(!w->alive);
+        if (F.spawn_fail && strcmp(F.spawn_fail, w->c.name) == 0) {
+                rec("spawn-failed %s", w->c.name);
+                return F.spawn_err;
+        }
+        w->pid = F.next_pid++;
+        w->pidfd = 1000 + (int)w->pid;
+        w->open_streams += F.streams;
+        add_pid(w->pid, w->c.name);
+        rec("spawn %s", w->c.name);
+        return 0;
+}
+
+static int op_spawn_hook(void *ctx, struct hook_run *h, struct sw *w)
+{
+        ck_assert_ptr_eq(ctx, &F);
+        ck_assert_int_eq(h->pid, 0);
+        if (F.hook_fail && strcmp(F.hook_fail, h->label) == 0) {
+                rec("hook-failed %s", h->label);
+                return -ENOENT;
+        }
+        h->pid = F.next_pid++;
+        h->pidfd = 1000 + (int)h->pid;
+        add_pid(h->pid, h->label);
+        rec("hook %s", h->label);
+        (void)w;
+        return 0;
+}
+
+static int op_signal(void *ctx, pid_t pid, int pidfd, int sig, bool group)
+{
+        ck_assert_ptr_eq(ctx, &F);
+        (void)pidfd;
+        rec("signal %s %s %s", pid_label(pid), signal_name(sig), group ? "group" : "process");
+        return 0;
+}
+
+static void op_notify(void *ctx, const char *msg)
+{
+        ck_assert_ptr_eq(ctx, &F);
+        rec("notify %s", msg);
+}
+
+static void op_finished(void *ctx, int code)
+{
+        ck_assert_ptr_eq(ctx, &F);
+        F.n_finished++;
+        F.exit_code = code;
+        rec("finished %d", code);
+}
+
+static bool op_group_alive(void *ctx, pid_t pgid)
+{
+        ck_assert_ptr_eq(ctx, &F);
+        (void)pgid;
+        return F.group_alive;
+}
+
+static void op_release(void *ctx, pid_t pid, int pidfd)
+{
+        ck_assert_ptr_eq(ctx, &F);
+        ck_assert_int_eq(pidfd, 1000 + (int)pid);
+        F.released++;
+}
+
+static const struct sup_ops fake_ops = {
+        .now = op_now,
+        .spawn_worker = op_spawn_worker,
+        .spawn_hook = op_spawn_hook,
+        .signal = op_signal,
+        .notify = op_notify,
+        .finished = op_finished,
+        .group_alive = op_group_alive,
+        .release = op_release,
+};
+
+static void setup(void)
+{
+        const char *v = getenv("CHECK_SUP_VERBOSE");
+
+        log_setup(LOG_FORMAT_TEXT, LOG_COLOR_NEVER, v && *v ? LOG_DEBUG : LOG_ERR);
+        memset(&F, 0, sizeof F);
+        F.now = T0;
+        F.next_pid = 100;
+}
+
+static void capture_abort(void);
+
+static void teardown(void)
+{
+        capture_abort();
+        F.s = sup_free(F.s);
+        clear_recs();
+        free(F.recs);
+        for (size_t i = 0; i < F.n_pids; i++)
+                free(F.pids[i].label);
+        free(F.pids);
+        memset(&F, 0, sizeof F);
+}
+
+/* ---- building a supervisor ------------------------------------------------ */
+
+/* Loads text (single quotes standing for double quotes) and creates the
+ * supervisor (not started). */
+static struct sup *mk(const char *text)
+{
+        char path[] = "/tmp/check_sup.XXXXXX";
+        int fd = mkstemp(path);
+        char *t = xstrdup(text);
+        struct conf *c = NULL;
+        struct plan *p = NULL;
+        struct conf_diags d = { 0 };
+        struct conf_load_opts o = { .as_root = false };
+        int r;
+
+        ck_assert_int_ge(fd, 0);
+        for (char *q = t; *q; q++)
+                if (*q == '\'')
+                        *q = '"';
+        ck_assert_int_eq(write_all(fd, t, strlen(t)), 0);
+        close(fd);
+        free(t);
+        r = conf_load(path, &o, &c, &d);
+        unlink(path);
+        for (size_t i = 0; i < d.n; i++) {
+                char *m = conf_diag_format(&d.v[i]);
+                fprintf(stderr, "config: %s\n", m);
+                free(m);
+        }
+        conf_diags_clear(&d);
+        ck_assert_int_eq(r, 0);
+        ck_assert_int_eq(plan_build(c, &p, &d), 0);
+        conf_diags_clear(&d);
+        ck_assert_ptr_null(F.s);
+        F.s = sup_new(c, p, &fake_ops, &F);
+        conf_free(c);
+        plan_free(p);
+        ck_assert_ptr_nonnull(F.s);
+        return F.s;
+}
+
+static struct sw *W(const char *name)
+{
+        struct sw *w = sup_find(S, name);
+
+        ck_assert_msg(w != NULL, "no worker %s", name);
+        return w;
+}
+
+static struct hook_run *H(const char *label)
+{
+        for (size_t i = 0; i < sup_n_workers(S); i++) {
+                struct sw *w = sup_worker(S, i);
+                if (strcmp(w->pre.label, label) == 0)
+                        return &w->pre;
+                if (strcmp(w->post.label, label) == 0)
+                        return &w->post;
+        }
+        for (size_t i = 0; i < sup_n_cleanup(S); i++)
+                if (strcmp(sup_cleanup(S, i)->label, label) == 0)
+                        return (struct hook_run *)sup_cleanup(S, i);
+        ck_abort_msg("no hook %s", label);
+        return NULL;
+}
+
+/* exec succeeded */
+static void ready(const char *name)
+{
+        struct sw *w = W(name);
+
+        ck_assert_msg(w->alive, "%s is not alive", name);
+        sup_on_exec_status(S, w, 0, "exec");
+}
+
+/* the worker's process ended with a waitpid status */
+static void die(const char *name, int status)
+{
+        struct sw *w = W(name);
+        pid_t pid = w->pid;
+
+        ck_assert_msg(w->alive, "%s is not alive", name);
+        ck_assert_ptr_eq(sup_find_pid(S, pid), w);
+        ck_assert(sup_on_exit(S, pid, status));
+        /* gone, or already started again (a new pid) */
+        ck_assert(!w->alive || w->pid != pid);
+        ck_assert_ptr_null(sup_find_pid(S, pid));
+}
+
+static void eof(const char *name)
+{
+        struct sw *w = W(name);
+
+        ck_assert_uint_gt(w->open_streams, 0);
+        sup_on_stream_eof(S, w);
+}
+
+static void eofs(const char *name)
+{
+        struct sw *w = W(name);
+
+        while (w->open_streams > 0)
+                sup_on_stream_eof(S, w);
+}
+
+/* ended and output drained */
+static void down(const char *name, int status)
+{
+        die(name, status);
+        eofs(name);
+}
+
+static void hook_exit(const char *label, int status)
+{
+        struct hook_run *h = H(label);
+
+        ck_assert_msg(h->pid != 0, "hook %s is not running", label);
+        ck_assert(sup_on_exit(S, h->pid, status));
+        ck_assert_int_eq(h->pid, 0);
+}
+
+static void at(usec_t t)
+{
+        ck_assert_uint_ge(t, F.now);
+        F.now = t;
+        sup_on_time(S);
+}
+
+static void advance(usec_t d) { at(F.now + d); }
+
+/* Moves the clock to the next deadline and delivers it. */
+static void to_next(void)
+{
+        usec_t d = sup_next_deadline(S);
+
+        ck_assert_msg(d != USEC_INFINITY, "no deadline pending");
+        at(d > F.now ? d : F.now);
+}
+
+static void sig(int signo) { sup_on_signal(S, signo); }
+
+/* Starts, then reports exec success for every simple worker spawned (and
+ * the ones that this lets start) until nothing more is starting. */
+static void ready_all(void)
+{
+        bool again = true;
+
+        while (again) {
+                again = false;
+                for (size_t i = 0; i < sup_n_workers(S); i++) {
+                        struct sw *w = sup_worker(S, i);
+                        if (w->state == WORKER_STARTING && w->alive && !w->exec_known &&
+                            w->c.type == WORKER_TYPE_SIMPLE) {
+                                sup_on_exec_status(S, w, 0, "exec");
+                                again = true;
+                        }
+                }
+        }
+}
+
+static void start_all(void)
+{
+        sup_start(S);
+        ready_all();
+}
+
+/* ---- reading the record ---------------------------------------------------- */
+
+static int idx_from(int from, const char *r)
+{
+        for (size_t i = (size_t)from; i < F.n_recs; i++)
+                if (strcmp(F.recs[i], r) == 0)
+                        return (int)i;
+        return -1;
+}
+
+static int idx(const char *r) { return idx_from(0, r); }
+
+static int idx_prefix(const char *p)
+{
+        for (size_t i = 0; i < F.n_recs; i++)
+                if (strncmp(F.recs[i], p, strlen(p)) == 0)
+                        return (int)i;
+        return -1;
+}
+
+static int cnt(const char *r)
+{
+        int n = 0;
+
+        for (size_t i = 0; i < F.n_recs; i++)
+                n += strcmp(F.recs[i], r) == 0;
+        return n;
+}
+
+static int cnt_prefix(const char *p)
+{
+        int n = 0;
+
+        for (size_t i = 0; i < F.n_recs; i++)
+                n += strncmp(F.recs[i], p, strlen(p)) == 0;
+        return n;
+}
+
+static void dump(void)
+{
+        fprintf(stderr, "---- %zu records\n", F.n_recs);
+        for (size_t i = 0; i < F.n_recs; i++)
+                fprintf(stderr, "  %2zu %s\n", i, F.recs[i]);
+}
+
+/* Captures graced's log (stderr) from capture_begin() to capture_end(). */
+static int saved_stderr = -1;
+static char cap_path[] = "/tmp/check_sup_log.XXXXXX";
+
+static void capture_begin(int level)
+{
+        int fd = mkstemp(cap_path);
+
+        ck_assert_int_ge(fd, 0);
+        log_flush_all();
+        saved_stderr = dup(STDERR_FILENO);
+        ck_assert_int_ge(saved_stderr, 0);
+        ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+        close(fd);
+        log_setup(LOG_FORMAT_TEXT, LOG_COLOR_NEVER, level);
+}
+
+static char *capture_end(void)
+{
+        char *text = xcalloc(1, 65536);
+        int fd;
+
+        log_flush_all();
+        ck_assert_int_ge(dup2(saved_stderr, STDERR_FILENO), 0);
+        close(saved_stderr);
+        saved_stderr = -1;
+        fd = open(cap_path, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_ge(read(fd, text, 65535), 0);
+        close(fd);
+        unlink(cap_path);
+        strcpy(cap_path, "/tmp/check_sup_log.XXXXXX");
+        log_setup(LOG_FORMAT_TEXT, LOG_COLOR_NEVER, LOG_ERR);
+        return text;
+}
+
+#define HAS(r) ck_assert_msg(idx(r) >= 0, "missing record \"%s\"", r)
+#define HASNT(r) ck_assert_msg(idx(r) < 0, "unexpected record \"%s\"", r)
+#define BEFORE(a, b)                                                                                             \
+        do {                                                                                                     \
+                int ia_ = idx(a), ib_ = idx(b);                                                                  \
+                if (ia_ < 0 || ib_ < 0 || ia_ >= ib_)                                                            \
+                        dump();                                                                                  \
+                ck_assert_msg(ia_ >= 0 && ib_ >= 0 && ia_ < ib_, "\"%s\" (%d) not before \"%s\" (%d)", a, ia_, b, \
+                              ib_);                                                                              \
+        } while (0)
+#define OUTCOME(name, o) ck_assert_str_eq(outcome_name(W(name)->outcome), o)
+#define STATE(name, st) ck_assert_str_eq(worker_state_name(W(name)->state), st)
+#define NOT_FINISHED() ck_assert_msg(F.n_finished == 0, "finished too early")
+#define FINISHED(code)                                                                                           \
+        do {                                                                                                     \
+                ck_assert_int_eq(F.n_finished, 1);                                                               \
+                ck_assert_int_eq(F.exit_code, (code));                                                           \
+        } while (0)
+
+static unsigned count_state(enum worker_state st)
+{
+        unsigned n = 0;
+
+        for (size_t i = 0; i < sup_n_workers(S); i++)
+                n += sup_worker(S, i)->state == st;
+        return n;
+}
+
+/* Position of worker name in the report's stop order. */
+static int stop_pos(const char *name)
+{
+        size_t n = sup_n_workers(S), *order = xcalloc(n ? n : 1, sizeof *order), got;
+        int pos = -1;
+
+        got = sup_stop_order(S, order);
+        ck_assert_uint_eq(got, n);
+        for (size_t i = 0; i < got; i++) {
+                ck_assert_uint_lt(order[i], n);
+                for (size_t k = 0; k < i; k++)
+                        ck_assert_uint_ne(order[k], order[i]); /* each worker once */
+                if (strcmp(sup_worker(S, order[i])->c.name, name) == 0)
+                        pos = (int)i;
+        }
+        free(order);
+        ck_assert_int_ge(pos, 0);
+        return pos;
+}
+
+static const char *last_status_before(int before)
+{
+        for (int i = before - 1; i >= 0; i--)
+                if (strncmp(F.recs[i], "notify STATUS=", 14) == 0)
+                        return F.recs[i] + strlen("notify STATUS=");
+        return NULL;
+}
+
+static void capture_abort(void)
+{
+        if (saved_stderr >= 0)
+                free(capture_end());
+}
+
+/* ---- starting ----------------------------------------------------------------- */
+
+START_TEST(test_start_respects_after)
+{
+        mk("workers = (" WK("db", "") "," WK("web", "after = ['db'];") "," WK("cache", "") ");");
+        sup_start(S);
+        HAS("spawn db");
+        HAS("spawn cache");
+        HASNT("spawn web");
+        STATE("web", "waiting");
+        ready("cache");
+        HASNT("spawn web");
+        ready("db");
+        HAS("spawn web");
+        BEFORE("spawn db", "spawn web");
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        ready("web");
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+        STATE("web", "running");
+        STATE("db", "running");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_START), 1);
+}
+END_TEST
+
+START_TEST(test_start_two_dependencies)
+{
+        mk("workers = (" WK("app", "after = ['db', 'queue'];") "," WK("db", "") "," WK("queue", "") ");");
+        sup_start(S);
+        ck_assert_int_eq(cnt_prefix("spawn "), 2);
+        ready("db");
+        HASNT("spawn app");
+        ready("queue");
+        HAS("spawn app");
+}
+END_TEST
+
+START_TEST(test_start_max_parallel)
+{
+        mk("supervisor = { max_parallel = 2; };\n"
+           "workers = (" WK("a", "") "," WK("b", "") "," WK("c", "") "," WK("d", "") "," WK("e", "") ");");
+        sup_start(S);
+        ck_assert_int_eq(cnt_prefix("spawn "), 2);
+        HAS("spawn a");
+        HAS("spawn b");
+        ck_assert_uint_eq(count_state(WORKER_STARTING), 2);
+        ready("a");
+        ck_assert_int_eq(cnt_prefix("spawn "), 3);
+        HAS("spawn c");
+        ready("b");
+        ready("c");
+        ck_assert_int_eq(cnt_prefix("spawn "), 5);
+        ck_assert_uint_le(count_state(WORKER_STARTING), 2);
+        ready("d");
+        ready("e");
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+}
+END_TEST
+
+START_TEST(test_start_max_parallel_counts_notify_wait)
+{
+        /* a notify worker occupies its slot until READY=1 */
+        mk("supervisor = { max_parallel = 1; };\n"
+           "workers = (" WK("a", "ready = 'notify';") "," WK("b", "") ");");
+        sup_start(S);
+        ready("a");
+        HASNT("spawn b");
+        sup_on_notify(S, W("a"), "READY=1");
+        HAS("spawn b");
+}
+END_TEST
+
+START_TEST(test_oneshot_gates_dependents)
+{
+        mk("workers = (" WK("migrate", "type = 'oneshot';") "," WK("web", "after = ['migrate'];") ");");
+        sup_start(S);
+        HAS("spawn migrate");
+        ready("migrate"); /* exec is not enough for a oneshot */
+        HASNT("spawn web");
+        STATE("migrate", "starting");
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        die("migrate", EXITED(0));
+        HAS("spawn web");
+        STATE("migrate", "exited");
+        OUTCOME("migrate", "exited");
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        ready("web");
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+
+        /* shutdown: the oneshot is already done, web is stopped */
+        clear_recs();
+        sig(SIGTERM);
+        HAS("signal web SIGTERM group");
+        HASNT("signal migrate SIGTERM group");
+        down("web", KILLED(SIGTERM));
+        FINISHED(0);
+        OUTCOME("web", "stopped");
+        OUTCOME("migrate", "exited");
+        ck_assert(sup_is_clean(S));
+}
+END_TEST
+
+START_TEST(test_oneshot_failure_blocks_dependents)
+{
+        mk("workers = (" WK("migrate", "type = 'oneshot'; restart = 'no';") "," WK("web", "after = ['migrate'];") ","
+           WK("cache", "") ");");
+        sup_start(S);
+        ready("cache");
+        ready("migrate");
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        die("migrate", EXITED(1));
+        STATE("migrate", "failed");
+        OUTCOME("migrate", "failed");
+        HASNT("spawn web");
+        OUTCOME("web", "not-started");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_START), -1);
+
+        /* settled: READY=1 once, with a degraded status before it */
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+        {
+                const char *st = last_status_before(idx("notify READY=1"));
+                ck_assert_ptr_nonnull(st);
+                ck_assert_msg(strncmp(st, "degraded", 8) == 0, "status before READY=1: %s", st);
+        }
+        /* nothing later starts web, however long we wait */
+        advance(3600 * SEC);
+        HASNT("spawn web");
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+
+        sig(SIGTERM);
+        down("cache", KILLED(SIGTERM));
+        FINISHED(1);
+        OUTCOME("migrate", "failed");
+        OUTCOME("web", "not-started");
+        OUTCOME("cache", "stopped");
+        ck_assert(!sup_is_clean(S));
+        HASNT("spawn web");
+}
+END_TEST
+
+START_TEST(test_oneshot_retried_until_success)
+{
+        mk("workers = (" WK("migrate", "type = 'oneshot'; restart_delay = '1s';") ","
+           WK("web", "after = ['migrate'];") ");");
+        sup_start(S);
+        ready("migrate");
+        die("migrate", EXITED(1));
+        STATE("migrate", "backoff");
+        HASNT("spawn web");
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 1 * SEC);
+        to_next();
+        ck_assert_int_eq(cnt("spawn migrate"), 2);
+        HASNT("spawn web");
+        ready("migrate");
+        die("migrate", EXITED(0));
+        HAS("spawn web");
+}
+END_TEST
+
+/* ---- failed starts -------------------------------------------------------------- */
+
+START_TEST(test_ready_timeout_counts_as_failed_start)
+{
+        mk("workers = (" WK("w", "ready = 'notify'; ready_timeout = '2s'; restart_delay = '1s';") ");");
+        sup_start(S);
+        ready("w");
+        STATE("w", "starting");
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 2 * SEC);
+        advance(1900 * MSEC);
+        HASNT("signal w SIGTERM group");
+        at(T0 + 2 * SEC);
+        HAS("signal w SIGTERM group");
+        STATE("w", "stopping");
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        die("w", KILLED(SIGTERM));
+        /* counted as a failed start: restarted after its delay */
+        STATE("w", "backoff");
+        OUTCOME("w", "failed");
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 3 * SEC);
+        to_next();
+        ck_assert_int_eq(cnt("spawn w"), 2);
+        ck_assert_uint_eq(W("w")->starts, 2);
+}
+END_TEST
+
+START_TEST(test_ready_timeout_no_restart_fails)
+{
+        mk("workers = (" WK("w", "ready = 'notify'; ready_timeout = '2s'; restart = 'no';") ","
+           WK("dep", "after = ['w'];") ");");
+        sup_start(S);
+        ready("w");
+        at(T0 + 2 * SEC);
+        die("w", KILLED(SIGTERM));
+        STATE("w", "failed");
+        OUTCOME("w", "failed");
+        HASNT("spawn dep");
+        ck_assert_int_eq(cnt("notify READY=1"), 1); /* settled, degraded */
+        ck_assert_int_eq(sup_op_state(S, "w", SUP_OP_START), -1);
+}
+END_TEST
+
+START_TEST(test_ready_timeout_critical_shuts_down)
+{
+        mk("workers = (" WK("w", "ready = 'notify'; ready_timeout = '2s'; restart = 'no'; critical = true;") ","
+           WK("x", "") ");");
+        sup_start(S);
+        ready("x");
+        ready("w");
+        at(T0 + 2 * SEC);
+        HAS("signal w SIGTERM group");
+        HASNT("signal x SIGTERM group");
+        die("w", KILLED(SIGTERM));
+        ck_assert(sup_shutting_down(S));
+        ck_assert_str_eq(sup_reason(S), "critical worker w failed");
+        HAS("notify STOPPING=1");
+        HAS("signal x SIGTERM group");
+        down("x", KILLED(SIGTERM));
+        FINISHED(1);
+        /* a critical worker that never got ready: no READY=1 at all */
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        OUTCOME("w", "failed");
+        ck_assert(!sup_is_clean(S));
+}
+END_TEST
+
+/* A critical worker blocked behind a dependency that failed for good can
+ * never get ready: graced shuts down and exits 1, without READY=1 (SPEC
+ * "systemd": "if a critical worker cannot get ready, graced shuts down and
+ * exits 1"; "When a critical worker never gets ready, no READY=1"). */
+START_TEST(test_critical_blocked_by_failed_dependency)
+{
+        mk("workers = (" WK("dep", "restart = 'no';") "," WK("crit", "after = ['dep']; critical = true;") ","
+           WK("x", "") ");");
+        sup_start(S);
+        ready("x");
+        sup_on_exec_status(S, W("dep"), ENOENT, "exec");
+        die("dep", EXITED(127));
+        HASNT("spawn crit");
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        ck_assert(sup_shutting_down(S));
+        ck_assert_ptr_nonnull(strstr(sup_reason(S), "critical worker"));
+        down("x", KILLED(SIGTERM));
+        FINISHED(1);
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        OUTCOME("crit", "not-started");
+}
+END_TEST
+
+/* A worker behind a blocked worker is blocked too: never started,
+ * not-started, and the supervisor still settles and says READY=1. */
+START_TEST(test_oneshot_failure_blocks_transitively)
+{
+        mk("workers = (" WK("init", "type = 'oneshot'; restart = 'no';") "," WK("app", "after = ['init'];") ","
+           WK("app2", "after = ['app'];") ");");
+        sup_start(S);
+        ready("init");
+        die("init", EXITED(4));
+        STATE("init", "failed");
+        HASNT("spawn app");
+        HASNT("spawn app2");
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+        ck_assert_int_eq(sup_op_state(S, "app2", SUP_OP_START), -1);
+        sig(SIGTERM);
+        FINISHED(1);
+        OUTCOME("app", "not-started");
+        OUTCOME("app2", "not-started");
+}
+END_TEST
+
+/* SPEC "Logging": every state change of a worker is logged; a dependent
+ * that will never start because its dependency failed says so. */
+START_TEST(test_blocked_dependent_logged)
+{
+        char *log;
+
+        mk("workers = (" WK("init", "type = 'oneshot'; restart = 'no';") "," WK("app", "after = ['init'];") ");");
+        capture_begin(LOG_INFO);
+        sup_start(S);
+        ready("init");
+        die("init", EXITED(4));
+        log = capture_end();
+        if (!strstr(log, "app: warning: not starting: dependency init failed"))
+                fprintf(stderr, "captured log:\n%s", log);
+        ck_assert_msg(strstr(log, "app: warning: not starting: dependency init failed") != NULL,
+                      "the blocked dependent is not reported in the log");
+        free(log);
+}
+END_TEST
+
+/* Not ready in time is a failed start whatever the exit status the stop
+ * produces: a worker that exits 0 on SIGTERM is still restarted (SPEC
+ * "Precise points": "Not ready within ready_timeout: the process is
+ * stopped (the usual sequence) and counts as a failed start"). */
+START_TEST(test_ready_timeout_exit_0_is_failed_start)
+{
+        mk("workers = (" WK("w", "ready = 'notify'; ready_timeout = '2s'; restart_delay = '1s';") ","
+           WK("dep", "after = ['w'];") ");");
+        sup_start(S);
+        ready("w");
+        at(T0 + 2 * SEC);
+        HAS("signal w SIGTERM group");
+        die("w", EXITED(0));
+        STATE("w", "backoff");
+        OUTCOME("w", "failed");
+        HASNT("spawn dep");
+        to_next();
+        ck_assert_int_eq(cnt("spawn w"), 2);
+}
+END_TEST
+
+START_TEST(test_ready_timeout_critical_exit_0)
+{
+        mk("workers = (" WK("core", "ready = 'notify'; ready_timeout = '300ms'; restart = 'no'; critical = true;") ");");
+        sup_start(S);
+        ready("core");
+        at(T0 + 300 * MSEC);
+        HAS("signal core SIGTERM group");
+        die("core", EXITED(0));
+        STATE("core", "failed");
+        ck_assert(sup_shutting_down(S));
+        ck_assert_str_eq(sup_reason(S), "critical worker core failed");
+        FINISHED(1);
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        HAS("notify STOPPING=1");
+}
+END_TEST
+
+/* SPEC: "A missed worker watchdog counts as a failure (on-failure and
+ * always restart it)", even when the worker exits 0 on its stop signal. */
+START_TEST(test_worker_watchdog_exit_0_restarts)
+{
+        mk("workers = (" WK("dog", "ready = 'notify'; watchdog = '500ms'; restart = 'on-failure'; restart_delay = '100ms';")
+           ");");
+        sup_start(S);
+        ready("dog");
+        sup_on_notify(S, W("dog"), "READY=1");
+        advance(500 * MSEC);
+        HAS("signal dog SIGTERM group");
+        die("dog", EXITED(0));
+        STATE("dog", "backoff");
+        OUTCOME("dog", "failed");
+        to_next();
+        ck_assert_int_eq(cnt("spawn dog"), 2);
+}
+END_TEST
+
+START_TEST(test_exec_failure_is_failed_start)
+{
+        mk("workers = (" WK("w", "restart = 'no';") "," WK("dep", "after = ['w'];") ");");
+        sup_start(S);
+        sup_on_exec_status(S, W("w"), ENOENT, "exec");
+        /* never mistaken for a running worker */
+        ck_assert_int_ne(W("w")->state, WORKER_RUNNING);
+        HASNT("spawn dep");
+        die("w", EXITED(127));
+        STATE("w", "failed");
+        OUTCOME("w", "failed");
+        HASNT("spawn dep");
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+        sig(SIGTERM);
+        FINISHED(1);
+        OUTCOME("w", "failed");
+        OUTCOME("dep", "not-started");
+        HASNT("spawn dep");
+        ck_assert_int_eq(cnt_prefix("signal "), 0);
+}
+END_TEST
+
+START_TEST(test_exec_failure_restarts_up_to_limit)
+{
+        mk("workers = (" WK("w", "restart_delay = '1s'; start_limit_burst = 2; start_limit_interval = '1min';") ");");
+        sup_start(S);
+        sup_on_exec_status(S, W("w"), ENOENT, "exec");
+        die("w", EXITED(127));
+        STATE("w", "backoff");
+        to_next();
+        ck_assert_int_eq(cnt("spawn w"), 2);
+        sup_on_exec_status(S, W("w"), EACCES, "exec");
+        die("w", EXITED(127));
+        STATE("w", "failed");
+        advance(3600 * SEC);
+        ck_assert_int_eq(cnt("spawn w"), 2);
+}
+END_TEST
+
+START_TEST(test_spawn_failure_is_failed_start)
+{
+        F.spawn_fail = "w";
+        F.spawn_err = -EMFILE;
+        mk("workers = (" WK("w", "restart_delay = '1s'; start_limit_burst = 2;") "," WK("x", "") ");");
+        sup_start(S);
+        HAS("spawn-failed w");
+        ck_assert(!W("w")->alive);
+        STATE("w", "backoff");
+        HAS("spawn x"); /* the failed one does not hold a slot */
+        to_next();
+        ck_assert_int_eq(cnt("spawn-failed w"), 2);
+        STATE("w", "failed");
+        OUTCOME("w", "failed");
+}
+END_TEST
+
+/* ---- restarts ------------------------------------------------------------------- */
+
+START_TEST(test_restart_backoff_doubles)
+{
+        static const usec_t delays[] = { 1 * SEC, 2 * SEC, 4 * SEC, 4 * SEC, 4 * SEC };
+
+        mk("workers = (" WK("w", "restart_delay = '1s'; restart_delay_max = '4s'; start_limit_burst = 100;"
+                                 " start_limit_interval = '1h';") ");");
+        start_all();
+        advance(500 * MSEC);
+        for (size_t i = 0; i < ELEMENTSOF(delays); i++) {
+                die("w", EXITED(1));
+                STATE("w", "backoff");
+                OUTCOME("w", "failed");
+                ck_assert_msg(sup_next_deadline(S) == F.now + delays[i], "restart %zu: delay %llu, want %llu", i,
+                              (unsigned long long)(sup_next_deadline(S) - F.now), (unsigned long long)delays[i]);
+                /* not before the deadline */
+                advance(delays[i] - 1);
+                ck_assert_int_eq(cnt("spawn w"), (int)i + 1);
+                advance(1);
+                ck_assert_int_eq(cnt("spawn w"), (int)i + 2);
+                ready("w");
+                advance(100 * MSEC);
+        }
+}
+END_TEST
+
+START_TEST(test_restart_backoff_resets_after_10s)
+{
+        mk("workers = (" WK("w", "restart_delay = '1s'; restart_delay_max = '30s'; start_limit_burst = 100;"
+                                 " start_limit_interval = '1h';") ");");
+        start_all();
+        die("w", EXITED(1));
+        ck_assert_uint_eq(sup_next_deadline(S) - F.now, 1 * SEC);
+        to_next();
+        ready("w");
+        die("w", EXITED(1));
+        ck_assert_uint_eq(sup_next_deadline(S) - F.now, 2 * SEC);
+        to_next();
+        ready("w");
+        die("w", EXITED(1));
+        ck_assert_uint_eq(sup_next_deadline(S) - F.now, 4 * SEC);
+        to_next();
+        ready("w");
+        /* ran 9.9s: still counts as a quick failure */
+        advance(9900 * MSEC);
+        die("w", EXITED(1));
+        ck_assert_uint_eq(sup_next_deadline(S) - F.now, 8 * SEC);
+        to_next();
+        ready("w");
+        /* ran 10s: the backoff starts over */
+        advance(10 * SEC);
+        die("w", EXITED(1));
+        ck_assert_uint_eq(sup_next_deadline(S) - F.now, 1 * SEC);
+        to_next();
+        ready("w");
+        die("w", EXITED(1));
+        ck_assert_uint_eq(sup_next_deadline(S) - F.now, 2 * SEC);
+}
+END_TEST
+
+START_TEST(test_start_limit_burst_fails_for_good)
+{
+        mk("workers = (" WK("w", "restart_delay = '100ms'; start_limit_burst = 3; start_limit_interval = '60s';") ","
+           WK("dep", "after = ['w'];") ");");
+        sup_start(S);
+        for (int i = 1; i <= 3; i++) {
+                ck_assert_int_eq(cnt("spawn w"), i);
+                ready("w");
+                if (i == 1)
+                        ready("dep");
+                die("w", EXITED(2));
+                if (i < 3) {
+                        STATE("w", "backoff");
+                        to_next();
+                }
+        }
+        /* at most 3 starts within the interval */
+        STATE("w", "failed");
+        OUTCOME("w", "failed");
+        ck_assert_uint_eq(W("w")->starts, 3);
+        ck_assert_uint_eq(sup_next_deadline(S), USEC_INFINITY);
+        advance(3600 * SEC);
+        ck_assert_int_eq(cnt("spawn w"), 3);
+        ck_assert_int_eq(sup_op_state(S, "w", SUP_OP_START), -1);
+}
+END_TEST
+
+START_TEST(test_start_limit_only_within_interval)
+{
+        mk("workers = (" WK("w", "restart_delay = '2s'; restart_delay_max = '2s'; start_limit_burst = 2;"
+                                 " start_limit_interval = '1s';") ");");
+        sup_start(S);
+        for (int i = 1; i <= 6; i++) {
+                ck_assert_int_eq(cnt("spawn w"), i);
+                ready("w");
+                die("w", EXITED(1));
+                STATE("w", "backoff");
+                to_next();
+        }
+        ck_assert_int_eq(cnt("spawn w"), 7);
+}
+END_TEST
+
+START_TEST(test_restart_always_after_exit_0)
+{
+        mk("workers = (" WK("always", "restart = 'always'; restart_delay = '1s';") ","
+           WK("onfail", "restart = 'on-failure';") "," WK("never", "restart = 'no';") ");");
+        start_all();
+        die("always", EXITED(0));
+        die("onfail", EXITED(0));
+        die("never", EXITED(3));
+        STATE("always", "backoff");
+        STATE("onfail", "exited");
+        OUTCOME("onfail", "exited");
+        STATE("never", "failed");
+        OUTCOME("never", "failed");
+        advance(1 * SEC);
+        ck_assert_int_eq(cnt("spawn always"), 2);
+        advance(3600 * SEC);
+        ck_assert_int_eq(cnt("spawn onfail"), 1);
+        ck_assert_int_eq(cnt("spawn never"), 1);
+}
+END_TEST
+
+START_TEST(test_critical_failed_shuts_down)
+{
+        mk("workers = (" WK("c", "critical = true; restart = 'on-failure'; restart_delay = '1s';"
+                                 " start_limit_burst = 2;") "," WK("x", "") ");");
+        start_all();
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+        /* a failure that will be restarted is not the end */
+        die("c", EXITED(1));
+        ck_assert(!sup_shutting_down(S));
+        to_next();
+        ready("c");
+        die("c", EXITED(1));
+        /* failed for good */
+        ck_assert(sup_shutting_down(S));
+        ck_assert_str_eq(sup_reason(S), "critical worker c failed");
+        HAS("notify STOPPING=1");
+        HAS("signal x SIGTERM group");
+        NOT_FINISHED();
+        down("x", KILLED(SIGTERM));
+        FINISHED(1);
+        ck_assert(!sup_is_clean(S));
+        OUTCOME("c", "failed");
+        OUTCOME("x", "stopped");
+        ck_assert_int_eq(cnt("spawn c"), 2);
+}
+END_TEST
+
+/* ---- stopping in order ---------------------------------------------------------------- */
+
+START_TEST(test_shutdown_chain_order)
+{
+        F.streams = 2;
+        mk("workers = (" WK("a", "") "," WK("b", "after = ['a'];") "," WK("c", "after = ['b']; post_stop = ['/bin/true'];")
+           ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        HAS("signal c SIGTERM group");
+        HASNT("signal b SIGTERM group");
+        HASNT("signal a SIGTERM group");
+
+        /* c must be fully down: exit, output drained, post_stop done */
+        die("c", KILLED(SIGTERM));
+        HASNT("signal b SIGTERM group");
+        eof("c");
+        HASNT("hook c/post_stop");
+        HASNT("signal b SIGTERM group");
+        eof("c");
+        HAS("hook c/post_stop");
+        HASNT("signal b SIGTERM group");
+        hook_exit("c/post_stop", EXITED(0));
+        HAS("signal b SIGTERM group");
+        HASNT("signal a SIGTERM group");
+
+        die("b", KILLED(SIGTERM));
+        HASNT("signal a SIGTERM group");
+        eofs("b");
+        HAS("signal a SIGTERM group");
+        NOT_FINISHED();
+        die("a", KILLED(SIGTERM));
+        NOT_FINISHED();
+        eofs("a");
+        FINISHED(0);
+
+        BEFORE("signal c SIGTERM group", "signal b SIGTERM group");
+        BEFORE("signal b SIGTERM group", "signal a SIGTERM group");
+        ck_assert_int_eq(stop_pos("c"), 0);
+        ck_assert_int_eq(stop_pos("b"), 1);
+        ck_assert_int_eq(stop_pos("a"), 2);
+        OUTCOME("a", "stopped");
+        OUTCOME("b", "stopped");
+        OUTCOME("c", "stopped");
+        ck_assert_str_eq(outcome_name(W("c")->post.outcome), "ok");
+        ck_assert_int_eq(W("a")->stop_signal_sent, SIGTERM);
+        ck_assert(sup_is_clean(S));
+        ck_assert_str_eq(sup_reason(S), "SIGTERM");
+        ck_assert(!sup_forced(S));
+        STATE("a", "down");
+}
+END_TEST
+
+START_TEST(test_shutdown_diamond)
+{
+        mk("workers = (" WK("a", "") "," WK("b", "after = ['a'];") "," WK("c", "after = ['a'];") ","
+           WK("d", "after = ['b', 'c'];") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        ck_assert_int_eq(cnt_prefix("signal "), 2); /* SIGTERM + SIGCONT */
+        HAS("signal d SIGTERM group");
+        down("d", KILLED(SIGTERM));
+        /* b and c in parallel */
+        HAS("signal b SIGTERM group");
+        HAS("signal c SIGTERM group");
+        HASNT("signal a SIGTERM group");
+        down("b", KILLED(SIGTERM));
+        HASNT("signal a SIGTERM group");
+        down("c", KILLED(SIGTERM));
+        HAS("signal a SIGTERM group");
+        down("a", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_int_eq(stop_pos("d"), 0);
+        ck_assert_int_eq(stop_pos("a"), 3);
+}
+END_TEST
+
+static unsigned stopping_now(void) { return count_state(WORKER_STOPPING); }
+
+static void independent_stop(unsigned max_parallel)
+{
+        char *text = xasprintf("supervisor = { max_parallel = %u; };\nworkers = (" WK("w1", "") "," WK("w2", "") ","
+                               WK("w3", "") "," WK("w4", "") ");", max_parallel);
+        unsigned most = 0, n_down = 0;
+
+        mk(text);
+        free(text);
+        start_all();
+        ck_assert_uint_eq(count_state(WORKER_RUNNING), 4);
+        clear_recs();
+        sig(SIGTERM);
+        ck_assert_int_eq(cnt_prefix("signal "), 2 * (int)(max_parallel < 4 ? max_parallel : 4));
+        while (n_down < 4) {
+                unsigned st = stopping_now();
+                most = st > most ? st : most;
+                ck_assert_uint_gt(st, 0);
+                for (size_t i = 0; i < 4; i++) {
+                        struct sw *w = sup_worker(S, i);
+                        if (w->state == WORKER_STOPPING && w->alive) {
+                                down(w->c.name, KILLED(SIGTERM));
+                                n_down++;
+                                break;
+                        }
+                }
+        }
+        ck_assert_uint_eq(most, max_parallel < 4 ? max_parallel : 4);
+        ck_assert_int_eq(cnt_prefix("signal "), 8);
+        FINISHED(0);
+}
+
+START_TEST(test_shutdown_max_parallel_1)
+{
+        independent_stop(1);
+}
+END_TEST
+
+START_TEST(test_shutdown_max_parallel_4)
+{
+        independent_stop(4);
+}
+END_TEST
+
+START_TEST(test_shutdown_max_parallel_2)
+{
+        independent_stop(2);
+}
+END_TEST
+
+START_TEST(test_pre_stop_before_signal)
+{
+        mk("workers = (" WK("w", "pre_stop = ['/bin/true']; pre_stop_timeout = '5s';") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        HAS("hook w/pre_stop");
+        HASNT("signal w SIGTERM group");
+        advance(4 * SEC);
+        HASNT("signal w SIGTERM group");
+        hook_exit("w/pre_stop", EXITED(0));
+        HAS("signal w SIGTERM group");
+        BEFORE("hook w/pre_stop", "signal w SIGTERM group");
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "ok");
+        ck_assert_int_eq(W("w")->pre.exit_code, 0);
+        ck_assert_uint_eq(W("w")->pre.ended - W("w")->pre.started, 4 * SEC);
+        down("w", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert(sup_is_clean(S));
+}
+END_TEST
+
+START_TEST(test_pre_stop_failure_recorded_stop_goes_on)
+{
+        mk("workers = (" WK("w", "pre_stop = ['/bin/false'];") ");");
+        start_all();
+        sig(SIGTERM);
+        hook_exit("w/pre_stop", EXITED(3));
+        HAS("signal w SIGTERM group");
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "failed");
+        ck_assert_int_eq(W("w")->pre.exit_code, 3);
+        down("w", KILLED(SIGTERM));
+        FINISHED(1);
+        OUTCOME("w", "stopped");
+        ck_assert(!sup_is_clean(S));
+}
+END_TEST
+
+START_TEST(test_pre_stop_spawn_failure)
+{
+        F.hook_fail = "w/pre_stop";
+        mk("workers = (" WK("w", "pre_stop = ['/nonexistent'];") ");");
+        start_all();
+        sig(SIGTERM);
+        HAS("hook-failed w/pre_stop");
+        HAS("signal w SIGTERM group");
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "failed");
+        down("w", KILLED(SIGTERM));
+        FINISHED(1);
+}
+END_TEST
+
+START_TEST(test_pre_stop_timeout)
+{
+        mk("workers = (" WK("w", "pre_stop = ['/bin/sleep', '100']; pre_stop_timeout = '2s'; stop_timeout = '10s';") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        advance(1999 * MSEC);
+        HASNT("signal w/pre_stop SIGKILL group");
+        HASNT("signal w SIGTERM group");
+        advance(1 * MSEC);
+        HAS("signal w/pre_stop SIGKILL group");
+        HAS("signal w SIGTERM group");
+        BEFORE("signal w/pre_stop SIGKILL group", "signal w SIGTERM group");
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "timeout");
+        down("w", KILLED(SIGTERM));
+        /* the killed hook is still to be reaped */
+        NOT_FINISHED();
+        hook_exit("w/pre_stop", KILLED(SIGKILL));
+        FINISHED(1);
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "timeout");
+        OUTCOME("w", "stopped");
+        ck_assert(!sup_is_clean(S));
+}
+END_TEST
+
+START_TEST(test_post_stop_after_exit_and_drain)
+{
+        F.streams = 2;
+        mk("workers = (" WK("w", "post_stop = ['/bin/true']; post_stop_timeout = '3s';") ");");
+        start_all();
+        sig(SIGTERM);
+        HASNT("hook w/post_stop");
+        eof("w"); /* output may end before the process */
+        HASNT("hook w/post_stop");
+        die("w", KILLED(SIGTERM));
+        HASNT("hook w/post_stop");
+        eof("w");
+        HAS("hook w/post_stop");
+        BEFORE("signal w SIGTERM group", "hook w/post_stop");
+        NOT_FINISHED();
+        hook_exit("w/post_stop", EXITED(0));
+        FINISHED(0);
+        ck_assert_str_eq(outcome_name(W("w")->post.outcome), "ok");
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "none");
+}
+END_TEST
+
+START_TEST(test_post_stop_timeout)
+{
+        mk("workers = (" WK("w", "post_stop = ['/bin/sleep', '9']; post_stop_timeout = '3s';") ");");
+        start_all();
+        sig(SIGTERM);
+        down("w", KILLED(SIGTERM));
+        HAS("hook w/post_stop");
+        advance(3 * SEC);
+        HAS("signal w/post_stop SIGKILL group");
+        ck_assert_str_eq(outcome_name(W("w")->post.outcome), "timeout");
+        NOT_FINISHED();
+        hook_exit("w/post_stop", KILLED(SIGKILL));
+        FINISHED(1);
+        ck_assert_str_eq(outcome_name(W("w")->post.outcome), "timeout");
+}
+END_TEST
+
+START_TEST(test_stop_timeout_kills)
+{
+        mk("workers = (" WK("w", "stop_timeout = '3s';") "," WK("p", "stop_timeout = '3s'; kill_mode = 'process';"
+                                                               " stop_signal = 'INT';") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        HAS("signal w SIGTERM group");
+        HAS("signal p SIGINT process");
+        advance(2999 * MSEC);
+        HASNT("signal w SIGKILL group");
+        advance(1 * MSEC);
+        HAS("signal w SIGKILL group");
+        HAS("signal p SIGKILL process");
+        STATE("w", "stopping");
+        down("w", KILLED(SIGKILL));
+        down("p", KILLED(SIGKILL));
+        FINISHED(1);
+        OUTCOME("w", "killed");
+        OUTCOME("p", "killed");
+        ck_assert_int_eq(W("p")->stop_signal_sent, SIGINT);
+        ck_assert(!sup_is_clean(S));
+}
+END_TEST
+
+START_TEST(test_stop_exit_code_after_signal_is_stopped)
+{
+        /* ended within stop_timeout after the stop signal: stopped, whatever its exit code */
+        mk("workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGTERM);
+        down("w", EXITED(0));
+        FINISHED(0);
+        OUTCOME("w", "stopped");
+}
+END_TEST
+
+START_TEST(test_group_outlives_leader)
+{
+        mk("workers = (" WK("w", "stop_timeout = '3s';") ");");
+        start_all();
+        sig(SIGTERM);
+        F.group_alive = true;
+        advance(100 * MSEC);
+        down("w", KILLED(SIGTERM));
+        /* looks again (backoff) until the group is gone or the timeout */
+        while (F.now < T0 + 3 * SEC) {
+                HASNT("signal w SIGKILL group");
+                NOT_FINISHED();
+                to_next();
+        }
+        ck_assert_uint_eq(F.now, T0 + 3 * SEC);
+        /* what is left of the group gets SIGKILL at stop_timeout */
+        HAS("signal w SIGKILL group");
+        F.group_alive = false;
+        if (!F.n_finished)
+                to_next();
+        FINISHED(0);
+}
+END_TEST
+
+START_TEST(test_group_gone_early)
+{
+        mk("workers = (" WK("w", "stop_timeout = '3s';") ");");
+        start_all();
+        sig(SIGTERM);
+        F.group_alive = true;
+        down("w", KILLED(SIGTERM));
+        NOT_FINISHED();
+        to_next();
+        NOT_FINISHED();
+        F.group_alive = false;
+        to_next();
+        FINISHED(0);
+        HASNT("signal w SIGKILL group");
+        ck_assert_uint_lt(F.now, T0 + 1 * SEC);
+}
+END_TEST
+
+START_TEST(test_drain_bounded)
+{
+        F.streams = 2;
+        mk("workers = (" WK("w", "stop_timeout = '3s';") ");");
+        start_all();
+        sig(SIGTERM);
+        die("w", KILLED(SIGTERM));
+        eof("w");
+        NOT_FINISHED();
+        /* a grandchild holds the pipe: graced stops waiting after a bound */
+        to_next();
+        FINISHED(0);
+        ck_assert_uint_le(F.now, T0 + 3 * SEC);
+}
+END_TEST
+
+START_TEST(test_cleanup_in_order)
+{
+        mk("supervisor = { cleanup = ( { name = 'one'; command = ['/bin/true']; timeout = '2s'; },"
+           " { name = 'two'; command = ['/bin/true']; }, { name = 'three'; command = ['/bin/true']; } ); };\n"
+           "workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGTERM);
+        HASNT("hook cleanup/one");
+        down("w", KILLED(SIGTERM));
+        HAS("hook cleanup/one");
+        HASNT("hook cleanup/two");
+        /* a step that times out is killed, the next one runs */
+        advance(2 * SEC);
+        HAS("signal cleanup/one SIGKILL group");
+        HASNT("hook cleanup/two");
+        hook_exit("cleanup/one", KILLED(SIGKILL));
+        HAS("hook cleanup/two");
+        HASNT("hook cleanup/three");
+        hook_exit("cleanup/two", EXITED(1));
+        HAS("hook cleanup/three");
+        NOT_FINISHED();
+        hook_exit("cleanup/three", EXITED(0));
+        FINISHED(1);
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 0)->outcome), "timeout");
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 1)->outcome), "failed");
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 2)->outcome), "ok");
+        ck_assert(!sup_is_clean(S));
+}
+END_TEST
+
+START_TEST(test_cleanup_ok_is_clean)
+{
+        mk("supervisor = { cleanup = ( { name = 'one'; command = ['/bin/true']; } ); };\n"
+           "workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGINT);
+        down("w", KILLED(SIGTERM));
+        hook_exit("cleanup/one", EXITED(0));
+        FINISHED(0);
+        ck_assert(sup_is_clean(S));
+        ck_assert_str_eq(sup_reason(S), "SIGINT");
+}
+END_TEST
+
+/* ---- signals ------------------------------------------------------------------------------ */
+
+START_TEST(test_signal_debounce)
+{
+        mk("supervisor = { signal_debounce = '500ms'; force_after = 2; };\n"
+           "workers = (" WK("w", "stop_timeout = '30s';") ");");
+        start_all();
+        sig(SIGTERM);
+        ck_assert(sup_shutting_down(S));
+        F.now += 200 * MSEC;
+        sig(SIGINT); /* within the window: ignored */
+        ck_assert(!sup_forced(S));
+        HASNT("signal w SIGKILL group");
+        F.now += 200 * MSEC;
+        sig(SIGTERM); /* still within 500ms of the accepted one */
+        ck_assert(!sup_forced(S));
+        F.now += 200 * MSEC; /* 600ms after the first (accepted) one */
+        sig(SIGTERM);
+        ck_assert(sup_forced(S));
+        HAS("signal w SIGKILL group");
+        down("w", KILLED(SIGKILL));
+        FINISHED(1);
+        OUTCOME("w", "killed");
+}
+END_TEST
+
+START_TEST(test_signal_debounce_zero)
+{
+        mk("supervisor = { signal_debounce = 0; };\n"
+           "workers = (" WK("w", "stop_timeout = '30s';") ");");
+        start_all();
+        sig(SIGTERM);
+        sig(SIGTERM);
+        ck_assert(sup_forced(S));
+}
+END_TEST
+
+START_TEST(test_force_after_3)
+{
+        mk("supervisor = { force_after = 3; };\n"
+           "workers = (" WK("w", "stop_timeout = '30s';") ");");
+        start_all();
+        sig(SIGTERM);
+        F.now += 1 * SEC;
+        sig(SIGTERM);
+        ck_assert(!sup_forced(S));
+        F.now += 1 * SEC;
+        sig(SIGINT);
+        ck_assert(sup_forced(S));
+}
+END_TEST
+
+START_TEST(test_force_after_1)
+{
+        mk("supervisor = { force_after = 1; };\n"
+           "workers = (" WK("w", "stop_timeout = '30s'; pre_stop = ['/bin/true'];") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        ck_assert(sup_shutting_down(S));
+        ck_assert(sup_forced(S));
+        HAS("signal w SIGKILL group");
+        HASNT("signal w SIGTERM group");
+        HASNT("hook w/pre_stop");
+}
+END_TEST
+
+START_TEST(test_force_after_0_never)
+{
+        mk("supervisor = { force_after = 0; };\n"
+           "workers = (" WK("w", "stop_timeout = '30s';") ");");
+        start_all();
+        for (int i = 0; i < 10; i++) {
+                sig(i % 2 ? SIGINT : SIGTERM);
+                F.now += 1 * SEC;
+        }
+        ck_assert(sup_shutting_down(S));
+        ck_assert(!sup_forced(S));
+        HASNT("signal w SIGKILL group");
+        /* SIGQUIT still forces */
+        sig(SIGQUIT);
+        ck_assert(sup_forced(S));
+        HAS("signal w SIGKILL group");
+}
+END_TEST
+
+START_TEST(test_sigquit_forces_at_once)
+{
+        mk("workers = (" WK("a", "pre_stop = ['/bin/true'];") "," WK("b", "after = ['a'];") ");");
+        start_all();
+        clear_recs();
+        sig(SIGQUIT);
+        ck_assert(sup_shutting_down(S));
+        ck_assert(sup_forced(S));
+        ck_assert_str_eq(sup_reason(S), "SIGQUIT");
+        /* every worker at once, no ordering, no graceful signal, no hook */
+        HAS("signal a SIGKILL group");
+        HAS("signal b SIGKILL group");
+        HASNT("signal a SIGTERM group");
+        HASNT("signal b SIGTERM group");
+        HASNT("hook a/pre_stop");
+        ck_assert_str_eq(outcome_name(W("a")->pre.outcome), "skipped");
+        HAS("notify STOPPING=1");
+        down("a", KILLED(SIGKILL));
+        down("b", KILLED(SIGKILL));
+        FINISHED(1);
+        OUTCOME("a", "killed");
+        OUTCOME("b", "killed");
+}
+END_TEST
+
+START_TEST(test_sigusr1_and_unknown)
+{
+        mk("workers = (" WK("w", "") ");");
+        start_all();
+        clear_recs();
+        sig(SIGUSR1);
+        sig(SIGHUP);
+        ck_assert(!sup_shutting_down(S));
+        ck_assert_int_eq((int)F.n_recs, 0);
+        ck_assert(!sup_on_exit(S, 99999, 0)); /* not ours: an orphan */
+}
+END_TEST
+
+/* ---- the forced phase ------------------------------------------------------------------------- */
+
+START_TEST(test_forced_phase)
+{
+        mk("supervisor = { cleanup = ("
+           " { name = 'tmp'; command = ['/bin/true']; },"
+           " { name = 'flush'; command = ['/bin/true']; shielded = true; timeout = '5s'; },"
+           " { name = 'late'; command = ['/bin/true']; } ); };\n"
+           "workers = (" WK("a", "post_stop = ['/bin/true'];") "," WK("b", "after = ['a'];") ","
+           WK("c", "after = ['b']; pre_stop = ['/bin/sleep', '5'];") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        HAS("hook c/pre_stop");
+        HASNT("signal c SIGTERM group");
+        F.now += 1 * SEC;
+        sig(SIGQUIT);
+        ck_assert(sup_forced(S));
+        /* all at once: the running hook and every alive worker */
+        HAS("signal c/pre_stop SIGKILL group");
+        HAS("signal c SIGKILL group");
+        HAS("signal b SIGKILL group");
+        HAS("signal a SIGKILL group");
+        HASNT("signal c SIGTERM group");
+        HASNT("signal b SIGTERM group");
+        HASNT("signal a SIGTERM group");
+        ck_assert_str_eq(outcome_name(W("c")->pre.outcome), "failed"); /* killed by forcing: never ok */
+        /* the unshielded cleanup steps are skipped */
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 0)->outcome), "skipped");
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 2)->outcome), "skipped");
+
+        down("a", KILLED(SIGKILL));
+        down("b", KILLED(SIGKILL));
+        down("c", KILLED(SIGKILL));
+        HASNT("hook a/post_stop"); /* pending hook skipped */
+        ck_assert_str_eq(outcome_name(W("a")->post.outcome), "skipped");
+        HASNT("hook cleanup/flush"); /* the killed pre_stop is not reaped yet */
+        hook_exit("c/pre_stop", KILLED(SIGKILL));
+        ck_assert_str_eq(outcome_name(W("c")->pre.outcome), "failed");
+
+        /* the shielded step still runs, the others never */
+        HAS("hook cleanup/flush");
+        HASNT("hook cleanup/tmp");
+        HASNT("hook cleanup/late");
+        NOT_FINISHED();
+        /* a further forcing signal does not interrupt it */
+        F.now += 1 * SEC;
+        sig(SIGTERM);
+        F.now += 1 * SEC;
+        sig(SIGQUIT);
+        HASNT("signal cleanup/flush SIGKILL group");
+        NOT_FINISHED();
+        hook_exit("cleanup/flush", EXITED(0));
+        FINISHED(1);
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 1)->outcome), "ok");
+        OUTCOME("a", "killed");
+        OUTCOME("b", "killed");
+        OUTCOME("c", "killed");
+        ck_assert(!sup_is_clean(S));
+        HASNT("hook cleanup/tmp");
+        HASNT("hook cleanup/late");
+}
+END_TEST
+
+START_TEST(test_forced_kills_running_post_stop)
+{
+        mk("workers = (" WK("a", "") "," WK("b", "after = ['a']; post_stop = ['/bin/sleep', '5'];") ");");
+        start_all();
+        sig(SIGTERM);
+        down("b", KILLED(SIGTERM));
+        HAS("hook b/post_stop");
+        HASNT("signal a SIGTERM group");
+        F.now += 1 * SEC;
+        sig(SIGTERM);
+        ck_assert(sup_forced(S));
+        HAS("signal b/post_stop SIGKILL group");
+        HAS("signal a SIGKILL group");
+        ck_assert_str_eq(outcome_name(W("b")->post.outcome), "failed");
+        down("a", KILLED(SIGKILL));
+        NOT_FINISHED();
+        hook_exit("b/post_stop", KILLED(SIGKILL));
+        FINISHED(1);
+        ck_assert_str_eq(outcome_name(W("b")->post.outcome), "failed");
+        OUTCOME("b", "stopped");
+        OUTCOME("a", "killed");
+}
+END_TEST
+
+START_TEST(test_forced_while_draining_skips_post_stop)
+{
+        F.streams = 1;
+        mk("workers = (" WK("w", "post_stop = ['/bin/true'];") ");");
+        start_all();
+        sig(SIGTERM);
+        die("w", KILLED(SIGTERM));
+        F.now += 1 * SEC;
+        sig(SIGQUIT);
+        ck_assert_str_eq(outcome_name(W("w")->post.outcome), "skipped");
+        eofs("w");
+        HASNT("hook w/post_stop");
+        FINISHED(1);
+        OUTCOME("w", "stopped");
+}
+END_TEST
+
+START_TEST(test_forced_group_remnant_killed)
+{
+        mk("workers = (" WK("w", "stop_timeout = '30s';") ");");
+        start_all();
+        sig(SIGTERM);
+        F.group_alive = true;
+        down("w", KILLED(SIGTERM));
+        clear_recs();
+        F.now += 1 * SEC;
+        sig(SIGQUIT);
+        HAS("signal w SIGKILL group");
+        F.group_alive = false;
+        if (!F.n_finished)
+                to_next();
+        FINISHED(1);
+}
+END_TEST
+
+START_TEST(test_shielded_step_survives_later_forcing)
+{
+        /* graceful all the way to the cleanup, then forced during a shielded step */
+        mk("supervisor = { cleanup = ("
+           " { name = 'flush'; command = ['/bin/true']; shielded = true; },"
+           " { name = 'tmp'; command = ['/bin/true']; } ); };\n"
+           "workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGTERM);
+        down("w", KILLED(SIGTERM));
+        HAS("hook cleanup/flush");
+        F.now += 1 * SEC;
+        sig(SIGTERM);
+        ck_assert(sup_forced(S));
+        HASNT("signal cleanup/flush SIGKILL group");
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 1)->outcome), "skipped");
+        hook_exit("cleanup/flush", EXITED(0));
+        FINISHED(1);
+        HASNT("hook cleanup/tmp");
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 0)->outcome), "ok");
+        OUTCOME("w", "stopped");
+}
+END_TEST
+
+START_TEST(test_unshielded_running_step_killed_by_forcing)
+{
+        mk("supervisor = { cleanup = ( { name = 'tmp'; command = ['/bin/true']; } ); };\n"
+           "workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGTERM);
+        down("w", KILLED(SIGTERM));
+        HAS("hook cleanup/tmp");
+        F.now += 1 * SEC;
+        sig(SIGQUIT);
+        HAS("signal cleanup/tmp SIGKILL group");
+        hook_exit("cleanup/tmp", KILLED(SIGKILL));
+        FINISHED(1);
+        ck_assert_int_ne(sup_cleanup(S, 0)->outcome, OUTCOME_OK);
+}
+END_TEST
+
+START_TEST(test_shutdown_timeout_forces)
+{
+        mk("supervisor = { shutdown_timeout = '5s'; cleanup = ("
+           " { name = 'flush'; command = ['/bin/true']; shielded = true; timeout = '2s'; },"
+           " { name = 'tmp'; command = ['/bin/true']; } ); };\n"
+           "workers = (" WK("w", "stop_timeout = '30s';") ");");
+        start_all();
+        sig(SIGTERM);
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 5 * SEC);
+        advance(4999 * MSEC);
+        ck_assert(!sup_forced(S));
+        HASNT("signal w SIGKILL group");
+        advance(1 * MSEC);
+        ck_assert(sup_forced(S));
+        HAS("signal w SIGKILL group");
+        ck_assert_str_eq(sup_reason(S), "SIGTERM");
+        down("w", KILLED(SIGKILL));
+        /* the shielded step runs within its own timeout */
+        HAS("hook cleanup/flush");
+        HASNT("hook cleanup/tmp");
+        advance(1999 * MSEC);
+        HASNT("signal cleanup/flush SIGKILL group");
+        advance(1 * MSEC);
+        HAS("signal cleanup/flush SIGKILL group");
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 0)->outcome), "timeout");
+        hook_exit("cleanup/flush", KILLED(SIGKILL));
+        FINISHED(1);
+        OUTCOME("w", "killed");
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 1)->outcome), "skipped");
+}
+END_TEST
+
+/* ---- the report's facts ------------------------------------------------------------------------ */
+
+START_TEST(test_report_outcomes)
+{
+        mk("workers = (" WK("dep", "restart = 'no';") "," WK("n", "after = ['dep'];") "," WK("e", "") "," WK("f", "") ","
+           WK("top", "after = ['e', 'f'];") "," WK("k", "stop_timeout = '1s';") ");");
+        sup_start(S);
+        sup_on_exec_status(S, W("dep"), ENOENT, "exec");
+        die("dep", EXITED(127));
+        ready_all();
+        HASNT("spawn n");
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+        clear_recs();
+        sig(SIGTERM);
+        HAS("signal top SIGTERM group");
+        HAS("signal k SIGTERM group");
+        HASNT("signal e SIGTERM group");
+        HASNT("signal f SIGTERM group");
+        /* e and f end by themselves while waiting for top */
+        die("e", EXITED(0));
+        die("f", EXITED(4));
+        advance(1 * SEC);
+        HAS("signal k SIGKILL group");
+        down("k", KILLED(SIGKILL));
+        NOT_FINISHED();
+        down("top", KILLED(SIGTERM));
+        FINISHED(1);
+        HASNT("signal e SIGTERM group");
+        HASNT("signal f SIGTERM group");
+        HASNT("spawn n");
+        OUTCOME("top", "stopped");
+        OUTCOME("k", "killed");
+        OUTCOME("e", "exited");
+        OUTCOME("f", "failed");
+        OUTCOME("dep", "failed");
+        OUTCOME("n", "not-started");
+        ck_assert(!sup_is_clean(S));
+        ck_assert_int_lt(stop_pos("top"), stop_pos("e"));
+        ck_assert_int_lt(stop_pos("top"), stop_pos("f"));
+        ck_assert_int_lt(stop_pos("n"), stop_pos("dep"));
+        /* restarts counted */
+        ck_assert_uint_eq(W("k")->starts, 1);
+}
+END_TEST
+
+START_TEST(test_report_clean_with_exited)
+{
+        mk("workers = (" WK("once", "type = 'oneshot';") "," WK("w", "after = ['once'];") ","
+           WK("quits", "restart = 'on-failure';") ");");
+        start_all();
+        die("once", EXITED(0));
+        ready("w");
+        die("quits", EXITED(0));
+        OUTCOME("quits", "exited");
+        sig(SIGTERM);
+        down("w", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert(sup_is_clean(S));
+        OUTCOME("once", "exited");
+        OUTCOME("quits", "exited");
+        OUTCOME("w", "stopped");
+}
+END_TEST
+
+START_TEST(test_exit_during_pre_stop)
+{
+        mk("workers = (" WK("w", "pre_stop = ['/bin/true'];") "," WK("x", "pre_stop = ['/bin/true'];") ");");
+        start_all();
+        sig(SIGTERM);
+        die("w", EXITED(0));
+        die("x", EXITED(9));
+        hook_exit("w/pre_stop", EXITED(0));
+        hook_exit("x/pre_stop", EXITED(0));
+        HASNT("signal w SIGTERM group");
+        HASNT("signal x SIGTERM group");
+        FINISHED(1);
+        OUTCOME("w", "exited");
+        OUTCOME("x", "failed");
+}
+END_TEST
+
+START_TEST(test_shutdown_during_startup)
+{
+        mk("workers = (" WK("a", "ready = 'notify';") "," WK("b", "after = ['a']; pre_stop = ['/bin/true'];") ");");
+        sup_start(S);
+        ready("a");
+        sig(SIGTERM);
+        HAS("signal a SIGTERM group");
+        down("a", KILLED(SIGTERM));
+        FINISHED(0);
+        HASNT("spawn b");
+        HASNT("hook b/pre_stop");
+        OUTCOME("a", "stopped");
+        OUTCOME("b", "not-started");
+        ck_assert_int_eq(cnt("notify READY=1"), 0);
+        ck_assert(sup_is_clean(S));
+}
+END_TEST
+
+START_TEST(test_backoff_cancelled_by_shutdown)
+{
+        mk("workers = (" WK("w", "restart_delay = '5s';") "," WK("x", "") ");");
+        start_all();
+        die("w", EXITED(1));
+        STATE("w", "backoff");
+        sig(SIGTERM);
+        down("x", KILLED(SIGTERM));
+        FINISHED(1);
+        OUTCOME("w", "failed");
+        advance(60 * SEC);
+        ck_assert_int_eq(cnt("spawn w"), 1);
+}
+END_TEST
+
+/* A restart = "always" worker between two runs, after a run that ended
+ * with 0: it ended by itself with 0, so its outcome is `exited` and the
+ * shutdown is clean (SPEC "Report": exited = ended by itself with 0). */
+START_TEST(test_backoff_after_exit_0_is_exited)
+{
+        mk("workers = (" WK("w", "restart = 'always'; restart_delay = '5s';") ");");
+        start_all();
+        die("w", EXITED(0));
+        STATE("w", "backoff");
+        sig(SIGTERM);
+        FINISHED(0);
+        OUTCOME("w", "exited");
+        ck_assert(sup_is_clean(S));
+}
+END_TEST
+
+/* A worker that ends by itself during the shutdown is fully down only once
+ * its output is drained (SPEC "Workers": pipes drained to EOF before it
+ * counts as stopped): its dependencies wait, and so does the end. */
+START_TEST(test_self_exit_during_shutdown_drained)
+{
+        F.streams = 2;
+        mk("workers = (" WK("a", "") "," WK("b", "after = ['a'];") "," WK("c", "after = ['b'];") ");");
+        start_all();
+        sig(SIGTERM);
+        HAS("signal c SIGTERM group");
+        die("b", EXITED(1)); /* crashes while c is stopping; output still open */
+        down("c", KILLED(SIGTERM));
+        HASNT("signal a SIGTERM group");
+        eofs("b");
+        HAS("signal a SIGTERM group");
+        die("a", EXITED(1)); /* and a too, after its stop signal */
+        NOT_FINISHED();
+        eofs("a");
+        FINISHED(1);
+        OUTCOME("b", "failed");
+}
+END_TEST
+
+START_TEST(test_no_workers)
+{
+        mk("workers = ();");
+        sup_start(S);
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+        BEFORE("notify STATUS=running: 0/0 workers", "notify READY=1");
+        NOT_FINISHED();
+        sig(SIGTERM);
+        HAS("notify STOPPING=1");
+        FINISHED(0);
+        ck_assert(sup_is_clean(S));
+        ck_assert_uint_eq(sup_n_workers(S), 0);
+        {
+                char *sum = sup_summary(S);
+                ck_assert_ptr_nonnull(strstr(sum, "clean"));
+                free(sum);
+        }
+}
+END_TEST
+
+START_TEST(test_no_workers_sigquit)
+{
+        mk("workers = ();");
+        sup_start(S);
+        sig(SIGQUIT);
+        FINISHED(1); /* forced: not clean */
+        ck_assert(sup_forced(S));
+}
+END_TEST
+
+/* ---- operations ------------------------------------------------------------------------------------ */
+
+static void manual_stop_start(const char *text)
+{
+        mk(text);
+        start_all();
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+        clear_recs();
+
+        ck_assert_int_eq(sup_stop_worker(S, "nope"), -ENOENT);
+        ck_assert_int_eq(sup_stop_worker(S, "a"), 0);
+        HAS("signal c SIGTERM group");
+        HASNT("signal b SIGTERM group");
+        HASNT("signal a SIGTERM group");
+        ck_assert_int_eq(sup_op_state(S, "a", SUP_OP_STOP), 0);
+        down("c", KILLED(SIGTERM));
+        HAS("signal b SIGTERM group");
+        HASNT("signal a SIGTERM group");
+        down("b", EXITED(0));
+        HAS("signal a SIGTERM group");
+        ck_assert_int_eq(sup_op_state(S, "a", SUP_OP_STOP), 0);
+        down("a", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_op_state(S, "a", SUP_OP_STOP), 1);
+        STATE("a", "down");
+        STATE("b", "down");
+        STATE("c", "down");
+        /* they stay down: no restart, no shutdown */
+        advance(3600 * SEC);
+        ck_assert_int_eq(cnt_prefix("spawn "), 0);
+        ck_assert(!sup_shutting_down(S));
+        NOT_FINISHED();
+
+        /* start brings them back, in order */
+        ck_assert_int_eq(sup_start_worker(S, "nope"), -ENOENT);
+        ck_assert_int_eq(sup_start_worker(S, "a"), 0);
+        HAS("spawn a");
+        HASNT("spawn b");
+        ck_assert_int_eq(sup_op_state(S, "a", SUP_OP_START), 0);
+        ready("a");
+        ck_assert_int_eq(sup_op_state(S, "a", SUP_OP_START), 1);
+        HAS("spawn b");
+        HASNT("spawn c");
+        ready("b");
+        HAS("spawn c");
+        ready("c");
+        STATE("a", "running");
+        STATE("b", "running");
+        STATE("c", "running");
+        ck_assert_int_eq(sup_op_state(S, "c", SUP_OP_START), 1);
+        ck_assert_int_eq(cnt("notify READY=1"), 0); /* READY=1 only once, at boot */
+
+        /* busy during a shutdown */
+        sig(SIGTERM);
+        ck_assert_int_eq(sup_stop_worker(S, "a"), -EBUSY);
+        ck_assert_int_eq(sup_start_worker(S, "a"), -EBUSY);
+}
+
+START_TEST(test_manual_stop_and_start)
+{
+        manual_stop_start("workers = (" WK("a", "") "," WK("b", "after = ['a'];") "," WK("c", "after = ['b'];") ");");
+}
+END_TEST
+
+/* The same with the dependents defined before their dependencies. */
+START_TEST(test_manual_stop_and_start_reverse_definition)
+{
+        manual_stop_start("workers = (" WK("c", "after = ['b'];") "," WK("b", "after = ['a'];") "," WK("a", "") ");");
+}
+END_TEST
+
+START_TEST(test_manual_stop_dependent_only)
+{
+        mk("workers = (" WK("a", "") "," WK("b", "after = ['a'];") ");");
+        start_all();
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "b"), 0);
+        HAS("signal b SIGTERM group");
+        down("b", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_op_state(S, "b", SUP_OP_STOP), 1);
+        HASNT("signal a SIGTERM group");
+        STATE("a", "running");
+        /* start b: a is left alone */
+        ck_assert_int_eq(sup_start_worker(S, "b"), 0);
+        HAS("spawn b");
+        HASNT("spawn a");
+        /* starting a dependent brings its stopped dependency up first */
+        ready("b");
+        ck_assert_int_eq(sup_stop_worker(S, "a"), 0);
+        down("b", KILLED(SIGTERM));
+        down("a", KILLED(SIGTERM));
+        clear_recs();
+        ck_assert_int_eq(sup_start_worker(S, "b"), 0);
+        HAS("spawn a");
+        HASNT("spawn b");
+        ready("a");
+        HAS("spawn b");
+}
+END_TEST
+
+START_TEST(test_manual_restart)
+{
+        mk("workers = (" WK("a", "") "," WK("b", "after = ['a'];") ");");
+        start_all();
+        clear_recs();
+        ck_assert_int_eq(sup_restart_worker(S, "a"), 0);
+        HAS("signal b SIGTERM group");
+        ck_assert_int_eq(sup_op_state(S, "a", SUP_OP_RESTART), 0);
+        down("b", KILLED(SIGTERM));
+        HAS("signal a SIGTERM group");
+        down("a", KILLED(SIGTERM));
+        HAS("spawn a");
+        ck_assert_int_eq(sup_op_state(S, "a", SUP_OP_RESTART), 0);
+        ready("a");
+        HAS("spawn b");
+        ck_assert_int_eq(sup_op_state(S, "a", SUP_OP_RESTART), 1);
+        ready("b");
+        STATE("b", "running");
+}
+END_TEST
+
+/* ---- notify ------------------------------------------------------------------------------------------ */
+
+START_TEST(test_notify_status_ready_stopping_extend)
+{
+        mk("supervisor = { shutdown_timeout = '60s'; };\n"
+           "workers = (" WK("a", "") "," WK("b", "after = ['a']; stop_timeout = '7s';") ");");
+        start_all();
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+        {
+                int r = idx("notify READY=1");
+                const char *st = last_status_before(r);
+                ck_assert_ptr_nonnull(st);
+                ck_assert_str_eq(st, "running: 2/2 workers");
+        }
+        ck_assert_int_eq(idx_prefix("notify EXTEND_TIMEOUT_USEC="), -1);
+        sig(SIGTERM);
+        BEFORE("notify READY=1", "notify STOPPING=1");
+        {
+                int st = idx("notify STOPPING=1"), ex = idx_prefix("notify EXTEND_TIMEOUT_USEC=");
+                unsigned long long v;
+
+                ck_assert_int_ge(ex, 0);
+                ck_assert_int_lt(st, ex);
+                ck_assert_int_eq(sscanf(F.recs[ex], "notify EXTEND_TIMEOUT_USEC=%llu", &v), 1);
+                ck_assert_uint_ge(v, 60 * SEC); /* covers the whole budget */
+        }
+        /* each stop stage extends again */
+        ck_assert_int_ge(cnt_prefix("notify EXTEND_TIMEOUT_USEC="), 2);
+        {
+                int i = idx_prefix("notify STATUS=stopping");
+                ck_assert_int_ge(i, 0);
+                ck_assert_ptr_nonnull(strstr(F.recs[i], "b"));
+        }
+        down("b", KILLED(SIGTERM));
+        down("a", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_int_eq(cnt("notify STOPPING=1"), 1);
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+}
+END_TEST
+
+START_TEST(test_notify_ready)
+{
+        mk("workers = (" WK("n", "ready = 'notify';") "," WK("d", "after = ['n'];") ");");
+        sup_start(S);
+        ready("n");
+        STATE("n", "starting");
+        HASNT("spawn d");
+        sup_on_notify(S, W("n"), "STATUS=warming up");
+        STATE("n", "starting");
+        ck_assert_str_eq(W("n")->status_text, "warming up");
+        sup_on_notify(S, W("n"), "STATUS=serving\nREADY=1");
+        STATE("n", "running");
+        ck_assert_str_eq(W("n")->status_text, "serving");
+        HAS("spawn d");
+        ready("d");
+        ck_assert_int_eq(cnt("notify READY=1"), 1);
+        /* READY=1 from an exec worker means nothing more */
+        sup_on_notify(S, W("d"), "READY=1");
+        STATE("d", "running");
+}
+END_TEST
+
+/* READY=1 can only come from the worker after its exec; when the datagram
+ * is read before the exec status it must not be lost. */
+START_TEST(test_notify_ready_before_exec_status)
+{
+        mk("workers = (" WK("n", "ready = 'notify'; ready_timeout = '5s';") ");");
+        sup_start(S);
+        sup_on_notify(S, W("n"), "READY=1");
+        ready("n");
+        STATE("n", "running");
+        advance(5 * SEC);
+        HASNT("signal n SIGTERM group");
+}
+END_TEST
+
+START_TEST(test_worker_watchdog_restarts)
+{
+        mk("workers = (" WK("w", "ready = 'notify'; watchdog = '2s'; restart_delay = '1s';") ");");
+        sup_start(S);
+        ready("w");
+        sup_on_notify(S, W("w"), "READY=1");
+        STATE("w", "running");
+        advance(1500 * MSEC);
+        sup_on_notify(S, W("w"), "WATCHDOG=1");
+        advance(1500 * MSEC); /* 3s after READY, 1.5s after WATCHDOG=1 */
+        HASNT("signal w SIGTERM group");
+        advance(499 * MSEC);
+        HASNT("signal w SIGTERM group");
+        advance(1 * MSEC);
+        HAS("signal w SIGTERM group");
+        die("w", KILLED(SIGTERM));
+        STATE("w", "backoff");
+        OUTCOME("w", "failed");
+        to_next();
+        ck_assert_int_eq(cnt("spawn w"), 2);
+}
+END_TEST
+
+START_TEST(test_worker_watchdog_restart_no)
+{
+        mk("workers = (" WK("w", "ready = 'notify'; watchdog = '2s'; restart = 'no';") ");");
+        sup_start(S);
+        ready("w");
+        sup_on_notify(S, W("w"), "READY=1");
+        advance(2 * SEC);
+        HAS("signal w SIGTERM group");
+        down("w", KILLED(SIGTERM));
+        STATE("w", "failed");
+}
+END_TEST
+
+/* A missed watchdog during the shutdown does not stop a worker before its
+ * dependents are down (SPEC "Shutdown" 2: "a worker is stopped only once
+ * every worker that depends on it has fully stopped"). */
+START_TEST(test_watchdog_during_shutdown_keeps_order)
+{
+        mk("workers = (" WK("db", "ready = 'notify'; watchdog = '2s';") "," WK("web", "after = ['db']; stop_timeout = '30s';")
+           ");");
+        sup_start(S);
+        ready("db");
+        sup_on_notify(S, W("db"), "READY=1");
+        ready("web");
+        clear_recs();
+        sig(SIGTERM);
+        HAS("signal web SIGTERM group");
+        advance(1 * SEC);
+        advance(2 * SEC);
+        advance(2 * SEC);
+        HASNT("signal db SIGTERM group");
+        down("web", KILLED(SIGTERM));
+        HAS("signal db SIGTERM group");
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+        OUTCOME("db", "stopped");
+}
+END_TEST
+
+/* The same for a ready timeout: a dependency restarting when the shutdown
+ * begins is not stopped (as a failed start) before its dependents. */
+START_TEST(test_ready_timeout_during_shutdown_keeps_order)
+{
+        mk("workers = (" WK("db", "ready = 'notify'; ready_timeout = '2s'; restart_delay = '100ms';") ","
+           WK("web", "after = ['db']; stop_timeout = '30s';") ");");
+        sup_start(S);
+        ready("db");
+        sup_on_notify(S, W("db"), "READY=1");
+        ready("web");
+        die("db", EXITED(1));
+        to_next();
+        ck_assert_int_eq(cnt("spawn db"), 2);
+        ready("db"); /* exec'd, not ready yet */
+        clear_recs();
+        sig(SIGTERM);
+        HAS("signal web SIGTERM group");
+        HASNT("signal db SIGTERM group");
+        advance(3 * SEC);
+        HASNT("signal db SIGTERM group");
+        down("web", KILLED(SIGTERM));
+        HAS("signal db SIGTERM group");
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+}
+END_TEST
+
+static Suite *sup_suite(void)
+{
+        Suite *s = suite_create("sup");
+        TCase *start = tcase_create("start");
+        TCase *restart = tcase_create("restart");
+        TCase *stop = tcase_create("stop");
+        TCase *sigs = tcase_create("signals");
+        TCase *report = tcase_create("report");
+        TCase *ops = tcase_create("operations");
+        TCase *notify = tcase_create("notify");
+        TCase *all[] = { start, restart, stop, sigs, report, ops, notify };
+
+        for (size_t i = 0; i < ELEMENTSOF(all); i++) {
+                tcase_add_checked_fixture(all[i], setup, teardown);
+                suite_add_tcase(s, all[i]);
+        }
+
+        tcase_add_test(start, test_start_respects_after);
+        tcase_add_test(start, test_start_two_dependencies);
+        tcase_add_test(start, test_start_max_parallel);
+        tcase_add_test(start, test_start_max_parallel_counts_notify_wait);
+        tcase_add_test(start, test_oneshot_gates_dependents);
+        tcase_add_test(start, test_oneshot_failure_blocks_dependents);
+        tcase_add_test(start, test_oneshot_retried_until_success);
+        tcase_add_test(start, test_oneshot_failure_blocks_transitively);
+        tcase_add_test(start, test_blocked_dependent_logged);
+        tcase_add_test(start, test_ready_timeout_exit_0_is_failed_start);
+        tcase_add_test(start, test_ready_timeout_critical_exit_0);
+        tcase_add_test(start, test_ready_timeout_counts_as_failed_start);
+        tcase_add_test(start, test_ready_timeout_no_restart_fails);
+        tcase_add_test(start, test_ready_timeout_critical_shuts_down);
+        tcase_add_test(start, test_critical_blocked_by_failed_dependency);
+        tcase_add_test(start, test_exec_failure_is_failed_start);
+        tcase_add_test(start, test_exec_failure_restarts_up_to_limit);
+        tcase_add_test(start, test_spawn_failure_is_failed_start);
+
+        tcase_add_test(restart, test_restart_backoff_doubles);
+        tcase_add_test(restart, test_restart_backoff_resets_after_10s);
+        tcase_add_test(restart, test_start_limit_burst_fails_for_good);
+        tcase_add_test(restart, test_start_limit_only_within_interval);
+        tcase_add_test(restart, test_restart_always_after_exit_0);
+        tcase_add_test(restart, test_critical_failed_shuts_down);
+
+        tcase_add_test(stop, test_shutdown_chain_order);
+        tcase_add_test(stop, test_shutdown_diamond);
+        tcase_add_test(stop, test_shutdown_max_parallel_1);
+        tcase_add_test(stop, test_shutdown_max_parallel_2);
+        tcase_add_test(stop, test_shutdown_max_parallel_4);
+        tcase_add_test(stop, test_pre_stop_before_signal);
+        tcase_add_test(stop, test_pre_stop_failure_recorded_stop_goes_on);
+        tcase_add_test(stop, test_pre_stop_spawn_failure);
+        tcase_add_test(stop, test_pre_stop_timeout);
+        tcase_add_test(stop, test_post_stop_after_exit_and_drain);
+        tcase_add_test(stop, test_post_stop_timeout);
+        tcase_add_test(stop, test_stop_timeout_kills);
+        tcase_add_test(stop, test_stop_exit_code_after_signal_is_stopped);
+        tcase_add_test(stop, test_group_outlives_leader);
+        tcase_add_test(stop, test_group_gone_early);
+        tcase_add_test(stop, test_drain_bounded);
+        tcase_add_test(stop, test_cleanup_in_order);
+        tcase_add_test(stop, test_cleanup_ok_is_clean);
+        tcase_add_test(stop, test_shutdown_during_startup);
+        tcase_add_test(stop, test_backoff_cancelled_by_shutdown);
+
+        tcase_add_test(sigs, test_signal_debounce);
+        tcase_add_test(sigs, test_signal_debounce_zero);
+        tcase_add_test(sigs, test_force_after_3);
+        tcase_add_test(sigs, test_force_after_1);
+        tcase_add_test(sigs, test_force_after_0_never);
+        tcase_add_test(sigs, test_sigquit_forces_at_once);
+        tcase_add_test(sigs, test_sigusr1_and_unknown);
+        tcase_add_test(sigs, test_forced_phase);
+        tcase_add_test(sigs, test_forced_kills_running_post_stop);
+        tcase_add_test(sigs, test_forced_while_draining_skips_post_stop);
+        tcase_add_test(sigs, test_forced_group_remnant_killed);
+        tcase_add_test(sigs, test_shielded_step_survives_later_forcing);
+        tcase_add_test(sigs, test_unshielded_running_step_killed_by_forcing);
+        tcase_add_test(sigs, test_shutdown_timeout_forces);
+
+        tcase_add_test(report, test_report_outcomes);
+        tcase_add_test(report, test_report_clean_with_exited);
+        tcase_add_test(report, test_exit_during_pre_stop);
+        tcase_add_test(report, test_backoff_after_exit_0_is_exited);
+        tcase_add_test(report, test_self_exit_during_shutdown_drained);
+        tcase_add_test(report, test_no_workers);
+        tcase_add_test(report, test_no_workers_sigquit);
+
+        tcase_add_test(ops, test_manual_stop_and_start);
+        tcase_add_test(ops, test_manual_stop_and_start_reverse_definition);
+        tcase_add_test(ops, test_manual_stop_dependent_only);
+        tcase_add_test(ops, test_manual_restart);
+
+        tcase_add_test(notify, test_notify_status_ready_stopping_extend);
+        tcase_add_test(notify, test_notify_ready);
+        tcase_add_test(notify, test_notify_ready_before_exec_status);
+        tcase_add_test(notify, test_worker_watchdog_restarts);
+        tcase_add_test(notify, test_worker_watchdog_restart_no);
+        tcase_add_test(notify, test_worker_watchdog_exit_0_restarts);
+        tcase_add_test(notify, test_watchdog_during_shutdown_keeps_order);
+        tcase_add_test(notify, test_ready_timeout_during_shutdown_keeps_order);
+        return s;
+}
+
+int main(void)
+{
+        SRunner *sr = srunner_create(sup_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
