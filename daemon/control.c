@@ -1,12 +1,891 @@
-/* control.c - placeholder: the control socket is being written. */
+/* control.c - the control socket: accepting clients, checking their
+ * credentials, reading one JSON request per line, answering one JSON line.
+ * It never blocks and never trusts a client: every read is bounded, every
+ * write is non-blocking and buffered, a silent client is dropped. Policy
+ * stays in sup.c; this file only asks it and reports what it says. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include "control.h"
-#include "util.h"
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-char *control_default_path(const char *configured) { (void)configured; return NULL; }
+#include <json-c/json.h>
+
+#include "control.h"
+#include "log.h"
+#include "loop.h"
+#include "parse.h"
+#include "sup.h"
+
+#define ACCEPT_BUDGET 32                    /* connections accepted per wakeup */
+#define OUT_HIGH (64 * 1024)                /* stop reading requests above this much unsent output */
+#define ACCEPT_BACKOFF (200 * USEC_PER_MSEC) /* out of fds: pause accepting this long */
+#define JSON_MAX_DEPTH 8
+
+struct client {
+        struct control *ctl;
+        struct client *prev, *next;
+        int fd;
+        uid_t uid;
+        pid_t pid;
+        struct loop_watch *watch;
+        struct loop_timer *timer;
+
+        char in[CONTROL_MAX_REQUEST + 1]; /* a line and its newline */
+        size_t n_in;
+        bool eof;     /* the client shut down its side for writing */
+        bool closing; /* close once the output is written */
+        bool dead;    /* close now */
+
+        char *out;
+        size_t n_out, out_off, cap_out;
+
+        /* the operation whose answer is due once it is done */
+        bool pending;
+        enum sup_op op;
+        char name[NAME_MAX_LEN + 1];
+};
+
+struct control {
+        struct loop *loop;
+        char *path;
+        int fd;
+        dev_t dev;
+        ino_t ino;
+        uid_t euid;
+        usec_t idle;
+        struct loop_watch *watch;
+        struct loop_timer *accept_timer;
+        const struct control_hooks *hooks;
+        void *ctx;
+        struct client *clients;
+        size_t n_clients;
+        size_t n_pending;
+};
+
+/* ---- the socket ----------------------------------------------------------- */
+
+const char *control_path(const struct control *c) { return c ? c->path : NULL; }
+
+/* mkdir -p of path's parent; directories created here get mode 0755. */
+static int make_parent(const char *path)
+{
+        char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        int r = 0;
+
+        if (!slash || slash == dir) {
+                free(dir);
+                return 0;
+        }
+        *slash = 0;
+        for (char *p = dir + 1;; p++) {
+                bool last = *p == 0;
+
+                if (*p != '/' && !last)
+                        continue;
+                *p = 0;
+                if (mkdir(dir, 0755) == 0) {
+                        (void)chmod(dir, 0755); /* whatever the umask */
+                } else if (errno != EEXIST) {
+                        r = -errno;
+                        break;
+                }
+                if (last)
+                        break;
+                *p = '/';
+        }
+        free(dir);
+        return r;
+}
+
+/* Whether a graced answers at addr: 1 yes, 0 no (stale), -errno unknown. */
+static int probe_live(const struct sockaddr_un *addr)
+{
+        /* non-blocking: a full backlog gives EAGAIN instead of a wait */
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), r;
+
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *)addr, sizeof *addr) == 0)
+                r = 1;
+        else if (errno == ECONNREFUSED)
+                r = 0;
+        else if (errno == EAGAIN) /* its backlog is full: it is alive */
+                r = 1;
+        else
+                r = -errno;
+        safe_close(fd);
+        return r;
+}
+
+static int bind_socket(int fd, const struct sockaddr_un *addr)
+{
+        /* the socket file takes its mode from the umask at bind() */
+        mode_t old = umask(0177);
+        int r = bind(fd, (const struct sockaddr *)addr, sizeof *addr);
+        int e = errno;
+
+        umask(old);
+        return r < 0 ? -e : 0;
+}
+
+static void on_accept(struct loop_watch *lw, int fd, uint32_t events, void *data);
+static void on_accept_resume(struct loop_timer *t, void *data);
+
 struct control *control_open(struct loop *l, const char *path, const struct control_hooks *hooks, void *ctx,
-                             int *ret_err) { *ret_err = ENOSYS; return NULL; }
-void control_tick(struct control *c) {}
-struct control *control_close(struct control *c) { return NULL; }
-const char *control_path(const struct control *c) { return NULL; }
+                             int *ret_err)
+{
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        struct control *c;
+        struct stat st;
+        const char *env;
+        int fd = -1, r;
+
+        if (strlen(path) >= sizeof addr.sun_path) {
+                *ret_err = ENAMETOOLONG;
+                return NULL;
+        }
+        memcpy(addr.sun_path, path, strlen(path) + 1);
+
+        r = make_parent(path);
+        if (r < 0)
+                goto fail;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = bind_socket(fd, &addr);
+        if (r == -EADDRINUSE) {
+                if (lstat(path, &st) < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                if (!S_ISSOCK(st.st_mode)) {
+                        r = -EEXIST; /* never remove something that is not a socket */
+                        goto fail;
+                }
+                r = probe_live(&addr);
+                if (r == 1)
+                        r = -EADDRINUSE;
+                if (r < 0)
+                        goto fail;
+                /* stale: a graced that died without removing it */
+                if (unlink(path) < 0 && errno != ENOENT) {
+                        r = -errno;
+                        goto fail;
+                }
+                r = bind_socket(fd, &addr);
+        }
+        if (r < 0)
+                goto fail;
+        if (chmod(path, 0600) < 0 || stat(path, &st) < 0 || listen(fd, SOMAXCONN) < 0) {
+                r = -errno;
+                (void)unlink(path);
+                goto fail;
+        }
+
+        c = xcalloc(1, sizeof *c);
+        *c = (struct control){ .loop = l, .path = xstrdup(path), .fd = fd, .dev = st.st_dev, .ino = st.st_ino,
+                               .euid = geteuid(), .hooks = hooks, .ctx = ctx,
+                               .idle = CONTROL_IDLE_TIMEOUT_MS * USEC_PER_MSEC };
+        env = getenv(CONTROL_IDLE_ENV);
+        if (env && env[0]) {
+                char *end;
+                unsigned long long ms = strtoull(env, &end, 10);
+                if (*end == 0 && ms >= 1 && ms <= 3600 * 1000ULL)
+                        c->idle = ms * USEC_PER_MSEC;
+        }
+        c->watch = loop_add_fd(l, fd, EPOLLIN, on_accept, c);
+        if (!c->watch) {
+                r = -errno;
+                (void)unlink(path);
+                free(c->path);
+                free(c);
+                goto fail;
+        }
+        c->accept_timer = loop_timer_new(l, on_accept_resume, c);
+        return c;
+fail:
+        safe_close(fd);
+        *ret_err = -r;
+        return NULL;
+}
+
+/* ---- clients: output -------------------------------------------------------- */
+
+static size_t out_left(const struct client *cl) { return cl->n_out - cl->out_off; }
+
+static void touch(struct client *cl)
+{
+        if (!cl->pending)
+                loop_timer_set(cl->timer, now_mono() + cl->ctl->idle);
+}
+
+/* Write what can be written now. */
+static void flush_out(struct client *cl)
+{
+        bool progress = false;
+
+        while (out_left(cl) > 0 && !cl->dead) {
+                ssize_t n = send(cl->fd, cl->out + cl->out_off, out_left(cl), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                                log_debug(NULL, "control", "control: client uid %u pid %d: %s", (unsigned)cl->uid,
+                                          (int)cl->pid, strerror(errno));
+                                cl->dead = true;
+                        }
+                        break;
+                }
+                cl->out_off += (size_t)n;
+                progress = true;
+        }
+        if (out_left(cl) == 0)
+                cl->n_out = cl->out_off = 0;
+        if (progress)
+                touch(cl);
+}
+
+/* Queue one response line (takes o) and try to send it at once. */
+static void respond(struct client *cl, struct json_object *o)
+{
+        size_t len;
+        const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                          &len);
+
+        if (cl->n_out + len + 1 > cl->cap_out) {
+                /* compact before growing */
+                if (cl->out_off > 0) {
+                        memmove(cl->out, cl->out + cl->out_off, out_left(cl));
+                        cl->n_out -= cl->out_off;
+                        cl->out_off = 0;
+                }
+                if (cl->n_out + len + 1 > cl->cap_out) {
+                        cl->cap_out = cl->n_out + len + 1 + 256;
+                        cl->out = xrealloc(cl->out, cl->cap_out);
+                }
+        }
+        memcpy(cl->out + cl->n_out, s, len);
+        cl->out[cl->n_out + len] = '\n';
+        cl->n_out += len + 1;
+        json_object_put(o);
+        flush_out(cl);
+}
+
+static struct json_object *ok_obj(void)
+{
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "ok", json_object_new_boolean(true));
+        return o;
+}
+
+static struct json_object *err_obj(const char *msg)
+{
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "ok", json_object_new_boolean(false));
+        json_object_object_add(o, "error", json_object_new_string(msg));
+        return o;
+}
+
+_printf_(2, 3) static void respond_error(struct client *cl, const char *fmt, ...)
+{
+        va_list ap;
+        char *msg;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        respond(cl, err_obj(msg ? msg : "out of memory"));
+        free(msg);
+}
+
+/* ---- clients: lifetime ------------------------------------------------------- */
+
+/* Closing a unix socket with unread input makes the peer's next read fail
+ * with ECONNRESET, possibly before it reads our last answer: discard what
+ * is queued (bounded) first. */
+static int close_gently(int fd)
+{
+        char buf[4096];
+
+        for (int i = 0; i < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; i++)
+                ;
+        return safe_close(fd);
+}
+
+static void client_free(struct client *cl)
+{
+        struct control *c = cl->ctl;
+
+        if (cl->prev)
+                cl->prev->next = cl->next;
+        else
+                c->clients = cl->next;
+        if (cl->next)
+                cl->next->prev = cl->prev;
+        c->n_clients--;
+        if (cl->pending)
+                c->n_pending--;
+        loop_del_fd(cl->watch);
+        loop_timer_free(cl->timer);
+        close_gently(cl->fd);
+        free(cl->out);
+        free(cl);
+}
+
+static void process_input(struct client *cl);
+
+/* After every event: close the client or watch what it needs next. */
+static void client_update(struct client *cl)
+{
+        uint32_t want = 0;
+
+        if (!cl->dead && (cl->closing || cl->eof) && !cl->pending && out_left(cl) == 0)
+                cl->dead = true;
+        if (cl->dead) {
+                log_debug(NULL, "control", "control: client uid %u pid %d disconnected", (unsigned)cl->uid,
+                          (int)cl->pid);
+                client_free(cl);
+                return;
+        }
+        if (!cl->eof && !cl->closing && cl->n_in < sizeof cl->in)
+                want |= EPOLLIN;
+        if (out_left(cl) > 0)
+                want |= EPOLLOUT;
+        if (loop_mod_fd(cl->watch, want) < 0) {
+                cl->dead = true;
+                client_free(cl);
+        }
+}
+
+/* ---- requests ----------------------------------------------------------------- */
+
+static struct sup *cur_sup(struct control *c) { return c->hooks->sup(c->ctx); }
+
+static char *describe_exit(int status, char *buf, size_t len)
+{
+        if (WIFEXITED(status))
+                snprintf(buf, len, "exited %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+                snprintf(buf, len, "killed by %s%s", signal_name(WTERMSIG(status)),
+                         WCOREDUMP(status) ? " (core dumped)" : "");
+        else
+                snprintf(buf, len, "ended (status 0x%x)", (unsigned)status);
+        return buf;
+}
+
+static struct json_object *worker_obj(struct sw *w, usec_t now)
+{
+        struct json_object *o = json_object_new_object();
+        char b[64];
+
+        json_object_object_add(o, "name", json_object_new_string(w->c.name));
+        json_object_object_add(o, "state", json_object_new_string(worker_state_name(w->state)));
+        json_object_object_add(o, "pid", w->alive ? json_object_new_int(w->pid) : NULL);
+        if (w->alive && now >= w->started_at) {
+                usec_t up = (now - w->started_at) / USEC_PER_MSEC;
+                snprintf(b, sizeof b, "%llu.%03llu", (unsigned long long)(up / 1000), (unsigned long long)(up % 1000));
+                json_object_object_add(o, "uptime_s", json_object_new_double_s((double)up / 1000.0, b));
+        } else {
+                json_object_object_add(o, "uptime_s", NULL);
+        }
+        json_object_object_add(o, "restarts", json_object_new_int(w->starts > 1 ? (int)w->starts - 1 : 0));
+        json_object_object_add(o, "last_exit",
+                               w->has_exit ? json_object_new_string(describe_exit(w->exit_status, b, sizeof b)) : NULL);
+        json_object_object_add(o, "status", w->status_text ? json_object_new_string(w->status_text) : NULL);
+        return o;
+}
+
+static void do_status(struct client *cl)
+{
+        struct sup *s = cur_sup(cl->ctl);
+        struct json_object *o = ok_obj(), *a = json_object_new_array();
+        usec_t now = now_mono();
+
+        json_object_object_add(o, "supervisor", json_object_new_string(sup_name(s)));
+        json_object_object_add(o, "state", json_object_new_string(sup_shutting_down(s) ? "shutting-down" : "running"));
+        for (size_t i = 0; i < sup_n_workers(s); i++)
+                json_object_array_add(a, worker_obj(sup_worker(s, i), now));
+        json_object_object_add(o, "workers", a);
+        respond(cl, o);
+}
+
+static const char *op_verb(enum sup_op op)
+{
+        return op == SUP_OP_START ? "start" : op == SUP_OP_STOP ? "stop" : "restart";
+}
+
+static void do_worker_op(struct client *cl, enum sup_op op, const char *name)
+{
+        struct sup *s = cur_sup(cl->ctl);
+        int r;
+
+        if (!sup_find(s, name)) {
+                respond_error(cl, "no such worker: %s", name);
+                return;
+        }
+        if (sup_shutting_down(s)) {
+                respond_error(cl, "shutting down");
+                return;
+        }
+        log_info(NULL, "control", "control: %s %s requested by uid %u", op_verb(op), name, (unsigned)cl->uid);
+        r = op == SUP_OP_START ? sup_start_worker(s, name)
+            : op == SUP_OP_STOP ? sup_stop_worker(s, name)
+                                : sup_restart_worker(s, name);
+        if (r == -ENOENT) {
+                respond_error(cl, "no such worker: %s", name);
+                return;
+        }
+        if (r == -EBUSY) {
+                respond_error(cl, "shutting down");
+                return;
+        }
+        if (r < 0) {
+                respond_error(cl, "%s %s: %s", op_verb(op), name, strerror(-r));
+                return;
+        }
+        /* answered from control_tick() once it is done */
+        cl->pending = true;
+        cl->op = op;
+        snprintf(cl->name, sizeof cl->name, "%s", name);
+        cl->ctl->n_pending++;
+        loop_timer_set(cl->timer, USEC_INFINITY); /* bounded by the supervisor, not by us */
+}
+
+static void do_reload(struct client *cl)
+{
+        struct control *c = cl->ctl;
+        char *errors = NULL;
+        int r;
+
+        if (sup_shutting_down(cur_sup(c))) {
+                respond_error(cl, "shutting down");
+                return;
+        }
+        log_info(NULL, "control", "control: reload requested by uid %u", (unsigned)cl->uid);
+        r = c->hooks->reload(c->ctx, &errors);
+        if (r >= 0) {
+                respond(cl, ok_obj());
+        } else {
+                struct json_object *o = err_obj(r == -EINVAL ? "invalid configuration" : strerror(-r));
+                struct json_object *a = json_object_new_array();
+
+                /* one FILE:LINE message per line */
+                for (char *p = errors; p && *p;) {
+                        size_t n = strcspn(p, "\n");
+
+                        if (n > 0)
+                                json_object_array_add(a, json_object_new_string_len(p, (int)n));
+                        p += n + (p[n] == '\n');
+                }
+                json_object_object_add(o, "errors", a);
+                respond(cl, o);
+        }
+        free(errors);
+}
+
+static void do_shutdown(struct client *cl, bool force)
+{
+        struct control *c = cl->ctl;
+
+        log_info(NULL, "control", "control: shutdown%s requested by uid %u", force ? " --force" : "",
+                 (unsigned)cl->uid);
+        c->hooks->shutdown(c->ctx, force);
+        respond(cl, ok_obj());
+}
+
+/* Text from a client, safe for a log line: truncated, no control characters. */
+static const char *printable(const char *s, char *buf, size_t size)
+{
+        size_t i;
+
+        for (i = 0; s[i] && i + 1 < size; i++)
+                buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+        buf[i] = 0;
+        return buf;
+}
+
+/* One request line (without its newline). */
+static void handle_line(struct client *cl, const char *line, size_t len)
+{
+        struct json_tokener *tok;
+        struct json_object *req, *v;
+        enum json_tokener_error e;
+        const char *cmd, *name = NULL, *why = NULL;
+        bool force = false;
+        size_t i;
+
+        while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+                len--;
+        for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+                ;
+        if (i == len)
+                return; /* a blank line is no request */
+        if (memchr(line, 0, len)) {
+                log_debug(NULL, "control", "control: uid %u: NUL byte in request", (unsigned)cl->uid);
+                respond_error(cl, "bad JSON: NUL byte in request");
+                return;
+        }
+
+        tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+        req = json_tokener_parse_ex(tok, line, (int)len);
+        e = json_tokener_get_error(tok);
+        if (e == json_tokener_continue) {
+                /* the line is all there is: a NUL ends a bare number */
+                req = json_tokener_parse_ex(tok, "", 1);
+                e = json_tokener_get_error(tok);
+                why = e == json_tokener_success ? NULL
+                      : e == json_tokener_continue ? "unexpected end of input"
+                                                   : json_tokener_error_desc(e);
+        } else if (e != json_tokener_success) {
+                why = json_tokener_error_desc(e);
+        } else if (json_tokener_get_parse_end(tok) != len) {
+                why = "trailing characters";
+        }
+        json_tokener_free(tok);
+        if (why) {
+                log_debug(NULL, "control", "control: uid %u: bad JSON: %s", (unsigned)cl->uid, why);
+                respond_error(cl, "bad JSON: %s", why);
+                goto done;
+        }
+
+        if (!json_object_is_type(req, json_type_object)) {
+                log_debug(NULL, "control", "control: uid %u: request is not an object", (unsigned)cl->uid);
+                respond_error(cl, "request must be a JSON object");
+                goto done;
+        }
+        if (!json_object_object_get_ex(req, "cmd", &v) || !json_object_is_type(v, json_type_string)) {
+                log_debug(NULL, "control", "control: uid %u: request without \"cmd\"", (unsigned)cl->uid);
+                respond_error(cl, "missing \"cmd\"");
+                goto done;
+        }
+        cmd = json_object_get_string(v);
+
+        if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 || strcmp(cmd, "restart") == 0) {
+                enum sup_op op = strcmp(cmd, "start") == 0  ? SUP_OP_START
+                                 : strcmp(cmd, "stop") == 0 ? SUP_OP_STOP
+                                                            : SUP_OP_RESTART;
+
+                if (!json_object_object_get_ex(req, "name", &v) || !json_object_is_type(v, json_type_string)) {
+                        respond_error(cl, "%s: missing \"name\"", cmd);
+                        goto done;
+                }
+                name = json_object_get_string(v);
+                if (!name_is_valid(name)) {
+                        respond_error(cl, "invalid worker name");
+                        goto done;
+                }
+                do_worker_op(cl, op, name);
+        } else if (strcmp(cmd, "status") == 0) {
+                do_status(cl);
+        } else if (strcmp(cmd, "reload") == 0) {
+                do_reload(cl);
+        } else if (strcmp(cmd, "shutdown") == 0) {
+                if (json_object_object_get_ex(req, "force", &v) && v) {
+                        if (!json_object_is_type(v, json_type_boolean)) {
+                                respond_error(cl, "shutdown: \"force\" must be true or false");
+                                goto done;
+                        }
+                        force = json_object_get_boolean(v);
+                }
+                do_shutdown(cl, force);
+        } else {
+                char shown[65];
+
+                log_debug(NULL, "control", "control: uid %u: unknown command \"%s\"", (unsigned)cl->uid,
+                          printable(cmd, shown, sizeof shown));
+                respond_error(cl, "unknown command: %.64s", cmd);
+        }
+done:
+        json_object_put(req);
+}
+
+/* Handle the complete lines read so far, one at a time: a request whose
+ * answer is pending, or unsent output, holds the next ones back. */
+static void process_input(struct client *cl)
+{
+        size_t start = 0;
+
+        while (!cl->dead && !cl->closing && !cl->pending && out_left(cl) < OUT_HIGH) {
+                char *nl = memchr(cl->in + start, '\n', cl->n_in - start);
+                size_t len;
+
+                if (!nl) {
+                        if (cl->n_in - start >= sizeof cl->in) {
+                                log_debug(NULL, "control", "control: uid %u: request too large", (unsigned)cl->uid);
+                                respond_error(cl, "request too large (limit %d bytes)", CONTROL_MAX_REQUEST);
+                                cl->closing = true;
+                        } else if (cl->eof && cl->n_in > start) {
+                                /* the last request may go without its newline */
+                                handle_line(cl, cl->in + start, cl->n_in - start);
+                                start = cl->n_in;
+                        }
+                        break;
+                }
+                len = (size_t)(nl - (cl->in + start));
+                handle_line(cl, cl->in + start, len);
+                start += len + 1;
+        }
+        if (start > 0) {
+                memmove(cl->in, cl->in + start, cl->n_in - start);
+                cl->n_in -= start;
+        }
+}
+
+/* One read (fairness: one per wakeup and client), then the lines. */
+static void read_input(struct client *cl)
+{
+        ssize_t n;
+
+        if (cl->eof || cl->n_in >= sizeof cl->in)
+                return;
+        n = recv(cl->fd, cl->in + cl->n_in, sizeof cl->in - cl->n_in, MSG_DONTWAIT);
+        if (n < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                        log_debug(NULL, "control", "control: client uid %u: %s", (unsigned)cl->uid, strerror(errno));
+                        cl->dead = true;
+                }
+                return;
+        }
+        if (n == 0)
+                cl->eof = true;
+        else
+                cl->n_in += (size_t)n;
+        touch(cl);
+        process_input(cl);
+}
+
+static void on_client(struct loop_watch *lw, int fd, uint32_t events, void *data)
+{
+        struct client *cl = data;
+
+        if (events & EPOLLERR) {
+                cl->dead = true;
+        } else {
+                if (events & EPOLLOUT) {
+                        flush_out(cl);
+                        process_input(cl); /* requests held back by unsent output */
+                }
+                if (events & (EPOLLIN | EPOLLHUP))
+                        read_input(cl);
+                /* gone for good (not just half-closed): nobody to answer;
+                 * requests read so far were carried out */
+                if ((events & EPOLLHUP) && (cl->eof || cl->pending || cl->n_in >= sizeof cl->in))
+                        cl->dead = true;
+        }
+        client_update(cl);
+}
+
+static void on_idle(struct loop_timer *t, void *data)
+{
+        struct client *cl = data;
+
+        if (cl->n_in > 0) {
+                log_debug(NULL, "control", "control: client uid %u pid %d: incomplete request, timed out",
+                          (unsigned)cl->uid, (int)cl->pid);
+                respond_error(cl, "incomplete request: timed out");
+        } else {
+                log_debug(NULL, "control", "control: client uid %u pid %d idle, disconnecting", (unsigned)cl->uid,
+                          (int)cl->pid);
+        }
+        cl->dead = true;
+        client_update(cl);
+}
+
+/* ---- accepting ----------------------------------------------------------------- */
+
+/* Say no to a connection we do not serve, then close it. */
+static void refuse(int fd, const char *msg)
+{
+        struct json_object *o = err_obj(msg);
+        size_t len;
+        const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+        char *line = xasprintf("%s\n", s);
+
+        /* a fresh socket's buffer is empty: one line always fits */
+        (void)!send(fd, line, len + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        free(line);
+        json_object_put(o);
+        close_gently(fd);
+}
+
+static void on_accept_resume(struct loop_timer *t, void *data)
+{
+        struct control *c = data;
+
+        (void)loop_mod_fd(c->watch, EPOLLIN);
+}
+
+static void on_accept(struct loop_watch *lw, int lfd, uint32_t events, void *data)
+{
+        struct control *c = data;
+
+        for (int i = 0; i < ACCEPT_BUDGET; i++) {
+                struct ucred cred;
+                socklen_t cl_len = sizeof cred;
+                struct client *cl;
+                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+                if (fd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return;
+                        /* out of fds or memory: the listening socket stays readable, so
+                         * stop watching it for a moment instead of spinning */
+                        log_warning(NULL, "control", "control: accept: %s", strerror(errno));
+                        (void)loop_mod_fd(c->watch, 0);
+                        loop_timer_set(c->accept_timer, now_mono() + ACCEPT_BACKOFF);
+                        return;
+                }
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl_len) < 0) {
+                        log_debug(NULL, "control", "control: SO_PEERCRED: %s", strerror(errno));
+                        safe_close(fd);
+                        continue;
+                }
+                if (cred.uid != 0 && cred.uid != c->euid) {
+                        log_notice(NULL, "control", "control: refused connection from uid %u pid %d",
+                                   (unsigned)cred.uid, (int)cred.pid);
+                        refuse(fd, "permission denied");
+                        continue;
+                }
+                if (c->n_clients >= CONTROL_MAX_CLIENTS) {
+                        log_debug(NULL, "control", "control: too many clients, refusing uid %u pid %d",
+                                  (unsigned)cred.uid, (int)cred.pid);
+                        refuse(fd, "too many clients");
+                        continue;
+                }
+
+                cl = xcalloc(1, sizeof *cl);
+                cl->ctl = c;
+                cl->fd = fd;
+                cl->uid = cred.uid;
+                cl->pid = cred.pid;
+                cl->watch = loop_add_fd(c->loop, fd, EPOLLIN, on_client, cl);
+                if (!cl->watch) {
+                        log_warning(NULL, "control", "control: cannot watch a client: %s", strerror(errno));
+                        safe_close(fd);
+                        free(cl);
+                        continue;
+                }
+                cl->timer = loop_timer_new(c->loop, on_idle, cl);
+                cl->next = c->clients;
+                if (c->clients)
+                        c->clients->prev = cl;
+                c->clients = cl;
+                c->n_clients++;
+                touch(cl);
+                log_debug(NULL, "control", "control: client uid %u pid %d connected", (unsigned)cl->uid, (int)cl->pid);
+        }
+}
+
+/* ---- pending operations ---------------------------------------------------------- */
+
+/* Answers cl's operation if it is done: true if it was. */
+static bool answer_op(struct client *cl, struct sup *s)
+{
+        struct sw *w = sup_find(s, cl->name);
+        int r = sup_op_state(s, cl->name, cl->op);
+        const char *verb = op_verb(cl->op);
+
+        if (r == 0 && cl->op != SUP_OP_STOP && sup_shutting_down(s))
+                r = -EBUSY; /* it will not come up any more */
+        if (r == 0)
+                return false;
+
+        cl->pending = false;
+        cl->ctl->n_pending--;
+        if (r == 1 && w) {
+                struct json_object *o = ok_obj();
+
+                json_object_object_add(o, "name", json_object_new_string(w->c.name));
+                json_object_object_add(o, "state", json_object_new_string(worker_state_name(w->state)));
+                json_object_object_add(o, "pid", w->alive ? json_object_new_int(w->pid) : NULL);
+                log_info(NULL, "control", "control: %s %s done: %s", verb, cl->name, worker_state_name(w->state));
+                respond(cl, o);
+        } else if (r == -EBUSY) {
+                log_info(NULL, "control", "control: %s %s abandoned: shutting down", verb, cl->name);
+                respond_error(cl, "shutting down");
+        } else if (r == -ENOENT || !w) {
+                respond_error(cl, "no such worker: %s", cl->name);
+        } else {
+                char b[64];
+
+                if (w->state == WORKER_FAILED && w->has_exit)
+                        respond_error(cl, "%s failed to start (%s)", cl->name,
+                                      describe_exit(w->exit_status, b, sizeof b));
+                else if (w->state == WORKER_FAILED)
+                        respond_error(cl, "%s failed to start", cl->name);
+                else if (w->state == WORKER_DOWN)
+                        respond_error(cl, "%s was stopped meanwhile", cl->name);
+                else
+                        respond_error(cl, "%s cannot start: a dependency failed", cl->name);
+                log_info(NULL, "control", "control: %s %s failed (%s)", verb, cl->name, worker_state_name(w->state));
+        }
+        touch(cl);
+        process_input(cl); /* requests that waited behind this one */
+        return true;
+}
+
+void control_tick(struct control *c)
+{
+        bool progress = true;
+
+        if (!c)
+                return;
+        /* Again while something was answered: the requests that waited
+         * behind it may be done at once, and no event would come to tell. */
+        while (progress && c->n_pending > 0) {
+                struct client *next;
+
+                progress = false;
+                for (struct client *cl = c->clients; cl; cl = next) {
+                        next = cl->next;
+                        if (!cl->pending)
+                                continue;
+                        /* asked each time: a request answered here may have reloaded */
+                        progress |= answer_op(cl, cur_sup(c));
+                        client_update(cl); /* may free cl */
+                }
+        }
+}
+
+/* ---- closing ---------------------------------------------------------------------- */
+
+struct control *control_close(struct control *c)
+{
+        struct stat st;
+
+        if (!c)
+                return NULL;
+        while (c->clients) {
+                struct client *cl = c->clients;
+
+                if (cl->pending) /* best effort: graced is exiting */
+                        respond_error(cl, "shutting down");
+                flush_out(cl);
+                client_free(cl);
+        }
+        loop_del_fd(c->watch);
+        loop_timer_free(c->accept_timer);
+        safe_close(c->fd);
+        /* only our own socket: another graced may have replaced it */
+        if (lstat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+                (void)unlink(c->path);
+        free(c->path);
+        free(c);
+        return NULL;
+}

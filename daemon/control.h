@@ -2,15 +2,33 @@
  * JSON request per line and answering one JSON response per line (json-c
  * both ways). Requests: status, start/stop/restart NAME, reload, shutdown
  * [force]. Slow operations answer once they are done (checked from
- * control_tick(), called after every loop iteration). */
+ * control_tick(), called after every loop iteration). The protocol is
+ * documented in gracectl(1). */
 #pragma once
 
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
+#include "util.h"
+
+#ifdef RUNSTATEDIR
+#define CONTROL_RUNSTATEDIR RUNSTATEDIR
+#else
+#define CONTROL_RUNSTATEDIR "/run"
+#endif
 
 struct loop;
 struct sup;
 struct control;
+
+/* Limits on what a client controls. */
+#define CONTROL_MAX_REQUEST 4096     /* bytes of one request line, newline not counted */
+#define CONTROL_MAX_CLIENTS 256      /* connections served at once */
+#define CONTROL_IDLE_TIMEOUT_MS 10000 /* a silent client (or half a line) is dropped after this */
+/* Test knob: the idle timeout in ms, read once by control_open(). */
+#define CONTROL_IDLE_ENV "GRACED_CONTROL_IDLE_MS"
 
 struct control_hooks {
         /* Reload the configuration. Returns 0, or -EINVAL with *errors set
@@ -23,12 +41,33 @@ struct control_hooks {
 };
 
 /* The socket path from the configured value (NULL: the default chain,
- * "" : off -> returns NULL). Caller frees. */
-char *control_default_path(const char *configured);
+ * "" : off -> returns NULL). Caller frees. The default chain:
+ * $RUNTIME_DIRECTORY/control.sock (its first entry: systemd separates
+ * several with ':'), else RUNSTATEDIR/graced/control.sock when the
+ * effective uid is 0, else $XDG_RUNTIME_DIR/graced.sock, else NULL.
+ * Inline so that gracectl shares it without linking the daemon's code. */
+static inline char *control_default_path(const char *configured)
+{
+        const char *d;
+
+        if (configured)
+                return configured[0] ? xstrdup(configured) : NULL;
+        d = getenv("RUNTIME_DIRECTORY");
+        if (d && d[0] && d[0] != ':')
+                return xasprintf("%.*s/control.sock", (int)strcspn(d, ":"), d);
+        if (geteuid() == 0)
+                return xstrdup(CONTROL_RUNSTATEDIR "/graced/control.sock");
+        d = getenv("XDG_RUNTIME_DIR");
+        if (d && d[0])
+                return xasprintf("%s/graced.sock", d);
+        return NULL;
+}
 
 /* Binds path (creating its directory 0755, the socket 0600); a stale
  * socket is replaced, a live one (another graced answers) gives -EADDRINUSE.
- * Returns NULL and *ret_err (positive errno) on failure. */
+ * Returns NULL and *ret_err (positive errno) on failure: EADDRINUSE (a live
+ * graced), ENAMETOOLONG (path too long for sun_path), EEXIST (path exists
+ * and is not a socket), or the errno of the failing call. Logs nothing. */
 struct control *control_open(struct loop *l, const char *path, const struct control_hooks *hooks, void *ctx,
                              int *ret_err);
 /* Answers pending operations that are done; enforces client timeouts. */

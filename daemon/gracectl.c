@@ -1,2 +1,425 @@
-/* gracectl.c - placeholder: the client is being written. */
-int main(void) { return 69; }
+/* gracectl.c - the client of graced's control socket: one request line
+ * out, one response line back (json-c both ways), printed for people or
+ * passed on as JSON for scripts. It links libgraced.a for its helpers and
+ * control_default_path() only; it never touches the supervisor itself. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "control.h"
+#include "parse.h"
+#include "util.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_UNAVAILABLE 69
+
+#define DEFAULT_TIMEOUT (30 * USEC_PER_SEC) /* status, reload, shutdown */
+#define MAX_RESPONSE (64u * 1024 * 1024)
+
+static const char *socket_path;
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: gracectl [OPTION]... COMMAND [ARG]\n"
+                "Talk to a running graced over its control socket.\n"
+                "\n"
+                "Commands:\n"
+                "  status               one row per worker: name, state, pid, uptime, restarts,\n"
+                "                       last exit, status text\n"
+                "  start NAME           start a worker (and the dependents stopped with it)\n"
+                "  stop NAME            stop a worker, its dependents first; they stay down\n"
+                "  restart NAME         stop, then start a worker\n"
+                "  reload               reload the configuration\n"
+                "  shutdown [--force]   shut graced down (--force: at once, as SIGQUIT)\n"
+                "\n"
+                "Options:\n"
+                "  -s, --socket PATH    control socket (default: as graced chooses it)\n"
+                "  -j, --json           print graced's answer as JSON\n"
+                "  -t, --timeout TIME   give up waiting for the answer after TIME (\"10s\",\n"
+                "                       \"500ms\", \"2min\"; 0 waits forever); default 30s, but\n"
+                "                       start, stop and restart wait until they are done\n"
+                "      --force          with shutdown: force it\n"
+                "  -h, --help           show this help and exit\n"
+                "  -V, --version        show the version and exit\n"
+                "\n"
+                "Exit status: 0 success, 1 graced refused or the action failed, 2 usage error,\n"
+                "69 no graced answers on the socket. See gracectl(1).\n");
+}
+
+_printf_(1, 2) _noreturn_ static void usage_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        fputs("gracectl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs("\nTry 'gracectl --help' for more information.\n", stderr);
+        exit(EXIT_USAGE);
+}
+
+_printf_(2, 3) _noreturn_ static void die(int code, const char *fmt, ...)
+{
+        va_list ap;
+
+        fputs("gracectl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        exit(code);
+}
+
+/* ---- the conversation --------------------------------------------------------- */
+
+static int connect_to(const char *path)
+{
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof addr.sun_path)
+                die(EXIT_UNAVAILABLE, "socket path too long: %s", path);
+        memcpy(addr.sun_path, path, strlen(path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                die(EXIT_FAIL, "socket: %s", strerror(errno));
+        while (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+                if (errno == EINTR)
+                        continue;
+                if (errno == ENOENT || errno == ECONNREFUSED)
+                        die(EXIT_UNAVAILABLE, "no graced running on %s: %s", path, strerror(errno));
+                die(EXIT_UNAVAILABLE, "cannot connect to %s: %s", path, strerror(errno));
+        }
+        return fd;
+}
+
+/* Reads one line (the answer) within timeout (USEC_INFINITY: forever). */
+static char *read_answer(int fd, usec_t timeout, size_t *ret_len)
+{
+        usec_t deadline = timeout == USEC_INFINITY ? USEC_INFINITY : now_mono() + timeout;
+        size_t n = 0, cap = 4096;
+        char *buf = xmalloc(cap);
+
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int ms = -1, r;
+                ssize_t k;
+                char *nl;
+
+                if (deadline != USEC_INFINITY) {
+                        usec_t now = now_mono();
+                        if (now >= deadline)
+                                die(EXIT_FAIL,
+                                    "no answer from graced on %s within %llums (the action may still complete)",
+                                    socket_path, (unsigned long long)(timeout / USEC_PER_MSEC));
+                        ms = (int)((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC);
+                }
+                r = poll(&p, 1, ms);
+                if (r < 0 && errno != EINTR)
+                        die(EXIT_FAIL, "poll: %s", strerror(errno));
+                if (r <= 0)
+                        continue;
+                if (n == cap) {
+                        if (cap >= MAX_RESPONSE)
+                                die(EXIT_FAIL, "answer from graced too large");
+                        cap *= 2;
+                        buf = xrealloc(buf, cap);
+                }
+                k = read(fd, buf + n, cap - n);
+                if (k < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        die(EXIT_UNAVAILABLE, "reading from %s: %s", socket_path, strerror(errno));
+                }
+                if (k == 0)
+                        die(EXIT_UNAVAILABLE, "graced on %s closed the connection without answering", socket_path);
+                nl = memchr(buf + n, '\n', (size_t)k);
+                n += (size_t)k;
+                if (nl) {
+                        *ret_len = (size_t)(nl - buf);
+                        return buf;
+                }
+        }
+}
+
+static struct json_object *converse(struct json_object *req, usec_t timeout)
+{
+        const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+        char *line = xasprintf("%s\n", s), *answer;
+        struct json_tokener *tok;
+        struct json_object *resp;
+        size_t len;
+        int fd, r;
+
+        fd = connect_to(socket_path);
+        r = write_all(fd, line, strlen(line));
+        /* graced may have refused us before reading (permission, too many
+         * clients): its answer is still there to read */
+        if (r < 0 && r != -EPIPE && r != -ECONNRESET)
+                die(EXIT_UNAVAILABLE, "writing to %s: %s", socket_path, strerror(-r));
+        free(line);
+        answer = read_answer(fd, timeout, &len);
+        safe_close(fd);
+
+        tok = json_tokener_new();
+        resp = json_tokener_parse_ex(tok, answer, (int)len);
+        if (!resp || json_tokener_get_error(tok) != json_tokener_success ||
+            !json_object_is_type(resp, json_type_object))
+                die(EXIT_FAIL, "malformed answer from graced: %.200s", answer);
+        json_tokener_free(tok);
+        free(answer);
+        return resp;
+}
+
+/* ---- printing ------------------------------------------------------------------- */
+
+static const char *str_field(struct json_object *o, const char *key)
+{
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !v || json_object_is_type(v, json_type_null))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+/* Text from a worker goes to a terminal: no control characters. */
+static char *printable(const char *s)
+{
+        char *r = xstrdup(s ? s : "-");
+
+        for (char *p = r; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return r;
+}
+
+/* 5s, 3min 2s, 2h 1min, 4d 2h: the two largest units, whole seconds. */
+static char *format_uptime(double secs)
+{
+        usec_t u = secs > 0 ? (usec_t)secs * USEC_PER_SEC : 0;
+        usec_t unit = u >= 86400 * USEC_PER_SEC ? 3600 * USEC_PER_SEC
+                      : u >= 3600 * USEC_PER_SEC ? 60 * USEC_PER_SEC
+                                                  : USEC_PER_SEC;
+        char buf[64];
+
+        if (u < USEC_PER_SEC)
+                return xstrdup("0s");
+        return xstrdup(format_duration(u / unit * unit, buf, sizeof buf));
+}
+
+enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_LAST, COL_STATUS, N_COLS };
+
+static void print_table(struct json_object *resp)
+{
+        static const char *const head[N_COLS] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "STATUS" };
+        struct json_object *workers, *v;
+        size_t n, width[N_COLS];
+        char *(*cell)[N_COLS];
+        const char *state = str_field(resp, "state");
+
+        if (!json_object_object_get_ex(resp, "workers", &workers) || !json_object_is_type(workers, json_type_array))
+                die(EXIT_FAIL, "malformed answer from graced: no workers");
+        n = json_object_array_length(workers);
+        cell = xcalloc(n + 1, sizeof *cell);
+        for (size_t c = 0; c < N_COLS; c++)
+                cell[0][c] = xstrdup(head[c]);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *w = json_object_array_get_idx(workers, i);
+                char **row = cell[i + 1];
+
+                row[COL_NAME] = printable(str_field(w, "name"));
+                row[COL_STATE] = printable(str_field(w, "state"));
+                row[COL_PID] = printable(str_field(w, "pid"));
+                if (json_object_object_get_ex(w, "uptime_s", &v) && v)
+                        row[COL_UPTIME] = format_uptime(json_object_get_double(v));
+                else
+                        row[COL_UPTIME] = xstrdup("-");
+                row[COL_RESTARTS] = printable(str_field(w, "restarts"));
+                row[COL_LAST] = printable(str_field(w, "last_exit"));
+                row[COL_STATUS] = printable(str_field(w, "status"));
+        }
+        for (size_t c = 0; c < N_COLS; c++) {
+                width[c] = 0;
+                for (size_t i = 0; i <= n; i++)
+                        if (strlen(cell[i][c]) > width[c])
+                                width[c] = strlen(cell[i][c]);
+        }
+        for (size_t i = 0; i <= n; i++) {
+                for (size_t c = 0; c < N_COLS; c++) {
+                        if (c == N_COLS - 1)
+                                printf("%s\n", cell[i][c]); /* the last column is not padded */
+                        else if (c == COL_PID || c == COL_RESTARTS)
+                                printf("%*s  ", (int)width[c], cell[i][c]);
+                        else
+                                printf("%-*s  ", (int)width[c], cell[i][c]);
+                        free(cell[i][c]);
+                }
+        }
+        free(cell);
+        if (n == 0)
+                printf("(no workers)\n");
+        if (state && strcmp(state, "running") != 0)
+                printf("(graced is %s)\n", state);
+}
+
+static void print_json(struct json_object *o)
+{
+        int flags = isatty(STDOUT_FILENO) ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN;
+
+        flags |= JSON_C_TO_STRING_NOSLASHESCAPE;
+
+        printf("%s\n", json_object_to_json_string_ext(o, flags));
+}
+
+/* `--json status`: {"workers": [...]} with the supervisor's name and state. */
+static void print_status_json(struct json_object *resp)
+{
+        static const char *const keys[] = { "supervisor", "state", "workers" };
+        struct json_object *o = json_object_new_object(), *v;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (json_object_object_get_ex(resp, keys[i], &v))
+                        json_object_object_add(o, keys[i], json_object_get(v));
+        print_json(o);
+        json_object_put(o);
+}
+
+static int report_failure(struct json_object *resp, bool json)
+{
+        struct json_object *errors;
+        const char *e = str_field(resp, "error");
+        char *msg = printable(e ? e : "graced refused (no reason given)");
+
+        if (json)
+                print_json(resp);
+        fprintf(stderr, "gracectl: %s\n", msg);
+        free(msg);
+        if (json_object_object_get_ex(resp, "errors", &errors) && json_object_is_type(errors, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(errors); i++) {
+                        char *line = printable(json_object_get_string(json_object_array_get_idx(errors, i)));
+                        fprintf(stderr, "%s\n", line);
+                        free(line);
+                }
+        return EXIT_FAIL;
+}
+
+/* ---- main -------------------------------------------------------------------------- */
+
+static usec_t parse_timeout(const char *s)
+{
+        usec_t t;
+
+        if (strcmp(s, "infinity") == 0)
+                return USEC_INFINITY;
+        if (parse_duration(s, &t) < 0)
+                usage_error("invalid timeout: %s", s);
+        return t == 0 ? USEC_INFINITY : t;
+}
+
+int main(int argc, char **argv)
+{
+        enum { OPT_FORCE = 256 };
+        static const struct option longopts[] = {
+                { "socket", required_argument, NULL, 's' },
+                { "json", no_argument, NULL, 'j' },
+                { "timeout", required_argument, NULL, 't' },
+                { "force", no_argument, NULL, OPT_FORCE },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {}
+        };
+        bool json = false, force = false, timeout_set = false, ok;
+        usec_t timeout = DEFAULT_TIMEOUT;
+        struct json_object *req, *resp, *v;
+        const char *verb, *name = NULL;
+        char *path = NULL;
+        int opt, code = 0;
+
+        while ((opt = getopt_long(argc, argv, "s:jt:hV", longopts, NULL)) != -1) {
+                switch (opt) {
+                case 's':
+                        socket_path = optarg;
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 't':
+                        timeout = parse_timeout(optarg);
+                        timeout_set = true;
+                        break;
+                case OPT_FORCE:
+                        force = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case 'V':
+                        printf("gracectl (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+                        return 0;
+                default:
+                        fputs("Try 'gracectl --help' for more information.\n", stderr);
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind >= argc)
+                usage_error("missing command");
+        verb = argv[optind++];
+        if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "restart") == 0) {
+                if (optind >= argc)
+                        usage_error("%s: missing worker name", verb);
+                name = argv[optind++];
+                if (!timeout_set)
+                        timeout = USEC_INFINITY; /* bounded by graced's own timeouts */
+        } else if (strcmp(verb, "status") != 0 && strcmp(verb, "reload") != 0 && strcmp(verb, "shutdown") != 0) {
+                usage_error("unknown command: %s", verb);
+        }
+        if (optind < argc)
+                usage_error("%s: unexpected argument: %s", verb, argv[optind]);
+        if (force && strcmp(verb, "shutdown") != 0)
+                usage_error("--force goes with shutdown only");
+
+        if (!socket_path) {
+                path = control_default_path(NULL);
+                if (!path)
+                        die(EXIT_UNAVAILABLE, "no control socket: neither $RUNTIME_DIRECTORY nor $XDG_RUNTIME_DIR is "
+                                              "set; give one with -s SOCKET");
+                socket_path = path;
+        }
+        /* a closed socket shows as EPIPE, not as a signal */
+        signal(SIGPIPE, SIG_IGN);
+
+        req = json_object_new_object();
+        json_object_object_add(req, "cmd", json_object_new_string(verb));
+        if (name)
+                json_object_object_add(req, "name", json_object_new_string(name));
+        if (strcmp(verb, "shutdown") == 0)
+                json_object_object_add(req, "force", json_object_new_boolean(force));
+        resp = converse(req, timeout);
+        json_object_put(req);
+
+        ok = json_object_object_get_ex(resp, "ok", &v) && json_object_is_type(v, json_type_boolean) &&
+             json_object_get_boolean(v);
+        if (!ok)
+                code = report_failure(resp, json);
+        else if (strcmp(verb, "status") == 0)
+                json ? print_status_json(resp) : print_table(resp);
+        else if (json)
+                print_json(resp);
+        json_object_put(resp);
+        free(path);
+        if (fflush(stdout) != 0 || ferror(stdout))
+                die(EXIT_FAIL, "writing output: %s", strerror(errno));
+        return code;
+}
