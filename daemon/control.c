@@ -418,7 +418,8 @@ static void do_status(struct client *cl)
         json_object_object_add(o, "supervisor", json_object_new_string(sup_name(s)));
         json_object_object_add(o, "state", json_object_new_string(sup_shutting_down(s) ? "shutting-down" : "running"));
         for (size_t i = 0; i < sup_n_workers(s); i++)
-                json_object_array_add(a, worker_obj(sup_worker(s, i), now));
+                if (!sup_worker(s, i)->removed) /* still stopping after a reload took it out */
+                        json_object_array_add(a, worker_obj(sup_worker(s, i), now));
         json_object_object_add(o, "workers", a);
         respond(cl, o);
 }
