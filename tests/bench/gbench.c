@@ -1,0 +1,1018 @@
+/* gbench - graced's benchmarks: measures graced against a minimal C "floor"
+ * doing the same process work, and prints a table per benchmark.
+ *
+ * Usage: gbench startstop [N...]      start and stop of N independent workers
+ *        gbench output [LINES]        one worker's output through graced vs cat
+ *        gbench chain [K...]          ordered stop (and start) of a chain of K workers
+ *        gbench ladder [L...]         ordered stop of L layers of 2 workers (each after both below)
+ *        gbench idle [N [SECONDS]]    graced's wake-ups with N idle workers
+ *
+ * Environment (run-bench.sh sets all of them):
+ *   GRACED_BIN         the graced binary
+ *   BENCH_BW           the bench worker (bw.c)
+ *   GRACED_TESTWORKER  tests/helpers/testworker (output benchmark)
+ *   BENCH_DIR          a scratch directory (configs, FIFO, logs)
+ *   BENCH_QUICK=1      fewer repetitions, 2 s idle window
+ *   BENCH_REPS=N       runs per figure (medians reported); default 11 for cases
+ *                      of <= 100 workers, 5 above (quick: 5 and 3); output: 3 (quick: 1)
+ *   BENCH_STRACE=0     skip the strace part of "idle"
+ *
+ * Every worker is bw: once exec'd it writes its pid (4 bytes) to a FIFO that
+ * gbench holds open, so "N workers have exec'd" is "4N bytes were read",
+ * the same signal for graced and for the floor. gbench kills only the
+ * processes it started (graced, its own floor workers) and, on an error,
+ * the worker pids it learned from the FIFO, by pid. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXN 20000
+
+static const char *graced_bin, *bw_bin, *tw_bin, *dir;
+static char bw_real[PATH_MAX];
+static char fifo_path[PATH_MAX];
+static int fifo_fd = -1;
+static bool quick;
+static int reps;       /* BENCH_REPS, or 0: the defaults of reps_for() */
+
+/* Repetitions for a case of n workers: small cases are cheap and noisier
+ * (a scheduling hiccup is a large part of a millisecond), so they get more. */
+static int reps_for(size_t n)
+{
+        if (reps > 0)
+                return reps;
+        if (n <= 100)
+                return quick ? 5 : 11;
+        return quick ? 3 : 5;
+}
+
+/* what to clean up on a fatal error */
+static pid_t cur_graced;
+static pid_t known[MAXN];
+static size_t n_known;
+
+static double now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+        struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+/* Is pid still one of our bench workers (not a zombie, not a recycled pid)? */
+static bool is_bw(pid_t pid)
+{
+        char p[64], exe[PATH_MAX];
+        ssize_t n;
+
+        snprintf(p, sizeof p, "/proc/%d/exe", (int)pid);
+        n = readlink(p, exe, sizeof exe - 1);
+        if (n < 0)
+                return false;
+        exe[n] = 0;
+        return strcmp(exe, bw_real) == 0;
+}
+
+static void cleanup(void)
+{
+        if (cur_graced > 0) {
+                kill(cur_graced, SIGKILL);
+                waitpid(cur_graced, NULL, 0);
+                cur_graced = 0;
+        }
+        for (size_t i = 0; i < n_known; i++)
+                if (is_bw(known[i]))
+                        kill(known[i], SIGKILL);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+        n_known = 0;
+}
+
+static void die(const char *fmt, ...)
+{
+        va_list ap;
+
+        fflush(stdout);
+        fprintf(stderr, "gbench: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\n");
+        cleanup();
+        exit(1);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+        double t[64];
+
+        memcpy(t, v, (size_t)n * sizeof *v);
+        qsort(t, (size_t)n, sizeof *t, cmp_d);
+        return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+static double minv(const double *v, int n)
+{
+        double m = v[0];
+        for (int i = 1; i < n; i++)
+                m = v[i] < m ? v[i] : m;
+        return m;
+}
+
+struct pstat {
+        char state;
+        long vol, nonvol;
+        long rss_kb, hwm_kb, anon_kb, pss_kb;
+        long ticks; /* utime + stime */
+};
+
+static int read_pstat(pid_t pid, struct pstat *ps)
+{
+        char path[64], line[512];
+        FILE *f;
+
+        memset(ps, 0, sizeof *ps);
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+        if (!(f = fopen(path, "re")))
+                return -1;
+        while (fgets(line, sizeof line, f)) {
+                if (!strncmp(line, "State:", 6))
+                        sscanf(line + 6, " %c", &ps->state);
+                else if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+                        ps->vol = atol(line + 24);
+                else if (!strncmp(line, "nonvoluntary_ctxt_switches:", 27))
+                        ps->nonvol = atol(line + 27);
+                else if (!strncmp(line, "VmRSS:", 6))
+                        ps->rss_kb = atol(line + 6);
+                else if (!strncmp(line, "VmHWM:", 6))
+                        ps->hwm_kb = atol(line + 6);
+                else if (!strncmp(line, "RssAnon:", 8))
+                        ps->anon_kb = atol(line + 8);
+        }
+        fclose(f);
+        snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+        if ((f = fopen(path, "re"))) {
+                while (fgets(line, sizeof line, f))
+                        if (!strncmp(line, "Pss:", 4))
+                                ps->pss_kb = atol(line + 4);
+                fclose(f);
+        }
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        if ((f = fopen(path, "re"))) {
+                char buf[1024], *p;
+                size_t n = fread(buf, 1, sizeof buf - 1, f);
+                unsigned long ut = 0, st = 0;
+
+                buf[n] = 0;
+                p = strrchr(buf, ')');
+                /* fields after ")": 3 state ... 14 utime 15 stime */
+                if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+                        ps->ticks = (long)(ut + st);
+                fclose(f);
+        }
+        return 0;
+}
+
+/* Waits until pid sleeps and makes no context switch for 3 x 20 ms:
+ * it has processed everything the start produced. */
+static void settle(pid_t pid)
+{
+        long last = -1;
+        int stable = 0;
+        double deadline = now_s() + 60;
+
+        sleep_s(0.02);
+        while (now_s() < deadline) {
+                struct pstat ps;
+                long c;
+
+                if (read_pstat(pid, &ps) < 0)
+                        die("pid %d vanished while settling", (int)pid);
+                c = ps.vol + ps.nonvol;
+                if (c == last && ps.state == 'S') {
+                        if (++stable >= 3)
+                                return;
+                } else {
+                        stable = 0;
+                }
+                last = c;
+                sleep_s(0.02);
+        }
+        die("pid %d did not settle within 60 s", (int)pid);
+}
+
+/* ---- FIFO: "N workers have exec'd" ------------------------------------ */
+
+static void fifo_open(void)
+{
+        snprintf(fifo_path, sizeof fifo_path, "%s/ready.fifo", dir);
+        unlink(fifo_path);
+        if (mkfifo(fifo_path, 0600) < 0)
+                die("mkfifo %s: %s", fifo_path, strerror(errno));
+        /* O_RDWR: never EOF, and the workers' open() never blocks */
+        fifo_fd = open(fifo_path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+        if (fifo_fd < 0)
+                die("open %s: %s", fifo_path, strerror(errno));
+}
+
+static void fifo_drain(void)
+{
+        char b[4096];
+        while (read(fifo_fd, b, sizeof b) > 0)
+                ;
+}
+
+/* Reads n pids; watch (graced) must not exit meanwhile. */
+static void read_pids(size_t n, pid_t watch, double timeout)
+{
+        size_t got = 0;
+        char buf[4 * 1024];
+        size_t have = 0;
+        double deadline = now_s() + timeout;
+
+        n_known = 0;
+        while (got < n) {
+                struct pollfd p = { .fd = fifo_fd, .events = POLLIN };
+                int r = poll(&p, 1, 100);
+                ssize_t k;
+
+                if (r < 0 && errno != EINTR)
+                        die("poll: %s", strerror(errno));
+                if (r <= 0) {
+                        int st;
+                        if (watch > 0 && waitpid(watch, &st, WNOHANG) == watch) {
+                                cur_graced = 0;
+                                die("graced exited early (status 0x%x) after %zu/%zu workers; see %s/graced.log", st,
+                                    got, n, dir);
+                        }
+                        if (now_s() > deadline)
+                                die("only %zu of %zu workers reported within %.0f s", got, n, timeout);
+                        continue;
+                }
+                k = read(fifo_fd, buf + have, sizeof buf - have);
+                if (k <= 0)
+                        continue;
+                have += (size_t)k;
+                while (have >= 4) {
+                        int32_t pid;
+                        memcpy(&pid, buf, 4);
+                        memmove(buf, buf + 4, have - 4);
+                        have -= 4;
+                        if (n_known < MAXN)
+                                known[n_known++] = pid;
+                        got++;
+                }
+        }
+}
+
+static size_t count_left(void)
+{
+        size_t left = 0;
+        for (size_t i = 0; i < n_known; i++)
+                left += is_bw(known[i]);
+        return left;
+}
+
+/* ---- graced ------------------------------------------------------------ */
+
+enum topo {
+        T_INDEP,  /* no dependencies */
+        T_CHAIN,  /* worker i after worker i-1 */
+        T_LADDER, /* layers of 2: both of layer l after both of layer l-1 */
+};
+
+static void write_conf(const char *path, size_t n, const char *out, enum topo topo, size_t max_parallel,
+                       const char *const *cmd)
+{
+        FILE *f = fopen(path, "w");
+
+        if (!f)
+                die("%s: %s", path, strerror(errno));
+        fprintf(f, "supervisor = { name = \"bench\"; control_socket = \"\"; max_parallel = %zu; "
+                   "shutdown_timeout = \"10min\"; };\nworkers = (\n",
+                max_parallel);
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "  { name = \"w%zu\"; command = [", i);
+                for (size_t k = 0; cmd[k]; k++)
+                        fprintf(f, "%s\"%s\"", k ? ", " : "", cmd[k]);
+                fprintf(f, "]; stdout = \"%s\"; stderr = \"%s\"; restart = \"no\";", out, out);
+                if (topo == T_CHAIN && i > 0)
+                        fprintf(f, " after = [\"w%zu\"];", i - 1);
+                if (topo == T_LADDER && i >= 2)
+                        fprintf(f, " after = [\"w%zu\", \"w%zu\"];", (i / 2 - 1) * 2, (i / 2 - 1) * 2 + 1);
+                fprintf(f, " }%s\n", i + 1 < n ? "," : "");
+        }
+        fprintf(f, ");\n");
+        if (fclose(f) != 0)
+                die("%s: %s", path, strerror(errno));
+}
+
+static pid_t spawn_graced(const char *conf, const char *log_format, const char *logfile)
+{
+        pid_t pid = fork();
+
+        if (pid < 0)
+                die("fork: %s", strerror(errno));
+        if (pid == 0) {
+                int lf = open(logfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+                char fmt[64];
+
+                if (lf < 0 || nul < 0)
+                        _exit(126);
+                dup2(nul, 0);
+                dup2(nul, 1);
+                dup2(lf, 2);
+                snprintf(fmt, sizeof fmt, "--log-format=%s", log_format);
+                execl(graced_bin, "graced", "-c", conf, fmt, (char *)NULL);
+                _exit(127);
+        }
+        cur_graced = pid;
+        return pid;
+}
+
+/* SIGTERM to graced, wait for it; returns the seconds it took. */
+static double stop_graced(pid_t pid, int *status)
+{
+        double t0 = now_s(), t1;
+
+        if (kill(pid, SIGTERM) < 0)
+                die("kill graced: %s", strerror(errno));
+        if (waitpid(pid, status, 0) != pid)
+                die("waitpid graced: %s", strerror(errno));
+        t1 = now_s();
+        cur_graced = 0;
+        return t1 - t0;
+}
+
+static void check_clean(int status, const char *what)
+{
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                die("%s: graced did not exit 0 (status 0x%x); log: %s/graced.log", what, status, dir);
+}
+
+struct run {
+        double start, stop;
+        long rss_kb, hwm_kb, anon_kb, pss_kb;
+        size_t left;
+};
+
+static struct run graced_startstop(size_t n, const char *out, enum topo topo)
+{
+        char conf[PATH_MAX], log[PATH_MAX];
+        const char *cmd[] = { bw_bin, fifo_path, NULL };
+        struct run r = { 0 };
+        struct pstat ps;
+        double t0;
+        pid_t g;
+        int st;
+
+        snprintf(conf, sizeof conf, "%s/bench.conf", dir);
+        snprintf(log, sizeof log, "%s/graced.log", dir);
+        write_conf(conf, n, out, topo, topo != T_INDEP ? 16 : n, cmd);
+        fifo_drain();
+        t0 = now_s();
+        g = spawn_graced(conf, "text", log);
+        read_pids(n, g, 120);
+        r.start = now_s() - t0;
+        settle(g);
+        read_pstat(g, &ps);
+        r.rss_kb = ps.rss_kb;
+        r.hwm_kb = ps.hwm_kb;
+        r.anon_kb = ps.anon_kb;
+        r.pss_kb = ps.pss_kb;
+        r.stop = stop_graced(g, &st);
+        check_clean(st, "stop");
+        r.left = count_left();
+        if (r.left)
+                die("%zu workers left behind after graced exited", r.left);
+        return r;
+}
+
+/* ---- floors ------------------------------------------------------------ */
+
+static pid_t fork_bw(int status_w)
+{
+        pid_t pid = fork();
+
+        if (pid < 0)
+                die("fork: %s", strerror(errno));
+        if (pid == 0) {
+                execl(bw_bin, bw_bin, fifo_path, (char *)NULL);
+                if (status_w >= 0)
+                        (void)!write(status_w, &errno, sizeof errno);
+                _exit(127);
+        }
+        return pid;
+}
+
+/* fork+exec N at once; then kill all, reap all. */
+static struct run floor_startstop(size_t n)
+{
+        static pid_t pids[MAXN];
+        struct run r = { 0 };
+        double t0;
+
+        fifo_drain();
+        t0 = now_s();
+        for (size_t i = 0; i < n; i++)
+                pids[i] = fork_bw(-1);
+        read_pids(n, 0, 120);
+        r.start = now_s() - t0;
+        sleep_s(0.1);
+        t0 = now_s();
+        for (size_t i = 0; i < n; i++)
+                kill(pids[i], SIGTERM);
+        for (size_t i = 0; i < n; i++)
+                if (waitpid(-1, NULL, 0) < 0)
+                        die("waitpid: %s", strerror(errno));
+        r.stop = now_s() - t0;
+        r.left = count_left();
+        return r;
+}
+
+/* a chain: start one at a time, each once the previous exec'd (a CLOEXEC
+ * pipe, as graced learns it); stop the last first, reap it, then the next. */
+static struct run floor_chain(size_t n)
+{
+        static pid_t pids[MAXN];
+        struct run r = { 0 };
+        double t0;
+
+        fifo_drain();
+        t0 = now_s();
+        for (size_t i = 0; i < n; i++) {
+                int p[2], e;
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        die("pipe2: %s", strerror(errno));
+                pids[i] = fork_bw(p[1]);
+                close(p[1]);
+                if (read(p[0], &e, sizeof e) > 0)
+                        die("exec %s: %s", bw_bin, strerror(e));
+                close(p[0]);
+        }
+        read_pids(n, 0, 120);
+        r.start = now_s() - t0;
+        sleep_s(0.1);
+        t0 = now_s();
+        for (size_t i = n; i-- > 0;) {
+                kill(pids[i], SIGTERM);
+                if (waitpid(pids[i], NULL, 0) < 0)
+                        die("waitpid: %s", strerror(errno));
+        }
+        r.stop = now_s() - t0;
+        r.left = count_left();
+        return r;
+}
+
+/* a ladder of L layers of 2 (worker i is in layer i/2): started at once
+ * (not measured), stopped layer by layer from the top: SIGTERM to both,
+ * reap both, next layer. */
+static struct run floor_ladder(size_t layers)
+{
+        static pid_t pids[MAXN];
+        size_t n = 2 * layers;
+        struct run r = { 0 };
+        double t0;
+
+        fifo_drain();
+        for (size_t i = 0; i < n; i++)
+                pids[i] = fork_bw(-1);
+        read_pids(n, 0, 120);
+        sleep_s(0.1);
+        t0 = now_s();
+        for (size_t l = layers; l-- > 0;) {
+                kill(pids[2 * l], SIGTERM);
+                kill(pids[2 * l + 1], SIGTERM);
+                if (waitpid(pids[2 * l], NULL, 0) < 0 || waitpid(pids[2 * l + 1], NULL, 0) < 0)
+                        die("waitpid: %s", strerror(errno));
+        }
+        r.stop = now_s() - t0;
+        r.left = count_left();
+        return r;
+}
+
+/* ---- benchmarks -------------------------------------------------------- */
+
+static const char *verdict(bool ok) { return ok ? "ok" : "MISSED"; }
+
+static void bench_startstop(size_t *ns, size_t nn)
+{
+        static const char *const modes[] = { "null", "log" };
+        double fs[16][64], fst[16][64], gs[16][2][64], gst[16][2][64];
+        long rss[16][2][64], hwm[16][2][64], anon[16][2][64], pss[16][2][64];
+        double med_rss[16][2], med_hwm[16][2], med_anon[16][2], med_pss[16][2];
+
+        int rk[16] = { 0 };
+
+        for (size_t k = 0; k < nn; k++) {
+                int reps = rk[k] = reps_for(ns[k]);
+                for (int i = 0; i < reps; i++) {
+                        struct run r = floor_startstop(ns[k]);
+                        fs[k][i] = r.start;
+                        fst[k][i] = r.stop;
+                        for (int m = 0; m < 2; m++) {
+                                r = graced_startstop(ns[k], modes[m], T_INDEP);
+                                gs[k][m][i] = r.start;
+                                gst[k][m][i] = r.stop;
+                                rss[k][m][i] = r.rss_kb;
+                                hwm[k][m][i] = r.hwm_kb;
+                                anon[k][m][i] = r.anon_kb;
+                                pss[k][m][i] = r.pss_kb;
+                        }
+                }
+                for (int m = 0; m < 2; m++) {
+                        double a[64], b[64], c[64], d[64];
+                        for (int i = 0; i < reps; i++) {
+                                a[i] = (double)rss[k][m][i];
+                                b[i] = (double)hwm[k][m][i];
+                                c[i] = (double)anon[k][m][i];
+                                d[i] = (double)pss[k][m][i];
+                        }
+                        med_rss[k][m] = median(a, reps);
+                        med_hwm[k][m] = median(b, reps);
+                        med_anon[k][m] = median(c, reps);
+                        med_pss[k][m] = median(d, reps);
+                }
+        }
+
+        printf("\n== 1. start: launch -> N independent workers exec'd (medians of \"runs\" runs) ==\n");
+        printf("floor: one C process fork+execs N bw; graced: max_parallel = N, stdout/stderr = null | log\n");
+        printf("%6s %10s %12s %7s %12s %7s %5s %15s\n", "N", "floor ms", "graced:null", "ratio", "graced:log", "ratio",
+               "runs", "best null/log");
+        for (size_t k = 0; k < nn; k++) {
+                double f = median(fs[k], rk[k]), g0 = median(gs[k][0], rk[k]), g1 = median(gs[k][1], rk[k]);
+                double bf = minv(fs[k], rk[k]);
+                printf("%6zu %10.2f %12.2f %6.2fx %12.2f %6.2fx %5d %7.2fx/%5.2fx\n", ns[k], f * 1e3, g0 * 1e3, g0 / f,
+                       g1 * 1e3, g1 / f, rk[k], minv(gs[k][0], rk[k]) / bf, minv(gs[k][1], rk[k]) / bf);
+        }
+        printf("(ratio: of the medians; best: fastest graced run / fastest floor run)\n");
+        printf("graced's memory once all started and settled (KiB, /proc/PID/status and smaps_rollup):\n");
+        printf("%6s %6s %8s %8s %8s %8s\n", "N", "output", "VmRSS", "VmHWM", "RssAnon", "Pss");
+        for (size_t k = 0; k < nn; k++)
+                for (int m = 0; m < 2; m++)
+                        printf("%6zu %6s %8.0f %8.0f %8.0f %8.0f\n", ns[k], modes[m], med_rss[k][m], med_hwm[k][m],
+                               med_anon[k][m], med_pss[k][m]);
+        for (size_t k = 0; k < nn; k++) {
+                if (ns[k] != 1000)
+                        continue;
+                double f = median(fs[k], rk[k]), g0 = median(gs[k][0], rk[k]), g1 = median(gs[k][1], rk[k]);
+                printf("target N=1000: graced within 1.3x of the floor: null %.2fx %s, log %.2fx %s\n", g0 / f,
+                       verdict(g0 / f <= 1.3), g1 / f, verdict(g1 / f <= 1.3));
+                printf("target N=1000: graced RSS < 3 MiB once all started: VmRSS null %.0f KiB / log %.0f KiB %s "
+                       "(VmHWM %.0f / %.0f KiB)\n",
+                       med_rss[k][0], med_rss[k][1], verdict(med_rss[k][0] < 3072 && med_rss[k][1] < 3072),
+                       med_hwm[k][0], med_hwm[k][1]);
+        }
+        printf("(VmRSS counts the shared libraries' resident pages in full; RssAnon is graced's own memory)\n");
+
+        printf("\n== 3. stop: SIGTERM -> graced exited (waitpid), N workers exiting at once (medians) ==\n");
+        printf("floor: one C process kill()s its N bw then reaps them all\n");
+        printf("%6s %10s %12s %7s %12s %7s %5s %5s %15s\n", "N", "floor ms", "graced:null", "ratio", "graced:log",
+               "ratio", "runs", "left", "best null/log");
+        for (size_t k = 0; k < nn; k++) {
+                double f = median(fst[k], rk[k]), g0 = median(gst[k][0], rk[k]), g1 = median(gst[k][1], rk[k]);
+                double bf = minv(fst[k], rk[k]);
+                printf("%6zu %10.2f %12.2f %6.2fx %12.2f %6.2fx %5d %5d %7.2fx/%5.2fx\n", ns[k], f * 1e3, g0 * 1e3,
+                       g0 / f, g1 * 1e3, g1 / f, rk[k], 0, minv(gst[k][0], rk[k]) / bf, minv(gst[k][1], rk[k]) / bf);
+        }
+        for (size_t k = 0; k < nn; k++) {
+                if (ns[k] != 1000)
+                        continue;
+                double f = median(fst[k], rk[k]), g0 = median(gst[k][0], rk[k]), g1 = median(gst[k][1], rk[k]);
+                printf("target N=1000: graced within 1.2x of the floor: null %.2fx %s, log %.2fx %s\n", g0 / f,
+                       verdict(g0 / f <= 1.2), g1 / f, verdict(g1 / f <= 1.2));
+        }
+        printf("(left: worker pids still alive after graced exited, checked through /proc/PID/exe on every run)\n");
+}
+
+static void bench_chain(size_t *ns, size_t nn)
+{
+        double fs[16][64], fst[16][64], gs[16][64], gst[16][64];
+        int rk[16] = { 0 };
+
+        for (size_t k = 0; k < nn; k++)
+                for (int i = 0, reps = rk[k] = reps_for(ns[k]); i < reps; i++) {
+                        struct run r = floor_chain(ns[k]);
+                        fs[k][i] = r.start;
+                        fst[k][i] = r.stop;
+                        r = graced_startstop(ns[k], "null", T_CHAIN);
+                        gs[k][i] = r.start;
+                        gst[k][i] = r.stop;
+                }
+        printf("\n== 4. ordered stop: chain of K workers, each after the previous (median of %d) ==\n", rk[0]);
+        printf("floor: SIGTERM to the last, reap it, then the previous...; graced: SIGTERM -> graced exited\n");
+        printf("%6s %10s %10s %7s %18s %6s %10s\n", "K", "floor ms", "graced ms", "ratio", "overhead/level us", "best",
+               "best o/l us");
+        for (size_t k = 0; k < nn; k++) {
+                double f = median(fst[k], rk[k]), g = median(gst[k], rk[k]);
+                double bf = minv(fst[k], rk[k]), bg = minv(gst[k], rk[k]);
+                printf("%6zu %10.2f %10.2f %6.2fx %18.1f %5.2fx %10.1f\n", ns[k], f * 1e3, g * 1e3, g / f,
+                       (g - f) / (double)ns[k] * 1e6, bg / bf, (bg - bf) / (double)ns[k] * 1e6);
+        }
+        for (size_t k = 0; k < nn; k++)
+                if (ns[k] == 50) {
+                        double f = median(fst[k], rk[k]), g = median(gst[k], rk[k]);
+                        printf("target K=50: within 1.2x of the floor: %.2fx %s (best runs: %.2fx)\n", g / f,
+                               verdict(g / f <= 1.2), minv(gst[k], rk[k]) / minv(fst[k], rk[k]));
+                }
+        printf("ordered start of the same chain (each started once the previous exec'd; floor waits on a CLOEXEC pipe):\n");
+        printf("%6s %10s %10s %7s %18s\n", "K", "floor ms", "graced ms", "ratio", "overhead/level us");
+        for (size_t k = 0; k < nn; k++) {
+                double f = median(fs[k], rk[k]), g = median(gs[k], rk[k]);
+                printf("%6zu %10.2f %10.2f %6.2fx %18.1f\n", ns[k], f * 1e3, g * 1e3, g / f, (g - f) / (double)ns[k] * 1e6);
+        }
+}
+
+static void bench_ladder(size_t *ls, size_t nl)
+{
+        double fst[16][64], gst[16][64];
+        int rk[16] = { 0 };
+
+        for (size_t k = 0; k < nl; k++)
+                for (int i = 0, reps = rk[k] = reps_for(2 * ls[k]); i < reps; i++) {
+                        fst[k][i] = floor_ladder(ls[k]).stop;
+                        gst[k][i] = graced_startstop(2 * ls[k], "null", T_LADDER).stop;
+                }
+        printf("\n== 4b. ordered stop of a ladder: L layers of 2 workers, each after both of the layer below "
+               "(median of %d) ==\n",
+               rk[0]);
+        printf("floor: SIGTERM to both workers of the top layer, reap both, then the layer below...\n");
+        printf("%6s %8s %10s %10s %8s %18s %7s\n", "L", "workers", "floor ms", "graced ms", "ratio", "overhead/level us",
+               "best");
+        for (size_t k = 0; k < nl; k++) {
+                double f = median(fst[k], rk[k]), g = median(gst[k], rk[k]);
+                printf("%6zu %8zu %10.2f %10.2f %7.2fx %18.1f %6.2fx\n", ls[k], 2 * ls[k], f * 1e3, g * 1e3, g / f,
+                       (g - f) / (double)ls[k] * 1e6, minv(gst[k], rk[k]) / minv(fst[k], rk[k]));
+        }
+}
+
+static void bench_idle(size_t n, double window)
+{
+        char conf[PATH_MAX], log[PATH_MAX], out[PATH_MAX];
+        const char *cmd[] = { bw_bin, fifo_path, NULL };
+        const char *no_strace = getenv("BENCH_STRACE");
+        struct pstat a, b;
+        pid_t g;
+        int st;
+
+        snprintf(conf, sizeof conf, "%s/bench.conf", dir);
+        snprintf(log, sizeof log, "%s/graced.log", dir);
+        write_conf(conf, n, "log", T_INDEP, 16, cmd);
+        fifo_drain();
+        g = spawn_graced(conf, "text", log);
+        read_pids(n, g, 120);
+        settle(g);
+        read_pstat(g, &a);
+        sleep_s(window);
+        read_pstat(g, &b);
+        printf("\n== 5. idle: %zu idle workers (stdout/stderr = log), %.0f s window after all started ==\n", n, window);
+        printf("%-28s %8s %8s %8s\n", "graced", "before", "after", "delta");
+        printf("%-28s %8ld %8ld %8ld\n", "voluntary_ctxt_switches", a.vol, b.vol, b.vol - a.vol);
+        printf("%-28s %8ld %8ld %8ld\n", "nonvoluntary_ctxt_switches", a.nonvol, b.nonvol, b.nonvol - a.nonvol);
+        printf("%-28s %8ld %8ld %8ld\n", "cpu ticks (utime+stime)", a.ticks, b.ticks, b.ticks - a.ticks);
+        printf("target: 0 context switches in the window: %s\n",
+               verdict(b.vol - a.vol + b.nonvol - a.nonvol == 0));
+
+        snprintf(out, sizeof out, "%s/strace.out", dir);
+        if (no_strace && !strcmp(no_strace, "0")) {
+                printf("strace: skipped (BENCH_STRACE=0)\n");
+        } else if (access("/usr/bin/strace", X_OK) != 0 && system("command -v strace >/dev/null 2>&1") != 0) {
+                printf("strace: not available, skipped\n");
+        } else {
+                char gp[32];
+                pid_t s = fork();
+
+                snprintf(gp, sizeof gp, "%d", (int)g);
+                if (s == 0) {
+                        int nul = open("/dev/null", O_RDWR);
+                        dup2(nul, 1);
+                        dup2(nul, 2);
+                        execlp("strace", "strace", "-c", "-f", "-o", out, "-p", gp, (char *)NULL);
+                        _exit(127);
+                }
+                sleep_s(window);
+                kill(s, SIGINT);
+                waitpid(s, &st, 0);
+                FILE *f = fopen(out, "r");
+                char line[256];
+                size_t lines = 0;
+                /* strace re-raises the SIGINT that made it detach */
+                if (!f || !((WIFEXITED(st) && WEXITSTATUS(st) == 0) || (WIFSIGNALED(st) && WTERMSIG(st) == SIGINT))) {
+                        printf("strace -c -f -p: did not work here (exit 0x%x), skipped\n", st);
+                } else {
+                        printf("strace -c -f -p graced for %.0f s (the epoll_wait in progress at the attach is not "
+                               "counted):\n",
+                               window);
+                        while (fgets(line, sizeof line, f)) {
+                                printf("  %s", line);
+                                lines++;
+                        }
+                        if (lines == 0)
+                                printf("  (strace counted no system call at all)\n");
+                }
+                if (f)
+                        fclose(f);
+        }
+        stop_graced(g, &st);
+        check_clean(st, "idle stop");
+        if (count_left())
+                die("workers left behind after the idle run");
+}
+
+/* ---- output throughput --------------------------------------------------- */
+
+static double floor_output(long lines, const char *outfile)
+{
+        int p[2], st;
+        char nb[32];
+        pid_t prod, cat;
+        double t0;
+
+        snprintf(nb, sizeof nb, "%ld", lines);
+        if (pipe2(p, O_CLOEXEC) < 0)
+                die("pipe: %s", strerror(errno));
+        t0 = now_s();
+        prod = fork();
+        if (prod == 0) {
+                dup2(p[1], 1);
+                execl(tw_bin, "testworker", "--lines-fast", nb, (char *)NULL);
+                _exit(127);
+        }
+        cat = fork();
+        if (cat == 0) {
+                int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                dup2(p[0], 0);
+                dup2(fd, 1);
+                execlp("cat", "cat", (char *)NULL);
+                _exit(127);
+        }
+        close(p[0]);
+        close(p[1]);
+        if (waitpid(cat, &st, 0) != cat || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                die("cat failed (0x%x)", st);
+        t0 = now_s() - t0;
+        if (waitpid(prod, &st, 0) != prod || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                die("testworker failed (0x%x)", st);
+        return t0;
+}
+
+static long count_lines(const char *path)
+{
+        FILE *f = fopen(path, "r");
+        long n = 0;
+        int c;
+
+        if (!f)
+                return -1;
+        while ((c = getc_unlocked(f)) != EOF)
+                n += c == '\n';
+        fclose(f);
+        return n;
+}
+
+/* Counts the worker's records in graced's log; returns how many are
+ * "1".."lines" in order (the rest is lost, duplicated or out of order). */
+static long check_graced_output(const char *path, bool json, long *records)
+{
+        FILE *f = fopen(path, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        long expect = 1, in_order = 0;
+
+        *records = 0;
+        if (!f)
+                die("%s: %s", path, strerror(errno));
+        while (getline(&line, &cap, f) > 0) {
+                const char *p;
+                long v;
+
+                if (json) {
+                        if (!strstr(line, "\"event\":\"output\"") || !strstr(line, "\"worker\":\"w\"") ||
+                            !(p = strstr(line, "\"msg\":\"")))
+                                continue;
+                        p += 7;
+                } else {
+                        if (!(p = strstr(line, " w[stdout]: ")))
+                                continue;
+                        p += 12;
+                }
+                (*records)++;
+                v = strtol(p, NULL, 10);
+                if (v == expect) {
+                        in_order++;
+                        expect++;
+                }
+        }
+        free(line);
+        fclose(f);
+        return in_order;
+}
+
+static double graced_output(long lines, bool json, long *records, long *in_order)
+{
+        char conf[PATH_MAX], log[PATH_MAX], nb[32], needle[64];
+        double t0, t = 0, deadline;
+        off_t last = -1;
+        int fd, st;
+        pid_t g;
+
+        snprintf(nb, sizeof nb, "%ld", lines);
+        snprintf(conf, sizeof conf, "%s/output.conf", dir);
+        snprintf(log, sizeof log, "%s/graced-output.log", dir);
+        if (json)
+                snprintf(needle, sizeof needle, "\"msg\":\"%ld\"", lines);
+        else
+                snprintf(needle, sizeof needle, " w[stdout]: %ld\n", lines);
+        /* one worker named "w" */
+        {
+                FILE *f = fopen(conf, "w");
+                fprintf(f, "supervisor = { name = \"bench\"; control_socket = \"\"; };\n"
+                           "workers = ( { name = \"w\"; command = [\"%s\", \"--lines-fast\", \"%s\"]; "
+                           "stdout = \"log\"; stderr = \"log\"; restart = \"no\"; } );\n",
+                        tw_bin, nb);
+                fclose(f);
+        }
+        unlink(log);
+        t0 = now_s();
+        g = spawn_graced(conf, json ? "json" : "text", log);
+        deadline = t0 + 300;
+        /* done once the last line is in the file: poll its size every 2 ms */
+        while ((fd = open(log, O_RDONLY | O_CLOEXEC)) < 0)
+                sleep_s(0.0005);
+        for (;;) {
+                struct stat sb;
+                if (fstat(fd, &sb) == 0 && sb.st_size != last) {
+                        char tail[8192 + 1];
+                        off_t off = sb.st_size > 8192 ? sb.st_size - 8192 : 0;
+                        ssize_t k = pread(fd, tail, (size_t)(sb.st_size - off), off);
+                        last = sb.st_size;
+                        if (k > 0) {
+                                tail[k] = 0;
+                                if (memmem(tail, (size_t)k, needle, strlen(needle))) {
+                                        t = now_s() - t0;
+                                        break;
+                                }
+                        }
+                }
+                if (now_s() > deadline)
+                        die("graced output: the last line did not arrive within 300 s");
+                if (waitpid(g, &st, WNOHANG) == g) {
+                        cur_graced = 0;
+                        die("graced exited during the output benchmark (0x%x)", st);
+                }
+                sleep_s(0.002);
+        }
+        close(fd);
+        sleep_s(0.05);
+        stop_graced(g, &st);
+        check_clean(st, "output");
+        *in_order = check_graced_output(log, json, records);
+        return t;
+}
+
+static void bench_output(long lines)
+{
+        int n = reps > 0 ? (reps < 8 ? reps : 8) : quick ? 1 : 3;
+        double f[8], gt[8], gj[8];
+        long rec_t = 0, ord_t = 0, rec_j = 0, ord_j = 0, cat_lines;
+        char outfile[PATH_MAX];
+
+        snprintf(outfile, sizeof outfile, "%s/cat.out", dir);
+        for (int i = 0; i < n; i++) {
+                long rec, ord;
+                f[i] = floor_output(lines, outfile);
+                gt[i] = graced_output(lines, false, &rec, &ord);
+                if (i == 0 || ord < ord_t)
+                        rec_t = rec, ord_t = ord;
+                gj[i] = graced_output(lines, true, &rec, &ord);
+                if (i == 0 || ord < ord_j)
+                        rec_j = rec, ord_j = ord;
+        }
+        cat_lines = count_lines(outfile);
+        double mf = median(f, n), mt = median(gt, n), mj = median(gj, n);
+        printf("\n== 2. output: one worker writes %ld lines (testworker --lines-fast), median of %d ==\n", lines, n);
+        printf("floor: testworker | cat > file; graced: stdout = \"log\", graced's stderr = a file\n");
+        printf("%-22s %10s %12s %9s %10s %8s\n", "", "seconds", "lines/s", "vs floor", "records", "lost");
+        printf("%-22s %10.3f %12.0f %8.2fx %10ld %8ld\n", "floor (cat)", mf, (double)lines / mf, 1.0, cat_lines,
+               lines - cat_lines);
+        printf("%-22s %10.3f %12.0f %8.2fx %10ld %8ld\n", "graced --log-format=text", mt, (double)lines / mt, mt / mf,
+               rec_t, lines - ord_t);
+        printf("%-22s %10.3f %12.0f %8.2fx %10ld %8ld\n", "graced --log-format=json", mj, (double)lines / mj, mj / mf,
+               rec_j, lines - ord_j);
+        printf("(graced time: launch -> the last line is in the log file, polled every 2 ms; lost: lines missing or\n"
+               " out of order among the worker's records, worst run)\n");
+        printf("check: no line lost: %s\n", verdict(ord_t == lines && ord_j == lines && rec_t == lines && rec_j == lines));
+        unlink(outfile);
+}
+
+static size_t parse_list(int argc, char **argv, size_t *v, size_t max, const size_t *def, size_t ndef)
+{
+        size_t n = 0;
+
+        for (int i = 0; i < argc && n < max; i++) {
+                long x = atol(argv[i]);
+                if (x <= 0 || x >= MAXN)
+                        die("bad count '%s'", argv[i]);
+                v[n++] = (size_t)x;
+        }
+        if (n == 0) {
+                memcpy(v, def, ndef * sizeof *def);
+                n = ndef;
+        }
+        return n;
+}
+
+static const char *need_env(const char *k)
+{
+        const char *v = getenv(k);
+        if (!v || !*v)
+                die("%s is not set", k);
+        return v;
+}
+
+int main(int argc, char **argv)
+{
+        const char *q = getenv("BENCH_QUICK"), *rp = getenv("BENCH_REPS");
+        size_t ns[16];
+
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        if (argc < 2) {
+                fprintf(stderr, "usage: gbench startstop [N...] | output [LINES] | chain [K...] | ladder [L...] | "
+                                "idle [N [SECONDS]]\n");
+                return 2;
+        }
+        /* what systemd may have given us must not reach graced */
+        unsetenv("NOTIFY_SOCKET");
+        unsetenv("WATCHDOG_USEC");
+        unsetenv("WATCHDOG_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_PID");
+        quick = q && *q && strcmp(q, "0") != 0;
+        reps = rp && atoi(rp) > 0 ? atoi(rp) : 0;
+        if (reps > 63)
+                reps = 63;
+        graced_bin = need_env("GRACED_BIN");
+        bw_bin = need_env("BENCH_BW");
+        dir = need_env("BENCH_DIR");
+        if (!realpath(bw_bin, bw_real))
+                die("%s: %s", bw_bin, strerror(errno));
+        fifo_open();
+
+        if (!strcmp(argv[1], "startstop")) {
+                static const size_t def[] = { 10, 100, 1000 };
+                size_t n = parse_list(argc - 2, argv + 2, ns, 16, def, 3);
+                bench_startstop(ns, n);
+        } else if (!strcmp(argv[1], "chain")) {
+                static const size_t def[] = { 10, 50 };
+                size_t n = parse_list(argc - 2, argv + 2, ns, 16, def, 2);
+                bench_chain(ns, n);
+        } else if (!strcmp(argv[1], "ladder")) {
+                static const size_t def[] = { 10, 20 };
+                size_t n = parse_list(argc - 2, argv + 2, ns, 16, def, 2);
+                bench_ladder(ns, n);
+        } else if (!strcmp(argv[1], "idle")) {
+                size_t n = argc > 2 ? (size_t)atol(argv[2]) : 100;
+                double w = argc > 3 ? atof(argv[3]) : quick ? 2 : 10;
+                if (n == 0 || n >= MAXN || w <= 0)
+                        die("bad idle arguments");
+                bench_idle(n, w);
+        } else if (!strcmp(argv[1], "output")) {
+                long lines = argc > 2 ? atol(argv[2]) : 1000000;
+                tw_bin = need_env("GRACED_TESTWORKER");
+                if (lines <= 0)
+                        die("bad line count");
+                bench_output(lines);
+        } else {
+                die("unknown benchmark '%s'", argv[1]);
+        }
+        close(fifo_fd);
+        unlink(fifo_path);
+        return 0;
+}
