@@ -435,8 +435,11 @@ static void on_idle(void *data)
 {
         struct run *r = data;
 
-        if (r->ctl)
+        sup_flush(r->sup);
+        if (r->ctl) {
                 control_tick(r->ctl);
+                sup_flush(r->sup); /* what the answered requests asked for */
+        }
         /* the iteration's records in one write (unless stderr is blocked) */
         if (log_pending())
                 log_flush();
@@ -650,6 +653,7 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         for (size_t i = 0; i < r.n_mech; i++)
                 r.mech[i] = mech_new(&r, i);
         sup_set_dev_mode(r.sup, log_get_format() == LOG_FORMAT_DEV);
+        sup_set_batched(r.sup, true);
         sup_start(r.sup);
         on_idle(&r);
 

@@ -45,6 +45,10 @@ struct sup {
 
         char *last_status;
         bool in_schedule, reschedule;
+        bool batched, dirty;
+        /* per scheduling pass: every dependent (transitively) is fully down /
+         * every dependent that stops or restarts is down */
+        bool *down_above, *rdown_above;
 };
 
 static void schedule(struct sup *s);
@@ -126,6 +130,8 @@ struct sup *sup_new(const struct conf *c, const struct plan *p, const struct sup
         s->stop_seq = xcalloc(s->n, sizeof *s->stop_seq);
         s->in_stop_seq = xcalloc(s->n, sizeof(bool));
         s->restart_pending = xcalloc(s->n, sizeof(bool));
+        s->down_above = xcalloc(s->n, sizeof(bool));
+        s->rdown_above = xcalloc(s->n, sizeof(bool));
         for (size_t i = 0; i < s->n; i++) {
                 struct sw *w = &s->w[i];
 
@@ -182,6 +188,8 @@ struct sup *sup_free(struct sup *s)
         free(s->stop_seq);
         free(s->in_stop_seq);
         free(s->restart_pending);
+        free(s->down_above);
+        free(s->rdown_above);
         free(s->name);
         free(s->reason);
         free(s->last_status);
@@ -241,43 +249,6 @@ static bool deps_ready(struct sup *s, size_t i)
         for (size_t k = 0; k < s->n_deps[i]; k++)
                 if (!is_ready(&s->w[s->deps[i][k]]))
                         return false;
-        return true;
-}
-
-/* Every worker that depends on i, directly or through others, is fully
- * down: a dependency outlives everything above it, even across a oneshot
- * that has already exited. */
-static bool dependents_quiet(struct sup *s, size_t i)
-{
-        for (size_t k = 0; k < s->n_rdeps[i]; k++) {
-                size_t j = s->rdeps[i][k];
-                struct sw *d = &s->w[j];
-
-                if (!is_quiet(d))
-                        return false;
-                /* a dependent that will be started again is not down */
-                if (!d->want_down && !s->shutting_down &&
-                    (d->state == WORKER_BACKOFF || d->state == WORKER_WAITING))
-                        return false;
-                if (!dependents_quiet(s, j))
-                        return false;
-        }
-        return true;
-}
-
-/* For a restart after a reload: dependents that restart too (or stop)
- * are down first; the others keep running. */
-static bool restarting_dependents_quiet(struct sup *s, size_t i)
-{
-        for (size_t k = 0; k < s->n_rdeps[i]; k++) {
-                size_t j = s->rdeps[i][k];
-                struct sw *d = &s->w[j];
-
-                if ((d->reload_restart || d->want_down) && !is_quiet(d))
-                        return false;
-                if (!restarting_dependents_quiet(s, j))
-                        return false;
-        }
         return true;
 }
 
@@ -1066,14 +1037,35 @@ static void schedule_once(struct sup *s)
         unsigned starting = count_state(s, WORKER_STARTING);
         unsigned stopping = count_state(s, WORKER_STOPPING);
 
-        /* stops: a worker only once every dependent is fully down */
+        /* stops: a worker only once every dependent is fully down. Walking in
+         * reverse start order visits every dependent before its dependencies,
+         * so "everything above is down" is computed once per worker per pass
+         * (a dependency outlives everything above it, even across a oneshot
+         * that has already exited). */
         for (size_t k = s->n; k-- > 0;) {
                 size_t i = s->start_order[k];
                 struct sw *w = &s->w[i];
+                bool da = true, rda = true;
+
+                for (size_t r = 0; r < s->n_rdeps[i]; r++) {
+                        size_t j = s->rdeps[i][r];
+                        struct sw *d = &s->w[j];
+                        bool q = is_quiet(d);
+                        /* a dependent that will be started again is not down */
+                        bool comes_back = !d->want_down && !s->shutting_down &&
+                                          (d->state == WORKER_BACKOFF || d->state == WORKER_WAITING);
+
+                        if (!q || comes_back || !s->down_above[j])
+                                da = false;
+                        if (((d->reload_restart || d->want_down) && !q) || !s->rdown_above[j])
+                                rda = false;
+                }
+                s->down_above[i] = da;
+                s->rdown_above[i] = rda;
 
                 if (w->reload_restart && !w->want_down) {
                         if (w->state == WORKER_STARTING || w->state == WORKER_RUNNING) {
-                                if (stopping < s->max_parallel && restarting_dependents_quiet(s, i)) {
+                                if (stopping < s->max_parallel && rda) {
                                         begin_stop(s, w, STOP_RESTART);
                                         stopping += w->state == WORKER_STOPPING;
                                 }
@@ -1085,11 +1077,11 @@ static void schedule_once(struct sup *s)
                 if (!w->want_down)
                         continue;
                 if (w->state == WORKER_STARTING || w->state == WORKER_RUNNING) {
-                        if (stopping >= s->max_parallel || !dependents_quiet(s, i))
+                        if (stopping >= s->max_parallel || !da)
                                 continue;
                         begin_stop(s, w, s->shutting_down ? STOP_SHUTDOWN : STOP_MANUAL);
                         stopping += w->state == WORKER_STOPPING;
-                } else if (w->state != WORKER_STOPPING && is_quiet(w) && dependents_quiet(s, i)) {
+                } else if (w->state != WORKER_STOPPING && is_quiet(w) && da) {
                         settle_down(s, w);
                 }
         }
@@ -1130,6 +1122,10 @@ static void schedule(struct sup *s)
 {
         if (s->finished)
                 return;
+        if (s->batched) {
+                s->dirty = true; /* sup_flush() runs one pass for all events */
+                return;
+        }
         if (s->in_schedule) {
                 s->reschedule = true;
                 return;
@@ -1153,6 +1149,18 @@ static void schedule(struct sup *s)
                 log_notice(NULL, "ready", "%s", s->last_status ? s->last_status : "ready");
         }
         update_status(s);
+}
+
+void sup_set_batched(struct sup *s, bool on) { s->batched = on; }
+
+void sup_flush(struct sup *s)
+{
+        if (!s->dirty)
+                return;
+        s->dirty = false;
+        s->batched = false;
+        schedule(s);
+        s->batched = true;
 }
 
 void sup_start(struct sup *s)
@@ -1691,6 +1699,7 @@ struct sup *sup_reload(struct sup *old, const struct conf *c, size_t **ret_map, 
         s->started = old->started;
         s->ready_notified = old->ready_notified;
         s->dev_mode = old->dev_mode;
+        s->batched = old->batched;
         s->accepted_signals = old->accepted_signals;
         s->last_signal = old->last_signal;
         s->last_status = old->last_status;

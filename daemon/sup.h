@@ -132,6 +132,12 @@ struct sup *sup_new(const struct conf *c, const struct plan *p, const struct sup
 struct sup *sup_free(struct sup *s);
 void sup_set_dev_mode(struct sup *s, bool on);
 
+/* Batched: events only mark the supervisor dirty and sup_flush() (from
+ * the loop, once per iteration) runs one scheduling pass for all of them.
+ * Unbatched (the default, for tests): every event schedules at once. */
+void sup_set_batched(struct sup *s, bool on);
+void sup_flush(struct sup *s);
+
 /* Start the boot-time workers. */
 void sup_start(struct sup *s);
 
