@@ -193,12 +193,24 @@ static const char *name_color(const char *name)
         return palette[h % ELEMENTSOF(palette)];
 }
 
-static char *text_prefix(char *tmp, size_t len)
+/* "<ts> graced[pid]: ", rebuilt only when the millisecond changes (it is
+ * written once per captured line). */
+static const char *text_prefix(void)
 {
+        static char prefix[96];
+        static usec_t last_ms = USEC_INFINITY;
+        static pid_t pid;
+        usec_t ms = now_real() / USEC_PER_MSEC;
         char ts[40];
 
-        snprintf(tmp, len, "%s graced[%d]: ", format_iso8601(now_real(), ts, sizeof ts), (int)getpid());
-        return tmp;
+        if (ms != last_ms) {
+                if (!pid)
+                        pid = getpid();
+                snprintf(prefix, sizeof prefix, "%s graced[%d]: ", format_iso8601(ms * USEC_PER_MSEC, ts, sizeof ts),
+                         (int)pid);
+                last_ms = ms;
+        }
+        return prefix;
 }
 
 /* Worker lines are user data: in text formats, replace control characters
@@ -257,7 +269,7 @@ static void emit_journal(int level, const char *worker, const char *event, const
 static void emit_record(int level, const char *worker, const char *event, const char *stream, const char *msg,
                         size_t len, bool is_output)
 {
-        char pre[96];
+        const char *pre;
         char *out = NULL;
         size_t olen = 0, ocap = 0;
 
@@ -284,7 +296,7 @@ static void emit_record(int level, const char *worker, const char *event, const 
                 break;
         }
         default:
-                text_prefix(pre, sizeof pre);
+                pre = text_prefix();
                 ocap = len + strlen(pre) + (worker ? strlen(worker) : 0) + 32;
                 out = xmalloc(ocap);
                 if (is_output)
