@@ -136,17 +136,23 @@ int proc_spawn(const struct proc_spec *s, struct proc_child *ret)
 
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
+        /* vfork: no copy of graced's page tables (most of a fork's cost with
+         * its shared libraries), and the child only makes system calls until
+         * exec, on memory prepared by the parent; we resume once it has
+         * exec'd or failed. ASan cannot follow a vfork child: fork there. */
+#if defined(__SANITIZE_ADDRESS__)
         pid = fork();
+#else
+        pid = vfork();
+#endif
         if (pid < 0) {
                 int e = -errno;
                 safe_close(p[0]);
                 safe_close(p[1]);
                 return e;
         }
-        if (pid == 0) {
-                close(p[0]);
-                child(s, p[1], parent);
-        }
+        if (pid == 0)
+                child(s, p[1], parent); /* p[0] is close-on-exec */
         safe_close(p[1]);
         (void)fd_set_nonblock(p[0], true);
         ret->pid = pid;
