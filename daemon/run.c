@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -39,8 +40,8 @@ struct wmech {
 };
 
 struct run {
-        struct conf *conf;
-        struct plan *plan;
+        char *report_path;           /* --report, else the configuration's */
+        const char *report_override; /* --report */
         struct loop *loop;
         struct sup *sup;
         struct wmech **mech;
@@ -51,7 +52,6 @@ struct run {
         sigset_t sigs;
         bool done;
         int exit_code;
-        const char *report_path;
         usec_t started_real;
         int devnull_w;
         struct notify_server *nsrv;
@@ -97,6 +97,8 @@ static char **build_env(const struct conf_worker *c, const char *notify_env, con
 }
 
 static int run_reload(struct run *r, char **errors);
+static const struct control_hooks ctl_hooks;
+static void rebind_control(struct run *r, const char *configured);
 
 static void close_status(struct wmech *m);
 
@@ -550,10 +552,41 @@ static int run_reload(struct run *r, char **errors)
         set_name_width(c);
         log_notice(NULL, "reload", "reloaded %s: %u added, %u removed, %u changed, %u unchanged", r->config_path,
                    counts[0], counts[1], counts[2], counts[3]);
-        conf_free(r->conf);
-        r->conf = c;
+        if (!r->report_override) {
+                free(r->report_path);
+                r->report_path = xstrdup(c->report_file);
+        }
+        rebind_control(r, c->control_socket);
+        conf_free(c);
         notify_send("READY=1");
         return 0;
+}
+
+/* A changed control_socket is bound anew; the old one stays when that fails. */
+static void rebind_control(struct run *r, const char *configured)
+{
+        char *path = control_default_path(configured);
+        const char *cur = r->ctl ? control_path(r->ctl) : NULL;
+        struct control *n = NULL;
+        int e = 0;
+
+        if ((!path && !cur) || (path && cur && strcmp(path, cur) == 0)) {
+                free(path);
+                return;
+        }
+        if (path) {
+                n = control_open(r->loop, path, &ctl_hooks, r, &e);
+                if (!n) {
+                        log_error(NULL, "reload", "control socket %s: %s; keeping %s", path, strerror(e),
+                                  cur ? cur : "none");
+                        free(path);
+                        return;
+                }
+        }
+        log_notice(NULL, "reload", "control socket: %s", path ? path : "off");
+        r->ctl = control_close(r->ctl);
+        r->ctl = n;
+        free(path);
 }
 
 static int ctl_reload(void *ctx, char **errors) { return run_reload(ctx, errors); }
@@ -591,11 +624,12 @@ static void log_congestion(bool congested, void *data) { output_set_paused(conge
 
 int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
 {
-        struct run r = { .conf = c, .plan = p, .sigfd = -1, .devnull_w = -1 };
+        struct run r = { .sigfd = -1, .devnull_w = -1 };
         int e;
 
         r.started_real = now_real();
-        r.report_path = o->report_path ? o->report_path : c->report_file;
+        r.report_override = o->report_path;
+        r.report_path = xstrdup(o->report_path ? o->report_path : c->report_file);
         notify_init();
         if ((e = proc_init()) < 0)
                 fatal(71, "cannot open /dev/null: %s", strerror(-e));
@@ -652,10 +686,15 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         r.mech = xcalloc(r.n_mech ? r.n_mech : 1, sizeof *r.mech);
         for (size_t i = 0; i < r.n_mech; i++)
                 r.mech[i] = mech_new(&r, i);
+        /* the supervisor keeps its own copy: the parsed file is not needed any more */
+        conf_free(c);
+        plan_free(p);
         sup_set_dev_mode(r.sup, log_get_format() == LOG_FORMAT_DEV);
         sup_set_batched(r.sup, true);
         sup_start(r.sup);
         on_idle(&r);
+        /* give back what parsing and the first spawns left in the heap */
+        malloc_trim(0);
 
         while (!r.done) {
                 e = loop_run_once(r.loop);
@@ -685,7 +724,6 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         safe_close(r.sigfd);
         safe_close(r.devnull_w);
         proc_done();
-        conf_free(r.conf);
-        plan_free(p);
+        free(r.report_path);
         return r.exit_code;
 }
