@@ -253,11 +253,20 @@ static void emit_json(int level, const char *worker, const char *event, const ch
         emit("\n", 1);
 }
 
-static void emit_journal(int level, const char *worker, const char *event, const char *msg, size_t len)
+static void emit_journal(int level, const char *worker, const char *event, const char *stream, const char *msg,
+                         size_t len)
 {
-        int r = sd_journal_send("MESSAGE=%.*s", (int)len, msg, "PRIORITY=%d", level, "GRACED_WORKER=%s",
-                                worker ? worker : "", "GRACED_EVENT=%s", event ? event : "log",
-                                "SYSLOG_IDENTIFIER=graced", NULL);
+        char who[96] = "";
+        int r;
+
+        /* journalctl and `systemctl status` show MESSAGE only: name the worker there too */
+        if (worker && stream)
+                snprintf(who, sizeof who, "%s[%s]: ", worker, stream);
+        else if (worker)
+                snprintf(who, sizeof who, "%s: ", worker);
+        r = sd_journal_send("MESSAGE=%s%.*s", who, (int)len, msg, "PRIORITY=%d", level, "GRACED_WORKER=%s",
+                            worker ? worker : "", "GRACED_EVENT=%s", event ? event : "log",
+                            "SYSLOG_IDENTIFIER=graced", NULL);
         if (r < 0) {
                 /* journal unreachable: fall back to stderr, never lose the record */
                 char *line = xasprintf("<%d>%s%s%.*s\n", level, worker ? worker : "", worker ? ": " : "", (int)len, msg);
@@ -278,7 +287,7 @@ static void emit_record(int level, const char *worker, const char *event, const 
                 emit_json(level, worker, event, stream, msg, len);
                 return;
         case LOG_FORMAT_JOURNAL:
-                emit_journal(level, worker, event, msg, len);
+                emit_journal(level, worker, event, is_output ? stream : NULL, msg, len);
                 return;
         case LOG_FORMAT_DEV: {
                 const char *who = worker ? worker : "graced";

@@ -394,7 +394,8 @@ static void run_ended(struct sup *s, struct sw *w)
 
         w->deadline = USEC_INFINITY;
         w->watchdog_deadline = USEC_INFINITY;
-        if (w->exec_err == 0)
+        /* a failed start was stopped by us: sup_on_exit() logged its exit */
+        if (w->exec_err == 0 && !w->start_failed)
                 log_msg(failure ? LOG_WARNING : LOG_INFO, w->c.name, "exited", "%s",
                         describe_exit(w->exit_status, buf, sizeof buf));
         if (w->c.type == WORKER_TYPE_ONESHOT && !failure) {
@@ -412,7 +413,10 @@ static void run_ended(struct sup *s, struct sw *w)
         restart = w->c.restart == RESTART_ALWAYS || (w->c.restart == RESTART_ON_FAILURE && failure);
         if (!restart) {
                 if (failure) {
-                        fail_for_good(s, w, w->exec_err ? "could not start" : describe_exit(w->exit_status, buf, sizeof buf));
+                        fail_for_good(s, w,
+                                      w->exec_err       ? "could not start"
+                                      : w->start_failed ? "not ready in time, or its watchdog expired"
+                                                        : describe_exit(w->exit_status, buf, sizeof buf));
                 } else {
                         w->state = WORKER_EXITED;
                         w->outcome = OUTCOME_EXITED;
@@ -920,6 +924,12 @@ static void finish(struct sup *s)
         code = sup_is_clean(s) ? 0 : 1;
         sum = sup_summary(s);
         log_msg(code ? LOG_WARNING : LOG_NOTICE, NULL, "summary", "%s", sum);
+        {
+                /* what systemd keeps showing once graced is gone */
+                char *st = xasprintf("STATUS=%s", sum);
+                notify(s, st);
+                free(st);
+        }
         free(sum);
         s->ops->finished(s->ctx, code);
 }
@@ -986,7 +996,9 @@ static char *status_line(struct sup *s)
                 if (w->want_down)
                         continue;
                 total++;
-                running += w->state == WORKER_RUNNING || (w->state == WORKER_EXITED);
+                /* up: running, or a oneshot that has done its job */
+                running += w->state == WORKER_RUNNING ||
+                           (w->state == WORKER_EXITED && w->c.type == WORKER_TYPE_ONESHOT);
                 failed += w->state == WORKER_FAILED;
                 if (w->state == WORKER_BACKOFF && !restarting)
                         restarting = w;
