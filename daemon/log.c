@@ -53,6 +53,11 @@ void log_setup(enum log_format fmt, enum log_color c, int level)
 
         if (fmt == LOG_FORMAT_AUTO)
                 fmt = journal_stream_matches() ? LOG_FORMAT_JOURNAL : tty ? LOG_FORMAT_DEV : LOG_FORMAT_TEXT;
+        if (fmt == LOG_FORMAT_JOURNAL && access("/run/systemd/journal/socket", W_OK) < 0) {
+                /* no journald here: records sent there would vanish */
+                fprintf(stderr, "graced: no journal (/run/systemd/journal/socket: %m); logging text to stderr\n");
+                fmt = tty ? LOG_FORMAT_DEV : LOG_FORMAT_TEXT;
+        }
         format = fmt;
         if (c == LOG_COLOR_ALWAYS)
                 color = true;

@@ -585,7 +585,7 @@ static void advance_stop(struct sup *s, struct sw *w)
                         if (w->open_streams > 0)
                                 return;
                         w->deadline = USEC_INFINITY;
-                        if (w->post.argv && w->stop_reason != STOP_FAILED_START && w->stop_reason != STOP_RESTART) {
+                        if (w->post.argv) {
                                 if (s->forced) {
                                         w->post.outcome = OUTCOME_SKIPPED;
                                         log_info(w->c.name, "hook", "%s skipped (forced)", w->post.what);
@@ -633,7 +633,7 @@ static void begin_stop(struct sup *s, struct sw *w, enum stop_reason why)
                 record_stop_seq(s, w);
         w->pre.outcome = OUTCOME_NONE;
         w->post.outcome = OUTCOME_NONE;
-        if (w->pre.argv && why != STOP_FAILED_START && why != STOP_RESTART) {
+        if (w->pre.argv) {
                 w->phase = PHASE_PRE_STOP;
                 if (s->forced) {
                         w->pre.outcome = OUTCOME_SKIPPED;
