@@ -3,6 +3,7 @@
  * stdio, no logging; everything it needs is prepared by the parent. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -82,14 +83,24 @@ _noreturn_ static void child_fail(int fd, enum proc_stage stage)
         _exit(127);
 }
 
+/* The kernel's struct sigaction: glibc's sigaction() refuses the two
+ * signals it reserves (32, 33), which may still arrive ignored from our
+ * parent; a worker must start with every disposition at its default. */
+struct kernel_sigaction {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+};
+
 _noreturn_ static void child(const struct proc_spec *s, int status_fd, pid_t parent)
 {
-        struct sigaction sa = { .sa_handler = SIG_DFL };
+        struct kernel_sigaction ksa = { .handler = SIG_DFL };
         sigset_t none;
 
         for (int sig = 1; sig < NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
-                        (void)sigaction(sig, &sa, NULL); /* EINVAL for the libc-reserved ones */
+                        (void)syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
         sigemptyset(&none);
         if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
                 child_fail(status_fd, PROC_STAGE_SETSID);

@@ -48,7 +48,7 @@ struct sup {
         bool batched, dirty;
         /* per scheduling pass: every dependent (transitively) is fully down /
          * every dependent that stops or restarts is down */
-        bool *down_above, *rdown_above;
+        bool *down_above, *rdown_above, *chain_ready;
 };
 
 static void schedule(struct sup *s);
@@ -132,6 +132,7 @@ struct sup *sup_new(const struct conf *c, const struct plan *p, const struct sup
         s->restart_pending = xcalloc(s->n, sizeof(bool));
         s->down_above = xcalloc(s->n, sizeof(bool));
         s->rdown_above = xcalloc(s->n, sizeof(bool));
+        s->chain_ready = xcalloc(s->n, sizeof(bool));
         for (size_t i = 0; i < s->n; i++) {
                 struct sw *w = &s->w[i];
 
@@ -190,6 +191,7 @@ struct sup *sup_free(struct sup *s)
         free(s->restart_pending);
         free(s->down_above);
         free(s->rdown_above);
+        free(s->chain_ready);
         free(s->name);
         free(s->reason);
         free(s->last_status);
@@ -244,12 +246,21 @@ static bool dep_failed(struct sup *s, size_t i, const char **which)
         return false;
 }
 
-static bool deps_ready(struct sup *s, size_t i)
+/* Every dependency, direct or not, is ready (so a worker restarted by a
+ * reload holds back what stands on it, even above an unchanged one).
+ * Computed once per pass in start order: dependencies come first. */
+static void compute_chain_ready(struct sup *s)
 {
-        for (size_t k = 0; k < s->n_deps[i]; k++)
-                if (!is_ready(&s->w[s->deps[i][k]]))
-                        return false;
-        return true;
+        for (size_t k = 0; k < s->n; k++) {
+                size_t i = s->start_order[k];
+                bool ok = true;
+
+                for (size_t d = 0; d < s->n_deps[i] && ok; d++) {
+                        size_t j = s->deps[i][d];
+                        ok = is_ready(&s->w[j]) && s->chain_ready[j];
+                }
+                s->chain_ready[i] = ok;
+        }
 }
 
 static unsigned count_state(struct sup *s, enum worker_state st)
@@ -1098,6 +1109,7 @@ static void schedule_once(struct sup *s)
                 }
         }
         if (!s->shutting_down && s->started) {
+                compute_chain_ready(s);
                 for (size_t k = 0; k < s->n && starting < s->max_parallel; k++) {
                         size_t i = s->start_order[k];
                         struct sw *w = &s->w[i];
@@ -1105,7 +1117,7 @@ static void schedule_once(struct sup *s)
 
                         if (w->state != WORKER_WAITING || w->want_down)
                                 continue;
-                        if (!deps_ready(s, i)) {
+                        if (!s->chain_ready[i]) {
                                 if (dep_failed(s, i, &dep) && !w->blocked_logged) {
                                         w->blocked_logged = true;
                                         w->outcome = OUTCOME_NOT_STARTED;
@@ -1236,9 +1248,7 @@ static void worker_deadline(struct sup *s, struct sw *w)
                 begin_stop(s, w, STOP_FAILED_START);
                 return;
         case WORKER_BACKOFF:
-                w->state = WORKER_WAITING;
-                if (deps_ready(s, w->idx))
-                        start_worker(s, w);
+                w->state = WORKER_WAITING; /* the scheduler starts it (deps, max_parallel) */
                 return;
         case WORKER_STOPPING:
                 break;
