@@ -56,6 +56,8 @@ struct run {
         int devnull_w;
         struct notify_server *nsrv;
         struct control *ctl;
+        struct control **retired; /* replaced by a reload; closed once the request that did it is answered */
+        size_t n_retired;
         const char *config_path;
 };
 
@@ -433,10 +435,20 @@ static void on_watchdog(struct loop_timer *t, void *data)
         loop_timer_set(t, now_mono() + notify_watchdog_interval());
 }
 
+static void close_retired(struct run *r)
+{
+        for (size_t i = 0; i < r->n_retired; i++)
+                control_close(r->retired[i]);
+        free(r->retired);
+        r->retired = NULL;
+        r->n_retired = 0;
+}
+
 static void on_idle(void *data)
 {
         struct run *r = data;
 
+        close_retired(r);
         sup_flush(r->sup);
         if (r->ctl) {
                 control_tick(r->ctl);
@@ -549,6 +561,7 @@ static int run_reload(struct run *r, char **errors)
         r->mech = mech;
         r->n_mech = sup_n_workers(s);
         r->sup = s;
+        sup_resume(s);
         set_name_width(c);
         log_notice(NULL, "reload", "reloaded %s: %u added, %u removed, %u changed, %u unchanged", r->config_path,
                    counts[0], counts[1], counts[2], counts[3]);
@@ -584,7 +597,12 @@ static void rebind_control(struct run *r, const char *configured)
                 }
         }
         log_notice(NULL, "reload", "control socket: %s", path ? path : "off");
-        r->ctl = control_close(r->ctl);
+        /* the request being served may have come through r->ctl: close it
+         * from the idle hook, once that request is answered */
+        if (r->ctl) {
+                r->retired = xrealloc(r->retired, (r->n_retired + 1) * sizeof *r->retired);
+                r->retired[r->n_retired++] = r->ctl;
+        }
         r->ctl = n;
         free(path);
 }
@@ -711,6 +729,7 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         }
         free(r.mech);
         r.nsrv = notify_server_close(r.nsrv);
+        close_retired(&r);
         r.ctl = control_close(r.ctl);
         r.sup = sup_free(r.sup);
         loop_timer_free(r.timer);

@@ -49,6 +49,7 @@ struct sup {
         /* per scheduling pass: every dependent (transitively) is fully down /
          * every dependent that stops or restarts is down */
         bool *down_above, *rdown_above, *chain_ready;
+        size_t *failed_below;
 };
 
 static void schedule(struct sup *s);
@@ -133,6 +134,7 @@ struct sup *sup_new(const struct conf *c, const struct plan *p, const struct sup
         s->down_above = xcalloc(s->n, sizeof(bool));
         s->rdown_above = xcalloc(s->n, sizeof(bool));
         s->chain_ready = xcalloc(s->n, sizeof(bool));
+        s->failed_below = xcalloc(s->n, sizeof(size_t));
         for (size_t i = 0; i < s->n; i++) {
                 struct sw *w = &s->w[i];
 
@@ -192,6 +194,7 @@ struct sup *sup_free(struct sup *s)
         free(s->down_above);
         free(s->rdown_above);
         free(s->chain_ready);
+        free(s->failed_below);
         free(s->name);
         free(s->reason);
         free(s->last_status);
@@ -229,37 +232,36 @@ static bool is_quiet(const struct sw *w)
         }
 }
 
-/* A dependency failed for good, or is itself blocked behind one (the plan
- * is acyclic): *which names the worker that failed. */
+/* A dependency, direct or not, failed for good (workers in between may
+ * well be running): *which names it. Uses the arrays of compute_chains(). */
 static bool dep_failed(struct sup *s, size_t i, const char **which)
 {
-        for (size_t k = 0; k < s->n_deps[i]; k++) {
-                struct sw *d = &s->w[s->deps[i][k]];
-
-                if (d->state == WORKER_FAILED) {
-                        *which = d->c.name;
-                        return true;
-                }
-                if (d->state == WORKER_WAITING && !d->want_down && dep_failed(s, s->deps[i][k], which))
-                        return true;
-        }
-        return false;
+        if (s->failed_below[i] == SIZE_MAX)
+                return false;
+        *which = s->w[s->failed_below[i]].c.name;
+        return true;
 }
 
-/* Every dependency, direct or not, is ready (so a worker restarted by a
- * reload holds back what stands on it, even above an unchanged one).
- * Computed once per pass in start order: dependencies come first. */
-static void compute_chain_ready(struct sup *s)
+/* Per worker: every dependency, direct or not, is ready (so a worker
+ * restarted by a reload holds back what stands on it, even above an
+ * unchanged one); and which of them, if any, failed for good. O(workers +
+ * edges), in start order: dependencies come first. */
+static void compute_chains(struct sup *s)
 {
         for (size_t k = 0; k < s->n; k++) {
                 size_t i = s->start_order[k];
                 bool ok = true;
+                size_t failed = SIZE_MAX;
 
-                for (size_t d = 0; d < s->n_deps[i] && ok; d++) {
+                for (size_t d = 0; d < s->n_deps[i]; d++) {
                         size_t j = s->deps[i][d];
-                        ok = is_ready(&s->w[j]) && s->chain_ready[j];
+
+                        ok = ok && is_ready(&s->w[j]) && s->chain_ready[j];
+                        if (failed == SIZE_MAX)
+                                failed = s->w[j].state == WORKER_FAILED ? j : s->failed_below[j];
                 }
                 s->chain_ready[i] = ok;
+                s->failed_below[i] = failed;
         }
 }
 
@@ -1042,6 +1044,7 @@ static void update_status(struct sup *s)
 /* Every boot-time worker is ready, done, failed or blocked behind a failure. */
 static bool settled(struct sup *s)
 {
+        compute_chains(s);
         for (size_t i = 0; i < s->n; i++) {
                 struct sw *w = &s->w[i];
                 const char *dep;
@@ -1109,7 +1112,7 @@ static void schedule_once(struct sup *s)
                 }
         }
         if (!s->shutting_down && s->started) {
-                compute_chain_ready(s);
+                compute_chains(s);
                 for (size_t k = 0; k < s->n && starting < s->max_parallel; k++) {
                         size_t i = s->start_order[k];
                         struct sw *w = &s->w[i];
@@ -1176,6 +1179,8 @@ static void schedule(struct sup *s)
 }
 
 void sup_set_batched(struct sup *s, bool on) { s->batched = on; }
+
+void sup_resume(struct sup *s) { schedule(s); }
 
 void sup_flush(struct sup *s)
 {
@@ -1494,6 +1499,7 @@ int sup_op_state(struct sup *s, const char *name, enum sup_op op)
                 return 1;
         if (w->state == WORKER_FAILED || w->state == WORKER_DOWN)
                 return -1;
+        compute_chains(s);
         if (w->state == WORKER_WAITING && dep_failed(s, w->idx, &dep))
                 return -1;
         return 0;
@@ -1787,6 +1793,7 @@ struct sup *sup_reload(struct sup *old, const struct conf *c, size_t **ret_map, 
         }
         sup_free(old);
         *ret_map = map;
-        schedule(s);
+        /* no scheduling yet: the caller first moves its own per-worker state
+         * to the new indices, then calls sup_resume() */
         return s;
 }

@@ -169,6 +169,9 @@ void sup_force(struct sup *s, const char *why);
  * that comes back. */
 struct sup *sup_reload(struct sup *old, const struct conf *c, size_t **ret_map, int *ret_err,
                        unsigned counts[4] /* added, removed, changed, unchanged */);
+/* After sup_reload(), once the caller's state follows the new indices:
+ * apply the changes (stops, restarts, starts). */
+void sup_resume(struct sup *s);
 
 /* Operations (control socket). Return 0, -ENOENT (no such worker),
  * -EBUSY (shutting down). */
