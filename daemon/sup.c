@@ -521,9 +521,10 @@ static void send_stop_signal(struct sup *s, struct sw *w)
         r = s->ops->signal(s->ctx, w->pid, w->pidfd, w->c.stop_signal, w->c.kill_mode == KILL_GROUP);
         if (r < 0 && r != -ESRCH)
                 log_warning(w->c.name, "stopping", "sending %s: %s", signal_name(w->c.stop_signal), strerror(-r));
-        /* a stopped (SIGSTOP) process would never see the signal */
-        if (w->c.stop_signal != SIGCONT && w->c.stop_signal != SIGKILL)
-                (void)s->ops->signal(s->ctx, w->pid, w->pidfd, SIGCONT, w->c.kill_mode == KILL_GROUP);
+        /* a stopped (SIGSTOP) process would never see the signal; the pidfd
+         * was just checked and the pid cannot be recycled before we reap it */
+        if (r == 0 && w->c.stop_signal != SIGCONT && w->c.stop_signal != SIGKILL)
+                (void)s->ops->signal(s->ctx, w->pid, -1, SIGCONT, w->c.kill_mode == KILL_GROUP);
 }
 
 static bool group_has_members(struct sup *s, struct sw *w)
