@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,17 +73,53 @@ enum log_format log_get_format(void) { return format; }
 int log_get_max_level(void) { return max_level; }
 void log_set_name_width(size_t w) { name_width = w < 6 ? 6 : w > 24 ? 24 : w; }
 
+/* Where records go. Inside the loop, writes must not block, but fd 2's
+ * file description is shared (with fd 1, the shell, workers with
+ * stdout = "inherit"): setting O_NONBLOCK on it would hand them EAGAIN.
+ * So a pipe or terminal is opened again (a description of our own), a
+ * socket (the journal's stream) is written with MSG_DONTWAIT, and a regular
+ * file never blocks anyway. */
+static int log_fd = STDERR_FILENO;
+static bool log_is_socket;
+
+int log_get_fd(void) { return log_fd; }
+
 void log_set_nonblocking(bool on)
 {
-        if (on) {
-                if (stderr_flags < 0)
-                        stderr_flags = fcntl(STDERR_FILENO, F_GETFL);
+        struct stat st;
+
+        if (!on) {
+                if (log_fd != STDERR_FILENO) {
+                        safe_close(log_fd);
+                        log_fd = STDERR_FILENO;
+                }
                 if (stderr_flags >= 0)
-                        (void)fcntl(STDERR_FILENO, F_SETFL, stderr_flags | O_NONBLOCK);
-        } else if (stderr_flags >= 0) {
-                /* the file description may be shared with a shell: restore it */
-                (void)fcntl(STDERR_FILENO, F_SETFL, stderr_flags);
+                        (void)fcntl(STDERR_FILENO, F_SETFL, stderr_flags);
+                stderr_flags = -1;
+                log_is_socket = false;
+                return;
         }
+        if (fstat(STDERR_FILENO, &st) < 0 || S_ISREG(st.st_mode))
+                return;
+        if (S_ISSOCK(st.st_mode)) {
+                log_is_socket = true;
+                return;
+        }
+        log_fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (log_fd >= 0)
+                return;
+        /* no /proc: fall back to the shared description, restored at exit */
+        log_fd = STDERR_FILENO;
+        stderr_flags = fcntl(STDERR_FILENO, F_GETFL);
+        if (stderr_flags >= 0)
+                (void)fcntl(STDERR_FILENO, F_SETFL, stderr_flags | O_NONBLOCK);
+}
+
+static ssize_t log_write(const char *p, size_t len)
+{
+        if (log_is_socket)
+                return send(log_fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        return write(log_fd, p, len);
 }
 
 void log_set_hooks(void (*ww)(bool, void *), void (*cg)(bool, void *), void *data)
@@ -119,7 +156,7 @@ bool log_pending(void) { return buf_end > buf_start; }
 bool log_flush(void)
 {
         while (buf_end > buf_start) {
-                ssize_t n = write(STDERR_FILENO, buf + buf_start, buf_end - buf_start);
+                ssize_t n = log_write(buf + buf_start, buf_end - buf_start);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -144,7 +181,7 @@ bool log_flush(void)
 void log_flush_all(void)
 {
         while (!log_flush()) {
-                struct pollfd p = { .fd = STDERR_FILENO, .events = POLLOUT };
+                struct pollfd p = { .fd = log_fd, .events = POLLOUT };
                 if (poll(&p, 1, 1000) < 0 && errno != EINTR)
                         break;
         }

@@ -21,8 +21,11 @@ enum log_format log_get_format(void);
 int log_get_max_level(void);
 /* Width of the name column in dev mode (longest worker name). */
 void log_set_name_width(size_t w);
-/* Switch stderr to non-blocking (once the loop runs) / back (at exit). */
+/* Non-blocking writes once the loop runs (on a description of graced's
+ * own, never on the shared fd 2) / back to plain fd 2 (at exit). */
 void log_set_nonblocking(bool on);
+/* The fd records are written to (for the loop's EPOLLOUT watch). */
+int log_get_fd(void);
 
 void log_msg(int level, const char *worker, const char *event, const char *fmt, ...) _printf_(4, 5);
 #define log_debug(w, ev, ...) log_msg(LOG_DEBUG, w, ev, __VA_ARGS__)

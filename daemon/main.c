@@ -1,6 +1,7 @@
 /* main.c - graced's command line: options, configuration, then either
  * --check / --print-plan or the daemon itself. Nothing else lives here. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,12 @@ int main(int argc, char **argv)
         struct conf_diags diags = { 0 };
         struct conf *c = NULL;
         struct plan *p = NULL;
+
+        /* a closed 0, 1 or 2 would be taken by the next open(): a pipe of
+         * ours could become a worker's stdout, our logs go to a worker */
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+                        return 71;
 
         while ((opt = getopt_long(argc, argv, "c:tvqhV", longopts, NULL)) != -1) {
                 switch (opt) {

@@ -15,7 +15,7 @@ struct output_stream {
         struct loop_watch *watch;
         int fd;
         int stream;
-        const char *name;
+        char *name; /* a copy: the worker's own may go away in a reload */
         char *pending; /* OUTPUT_RECORD_MAX bytes when allocated */
         size_t plen;
         bool eof;
@@ -140,12 +140,13 @@ struct output_stream *output_open(struct loop *l, int fd, const char *name, int 
 {
         struct output_stream *s = xcalloc(1, sizeof *s);
 
-        *s = (struct output_stream){ .fd = fd, .stream = stream, .name = name, .on_eof = on_eof, .data = data };
+        *s = (struct output_stream){ .fd = fd, .stream = stream, .name = xstrdup(name), .on_eof = on_eof, .data = data };
         (void)fd_set_nonblock(fd, true);
         s->watch = loop_add_fd(l, fd, paused ? 0 : EPOLLIN, on_readable, s);
         if (!s->watch) {
                 int e = errno;
                 safe_close(fd);
+                free(s->name);
                 free(s);
                 errno = e;
                 return NULL;
@@ -157,7 +158,11 @@ struct output_stream *output_open(struct loop *l, int fd, const char *name, int 
         return s;
 }
 
-void output_rename(struct output_stream *s, const char *name) { s->name = name; }
+void output_rename(struct output_stream *s, const char *name)
+{
+        free(s->name);
+        s->name = xstrdup(name);
+}
 
 struct output_stream *output_close(struct output_stream *s)
 {
@@ -174,6 +179,7 @@ struct output_stream *output_close(struct output_stream *s)
                 streams = s->next;
         if (s->next)
                 s->next->prev = s->prev;
+        free(s->name);
         free(s);
         return NULL;
 }

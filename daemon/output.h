@@ -11,8 +11,7 @@ struct output_stream;
 
 #define OUTPUT_RECORD_MAX 4096
 
-/* Takes ownership of fd (made non-blocking). name is borrowed and must
- * outlive the stream (or be updated with output_rename). on_eof is called
+/* Takes ownership of fd (made non-blocking); keeps a copy of name. on_eof is called
  * once, after the last record, from the loop. NULL on failure (errno). */
 struct output_stream *output_open(struct loop *l, int fd, const char *name, int stream,
                                   void (*on_eof)(struct output_stream *s, void *data), void *data);

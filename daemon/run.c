@@ -176,7 +176,12 @@ static int open_stream(struct run *r, enum out_mode mode, const char *path, int 
                 *parent_end = p[0];
                 return p[1];
         case OUT_NULL:
-                return fcntl(r->devnull_w, F_DUPFD_CLOEXEC, 3);
+                fd = fcntl(r->devnull_w, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0) {
+                        *err = errno;
+                        return -2;
+                }
+                return fd;
         case OUT_FILE:
                 fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
                 if (fd < 0) {
@@ -244,8 +249,11 @@ static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, 
                 groups = xcalloc((size_t)ngroups, sizeof(gid_t));
                 if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0) {
                         groups = xrealloc(groups, (size_t)ngroups * sizeof(gid_t));
-                        if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0)
-                                ngroups = 0;
+                        if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0) {
+                                log_error(c->name, "start", "cannot list the groups of user %s", c->user);
+                                ret = -EINVAL;
+                                goto out;
+                        }
                 }
         }
         spec = (struct proc_spec){ .argv = av,
@@ -630,7 +638,7 @@ static void log_want_write(bool on, void *data)
         struct run *r = data;
 
         if (on && !r->log_watch) {
-                r->log_watch = loop_add_fd(r->loop, STDERR_FILENO, EPOLLOUT, on_log_writable, r);
+                r->log_watch = loop_add_fd(r->loop, log_get_fd(), EPOLLOUT, on_log_writable, r);
                 if (!r->log_watch) /* a regular file cannot block anyway */
                         log_flush_all();
         } else if (!on && r->log_watch) {

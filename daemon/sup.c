@@ -309,7 +309,7 @@ static void became_ready(struct sup *s, struct sw *w)
         w->state = WORKER_RUNNING;
         w->deadline = USEC_INFINITY;
         w->ready_sent = true;
-        if (w->c.watchdog)
+        if (w->c.watchdog && !w->want_down)
                 w->watchdog_deadline = now(s) + w->c.watchdog;
         log_info(w->c.name, "ready", "ready");
 }
@@ -327,6 +327,7 @@ static void start_worker(struct sup *s, struct sw *w)
         }
         w->starts++;
         w->blocked_logged = false;
+        w->leftovers_signalled = false;
         w->start_failed = false;
         w->exec_known = false;
         w->exec_err = 0;
@@ -549,6 +550,8 @@ static void finish_stop(struct sup *s, struct sw *w)
                 run_ended(s, w);
                 return;
         case STOP_RESTART:
+                if (s->shutting_down)
+                        break; /* a shutdown came meanwhile: it is simply down */
                 w->stop_reason = STOP_NONE;
                 w->reload_restart = false;
                 w->state = WORKER_WAITING;
@@ -557,6 +560,13 @@ static void finish_stop(struct sup *s, struct sw *w)
                 return;
         default:
                 break;
+        }
+        if (!w->want_down && !s->shutting_down) {
+                /* started again (gracectl start/restart) while it was stopping */
+                w->state = WORKER_WAITING;
+                w->outcome = OUTCOME_NONE;
+                log_info(w->c.name, "stopped", "stopped; starting again as requested");
+                return;
         }
         w->state = WORKER_DOWN;
         log_info(w->c.name, "stopped", "stopped (%s in %s)", outcome_name(w->outcome),
@@ -827,7 +837,7 @@ void sup_force(struct sup *s, const char *why)
                         (void)s->ops->signal(s->ctx, w->pid, w->pidfd, SIGKILL, w->c.kill_mode == KILL_GROUP);
                         log_warning(w->c.name, "killed", "killed (forced)");
                 } else if (w->state == WORKER_STOPPING) {
-                        if (w->phase == PHASE_SIGNALLED && w->c.kill_mode == KILL_GROUP)
+                        if (w->phase == PHASE_SIGNALLED && group_has_members(s, w))
                                 (void)s->ops->signal(s->ctx, w->pid, -1, SIGKILL, true);
                         if (w->phase == PHASE_DRAIN)
                                 w->open_streams = 0;
@@ -838,6 +848,8 @@ void sup_force(struct sup *s, const char *why)
         /* whatever still holds the output of a run that ended is not waited for */
         for (size_t i = 0; i < s->n; i++)
                 if (!s->w[i].alive && s->w[i].state != WORKER_STOPPING && s->w[i].open_streams) {
+                        if (group_has_members(s, &s->w[i]))
+                                (void)s->ops->signal(s->ctx, s->w[i].pid, -1, SIGKILL, true);
                         log_debug(s->w[i].c.name, "output", "no longer waiting for its output (forced)");
                         s->w[i].open_streams = 0;
                 }
@@ -1110,6 +1122,18 @@ static void schedule_once(struct sup *s)
                         stopping += w->state == WORKER_STOPPING;
                 } else if (w->state != WORKER_STOPPING && is_quiet(w) && da) {
                         settle_down(s, w);
+                } else if (w->state != WORKER_STOPPING && !w->alive && da && w->open_streams > 0 &&
+                           !w->leftovers_signalled && group_has_members(s, w)) {
+                        /* the leader ended by itself; the rest of its group holds the
+                         * pipes: it gets the stop signal now, SIGKILL at the deadline */
+                        char b[32];
+
+                        w->leftovers_signalled = true;
+                        w->deadline = now(s) + w->c.stop_timeout;
+                        log_info(w->c.name, "stopping", "stopping what is left of its process group (%s, timeout %s)",
+                                 signal_name(w->c.stop_signal), dur(w->c.stop_timeout, b));
+                        (void)s->ops->signal(s->ctx, w->pid, -1, w->c.stop_signal, true);
+                        (void)s->ops->signal(s->ctx, w->pid, -1, SIGCONT, true);
                 }
         }
         if (!s->shutting_down && s->started) {
@@ -1259,6 +1283,10 @@ static void worker_deadline(struct sup *s, struct sw *w)
         case WORKER_STOPPING:
                 break;
         default:
+                if (w->leftovers_signalled && !w->alive && w->open_streams > 0 && group_has_members(s, w)) {
+                        log_warning(w->c.name, "killed", "killing what is left of its process group");
+                        (void)s->ops->signal(s->ctx, w->pid, -1, SIGKILL, true);
+                }
                 return;
         }
         switch (w->phase) {
@@ -1309,8 +1337,10 @@ void sup_on_time(struct sup *s)
                 struct sw *w = &s->w[i];
                 if (w->deadline <= t)
                         worker_deadline(s, w);
-                if (w->watchdog_deadline <= t && w->state == WORKER_RUNNING && !w->want_down) {
+                if (w->watchdog_deadline <= t) {
                         w->watchdog_deadline = USEC_INFINITY;
+                        if (w->state != WORKER_RUNNING || w->want_down)
+                                continue;
                         log_warning(w->c.name, "watchdog", "watchdog timeout (%s without WATCHDOG=1)",
                                     dur(w->c.watchdog, b));
                         begin_stop(s, w, STOP_FAILED_START);
@@ -1395,6 +1425,7 @@ static void mark_down(struct sup *s, size_t i, bool with)
                 return;
         w->want_down = true;
         w->down_with = with;
+        w->watchdog_deadline = USEC_INFINITY;
         for (size_t k = 0; k < s->n_rdeps[i]; k++)
                 mark_down(s, s->rdeps[i][k], true);
 }
@@ -1759,6 +1790,7 @@ struct sup *sup_reload(struct sup *old, const struct conf *c, size_t **ret_map, 
                 }
                 map[i] = n->idx;
                 move_state(n, o);
+                s->restart_pending[n->idx] = old->restart_pending[i] && n->idx < c->n_workers;
                 if (n->idx >= c->n_workers) {
                         if (!n->removed) {
                                 n->removed = true;

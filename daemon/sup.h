@@ -70,6 +70,7 @@ struct sw {
         bool ready_sent;    /* counted as ready at least once */
         bool blocked_logged; /* "not starting: X failed" said */
         bool start_failed;  /* this run failed to get ready (or missed its watchdog) */
+        bool leftovers_signalled; /* its group outlived a leader that ended by itself */
         bool reload_restart; /* changed by a reload: restart it with the new settings */
         bool removed;       /* gone from the configuration: stop it, then forget it */
 
