@@ -1152,6 +1152,53 @@ START_TEST(test_peer_uid)
 }
 END_TEST
 
+/* `gracectl start w` while a `gracectl stop w` is still under way (w takes
+ * about a second to stop): the start wins once the stop is done - it
+ * answers 0 and w runs again as a new process (21ee2c0). */
+START_TEST(test_start_while_stopping)
+{
+        struct gh g;
+        char *out, *cmd;
+        const char *c, *log;
+        pid_t w1, w2, stopper;
+        int status;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        ck_assert_int_ge(asprintf(&cmd, "{ name = \"w\"; command = [\"%s\", \"--on-signal-delay\", \"TERM\", \"1000\", \"0\", "
+                                        "\"--stamp\", \"%s\", \"--block\"]; stop_timeout = \"10s\"; }",
+                                  h_testworker(), stamp(&g, "w")),
+                         0);
+        c = conf(&g, "%s", (char *)gh_keep(&g, cmd));
+        ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
+        ck_assert(h_wait_log(&g, "w: ready", T));
+        ck_assert(h_wait_file(stamp(&g, "w"), T));
+        w1 = h_read_stamp_pid(stamp(&g, "w"));
+        ck_assert_int_gt(w1, 0);
+        ck_assert_int_eq(unlink(stamp(&g, "w")), 0);
+
+        log = gh_path(&g, "stop.out");
+        stopper = h_spawn(ARGV(h_gracectl(), "-s", sock(&g), "stop", "w"), NULL, log);
+        ck_assert_int_gt(stopper, 0);
+        ck_assert(h_wait_log(&g, "w: stopping", T));
+        ck_assert(h_pid_alive(w1)); /* still in its 1 s stop */
+        CTL(0, &g, &out, "start", "w");
+        status = h_wait_child(stopper, T);
+        ck_assert_msg(status >= 0, "gracectl stop did not end");
+
+        ck_assert(h_wait_pid_reaped(w1, T));
+        ck_assert_msg(h_wait_file(stamp(&g, "w"), T), "w was not started again");
+        w2 = h_read_stamp_pid(stamp(&g, "w"));
+        ck_assert_int_gt(w2, 0);
+        ck_assert_int_ne(w2, w1);
+        ck_assert(h_pid_alive(w2));
+        ck_assert_str_eq(status_state(&g, "w"), "running");
+        ck_assert_int_eq(status_pid(&g, "w"), w2);
+
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("control");
@@ -1163,6 +1210,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_stop_start_dependents);
         tcase_add_test(tc, test_stop_answers_when_done);
         tcase_add_test(tc, test_restart);
+        tcase_add_test(tc, test_start_while_stopping);
         tcase_add_test(tc, test_start_fails);
         tcase_add_test(tc, test_shutdown);
         tcase_add_test(tc, test_shutdown_force);

@@ -914,6 +914,105 @@ START_TEST(test_reload_moves_control_socket)
 }
 END_TEST
 
+/* A worker that keeps printing is still logged under its own name after a
+ * reload of the same file: its output streams must not keep a pointer to
+ * the name of the old configuration (a use-after-free before 21ee2c0:
+ * garbage names, or an abort under ASan). */
+START_TEST(test_output_name_after_reload)
+{
+        struct gh g;
+        const char *c;
+        int r, n;
+        char *log;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        c = conf(&g, "  { name = \"ticker\"; command = [\"/bin/sh\", \"-c\", \"while :; do echo tick; sleep 0.02; done\"]; }");
+        ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
+        ck_assert(h_wait_log_count(&g, "ticker[stdout]: tick", 3, T));
+
+        hup(&g, "reloaded ");
+        r = must_line_after(&g, "reloaded ", -1);
+        /* the reload line is in the log: 3 more output lines come after it
+         * (counted under any name: a garbage one must not make this wait) */
+        n = h_count_log(&g, "[stdout]: ");
+        ck_assert(h_wait_log_count(&g, "[stdout]: ", n + 3, T));
+
+        /* every output line after the reload names the worker exactly */
+        log = h_log_contents(&g);
+        ck_assert_ptr_nonnull(log);
+        {
+                int line = 0, after = 0;
+                for (char *p = log; *p; line++) {
+                        char *e = strchrnul(p, '\n');
+                        char ch = *e;
+
+                        *e = '\0';
+                        if (line > r && strstr(p, "[stdout]: ")) {
+                                const char *t = strstr(p, "ticker[stdout]: tick");
+                                if (!t || (t != p && t[-1] != ' ') || strcmp(t, "ticker[stdout]: tick") != 0)
+                                        gh_dump_log(&g, 30);
+                                ck_assert_msg(t && (t == p || t[-1] == ' ') && strcmp(t, "ticker[stdout]: tick") == 0,
+                                              "line %d after the reload: '%s'", line, p);
+                                after++;
+                        }
+                        *e = ch;
+                        p = *e ? e + 1 : e;
+                }
+                ck_assert_int_ge(after, 3);
+        }
+        free(log);
+
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
+/* `gracectl restart w` (w takes about a second to stop), and a reload of
+ * the same file while w is stopping: the pending restart survives the
+ * reload - w runs again as a new process and gracectl restart answers 0
+ * (21ee2c0). */
+START_TEST(test_restart_survives_reload)
+{
+        struct gh g;
+        const char *c, *out;
+        pid_t w1, w2, ctl;
+        int status;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        c = conf(&g, "%s", worker_args(&g, "w", "\"--on-signal-delay\", \"TERM\", \"1000\", \"0\", ", "stop_timeout = \"10s\";"));
+        ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
+        w1 = wait_pid(&g, "w");
+        ck_assert(h_wait_log(&g, "running: 1/1 workers", T));
+        forget(&g, "w");
+
+        out = gh_path(&g, "restart.out");
+        ctl = h_spawn(ARGV(h_gracectl(), "-s", g.ctl_path, "restart", "w"), NULL, out);
+        ck_assert_int_gt(ctl, 0);
+        ck_assert(h_wait_log(&g, "w: stopping", T));
+        ck_assert(h_pid_alive(w1)); /* still in its 1 s stop */
+        hup(&g, "reloaded ");
+        ck_assert_msg(h_pid_alive(w1), "w ended before the reload was done: the test proves nothing");
+
+        status = h_wait_child(ctl, T);
+        {
+                char *o = h_read_file(out);
+                int code = h_exit_code(status);
+                if (code != 0)
+                        gh_dump_log(&g, 40);
+                ck_assert_msg(code == 0, "gracectl restart w: exit %d; output:\n%s", code, o ? o : "");
+                free(o);
+        }
+        w2 = wait_new_pid(&g, "w", w1);
+        ck_assert_str_eq(status_state(&g, "w"), "running");
+
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        struct json_object *r = gh_report(&g);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(h_json_int(h_report_worker(r, "w"), "pid"), w2);
+        gh_cleanup(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("reload");
@@ -931,6 +1030,8 @@ static Suite *suite(void)
         tcase_add_test(tc, test_same_file_twice);
         tcase_add_test(tc, test_readd_while_stopping);
         tcase_add_test(tc, test_reload_moves_control_socket);
+        tcase_add_test(tc, test_output_name_after_reload);
+        tcase_add_test(tc, test_restart_survives_reload);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -1216,6 +1216,57 @@ START_TEST(test_report_facts)
 }
 END_TEST
 
+/* A oneshot (restart = "no") that ended by itself and left a background
+ * process in its group holding its stdout pipe: at the shutdown what is
+ * left of its group is stopped (then killed), graced does not wait for
+ * that output until shutdown_timeout, the report is not forced, and the
+ * background process is gone (21ee2c0). */
+START_TEST(test_oneshot_leftover_group_stopped)
+{
+        struct gh g;
+        const char *conf, *pidfile;
+        struct json_object *r;
+        pid_t bg;
+        long long t0;
+        int code;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        pidfile = gh_path(&g, "bg.pid");
+        conf = gh_write_file(&g, "graced.conf",
+                "supervisor = { shutdown_timeout = \"20s\"; };\n"
+                "workers = (\n"
+                "  { name = \"once\"; restart = \"no\"; stop_timeout = \"1s\";\n"
+                "    command = [\"/bin/sh\", \"-c\", \"sleep 300 & echo $! > %2$s.tmp; mv %2$s.tmp %2$s; echo spawned\"]; },\n"
+                "  { name = \"svc\"; command = [\"%1$s\", \"--stamp\", \"%3$s\", \"--block\"]; }\n"
+                ");\n",
+                tw(), pidfile, gh_path(&g, "svc.stamp"));
+        ck_assert_int_eq(gh_start(&g, conf, NULL, NULL), 0);
+        ck_assert(h_wait_log(&g, "once[stdout]: spawned", T));
+        ck_assert(h_wait_log(&g, "once: exited with code 0", T));
+        ck_assert(h_wait_log(&g, "running: ", T));
+        wait_stamps(&g, "svc", NULL);
+        ck_assert(h_wait_file(pidfile, T));
+        bg = h_read_stamp_pid(pidfile);
+        ck_assert_int_gt(bg, 0);
+        ck_assert_msg(h_pid_alive(bg), "the background sleep %d is not running", (int)bg);
+
+        t0 = h_now_ns();
+        ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
+        code = gh_exit_code(&g, 8000);
+        if (code != 0)
+                gh_dump_log(&g, 40);
+        ck_assert_msg(code == 0, "graced: exit %d after %lld ms (wanted 0 within 8 s)", code, h_ms_since(t0));
+        ck_assert_msg(h_ms_since(t0) < 8000, "shutdown took %lld ms", h_ms_since(t0));
+        ck_assert_msg(h_wait_pid_gone(bg, T), "the background sleep %d survived graced", (int)bg);
+
+        r = report(&g);
+        assert_bool(r, "forced", 0);
+        assert_str(worker(r, "svc"), "outcome", "stopped");
+        assert_str(worker(r, "once"), "outcome", "exited");
+        gh_cleanup(&g);
+}
+END_TEST
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 static TCase *tcase(Suite *s, const char *name)
@@ -1255,6 +1306,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_shutdown_timeout);
         tcase_add_test(tc, test_force_during_shielded_step);
         tcase_add_test(tc, test_force_during_pre_stop);
+        tcase_add_test(tc, test_oneshot_leftover_group_stopped);
 
         tc = tcase(s, "report");
         tcase_add_test(tc, test_all_failed);

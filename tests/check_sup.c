@@ -2249,6 +2249,47 @@ START_TEST(test_ready_timeout_during_shutdown_keeps_order)
 }
 END_TEST
 
+/* A notify worker with a watchdog, stopped by hand (sup_stop_worker) while
+ * a dependent with a long stop keeps it waiting: once its watchdog deadline
+ * has passed, no deadline in the past is left armed (the loop would spin on
+ * it: 21ee2c0), and it gets no signal before its dependent is down. */
+START_TEST(test_watchdog_of_worker_being_stopped)
+{
+        mk("workers = (" WK("db", "ready = 'notify'; watchdog = '2s';") "," WK("web", "after = ['db']; stop_timeout = '30s';")
+           ");");
+        sup_start(S);
+        ready("db");
+        sup_on_notify(S, W("db"), "READY=1");
+        STATE("db", "running");
+        ready("web");
+        STATE("web", "running");
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "db"), 0);
+        HAS("signal web SIGTERM group");
+        HASNT("signal db SIGTERM group");
+        for (int i = 0; i < 4; i++) {
+                advance(1 * SEC); /* past db's watchdog deadline (2s after READY=1) */
+                ck_assert_msg(sup_next_deadline(S) > F.now,
+                              "a deadline in the past is left armed: next %llu, now %llu (+%llu ms)",
+                              (unsigned long long)sup_next_deadline(S), (unsigned long long)F.now,
+                              (unsigned long long)((F.now - T0) / MSEC));
+                ck_assert_int_eq(cnt_prefix("signal db "), 0);
+        }
+        HASNT("signal web SIGKILL group");
+        down("web", KILLED(SIGTERM));
+        HAS("signal db SIGTERM group");
+        down("db", KILLED(SIGTERM));
+        STATE("db", "down");
+        STATE("web", "down");
+        ck_assert_int_eq(sup_op_state(S, "db", SUP_OP_STOP), 1);
+        /* nothing left to wait for: no deadline at all */
+        ck_assert_uint_eq(sup_next_deadline(S), USEC_INFINITY);
+        ck_assert_int_eq(cnt("signal db SIGTERM group"), 1);
+        ck_assert_int_eq(cnt("signal db SIGKILL group"), 0);
+        NOT_FINISHED();
+}
+END_TEST
+
 static Suite *sup_suite(void)
 {
         Suite *s = suite_create("sup");
@@ -2349,6 +2390,7 @@ static Suite *sup_suite(void)
         tcase_add_test(notify, test_worker_watchdog_exit_0_restarts);
         tcase_add_test(notify, test_watchdog_during_shutdown_keeps_order);
         tcase_add_test(notify, test_ready_timeout_during_shutdown_keeps_order);
+        tcase_add_test(notify, test_watchdog_of_worker_being_stopped);
         return s;
 }
 
