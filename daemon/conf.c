@@ -660,6 +660,30 @@ static const struct conf_worker *find_worker_n(const struct conf *c, const char 
         return NULL;
 }
 
+/* The `name` of a worker or cleanup step (kind: "worker", "cleanup step"):
+ * a missing or invalid one is reported under ctx ("worker #3"); a valid one
+ * renames ctx to `kind "NAME"` and is returned (borrowed from libconfig). */
+static const char *read_name(struct loader *L, const config_setting_t *g, const config_setting_t **ret_s,
+                             const char *kind, char *ctx, size_t ctxlen)
+{
+        const config_setting_t *name_s = config_setting_get_member(g, "name");
+        const char *name;
+
+        *ret_s = name_s;
+        if (!name_s) {
+                diag_s(L, g, "%s: missing name", ctx);
+                return NULL;
+        }
+        if (!get_string(L, ctx, name_s, &name))
+                return NULL;
+        if (!name_is_valid(name)) {
+                diag_s(L, name_s, "%s: invalid name \"%s\" (" NAME_RULE ")", ctx, name);
+                return NULL;
+        }
+        snprintf(ctx, ctxlen, "%s \"%s\"", kind, name);
+        return name;
+}
+
 /* Parses one element of a `workers` list; index is 1-based in that list. */
 static void parse_worker(struct loader *L, const config_setting_t *g, unsigned index)
 {
@@ -677,21 +701,14 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
         }
         worker_defaults(&w, c);
         snprintf(ctx, sizeof(ctx), "worker #%u", index);
+        {
+                const char *name = read_name(L, g, &name_s, "worker", ctx, sizeof ctx);
+                const struct conf_worker *first = name ? find_worker_n(c, name) : NULL;
 
-        name_s = config_setting_get_member(g, "name");
-        if (!name_s) {
-                diag_s(L, g, "%s: missing name", ctx);
-                keep = false;
-        } else {
-                const char *name;
-                if (!get_string(L, ctx, name_s, &name))
+                if (!name) {
                         keep = false;
-                else if (!name_is_valid(name)) {
-                        diag_s(L, name_s, "%s: invalid name \"%s\" (" NAME_RULE ")", ctx, name);
-                        keep = false;
+                        L->names_ok = false;
                 } else {
-                        const struct conf_worker *first = find_worker_n(c, name);
-                        snprintf(ctx, sizeof(ctx), "worker \"%s\"", name);
                         if (first) {
                                 diag_s(L, name_s, "duplicate worker name \"%s\" (first defined at %s:%d)", name,
                                        first->file, first->line);
@@ -699,8 +716,6 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
                         }
                         w.name = xstrdup(name);
                 }
-                if (!w.name)
-                        L->names_ok = false;
         }
         w.file = setting_file(L, name_s ?: g);
         w.line = setting_line(name_s ?: g);
@@ -842,19 +857,12 @@ static void parse_cleanup_step(struct loader *L, const config_setting_t *g, unsi
                 return;
         }
         snprintf(ctx, sizeof(ctx), "cleanup step #%u", index);
-        name_s = config_setting_get_member(g, "name");
-        if (!name_s) {
-                diag_s(L, g, "%s: missing name", ctx);
-                keep = false;
-        } else {
-                const char *name;
-                if (!get_string(L, ctx, name_s, &name))
-                        keep = false;
-                else if (!name_is_valid(name)) {
-                        diag_s(L, name_s, "%s: invalid name \"%s\" (" NAME_RULE ")", ctx, name);
+        {
+                const char *name = read_name(L, g, &name_s, "cleanup step", ctx, sizeof ctx);
+
+                if (!name) {
                         keep = false;
                 } else {
-                        snprintf(ctx, sizeof(ctx), "cleanup step \"%s\"", name);
                         for (size_t i = 0; i < c->n_cleanup; i++)
                                 if (strcmp(c->cleanup[i].name, name) == 0) {
                                         diag_s(L, name_s,
