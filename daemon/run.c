@@ -120,15 +120,29 @@ static void mech_unref(struct wmech *m)
         }
 }
 
+/* One worker pipe: its worker, and the epoch it was opened in (an EOF
+ * after the supervisor stopped waiting for that pipe is not counted). */
+struct stream_ref {
+        struct wmech *m;
+        unsigned epoch;
+};
+
 static void on_stream_eof(struct output_stream *os, void *data)
 {
-        struct wmech *m = data;
+        struct stream_ref *ref = data;
+        struct wmech *m = ref ? ref->m : NULL; /* NULL: a hook's pipe */
         struct run *r = m ? m->run : NULL;
 
         output_close(os);
-        if (m && m->idx != SIZE_MAX && r->sup)
-                sup_on_stream_eof(r->sup, sup_worker(r->sup, m->idx));
+        if (!m)
+                return;
+        if (m->idx != SIZE_MAX && r->sup) {
+                struct sw *w = sup_worker(r->sup, m->idx);
+                if (w->stream_epoch == ref->epoch)
+                        sup_on_stream_eof(r->sup, w);
+        }
         mech_unref(m);
+        free(ref);
 }
 
 static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data);
@@ -279,11 +293,18 @@ out:
                         safe_close(pend[i]);
                         continue;
                 }
-                struct wmech *m = idx != SIZE_MAX ? r->mech[idx] : NULL;
-                if (!output_open(r->loop, pend[i], logname, i, on_stream_eof, m)) {
+                struct stream_ref *ref = NULL;
+
+                if (idx != SIZE_MAX) {
+                        ref = xcalloc(1, sizeof *ref);
+                        ref->m = r->mech[idx];
+                        ref->epoch = sup_worker(r->sup, idx)->stream_epoch;
+                }
+                if (!output_open(r->loop, pend[i], logname, i, on_stream_eof, ref)) {
                         log_error(logname, "output", "watching output: %m");
-                } else if (m) {
-                        m->refs++;
+                        free(ref);
+                } else if (ref) {
+                        ref->m->refs++;
                         sup_worker(r->sup, idx)->open_streams++;
                 }
         }

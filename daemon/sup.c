@@ -839,8 +839,10 @@ void sup_force(struct sup *s, const char *why)
                 } else if (w->state == WORKER_STOPPING) {
                         if (w->phase == PHASE_SIGNALLED && group_has_members(s, w))
                                 (void)s->ops->signal(s->ctx, w->pid, -1, SIGKILL, true);
-                        if (w->phase == PHASE_DRAIN)
+                        if (w->phase == PHASE_DRAIN) {
                                 w->open_streams = 0;
+                                w->stream_epoch++;
+                        }
                         if (w->post.argv && w->post.outcome == OUTCOME_NONE)
                                 w->post.outcome = OUTCOME_SKIPPED;
                 }
@@ -852,6 +854,7 @@ void sup_force(struct sup *s, const char *why)
                                 (void)s->ops->signal(s->ctx, s->w[i].pid, -1, SIGKILL, true);
                         log_debug(s->w[i].c.name, "output", "no longer waiting for its output (forced)");
                         s->w[i].open_streams = 0;
+                        s->w[i].stream_epoch++;
                 }
         for (size_t i = 0; i < s->n_cleanup; i++) {
                 struct hook_run *h = &s->cleanup[i];
@@ -1311,6 +1314,7 @@ static void worker_deadline(struct sup *s, struct sw *w)
                 log_warning(w->c.name, "output", "output still open %s after exit; no longer waiting for it",
                             dur(w->c.stop_timeout, b));
                 w->open_streams = 0;
+                w->stream_epoch++; /* their EOF, if it ever comes, counts for nothing */
                 break;
         case PHASE_POST_STOP:
                 log_warning(w->c.name, "hook", "%s timed out after %s", w->post.what, dur(w->post.timeout, b));

@@ -84,6 +84,7 @@ struct sw {
         int exit_status;    /* waitpid status of the last exit; -1 none */
         bool has_exit;
         unsigned open_streams; /* output pipes not at EOF (all runs) */
+        unsigned stream_epoch; /* bumped when open pipes stop being waited for */
         usec_t started_at;     /* monotonic */
         usec_t deadline;       /* USEC_INFINITY: none */
         usec_t kill_at;        /* when SIGKILL follows the stop signal */
