@@ -22,6 +22,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1282,6 +1283,40 @@ START_TEST(test_json_output)
 }
 END_TEST
 
+/* A worker with stderr = "inherit" shares the open file behind graced's
+ * stderr: graced must never make that description non-blocking, or the
+ * worker (and a shell holding it) gets EAGAIN. */
+START_TEST(test_inherit_stays_blocking)
+{
+        struct gh g;
+        const char *F, *conf;
+        char *text, *flags;
+        unsigned long fl;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        F = gh_path(&g, "fdinfo.txt");
+        conf = gh_write_file(&g, "graced.conf",
+                             "workers = (\n"
+                             "  { name = \"inh\"; stderr = \"inherit\";\n"
+                             "    command = [\"/bin/sh\", \"-c\", \"cat /proc/$$/fdinfo/2 > %s.tmp; mv %s.tmp %s; exec sleep 300\"]; }\n"
+                             ");\n",
+                             F, F, F);
+        start(&g, conf, NULL, NULL);
+        ck_assert(h_wait_log(&g, "running: 1/1 workers", T));
+        ck_assert(h_wait_file(F, T));
+        text = h_read_file(F);
+        ck_assert_ptr_nonnull(text);
+        flags = strstr(text, "flags:");
+        ck_assert_ptr_nonnull(flags);
+        fl = strtoul(flags + 6, NULL, 8);
+        ck_assert_msg((fl & O_NONBLOCK) == 0, "the inherited stderr is non-blocking (flags %lo)", fl);
+        free(text);
+        ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
+        ck_assert_int_eq(gh_exit_code(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 START_TEST(test_output_null_inherit_file)
 {
         struct gh g;
@@ -1397,6 +1432,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_lines_exact);
         tcase_add_test(tc, test_json_output);
         tcase_add_test(tc, test_output_null_inherit_file);
+        tcase_add_test(tc, test_inherit_stays_blocking);
         return s;
 }
 
