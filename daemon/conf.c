@@ -825,13 +825,19 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
         c->workers[c->n_workers++] = w;
 }
 
+/* A list of groups `( { ... }, ... )`; `[]` is an empty array in
+ * libconfig's eyes, and as good as an empty list. */
+static bool is_group_list(const config_setting_t *list)
+{
+        return config_setting_type(list) == CONFIG_TYPE_LIST ||
+               (config_setting_type(list) == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0);
+}
+
 static void parse_workers(struct loader *L, const config_setting_t *list)
 {
         int n;
 
-        /* `workers = [];` is an empty array: as good as an empty list */
-        if (config_setting_type(list) != CONFIG_TYPE_LIST &&
-            !(config_setting_type(list) == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0)) {
+        if (!is_group_list(list)) {
                 diag_s(L, list, "workers must be a list ( { ... }, ... )");
                 L->names_ok = false;
                 return;
@@ -910,8 +916,7 @@ static void parse_cleanup(struct loader *L, const config_setting_t *list)
 {
         int n;
 
-        if (config_setting_type(list) != CONFIG_TYPE_LIST &&
-            !(config_setting_type(list) == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0)) {
+        if (!is_group_list(list)) {
                 diag_s(L, list, "supervisor: cleanup must be a list ( { ... }, ... )");
                 return;
         }

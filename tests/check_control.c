@@ -1202,10 +1202,8 @@ END_TEST
 static Suite *suite(void)
 {
         Suite *s = suite_create("control");
-        TCase *tc = tcase_create("gracectl");
+        TCase *tc = h_tcase(s, "gracectl", 60);
 
-        tcase_set_timeout(tc, 60);
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
         tcase_add_test(tc, test_status);
         tcase_add_test(tc, test_stop_start_dependents);
         tcase_add_test(tc, test_stop_answers_when_done);
@@ -1217,27 +1215,20 @@ static Suite *suite(void)
         tcase_add_test(tc, test_shutting_down);
         tcase_add_test(tc, test_reload);
         tcase_add_test(tc, test_usage_and_no_daemon);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("socket");
-        tcase_set_timeout(tc, 60);
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
+        tc = h_tcase(s, "socket", 60);
         tcase_add_test(tc, test_socket_file);
         tcase_add_test(tc, test_default_path);
         tcase_add_test(tc, test_second_graced);
         tcase_add_test(tc, test_stale_socket);
         tcase_add_test(tc, test_peer_uid);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("protocol");
-        tcase_set_timeout(tc, 60);
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
+        tc = h_tcase(s, "protocol", 60);
         tcase_add_test(tc, test_proto_errors);
         tcase_add_test(tc, test_proto_oversize);
         tcase_add_test(tc, test_proto_idle);
         tcase_add_test(tc, test_proto_disconnect);
         tcase_add_test(tc, test_proto_many_clients);
-        suite_add_tcase(s, tc);
         return s;
 }
 

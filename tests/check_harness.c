@@ -1079,33 +1079,25 @@ END_TEST
 static Suite *suite(void)
 {
         Suite *s = suite_create("harness");
-        TCase *tc = tcase_create("files");
+        TCase *tc = h_tcase(s, "files", 60);
 
         tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
-        tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_tmpdir_rmrf);
         tcase_add_test(tc, test_write_read_file);
         tcase_add_test(tc, test_wait_file_timeout);
         tcase_add_test(tc, test_wait_file_appears);
         tcase_add_test(tc, test_field_helpers);
         tcase_add_test(tc, test_lines);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("processes");
+        tc = h_tcase(s, "processes", 60);
         tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
-        tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_pid_helpers);
         tcase_add_test(tc, test_spawn_exec_failure);
         tcase_add_test(tc, test_wait_child_timeout);
         tcase_add_test(tc, test_run_output);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("testworker");
+        tc = h_tcase(s, "testworker", 60);
         tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
-        tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_tw_usage);
         tcase_add_test(tc, test_tw_stamp);
         tcase_add_test(tc, test_tw_print);
@@ -1121,12 +1113,9 @@ static Suite *suite(void)
         tcase_add_test(tc, test_tw_grandchild_holds_output);
         tcase_add_test(tc, test_tw_orphan);
         tcase_add_test(tc, test_tw_notify);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("gh");
+        tc = h_tcase(s, "gh", 60);
         tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
-        tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_gh_start_log_signal);
         tcase_add_test(tc, test_gh_wait_timeout_kills);
         tcase_add_test(tc, test_gh_start_fails);
@@ -1134,22 +1123,11 @@ static Suite *suite(void)
         tcase_add_test(tc, test_gh_report);
         tcase_add_test(tc, test_gh_at_exit);
         tcase_add_test(tc, test_runner_sweep);
-        suite_add_tcase(s, tc);
         return s;
 }
 
 int main(void)
 {
-        SRunner *sr;
-        int failed;
-
         (void)h_testworker(); /* fail early and clearly when unset */
-        if (h_runner_init() < 0)
-                return EXIT_FAILURE;
-        sr = srunner_create(suite());
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        h_runner_done();
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return h_run_suite(suite());
 }

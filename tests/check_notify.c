@@ -725,43 +725,27 @@ static Suite *suite(void)
         Suite *s = suite_create("notify");
         TCase *tc;
 
-        tc = tcase_create("systemd");
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
-        tcase_set_timeout(tc, 60);
+        tc = h_tcase(s, "systemd", 60);
         tcase_add_test(tc, test_sd_sequence);
         tcase_add_test(tc, test_sd_watchdog);
         tcase_add_test(tc, test_sd_no_watchdog);
         tcase_add_test(tc, test_sd_absent);
         tcase_add_test(tc, test_sd_critical_never_ready);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("workers");
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
-        tcase_set_timeout(tc, 60);
+        tc = h_tcase(s, "workers", 60);
         tcase_add_test(tc, test_w_systemd_notify_sh);
         tcase_add_test(tc, test_w_sd_notify);
         tcase_add_test(tc, test_w_group_member);
         tcase_add_test(tc, test_w_never_ready);
         tcase_add_test(tc, test_w_watchdog);
         tcase_add_test(tc, test_w_garbage);
-        suite_add_tcase(s, tc);
         return s;
 }
 
 int main(void)
 {
-        SRunner *sr;
-        int failed;
-
         (void)h_graced(); /* fail early and clearly when unset */
         (void)h_testworker();
         (void)notifyworker();
-        if (h_runner_init() < 0)
-                return EXIT_FAILURE;
-        sr = srunner_create(suite());
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        h_runner_done();
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return h_run_suite(suite());
 }

@@ -1016,10 +1016,8 @@ END_TEST
 static Suite *suite(void)
 {
         Suite *s = suite_create("reload");
-        TCase *tc = tcase_create("reload");
+        TCase *tc = h_tcase(s, "reload", 60);
 
-        tcase_set_timeout(tc, 60);
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
         tcase_add_test(tc, test_invalid_keeps_running);
         tcase_add_test(tc, test_add_remove_change);
         tcase_add_test(tc, test_add_workers);
@@ -1032,25 +1030,14 @@ static Suite *suite(void)
         tcase_add_test(tc, test_reload_moves_control_socket);
         tcase_add_test(tc, test_output_name_after_reload);
         tcase_add_test(tc, test_restart_survives_reload);
-        suite_add_tcase(s, tc);
         return s;
 }
 
 int main(void)
 {
-        SRunner *sr;
-        int failed;
-
         /* fail early and clearly when the environment is missing */
         (void)h_graced();
         (void)h_gracectl();
         (void)h_testworker();
-        if (h_runner_init() < 0)
-                return EXIT_FAILURE;
-        sr = srunner_create(suite());
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        h_runner_done();
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return h_run_suite(suite());
 }

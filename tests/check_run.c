@@ -1382,15 +1382,7 @@ END_TEST
 
 /* ---- main -------------------------------------------------------------------- */
 
-static TCase *tcase(Suite *s, const char *name)
-{
-        TCase *tc = tcase_create(name);
-
-        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
-        tcase_set_timeout(tc, 60);
-        suite_add_tcase(s, tc);
-        return tc;
-}
+static TCase *tcase(Suite *s, const char *name) { return h_tcase(s, name, 60); }
 
 static Suite *suite(void)
 {
@@ -1438,17 +1430,7 @@ static Suite *suite(void)
 
 int main(void)
 {
-        SRunner *sr;
-        int failed;
-
         (void)h_graced(); /* fail early and clearly when unset */
         (void)h_testworker();
-        if (h_runner_init() < 0)
-                return EXIT_FAILURE;
-        sr = srunner_create(suite());
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        h_runner_done();
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return h_run_suite(suite());
 }

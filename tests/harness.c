@@ -4,6 +4,7 @@
 #endif
 
 #include <dirent.h>
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -465,6 +466,31 @@ void h_runner_done(void)
         free(base_dir);
         base_dir = NULL;
         runner_pid = 0;
+}
+
+TCase *h_tcase(Suite *s, const char *name, int timeout_s)
+{
+        TCase *tc = tcase_create(name);
+
+        tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
+        tcase_set_timeout(tc, timeout_s);
+        suite_add_tcase(s, tc);
+        return tc;
+}
+
+int h_run_suite(Suite *s)
+{
+        SRunner *sr;
+        int failed;
+
+        if (h_runner_init() < 0)
+                return EXIT_FAILURE;
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        h_runner_done();
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* ---- files ----------------------------------------------------------------------------------- */

@@ -108,6 +108,15 @@ int h_runner_init(void);
 void h_runner_sweep(void);
 void h_runner_done(void);
 
+/* The usual shape of that, for programs that need nothing else:
+ * h_tcase() creates a TCase with the sweep and a timeout (seconds) and adds
+ * it to s; h_run_suite() runs s between h_runner_init and h_runner_done and
+ * returns main()'s exit status. */
+struct Suite;
+struct TCase;
+struct TCase *h_tcase(struct Suite *s, const char *name, int timeout_s);
+int h_run_suite(struct Suite *s);
+
 /* ---- files and directories ---------------------------------------------------- */
 
 /* A fresh directory graced-test.XXXXXX (mode 0700) in h_runner_init's
