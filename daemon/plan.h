@@ -30,6 +30,6 @@ usec_t plan_worker_bound(const struct conf_worker *w);
 /* Longest stop path (sum of bounds along it) plus every cleanup timeout. */
 usec_t plan_worst_case(const struct conf *c, const struct plan *p);
 
-/* The --print-plan output (see SPEC.md "--print-plan"). Returns true when
+/* The --print-plan output (see graced(8), --print-plan). Returns true when
  * the worst case exceeds shutdown_timeout (a warning line was printed). */
 bool plan_print(FILE *f, const struct conf *c, const struct plan *p);

@@ -1,4 +1,4 @@
-/* report.h - the JSON shutdown report (SPEC.md "Report"), built with
+/* report.h - the JSON shutdown report (described in graced(8), REPORT), built with
  * json-c and written atomically (temporary file, fsync, rename). */
 #pragma once
 

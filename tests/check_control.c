@@ -1103,9 +1103,35 @@ static int run_as(uid_t uid, gid_t gid, const char *const *argv, const char *out
         return h_exit_code(st);
 }
 
+/* A copy of the program at path in g's directory (mode 0755), for a user who
+ * may not reach the build tree. */
+static const char *copy_program(struct gh *g, const char *path, const char *name)
+{
+        const char *dst = gh_path(g, name);
+        size_t len = 0;
+        char *data = h_read_file_len(path, &len);
+        int fd;
+
+        ck_assert_msg(data, "cannot read %s", path);
+        fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+        ck_assert_int_ge(fd, 0);
+        for (size_t off = 0; off < len;) {
+                ssize_t n = write(fd, data + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                ck_assert_int_gt(n, 0);
+                off += (size_t)n;
+        }
+        ck_assert_int_eq(close(fd), 0);
+        ck_assert_int_eq(chmod(dst, 0755), 0);
+        free(data);
+        return dst;
+}
+
 START_TEST(test_peer_uid)
 {
         struct gh g;
+        const char *ctl;
         char *out;
         uid_t uid = other_uid;
         gid_t gid = other_gid;
@@ -1127,15 +1153,18 @@ START_TEST(test_peer_uid)
                 free(parent);
         }
 
+        /* the other user runs its own copy of gracectl: the build tree may sit
+         * where only root can go (a clone under /root, mode 0700) */
+        ctl = copy_program(&g, h_gracectl(), "gracectl");
+
         /* mode 0600: the file system already says no */
-        ck_assert_int_eq(
-                run_as(uid, gid, ARGV(h_gracectl(), "-s", sock(&g), "status"), gh_path(&g, "as-user.out"), &out), 69);
+        ck_assert_int_eq(run_as(uid, gid, ARGV(ctl, "-s", sock(&g), "status"), gh_path(&g, "as-user.out"), &out), 69);
         ck_assert_msg(strstr(out, "Permission denied"), "output: %s", out);
         free(out);
 
         /* with the mode opened up, graced itself refuses the uid */
         ck_assert_int_eq(chmod(sock(&g), 0666), 0);
-        ck_assert_int_eq(run_as(uid, gid, ARGV(h_gracectl(), "-s", sock(&g), "stop", "db"), gh_path(&g, "as-user.out"),
+        ck_assert_int_eq(run_as(uid, gid, ARGV(ctl, "-s", sock(&g), "stop", "db"), gh_path(&g, "as-user.out"),
                                 &out),
                          1);
         ck_assert_msg(strstr(out, "gracectl: permission denied"), "output: %s", out);

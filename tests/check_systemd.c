@@ -509,11 +509,14 @@ static const char *boot_prereq(void)
 static void fail_boot(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail_boot(const char *fmt, ...)
 {
+        char why[sizeof B.why];
         va_list ap;
 
+        /* format into a buffer of its own: callers pass B.why itself as an argument */
         va_start(ap, fmt);
-        vsnprintf(B.why, sizeof B.why, fmt, ap);
+        vsnprintf(why, sizeof why, fmt, ap);
         va_end(ap);
+        memcpy(B.why, why, sizeof B.why);
         fprintf(stderr, "boot failed: %s\n", B.why);
         if (B.console)
                 h_dump_file(B.console, 60);
@@ -1082,6 +1085,25 @@ static char *dir_path(const char *name) { return h_path(B.dir, name); }
 
 /* ---- graced under systemd ------------------------------------------------------------ */
 
+/* fail_boot() keeps the reason it is given, also when that is B.why itself
+ * (it once formatted B.why into itself and logged "boot failed: "). */
+START_TEST(test_fail_boot_reason)
+{
+        char saved[sizeof B.why];
+        char *console = B.console;
+
+        memcpy(saved, B.why, sizeof saved);
+        B.console = NULL;
+        snprintf(B.why, sizeof B.why, "no cgroup file system found");
+        fail_boot("%s", B.why);
+        ck_assert_str_eq(B.why, "no cgroup file system found");
+        fail_boot("cannot create %s: %s", "x", "y");
+        ck_assert_str_eq(B.why, "cannot create x: y");
+        memcpy(B.why, saved, sizeof saved);
+        B.console = console;
+}
+END_TEST
+
 START_TEST(test_sd_start)
 {
         const char *u = "graced-test.service";
@@ -1428,6 +1450,7 @@ int main(void)
         tcase_add_unchecked_fixture(tc, NULL, h_runner_sweep);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_units_contract);
+        tcase_add_test(tc, test_fail_boot_reason);
         if (analyze)
                 tcase_add_test(tc, test_units_verify);
         else
