@@ -8,6 +8,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "heap.h"
 #include "loop.h"
 
 struct loop_watch {
@@ -22,8 +23,7 @@ struct loop_watch {
 
 struct loop_timer {
         struct loop *loop;
-        usec_t when;
-        size_t idx; /* position in heap, or SIZE_MAX */
+        struct heap_node node; /* when, position in the heap */
         loop_timer_fn fn;
         void *data;
         uint64_t gen; /* when it was last set */
@@ -33,8 +33,7 @@ struct loop {
         int epfd;
         int tfd;
         struct loop_watch tfd_watch;
-        struct loop_timer **heap;
-        size_t n_heap, cap_heap;
+        struct heap timers;
         usec_t armed; /* what the timerfd is set to */
         struct loop_watch *dead;
         bool dispatching;
@@ -43,57 +42,9 @@ struct loop {
         void *idle_data;
 };
 
-static void heap_swap(struct loop *l, size_t a, size_t b)
-{
-        struct loop_timer *t = l->heap[a];
-
-        l->heap[a] = l->heap[b];
-        l->heap[b] = t;
-        l->heap[a]->idx = a;
-        l->heap[b]->idx = b;
-}
-
-static void heap_up(struct loop *l, size_t i)
-{
-        while (i > 0 && l->heap[(i - 1) / 2]->when > l->heap[i]->when) {
-                heap_swap(l, i, (i - 1) / 2);
-                i = (i - 1) / 2;
-        }
-}
-
-static void heap_down(struct loop *l, size_t i)
-{
-        for (;;) {
-                size_t m = i, a = 2 * i + 1, b = 2 * i + 2;
-                if (a < l->n_heap && l->heap[a]->when < l->heap[m]->when)
-                        m = a;
-                if (b < l->n_heap && l->heap[b]->when < l->heap[m]->when)
-                        m = b;
-                if (m == i)
-                        return;
-                heap_swap(l, i, m);
-                i = m;
-        }
-}
-
-static void heap_remove(struct loop *l, struct loop_timer *t)
-{
-        size_t i = t->idx;
-
-        if (i == SIZE_MAX)
-                return;
-        l->n_heap--;
-        if (i != l->n_heap) {
-                heap_swap(l, i, l->n_heap);
-                heap_down(l, i);
-                heap_up(l, i);
-        }
-        t->idx = SIZE_MAX;
-}
-
 static void rearm(struct loop *l)
 {
-        usec_t want = l->n_heap ? l->heap[0]->when : USEC_INFINITY;
+        usec_t want = heap_next(&l->timers);
         usec_t at = want == 0 ? 1 : want; /* an it_value of 0 would disarm */
         struct itimerspec its = { 0 };
 
@@ -119,15 +70,14 @@ static void on_timerfd(struct loop_watch *w, int fd, uint32_t events, void *data
         l->armed = USEC_INFINITY;
         now = now_mono();
         gen0 = l->gen;
-        while (l->n_heap && l->heap[0]->when <= now) {
-                struct loop_timer *t = l->heap[0];
+        for (struct heap_node *top; (top = heap_top(&l->timers)) && top->when <= now;) {
+                struct loop_timer *t = container_of(top, struct loop_timer, node);
 
                 /* set again during this pass: it fires on the next iteration
                  * (the timerfd is re-armed in the past, so that is at once) */
                 if (t->gen > gen0)
                         break;
-                heap_remove(l, t);
-                t->when = USEC_INFINITY;
+                heap_remove(&l->timers, &t->node);
                 t->fn(t, t->data);
         }
 }
@@ -167,9 +117,7 @@ struct loop *loop_free(struct loop *l)
         if (!l)
                 return NULL;
         free_dead(l);
-        for (size_t i = 0; i < l->n_heap; i++)
-                l->heap[i]->idx = SIZE_MAX;
-        free(l->heap);
+        heap_done(&l->timers);
         safe_close(l->epfd);
         safe_close(l->tfd);
         free(l);
@@ -218,7 +166,7 @@ struct loop_timer *loop_timer_new(struct loop *l, loop_timer_fn fn, void *data)
 {
         struct loop_timer *t = xcalloc(1, sizeof *t);
 
-        *t = (struct loop_timer){ .loop = l, .when = USEC_INFINITY, .idx = SIZE_MAX, .fn = fn, .data = data };
+        *t = (struct loop_timer){ .loop = l, .node = HEAP_NODE_INIT, .fn = fn, .data = data };
         return t;
 }
 
@@ -226,35 +174,21 @@ void loop_timer_set(struct loop_timer *t, usec_t when)
 {
         struct loop *l = t->loop;
 
-        if (t->when == when && (when == USEC_INFINITY) == (t->idx == SIZE_MAX))
+        if (t->node.when == when)
                 return;
-        t->when = when;
         t->gen = ++l->gen;
-        if (when == USEC_INFINITY) {
-                heap_remove(l, t);
-        } else if (t->idx == SIZE_MAX) {
-                if (l->n_heap == l->cap_heap) {
-                        l->cap_heap = l->cap_heap ? l->cap_heap * 2 : 16;
-                        l->heap = xrealloc(l->heap, l->cap_heap * sizeof *l->heap);
-                }
-                t->idx = l->n_heap;
-                l->heap[l->n_heap++] = t;
-                heap_up(l, t->idx);
-        } else {
-                heap_down(l, t->idx);
-                heap_up(l, t->idx);
-        }
+        heap_set(&l->timers, &t->node, when);
         if (!l->dispatching)
                 rearm(l);
 }
 
-usec_t loop_timer_when(const struct loop_timer *t) { return t->when; }
+usec_t loop_timer_when(const struct loop_timer *t) { return t->node.when; }
 
 struct loop_timer *loop_timer_free(struct loop_timer *t)
 {
         if (!t)
                 return NULL;
-        heap_remove(t->loop, t);
+        heap_remove(&t->loop->timers, &t->node);
         if (!t->loop->dispatching)
                 rearm(t->loop);
         free(t);

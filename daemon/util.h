@@ -13,6 +13,8 @@ typedef uint64_t usec_t;
 #define USEC_PER_SEC ((usec_t)1000000)
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+/* The object that embeds member at ptr. */
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define _unused_ __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _noreturn_ __attribute__((noreturn))

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "heap.h"
 #include "loop.h"
 #include "util.h"
 
@@ -732,6 +733,52 @@ START_TEST(test_idle_arms_timer)
 }
 END_TEST
 
+/* The deadline heap against a brute-force model: random sets, moves and
+ * removals of 200 nodes; the top is always the earliest, every node knows
+ * whether it is in the heap. */
+START_TEST(test_heap_model)
+{
+        enum { N = 200 };
+        struct heap h = { 0 };
+        struct heap_node nodes[N];
+        usec_t model[N];
+        unsigned seed = 12345;
+
+        for (int i = 0; i < N; i++) {
+                heap_node_init(&nodes[i]);
+                model[i] = USEC_INFINITY;
+        }
+        for (int step = 0; step < 20000; step++) {
+                int i = (int)(rand_r(&seed) % N);
+                int op = (int)(rand_r(&seed) % 4);
+                usec_t when = op == 0 ? USEC_INFINITY : (usec_t)(rand_r(&seed) % 1000);
+                usec_t min = USEC_INFINITY;
+                size_t in = 0;
+
+                if (op == 1)
+                        heap_remove(&h, &nodes[i]), when = USEC_INFINITY;
+                else
+                        heap_set(&h, &nodes[i], when);
+                model[i] = when;
+                for (int k = 0; k < N; k++) {
+                        min = model[k] < min ? model[k] : min;
+                        in += model[k] != USEC_INFINITY;
+                        ck_assert_uint_eq(nodes[k].when, model[k]);
+                        ck_assert_int_eq(nodes[k].idx == SIZE_MAX, model[k] == USEC_INFINITY);
+                }
+                ck_assert_uint_eq(h.n, in);
+                ck_assert_uint_eq(heap_next(&h), min);
+                {
+                        struct heap_node *top = heap_top(&h);
+                        ck_assert(in == 0 ? top == NULL : top != NULL && top->when == min);
+                }
+        }
+        heap_done(&h);
+        for (int k = 0; k < N; k++)
+                ck_assert_uint_eq(nodes[k].idx, SIZE_MAX);
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
         Suite *s = suite_create("loop");
@@ -739,6 +786,7 @@ static Suite *loop_suite(void)
 
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 10);
+        tcase_add_test(tc, test_heap_model);
         tcase_add_test(tc, test_fd_fires_on_pipe);
         tcase_add_test(tc, test_fd_only_ready_ones_fire);
         tcase_add_test(tc, test_fd_mod);
