@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "heap.h"
+#include "hmap.h"
 #include "loop.h"
 #include "util.h"
 
@@ -779,6 +780,51 @@ START_TEST(test_heap_model)
 }
 END_TEST
 
+/* The hash map against a brute-force model: integer keys that collide in
+ * a small table, random puts and deletes (backward-shift deletion must keep
+ * every other key findable); string keys compared by content. */
+START_TEST(test_hmap_model)
+{
+        enum { N = 300 };
+        struct hmap m = HMAP_INIT_INT, sm = HMAP_INIT_STR;
+        void *model[N] = { 0 };
+        int vals[N];
+        char names[N][8];
+        unsigned seed = 777;
+        size_t in = 0;
+
+        for (int step = 0; step < 30000; step++) {
+                int k = (int)(rand_r(&seed) % N);
+
+                if (rand_r(&seed) % 3 == 0) {
+                        ck_assert_ptr_eq(hmap_del(&m, (uintptr_t)k * 64), model[k]);
+                        in -= model[k] != NULL;
+                        model[k] = NULL;
+                } else {
+                        in += model[k] == NULL;
+                        model[k] = &vals[k];
+                        hmap_put(&m, (uintptr_t)k * 64, model[k]);
+                }
+                if (step % 97 == 0)
+                        for (int i = 0; i < N; i++)
+                                ck_assert_ptr_eq(hmap_get(&m, (uintptr_t)i * 64), model[i]);
+                ck_assert_uint_eq(m.n, in);
+        }
+        for (int i = 0; i < N; i++) {
+                snprintf(names[i], sizeof names[i], "w%d", i);
+                hmap_put(&sm, (uintptr_t)names[i], &vals[i]);
+        }
+        ck_assert_ptr_eq(hmap_get_str(&sm, "w17"), &vals[17]);
+        ck_assert_ptr_null(hmap_get_str(&sm, "w300"));
+        ck_assert_ptr_eq(hmap_del(&sm, (uintptr_t) "w17"), &vals[17]);
+        ck_assert_ptr_null(hmap_get_str(&sm, "w17"));
+        for (int i = 0; i < N; i++)
+                ck_assert_ptr_eq(hmap_get_str(&sm, names[i]), i == 17 ? NULL : &vals[i]);
+        hmap_done(&m);
+        hmap_done(&sm);
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
         Suite *s = suite_create("loop");
@@ -787,6 +833,7 @@ static Suite *loop_suite(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 10);
         tcase_add_test(tc, test_heap_model);
+        tcase_add_test(tc, test_hmap_model);
         tcase_add_test(tc, test_fd_fires_on_pipe);
         tcase_add_test(tc, test_fd_only_ready_ones_fire);
         tcase_add_test(tc, test_fd_mod);
