@@ -375,18 +375,6 @@ static void client_update(struct client *cl)
 
 static struct sup *cur_sup(struct control *c) { return c->hooks->sup(c->ctx); }
 
-static char *describe_exit(int status, char *buf, size_t len)
-{
-        if (WIFEXITED(status))
-                snprintf(buf, len, "exited %d", WEXITSTATUS(status));
-        else if (WIFSIGNALED(status))
-                snprintf(buf, len, "killed by %s%s", signal_name(WTERMSIG(status)),
-                         WCOREDUMP(status) ? " (core dumped)" : "");
-        else
-                snprintf(buf, len, "ended (status 0x%x)", (unsigned)status);
-        return buf;
-}
-
 static struct json_object *worker_obj(struct sw *w, usec_t now)
 {
         struct json_object *o = json_object_new_object();
@@ -404,7 +392,7 @@ static struct json_object *worker_obj(struct sw *w, usec_t now)
         }
         json_object_object_add(o, "restarts", json_object_new_int(w->starts > 1 ? (int)w->starts - 1 : 0));
         json_object_object_add(o, "last_exit",
-                               w->has_exit ? json_object_new_string(describe_exit(w->exit_status, b, sizeof b)) : NULL);
+                               w->has_exit ? json_object_new_string(format_exit(w->exit_status, w->exit_stop_signal, b, sizeof b)) : NULL);
         json_object_object_add(o, "status", w->status_text ? json_object_new_string(w->status_text) : NULL);
         return o;
 }
@@ -827,7 +815,7 @@ static bool answer_op(struct client *cl, struct sup *s)
 
                 if (w->state == WORKER_FAILED && w->has_exit)
                         respond_error(cl, "%s failed to start (%s)", cl->name,
-                                      describe_exit(w->exit_status, b, sizeof b));
+                                      format_exit(w->exit_status, w->exit_stop_signal, b, sizeof b));
                 else if (w->state == WORKER_FAILED)
                         respond_error(cl, "%s failed to start", cl->name);
                 else if (w->state == WORKER_DOWN)

@@ -320,8 +320,15 @@ static int op_spawn_worker(void *ctx, struct sw *w)
         struct run *r = ctx;
         struct proc_child ch;
         struct wmech *m = r->mech[w->idx];
-        int ret = spawn(r, w->c.argv, &w->c, w->c.name, w->idx, &ch);
+        int ret;
 
+        /* a process not reaped yet keeps its pid and pidfd (its exit is
+         * matched by them, the pidfd released once): never overwritten */
+        if (w->alive || w->pidfd >= 0) {
+                log_error(w->c.name, "start", "previous process (pid %d) not reaped yet: not started again", (int)w->pid);
+                return -EBUSY;
+        }
+        ret = spawn(r, w->c.argv, &w->c, w->c.name, w->idx, &ch);
         if (ret < 0)
                 return ret;
         w->pid = ch.pid;
@@ -345,6 +352,13 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct sw *w)
         struct conf_worker hc = *c;
         int ret;
 
+        /* a hook never runs twice at once (the policy waits for a previous
+         * run); a live pid/pidfd is never overwritten, so never leaked */
+        if (h->pid != 0 || h->pidfd >= 0) {
+                log_error(w ? w->c.name : NULL, "hook", "%s: previous run (pid %d) still running: not started again",
+                          h->label, (int)h->pid);
+                return -EBUSY;
+        }
         /* hooks run with the worker's identity and environment, output logged */
         hc.out[0] = hc.out[1] = OUT_LOG;
         hc.stop_signal = SIGKILL;

@@ -276,16 +276,10 @@ static unsigned count_state(struct sup *s, enum worker_state st)
 
 static bool exit_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
-static char *describe_exit(int status, char *buf, size_t len)
+/* How w's last process ended (buf >= EXIT_DESC_MAX). */
+static char *last_exit(const struct sw *w, char *buf)
 {
-        if (WIFEXITED(status))
-                snprintf(buf, len, "exited with code %d", WEXITSTATUS(status));
-        else if (WIFSIGNALED(status))
-                snprintf(buf, len, "killed by %s%s", signal_name(WTERMSIG(status)),
-                         WCOREDUMP(status) ? " (core dumped)" : "");
-        else
-                snprintf(buf, len, "ended (status 0x%x)", (unsigned)status);
-        return buf;
+        return format_exit(w->exit_status, w->exit_stop_signal, buf, EXIT_DESC_MAX);
 }
 
 /* ---- starting --------------------------------------------------------- */
@@ -332,8 +326,7 @@ static void start_worker(struct sup *s, struct sw *w)
         w->exec_known = false;
         w->exec_err = 0;
         w->notified_ready = false;
-        w->has_exit = false;
-        w->exit_status = -1;
+        /* has_exit/exit_status stay: the last exit is shown until the next one */
         w->started_at = t;
         free(w->status_text);
         w->status_text = NULL;
@@ -346,6 +339,7 @@ static void start_worker(struct sup *s, struct sw *w)
                 w->exec_err = -r;
                 w->has_exit = true;
                 w->exit_status = 127 << 8;
+                w->exit_stop_signal = 0;
                 w->state = WORKER_STARTING;
                 run_ended(s, w);
                 return;
@@ -404,14 +398,13 @@ static void run_ended(struct sup *s, struct sw *w)
 {
         bool failure = !w->exec_known || w->exec_err != 0 || !exit_ok(w->exit_status) || w->start_failed;
         bool restart;
-        char buf[64];
+        char buf[EXIT_DESC_MAX];
 
         w->deadline = USEC_INFINITY;
         w->watchdog_deadline = USEC_INFINITY;
         /* a failed start was stopped by us: sup_on_exit() logged its exit */
         if (w->exec_err == 0 && !w->start_failed)
-                log_msg(failure ? LOG_WARNING : LOG_INFO, w->c.name, "exited", "%s",
-                        describe_exit(w->exit_status, buf, sizeof buf));
+                log_msg(failure ? LOG_WARNING : LOG_INFO, w->c.name, "exited", "%s", last_exit(w, buf));
         if (w->c.type == WORKER_TYPE_ONESHOT && !failure) {
                 w->state = WORKER_EXITED;
                 w->outcome = OUTCOME_EXITED;
@@ -430,7 +423,7 @@ static void run_ended(struct sup *s, struct sw *w)
                         fail_for_good(s, w,
                                       w->exec_err       ? "could not start"
                                       : w->start_failed ? "not ready in time, or its watchdog expired"
-                                                        : describe_exit(w->exit_status, buf, sizeof buf));
+                                                        : last_exit(w, buf));
                 } else {
                         w->state = WORKER_EXITED;
                         w->outcome = OUTCOME_EXITED;
@@ -476,9 +469,18 @@ static void extend_timeout(struct sup *s, usec_t until)
 
 static bool spawn_hook(struct sup *s, struct hook_run *h, struct sw *w)
 {
-        char *cmd = strv_join(h->argv);
+        char *cmd;
         int r;
 
+        if (hook_busy(h)) {
+                /* callers wait for a previous run (stop_hook_due, run_cleanup):
+                 * never two runs of one hook, never an overwritten pid */
+                log_error(w ? w->c.name : NULL, "hook", "%s: previous run (pid %d) still running: not started again",
+                          w ? h->what : h->label, (int)h->pid);
+                h->outcome = OUTCOME_FAILED;
+                return false;
+        }
+        cmd = strv_join(h->argv);
         log_info(w ? w->c.name : NULL, "hook", "%s started: %s", w ? h->what : h->label, cmd);
         free(cmd);
         h->started = now(s);
@@ -503,8 +505,66 @@ static void kill_hook(struct sup *s, struct hook_run *h, enum outcome o)
                 return;
         (void)s->ops->signal(s->ctx, h->pid, h->pidfd, SIGKILL, true);
         if (h->outcome == OUTCOME_NONE)
-                h->outcome = o;
+                h->outcome = h->stale ? OUTCOME_SKIPPED : o; /* this stop's hook never ran */
         h->deadline = USEC_INFINITY;
+}
+
+/* Hook h (pre_stop, post_stop) is due in w's stop: it runs, unless its
+ * previous run, killed at its timeout in an earlier stop, is not reaped yet
+ * (a process in uninterruptible sleep, on a hung NFS mount say, does not
+ * die at once). A hook never runs twice at once: the stop waits for that
+ * run up to h's timeout and runs h, in what is left of that time, once it
+ * ends; if it does not, hook_deadline() skips h. True while the stop waits,
+ * for h or for its previous run. */
+static bool stop_hook_due(struct sup *s, struct sw *w, struct hook_run *h)
+{
+        usec_t bound;
+        char b[32];
+
+        if (hook_busy(h) && !h->stale)
+                return true;
+        if (s->forced) {
+                h->outcome = OUTCOME_SKIPPED;
+                h->deadline = USEC_INFINITY;
+                log_info(w->c.name, "hook", "%s skipped (forced)", h->what);
+                return false;
+        }
+        if (hook_busy(h)) {
+                if (h->deadline == USEC_INFINITY) {
+                        h->deadline = now(s) + h->timeout;
+                        log_notice(w->c.name, "hook", "%s: previous run (pid %d) still running; waiting for it up to %s",
+                                   h->what, (int)h->pid, dur(h->timeout, b));
+                        extend_timeout(s, h->deadline);
+                }
+                w->deadline = h->deadline;
+                return true;
+        }
+        /* set while a previous run was waited for: the hook's time is what is left */
+        bound = h->deadline;
+        h->deadline = USEC_INFINITY;
+        if (!spawn_hook(s, h, w))
+                return false;
+        h->deadline = min_u(h->deadline, bound);
+        w->deadline = h->deadline;
+        return true;
+}
+
+/* The deadline of w's stop hook h: kill it, or stop waiting for its previous run. */
+static void hook_deadline(struct sup *s, struct sw *w, struct hook_run *h)
+{
+        char b[32];
+
+        if (!hook_busy(h) || h->outcome != OUTCOME_NONE)
+                return;
+        if (h->stale) {
+                log_warning(w->c.name, "hook", "%s: previous run (pid %d) still running; skipped", h->what, (int)h->pid);
+                h->outcome = OUTCOME_SKIPPED;
+                h->blocked = true;
+                h->deadline = USEC_INFINITY;
+                return;
+        }
+        log_warning(w->c.name, "hook", "%s timed out after %s", h->what, dur(h->deadline - h->started, b));
+        kill_hook(s, h, OUTCOME_TIMEOUT);
 }
 
 static void send_stop_signal(struct sup *s, struct sw *w)
@@ -581,7 +641,7 @@ static void advance_stop(struct sup *s, struct sw *w)
         for (;;) {
                 switch (w->phase) {
                 case PHASE_PRE_STOP:
-                        if (hook_busy(&w->pre) && w->pre.outcome == OUTCOME_NONE)
+                        if (w->pre.argv && w->pre.outcome == OUTCOME_NONE && stop_hook_due(s, w, &w->pre))
                                 return;
                         if (w->alive && !s->forced) {
                                 send_stop_signal(s, w);
@@ -609,24 +669,12 @@ static void advance_stop(struct sup *s, struct sw *w)
                         if (w->open_streams > 0)
                                 return;
                         w->deadline = USEC_INFINITY;
-                        if (w->post.argv) {
-                                if (s->forced) {
-                                        w->post.outcome = OUTCOME_SKIPPED;
-                                        log_info(w->c.name, "hook", "%s skipped (forced)", w->post.what);
-                                } else {
-                                        w->phase = PHASE_POST_STOP;
-                                        if (spawn_hook(s, &w->post, w)) {
-                                                w->deadline = w->post.deadline;
-                                                return;
-                                        }
-                                }
-                        }
-                        finish_stop(s, w);
-                        return;
+                        w->phase = PHASE_POST_STOP;
+                        continue;
                 case PHASE_POST_STOP:
-                        if (hook_busy(&w->post) && w->post.outcome == OUTCOME_NONE)
+                        if (w->post.argv && w->post.outcome == OUTCOME_NONE && stop_hook_due(s, w, &w->post))
                                 return;
-                        if (hook_busy(&w->post))
+                        if (hook_busy(&w->post) && !w->post.stale)
                                 return; /* killed: wait for the reap */
                         finish_stop(s, w);
                         return;
@@ -655,19 +703,12 @@ static void begin_stop(struct sup *s, struct sw *w, enum stop_reason why)
         w->watchdog_deadline = USEC_INFINITY;
         if (why == STOP_SHUTDOWN || why == STOP_MANUAL)
                 record_stop_seq(s, w);
-        w->pre.outcome = OUTCOME_NONE;
-        w->post.outcome = OUTCOME_NONE;
-        if (w->pre.argv) {
-                w->phase = PHASE_PRE_STOP;
-                if (s->forced) {
-                        w->pre.outcome = OUTCOME_SKIPPED;
-                } else if (spawn_hook(s, &w->pre, w)) {
-                        w->deadline = w->pre.deadline;
-                        return;
-                }
-        } else {
-                w->phase = PHASE_PRE_STOP;
-        }
+        /* not stopping before, so a hook still running is a run of an earlier stop */
+        w->pre.stale = hook_busy(&w->pre);
+        w->post.stale = hook_busy(&w->post);
+        w->pre.outcome = w->post.outcome = OUTCOME_NONE;
+        w->pre.blocked = w->post.blocked = false;
+        w->phase = PHASE_PRE_STOP;
         advance_stop(s, w);
 }
 
@@ -722,12 +763,21 @@ struct sw *sup_find_pid(struct sup *s, pid_t pid)
 
 static void hook_ended(struct sup *s, struct hook_run *h, struct sw *owner, int status)
 {
-        char b[32], e[64];
+        char b[32], e[EXIT_DESC_MAX];
+        pid_t pid = h->pid;
 
         s->ops->release(s->ctx, h->pid, h->pidfd);
         h->pid = 0;
         h->pidfd = -1;
         h->running = false;
+        if (h->stale) {
+                /* a run of an earlier stop, whose record is written: the current
+                 * record is this stop's (its deadline too, if it waits) */
+                h->stale = false;
+                log_notice(owner ? owner->c.name : NULL, "hook", "%s: previous run (pid %d) ended at last (%s)",
+                           owner ? h->what : h->label, (int)pid, format_exit(status, 0, e, sizeof e));
+                return;
+        }
         h->ended = now(s);
         h->deadline = USEC_INFINITY;
         if (WIFEXITED(status))
@@ -738,7 +788,7 @@ static void hook_ended(struct sup *s, struct hook_run *h, struct sw *owner, int 
                 h->outcome = exit_ok(status) ? OUTCOME_OK : OUTCOME_FAILED;
         log_msg(h->outcome == OUTCOME_OK ? LOG_INFO : LOG_WARNING, owner ? owner->c.name : NULL, "hook",
                 "%s ended: %s in %s (%s)", owner ? h->what : h->label, outcome_name(h->outcome), dur(h->ended - h->started, b),
-                describe_exit(status, e, sizeof e));
+                format_exit(status, 0, e, sizeof e));
 }
 
 bool sup_on_exit(struct sup *s, pid_t pid, int status)
@@ -761,6 +811,8 @@ bool sup_on_exit(struct sup *s, pid_t pid, int status)
         w->alive = false;
         w->has_exit = true;
         w->exit_status = status;
+        /* begin_stop() cleared it: a stop signal sent to this very process */
+        w->exit_stop_signal = w->state == WORKER_STOPPING ? w->stop_signal_sent : 0;
         if (!w->exec_known) {
                 /* the exec-status pipe is read before the exit is delivered;
                  * getting here means the status was lost: count as a failure */
@@ -768,9 +820,9 @@ bool sup_on_exit(struct sup *s, pid_t pid, int status)
                 w->exec_err = exit_ok(status) ? 0 : EIO;
         }
         if (w->state == WORKER_STOPPING) {
-                char buf[64];
+                char buf[EXIT_DESC_MAX];
 
-                log_info(w->c.name, "exited", "%s", describe_exit(status, buf, sizeof buf));
+                log_info(w->c.name, "exited", "%s", last_exit(w, buf));
                 if (w->phase == PHASE_PRE_STOP || (w->phase == PHASE_DRAIN && w->stop_signal_sent == 0))
                         w->outcome = exit_ok(status) ? OUTCOME_EXITED : OUTCOME_FAILED;
                 advance_stop(s, w);
@@ -827,7 +879,13 @@ void sup_force(struct sup *s, const char *why)
                                 w->stop_reason = STOP_SHUTDOWN;
                                 w->state = WORKER_STOPPING;
                                 w->stop_began = now(s);
+                                w->stop_signal_sent = 0;
                                 record_stop_seq(s, w);
+                                /* its stop begins here: a hook still running is an earlier stop's */
+                                w->pre.stale = hook_busy(&w->pre);
+                                w->post.stale = hook_busy(&w->post);
+                                w->pre.outcome = w->post.outcome = OUTCOME_NONE;
+                                w->pre.blocked = w->post.blocked = false;
                         }
                         if (w->pre.argv && w->pre.outcome == OUTCOME_NONE)
                                 w->pre.outcome = OUTCOME_SKIPPED;
@@ -936,6 +994,9 @@ bool sup_is_clean(const struct sup *s)
                         return false;
                 if (w->pre.outcome == OUTCOME_FAILED || w->pre.outcome == OUTCOME_TIMEOUT ||
                     w->post.outcome == OUTCOME_FAILED || w->post.outcome == OUTCOME_TIMEOUT)
+                        return false;
+                /* due, but could not run beside a stuck earlier run of itself */
+                if (w->pre.blocked || w->post.blocked)
                         return false;
         }
         for (size_t i = 0; i < s->n_cleanup; i++)
@@ -1294,8 +1355,7 @@ static void worker_deadline(struct sup *s, struct sw *w)
         }
         switch (w->phase) {
         case PHASE_PRE_STOP:
-                log_warning(w->c.name, "hook", "%s timed out after %s", w->pre.what, dur(w->pre.timeout, b));
-                kill_hook(s, &w->pre, OUTCOME_TIMEOUT);
+                hook_deadline(s, w, &w->pre);
                 break;
         case PHASE_SIGNALLED:
                 if (!w->alive && now(s) < w->kill_at)
@@ -1317,8 +1377,7 @@ static void worker_deadline(struct sup *s, struct sw *w)
                 w->stream_epoch++; /* their EOF, if it ever comes, counts for nothing */
                 break;
         case PHASE_POST_STOP:
-                log_warning(w->c.name, "hook", "%s timed out after %s", w->post.what, dur(w->post.timeout, b));
-                kill_hook(s, &w->post, OUTCOME_TIMEOUT);
+                hook_deadline(s, w, &w->post);
                 break;
         default:
                 break;
@@ -1574,14 +1633,14 @@ size_t sup_stop_order(const struct sup *s, size_t *out)
 void sup_log_status(struct sup *s)
 {
         usec_t t = now(s);
-        char b[32], e[64];
+        char b[32], e[EXIT_DESC_MAX];
 
         for (size_t i = 0; i < s->n; i++) {
                 struct sw *w = &s->w[i];
                 log_notice(w->c.name, "status", "%s, pid %d, up %s, %u restarts, last %s%s%s",
                            worker_state_name(w->state), w->alive ? (int)w->pid : 0,
                            w->alive ? dur((t - w->started_at) / USEC_PER_SEC * USEC_PER_SEC, b) : "-",
-                           w->starts ? w->starts - 1 : 0, w->has_exit ? describe_exit(w->exit_status, e, sizeof e) : "none",
+                           w->starts ? w->starts - 1 : 0, w->has_exit ? last_exit(w, e) : "none",
                            w->status_text ? ", status: " : "", w->status_text ? w->status_text : "");
         }
 }
@@ -1639,9 +1698,9 @@ char *sup_summary(const struct sup *s)
                                     format_duration(w->stop_ended > w->stop_began ? w->stop_ended - w->stop_began : 0, b, sizeof b));
                         else if (w->outcome == OUTCOME_FAILED)
                                 any |= addf(&r, &len, "%s %s failed", any ? "," : "", w->c.name);
-                        if (w->pre.outcome == OUTCOME_FAILED || w->pre.outcome == OUTCOME_TIMEOUT)
+                        if (w->pre.outcome == OUTCOME_FAILED || w->pre.outcome == OUTCOME_TIMEOUT || w->pre.blocked)
                                 any |= addf(&r, &len, "%s %s pre_stop %s", any ? "," : "", w->c.name, outcome_name(w->pre.outcome));
-                        if (w->post.outcome == OUTCOME_FAILED || w->post.outcome == OUTCOME_TIMEOUT)
+                        if (w->post.outcome == OUTCOME_FAILED || w->post.outcome == OUTCOME_TIMEOUT || w->post.blocked)
                                 any |= addf(&r, &len, "%s %s post_stop %s", any ? "," : "", w->c.name, outcome_name(w->post.outcome));
                 }
                 for (size_t i = 0; i < s->n_cleanup; i++)
@@ -1667,6 +1726,8 @@ static void move_hook(struct hook_run *dst, struct hook_run *src)
         dst->exit_code = src->exit_code;
         dst->exit_signal = src->exit_signal;
         dst->deadline = src->deadline;
+        dst->stale = src->stale;
+        dst->blocked = src->blocked;
         src->pid = 0;
         src->pidfd = -1;
 }

@@ -47,9 +47,15 @@ struct hook_run {
         char **argv;       /* borrowed from the conf */
         usec_t timeout;
         bool shielded;
-        pid_t pid;         /* 0: not running */
+        pid_t pid;         /* 0: not running (not reaped yet: still running) */
         int pidfd;
         bool running;
+        /* pid is a run of an earlier stop, killed but not reaped yet (stuck
+         * in uninterruptible sleep, say): a hook never runs twice at once, so
+         * this stop waits for it (deadline) and otherwise skips the hook; its
+         * exit is logged but belongs to no record any more. */
+        bool stale;
+        bool blocked;      /* skipped because of such a run: the stop is not clean */
         usec_t started, ended;
         enum outcome outcome; /* OUTCOME_NONE: not due (yet) */
         int exit_code;        /* -1 when none */
@@ -81,8 +87,11 @@ struct sw {
         bool exec_known;    /* exec status read */
         bool notified_ready; /* READY=1 came before the exec status */
         int exec_err;
-        int exit_status;    /* waitpid status of the last exit; -1 none */
+        /* the last exit of any of its runs, kept across starts (status:
+         * LAST EXIT; the report: how its last process ended) */
+        int exit_status;    /* waitpid status; -1 none */
         bool has_exit;
+        int exit_stop_signal; /* the stop signal graced had sent to that process; 0 none */
         unsigned open_streams; /* output pipes not at EOF (all runs) */
         unsigned stream_epoch; /* bumped when open pipes stop being waited for */
         usec_t started_at;     /* monotonic */

@@ -335,6 +335,69 @@ START_TEST(test_status)
 }
 END_TEST
 
+/* The last exit is kept across starts: a worker that exited 3 and was
+ * restarted shows RESTARTS 1 and LAST EXIT "exited 3" while it runs again
+ * (--json: last_exit). One stopped by `gracectl stop` shows "exited on
+ * SIGTERM" (it died of the stop signal graced sent: a normal stop), and
+ * still does once started again; one that ignored it and was SIGKILLed
+ * at its stop_timeout shows "killed by SIGKILL". */
+START_TEST(test_status_last_exit)
+{
+        struct gh g;
+        char *out, *row;
+        struct json_object *st, *w;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        const char *c = conf(&g,
+                "{ name = \"web\"; restart_delay = \"10ms\";\n"
+                "  command = [\"/bin/sh\", \"-c\", \"if [ -e '%1$s' ]; then exec '%2$s' --stamp '%3$s' --block; fi; : > '%1$s'; exit 3\"]; },\n"
+                "{ name = \"stubborn\"; stop_timeout = \"200ms\";\n"
+                "  command = [\"%2$s\", \"--ignore\", \"TERM\", \"--stamp\", \"%4$s\", \"--block\"]; }",
+                gh_path(&g, "web.ran"), h_testworker(), stamp(&g, "web"), stamp(&g, "stubborn"));
+        ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
+        ck_assert(h_wait_file(stamp(&g, "web"), T));
+        ck_assert(h_wait_file(stamp(&g, "stubborn"), T));
+
+        /* the table: the row of web */
+        CTL(0, &g, &out, "status");
+        row = strstr(out, "\nweb ");
+        ck_assert_msg(row != NULL, "no row for web in:\n%s", out);
+        row = gh_keep(&g, strndup(row + 1, strcspn(row + 1, "\n")));
+        ck_assert_msg(strstr(row, "running") && strstr(row, " 1 ") && strstr(row, "exited 3"),
+                      "row \"%s\" does not show running, 1 restart, exited 3", row);
+        st = status_json(&g);
+        w = status_worker(st, "web");
+        ck_assert_str_eq(h_json_str(w, "state"), "running");
+        ck_assert_int_eq(h_json_int(w, "pid"), h_read_stamp_pid(stamp(&g, "web")));
+        ck_assert_int_eq(h_json_int(w, "restarts"), 1);
+        ck_assert_str_eq(h_json_str(w, "last_exit"), "exited 3");
+        ck_assert(h_json_is_null(status_worker(st, "stubborn"), "last_exit"));
+        json_object_put(st);
+
+        /* a manual stop, then a start */
+        CTL(0, &g, &out, "stop", "web");
+        CTL(0, &g, &out, "stop", "stubborn");
+        st = status_json(&g);
+        ck_assert_str_eq(h_json_str(status_worker(st, "web"), "last_exit"), "exited on SIGTERM");
+        ck_assert_str_eq(h_json_str(status_worker(st, "stubborn"), "last_exit"), "killed by SIGKILL");
+        json_object_put(st);
+        ck_assert(h_wait_log(&g, "web: exited on SIGTERM", T));
+        ck_assert(h_wait_log(&g, "stubborn: killed by SIGKILL", T));
+        CTL(0, &g, &out, "start", "web");
+        st = status_json(&g);
+        w = status_worker(st, "web");
+        ck_assert_str_eq(h_json_str(w, "state"), "running");
+        ck_assert_int_eq(h_json_int(w, "restarts"), 2);
+        ck_assert_str_eq(h_json_str(w, "last_exit"), "exited on SIGTERM");
+        json_object_put(st);
+        CTL(0, &g, &out, "status");
+        ck_assert_msg(strstr(out, "exited on SIGTERM") && strstr(out, "killed by SIGKILL"), "status:\n%s", out);
+
+        ck_assert_int_eq(gh_shutdown(&g, T), 1); /* stubborn was killed: not clean */
+        gh_cleanup(&g);
+}
+END_TEST
+
 START_TEST(test_stop_start_dependents)
 {
         struct gh g;
@@ -365,7 +428,7 @@ START_TEST(test_stop_start_dependents)
         ck_assert_str_eq(h_json_str(status_worker(st, "api"), "state"), "down");
         ck_assert(h_json_is_null(status_worker(st, "api"), "pid"));
         ck_assert(h_json_is_null(status_worker(st, "api"), "uptime_s"));
-        ck_assert_str_eq(h_json_str(status_worker(st, "api"), "last_exit"), "killed by SIGTERM");
+        ck_assert_str_eq(h_json_str(status_worker(st, "api"), "last_exit"), "exited on SIGTERM");
         json_object_put(st);
 
         /* start db: it and the dependents stopped with it come back */
@@ -1234,6 +1297,7 @@ static Suite *suite(void)
         TCase *tc = h_tcase(s, "gracectl", 60);
 
         tcase_add_test(tc, test_status);
+        tcase_add_test(tc, test_status_last_exit);
         tcase_add_test(tc, test_stop_start_dependents);
         tcase_add_test(tc, test_stop_answers_when_done);
         tcase_add_test(tc, test_restart);

@@ -415,7 +415,7 @@ START_TEST(test_backoff)
         start(&g, conf, NULL, NULL);
         wait_log(&g, "bo: error: failed for good");
         ck_assert_int_eq(h_count_log(&g, "bo: starting:"), 4);
-        ck_assert_int_eq(h_count_log(&g, "bo: warning: exited with code 1"), 4);
+        ck_assert_int_eq(h_count_log(&g, "bo: warning: exited 1"), 4);
         ck_assert_int_eq(h_count_log(&g, "bo: restarting in"), 3);
         ck_assert_int_eq(h_count_log(&g, "bo: restarting in 50ms"), 1);
         ck_assert_int_eq(h_count_log(&g, "bo: restarting in 100ms"), 1);
@@ -475,11 +475,11 @@ START_TEST(test_restart_always)
                              TW);
         start(&g, conf, NULL, NULL);
         wait_log(&g, "al: error: failed for good");
-        ck_assert_int_eq(h_count_log(&g, "al: exited with code 0"), 3);
+        ck_assert_int_eq(h_count_log(&g, "al: exited 0"), 3);
         ck_assert_int_eq(h_count_log(&g, "al: restarting in 20ms"), 1);
         ck_assert_int_eq(h_count_log(&g, "al: restarting in 40ms"), 1);
         ck_assert_int_eq(h_count_log(&g, "al: starting:"), 3);
-        ck_assert_int_lt(h_log_line(&g, "al: exited with code 0"), h_log_line(&g, "al: restarting in 20ms"));
+        ck_assert_int_lt(h_log_line(&g, "al: exited 0"), h_log_line(&g, "al: restarting in 20ms"));
         struct json_object *r = stop_expect(&g, 1);
         ck_assert_int_eq(h_json_int(h_report_worker(r, "al"), "restarts"), 2);
         gh_cleanup(&g);
@@ -499,8 +499,8 @@ START_TEST(test_on_failure_exit0)
                              ");\n",
                              TW, TW);
         start(&g, conf, NULL, NULL);
-        wait_log(&g, "of: exited with code 0");
-        wait_log(&g, "no: warning: exited with code 5");
+        wait_log(&g, "of: exited 0");
+        wait_log(&g, "no: warning: exited 5");
         wait_log(&g, "no: error: failed for good");
         /* a restart would be scheduled in the same step as the exit */
         ck_assert_int_eq(h_count_log(&g, "restarting"), 0);
@@ -582,7 +582,7 @@ START_TEST(test_oneshot_gating)
         touch(GATE);
         wait_file(A);
         ck_assert_int_gt(stamp_mono(A), stamp_mono(I2));
-        ck_assert_int_lt(h_log_line(&g, "init: exited with code 0"), h_log_line(&g, "app: starting"));
+        ck_assert_int_lt(h_log_line(&g, "init: exited 0"), h_log_line(&g, "app: starting"));
         struct json_object *r = stop_expect(&g, 0);
         ck_assert_str_eq(outcome(r, "init"), "exited");
         ck_assert_str_eq(outcome(r, "app"), "stopped");
@@ -604,7 +604,7 @@ START_TEST(test_oneshot_failure_blocks)
                              ");\n",
                              TW, TW, TW);
         start(&g, conf, NULL, NULL);
-        wait_log(&g, "init: warning: exited with code 4");
+        wait_log(&g, "init: warning: exited 4");
         wait_log(&g, "ind: ready");
         ck_assert_msg(h_wait_log(&g, "app: warning: not starting: dependency init failed", T),
                       "the blocked dependent is not reported in the log");

@@ -63,6 +63,7 @@ static struct {
         int n_finished;
         int exit_code;
         unsigned released;
+        pid_t *released_pids;      /* whose pidfd was released, in order */
         struct sup *s;
 } F;
 
@@ -175,7 +176,21 @@ static void op_release(void *ctx, pid_t pid, int pidfd)
 {
         ck_assert_ptr_eq(ctx, &F);
         ck_assert_int_eq(pidfd, 1000 + (int)pid);
-        F.released++;
+        /* once per process: a second release would close someone else's fd */
+        for (unsigned i = 0; i < F.released; i++)
+                ck_assert_msg(F.released_pids[i] != pid, "pidfd of pid %d released twice", (int)pid);
+        F.released_pids = xrealloc(F.released_pids, (F.released + 1) * sizeof *F.released_pids);
+        F.released_pids[F.released++] = pid;
+}
+
+/* How many times pid's pidfd was released (0 or 1). */
+static unsigned released(pid_t pid)
+{
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < F.released; i++)
+                n += F.released_pids[i] == pid;
+        return n;
 }
 
 static const struct sup_ops fake_ops = {
@@ -210,6 +225,7 @@ static void teardown(void)
         for (size_t i = 0; i < F.n_pids; i++)
                 free(F.pids[i].label);
         free(F.pids);
+        free(F.released_pids);
         memset(&F, 0, sizeof F);
 }
 
@@ -1282,6 +1298,174 @@ START_TEST(test_pre_stop_timeout)
 }
 END_TEST
 
+/* A pre_stop killed at its timeout but never reaped (a process stuck in
+ * uninterruptible sleep: SIGKILL sent, the exit never comes). The worker
+ * is started again and stopped again: the hook is not started beside its
+ * first run (never two runs of one hook, never an overwritten pid/pidfd).
+ * The new stop waits for the old run up to pre_stop_timeout, then skips
+ * the hook (not clean) and goes on; the old run's exit, when it comes at
+ * last, is matched to its hook (not an orphan) and its pidfd released
+ * once; the next stop runs the hook again. */
+START_TEST(test_pre_stop_unreaped_not_run_twice)
+{
+        pid_t first;
+        char *log;
+
+        mk("workers = (" WK("w", "pre_stop = ['/bin/sleep', '100']; pre_stop_timeout = '2s'; stop_timeout = '10s';") ");");
+        start_all();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HAS("hook w/pre_stop");
+        first = H("w/pre_stop")->pid;
+        advance(2 * SEC);
+        HAS("signal w/pre_stop SIGKILL group");
+        down("w", KILLED(SIGTERM));
+        STATE("w", "down");
+        ck_assert_int_eq(H("w/pre_stop")->pid, first); /* not reaped */
+        ck_assert_uint_eq(released(first), 0);
+
+        /* started again, stopped again */
+        ck_assert_int_eq(sup_start_worker(S, "w"), 0);
+        ready("w");
+        STATE("w", "running");
+        clear_recs();
+        capture_begin(LOG_INFO);
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        STATE("w", "stopping");
+        ck_assert_int_eq(cnt("hook w/pre_stop"), 0);
+        ck_assert_int_eq(H("w/pre_stop")->pid, first);
+        HASNT("signal w SIGTERM group"); /* waiting for the old run */
+        advance(1999 * MSEC);
+        HASNT("signal w SIGTERM group");
+        advance(1 * MSEC);
+        HAS("signal w SIGTERM group");
+        ck_assert_int_eq(cnt("hook w/pre_stop"), 0);
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "skipped");
+        down("w", KILLED(SIGTERM));
+        STATE("w", "down");
+        ck_assert_int_eq(H("w/pre_stop")->pid, first);
+
+        /* the old run ends at last: its hook's, not an orphan; released once */
+        ck_assert_ptr_null(sup_find_pid(S, first));
+        ck_assert(sup_on_exit(S, first, KILLED(SIGKILL)));
+        ck_assert_int_eq(H("w/pre_stop")->pid, 0);
+        ck_assert_int_eq(H("w/pre_stop")->pidfd, -1);
+        ck_assert_uint_eq(released(first), 1);
+        ck_assert(!sup_on_exit(S, first, KILLED(SIGKILL))); /* once only */
+        ck_assert_uint_eq(released(first), 1);
+        /* this stop's record stays its own */
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "skipped");
+        log = capture_end();
+        if (!strstr(log, "w: warning: pre_stop: previous run (pid ") || !strstr(log, "still running; skipped") ||
+            !strstr(log, "previous run (pid ") || !strstr(log, "ended at last (killed by SIGKILL)"))
+                fprintf(stderr, "captured log:\n%s", log);
+        ck_assert_ptr_nonnull(strstr(log, "w: warning: pre_stop: previous run (pid "));
+        ck_assert_ptr_nonnull(strstr(log, "still running; skipped"));
+        ck_assert_ptr_nonnull(strstr(log, "ended at last (killed by SIGKILL)"));
+        free(log);
+
+        /* the next stop runs the hook as usual */
+        ck_assert_int_eq(sup_start_worker(S, "w"), 0);
+        ready("w");
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HAS("hook w/pre_stop");
+        HASNT("signal w SIGTERM group");
+        hook_exit("w/pre_stop", EXITED(0));
+        HAS("signal w SIGTERM group");
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "ok");
+        down("w", KILLED(SIGTERM));
+
+        /* a shutdown: every pidfd released once, clean again */
+        sig(SIGTERM);
+        FINISHED(0);
+        for (size_t i = 0; i < F.n_pids; i++)
+                ck_assert_msg(released(F.pids[i].pid) == 1, "pid %d (%s) released %u times", (int)F.pids[i].pid,
+                              F.pids[i].label, released(F.pids[i].pid));
+}
+END_TEST
+
+/* The same, the old run ending while the new stop waits for it: the hook
+ * then runs, in what is left of pre_stop_timeout (the stop stays within
+ * its bound), and is killed at the end of it. */
+START_TEST(test_pre_stop_previous_run_ends_during_wait)
+{
+        pid_t first, second;
+
+        mk("workers = (" WK("w", "pre_stop = ['/bin/sleep', '100']; pre_stop_timeout = '2s';") ");");
+        start_all();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        first = H("w/pre_stop")->pid;
+        advance(2 * SEC);
+        down("w", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_start_worker(S, "w"), 0);
+        ready("w");
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HASNT("hook w/pre_stop");
+        advance(500 * MSEC);
+        ck_assert(sup_on_exit(S, first, KILLED(SIGKILL)));
+        ck_assert_uint_eq(released(first), 1);
+        HAS("hook w/pre_stop");
+        second = H("w/pre_stop")->pid;
+        ck_assert_int_ne(second, first);
+        HASNT("signal w SIGTERM group");
+        advance(1499 * MSEC);
+        HASNT("signal w/pre_stop SIGKILL group");
+        advance(1 * MSEC);
+        HAS("signal w/pre_stop SIGKILL group");
+        HAS("signal w SIGTERM group");
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "timeout");
+        down("w", KILLED(SIGTERM));
+        hook_exit("w/pre_stop", KILLED(SIGKILL));
+        ck_assert_uint_eq(released(second), 1);
+        ck_assert_uint_eq(W("w")->pre.ended - W("w")->pre.started, 1500 * MSEC);
+}
+END_TEST
+
+/* The path without gracectl: a notify worker never ready is stopped (its
+ * pre_stop times out and is never reaped), restarted, and stopped again at
+ * its next ready_timeout: no second run of the hook. Then a shutdown that
+ * is forced while the stop waits: the hook is skipped, the old run killed
+ * again, and graced finishes once it is reaped (pidfd released once). */
+START_TEST(test_pre_stop_unreaped_failed_start_and_force)
+{
+        pid_t first;
+
+        mk("workers = (" WK("w", "ready = 'notify'; ready_timeout = '1s'; restart_delay = '100ms';"
+                                 "pre_stop = ['/bin/sleep', '100']; pre_stop_timeout = '2s';") ");");
+        sup_start(S);
+        ready("w");
+        at(T0 + 1 * SEC);
+        HAS("hook w/pre_stop");
+        first = H("w/pre_stop")->pid;
+        advance(2 * SEC);
+        HAS("signal w/pre_stop SIGKILL group");
+        die("w", KILLED(SIGTERM));
+        STATE("w", "backoff");
+        to_next();
+        ck_assert_int_eq(cnt("spawn w"), 2);
+        ready("w");
+        clear_recs();
+        to_next(); /* not ready again: stopped again */
+        STATE("w", "stopping");
+        HASNT("hook w/pre_stop");
+        HASNT("signal w SIGTERM group");
+        ck_assert_int_eq(H("w/pre_stop")->pid, first);
+
+        sig(SIGQUIT);
+        HAS("signal w/pre_stop SIGKILL group");
+        HAS("signal w SIGKILL group");
+        HASNT("hook w/pre_stop");
+        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "skipped");
+        die("w", KILLED(SIGKILL));
+        NOT_FINISHED(); /* the old run is still to be reaped */
+        ck_assert(sup_on_exit(S, first, KILLED(SIGKILL)));
+        ck_assert_uint_eq(released(first), 1);
+        FINISHED(1);
+        ck_assert_int_eq(cnt("hook w/pre_stop"), 0);
+}
+END_TEST
+
 START_TEST(test_post_stop_after_exit_and_drain)
 {
         F.streams = 2;
@@ -1581,6 +1765,119 @@ START_TEST(test_sigusr1_and_unknown)
         ck_assert(!sup_shutting_down(S));
         ck_assert_int_eq((int)F.n_recs, 0);
         ck_assert(!sup_on_exit(S, 99999, 0)); /* not ours: an orphan */
+}
+END_TEST
+
+/* ---- how a process ended -------------------------------------------------------------------- */
+
+/* One description of an exit status for the log, `gracectl status` and
+ * its errors: dying of the stop signal graced sent to that very process is
+ * the normal end of a stop ("exited on SIGTERM"); "killed" is for SIGKILL
+ * and for a signal graced did not send. */
+START_TEST(test_exit_wording)
+{
+        char b[EXIT_DESC_MAX];
+
+        ck_assert_str_eq(format_exit(EXITED(0), 0, b, sizeof b), "exited 0");
+        ck_assert_str_eq(format_exit(EXITED(3), SIGTERM, b, sizeof b), "exited 3");
+        ck_assert_str_eq(format_exit(KILLED(SIGTERM), SIGTERM, b, sizeof b), "exited on SIGTERM");
+        ck_assert_str_eq(format_exit(KILLED(SIGINT), SIGINT, b, sizeof b), "exited on SIGINT");
+        ck_assert_str_eq(format_exit(KILLED(SIGTERM), 0, b, sizeof b), "killed by SIGTERM");
+        ck_assert_str_eq(format_exit(KILLED(SIGTERM), SIGINT, b, sizeof b), "killed by SIGTERM");
+        ck_assert_str_eq(format_exit(KILLED(SIGKILL), SIGTERM, b, sizeof b), "killed by SIGKILL");
+        ck_assert_str_eq(format_exit(KILLED(SIGKILL), SIGKILL, b, sizeof b), "killed by SIGKILL");
+        ck_assert_str_eq(format_exit(KILLED(SIGSEGV) | 0x80, SIGTERM, b, sizeof b), "killed by SIGSEGV (core dumped)");
+        ck_assert_str_eq(format_exit(KILLED(SIGQUIT) | 0x80, SIGQUIT, b, sizeof b), "exited on SIGQUIT (core dumped)");
+}
+END_TEST
+
+/* The same words in the log: a normal stop, a custom stop signal, a
+ * stubborn worker SIGKILLed at its stop_timeout, a worker killed by a
+ * SIGTERM graced did not send, a hook that exits 3. */
+START_TEST(test_exit_wording_logged)
+{
+        char *log;
+        static const char *const want[] = {
+                "polite: exited on SIGTERM\n",
+                "intr: exited on SIGINT\n",
+                "stubborn: killed by SIGKILL\n",
+                "crash: warning: killed by SIGTERM\n",
+                "crash: error: failed for good: killed by SIGTERM\n",
+                "intr: warning: post_stop ended: failed in 0 (exited 3)\n",
+        };
+
+        mk("workers = (" WK("polite", "") "," WK("stubborn", "stop_timeout = '1s';") "," WK("crash", "restart = 'no';") ","
+           WK("intr", "stop_signal = 'SIGINT'; post_stop = ['/bin/false'];") ");");
+        start_all();
+        capture_begin(LOG_INFO);
+        die("crash", KILLED(SIGTERM));
+        sig(SIGTERM);
+        die("polite", KILLED(SIGTERM));
+        die("intr", KILLED(SIGINT));
+        hook_exit("intr/post_stop", EXITED(3));
+        advance(1 * SEC);
+        HAS("signal stubborn SIGKILL group");
+        die("stubborn", KILLED(SIGKILL));
+        FINISHED(1);
+        log = capture_end();
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                if (!strstr(log, want[i])) {
+                        fprintf(stderr, "captured log:\n%s", log);
+                        ck_abort_msg("no \"%.*s\" in the log", (int)strlen(want[i]) - 1, want[i]);
+                }
+        ck_assert_ptr_null(strstr(log, "exited with code"));
+        ck_assert_ptr_null(strstr(log, "polite: killed"));
+        free(log);
+}
+END_TEST
+
+/* The last exit is kept across starts (gracectl status: LAST EXIT, the
+ * SIGUSR1 line), with the stop signal it answered: a worker that exited 3
+ * and runs again shows "exited 3"; one stopped and started again shows
+ * "exited on SIGTERM". The outcome of a later stop is its own. */
+START_TEST(test_last_exit_kept_across_starts)
+{
+        char *log;
+
+        mk("workers = (" WK("web", "restart_delay = '100ms';") ");");
+        start_all();
+        die("web", EXITED(3));
+        STATE("web", "backoff");
+        to_next();
+        ready("web");
+        STATE("web", "running");
+        ck_assert(W("web")->alive);
+        ck_assert(W("web")->has_exit);
+        ck_assert_int_eq(W("web")->exit_status, EXITED(3));
+        capture_begin(LOG_NOTICE);
+        sig(SIGUSR1);
+        log = capture_end();
+        if (!strstr(log, "web: running, pid 101, up 0, 1 restarts, last exited 3\n"))
+                fprintf(stderr, "captured log:\n%s", log);
+        ck_assert_ptr_nonnull(strstr(log, "web: running, pid 101, up 0, 1 restarts, last exited 3\n"));
+        free(log);
+
+        ck_assert_int_eq(sup_stop_worker(S, "web"), 0);
+        die("web", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_start_worker(S, "web"), 0);
+        ready("web");
+        ck_assert_int_eq(W("web")->exit_status, KILLED(SIGTERM));
+        ck_assert_int_eq(W("web")->exit_stop_signal, SIGTERM);
+        capture_begin(LOG_NOTICE);
+        sig(SIGUSR1);
+        log = capture_end();
+        if (!strstr(log, "web: running, pid 102, up 0, 2 restarts, last exited on SIGTERM\n"))
+                fprintf(stderr, "captured log:\n%s", log);
+        ck_assert_ptr_nonnull(strstr(log, "web: running, pid 102, up 0, 2 restarts, last exited on SIGTERM\n"));
+        free(log);
+
+        /* the shutdown's record is this run's, not the earlier ones' */
+        sig(SIGTERM);
+        die("web", EXITED(0));
+        FINISHED(0);
+        OUTCOME("web", "stopped");
+        ck_assert_int_eq(W("web")->exit_status, EXITED(0));
+        ck_assert(sup_is_clean(S));
 }
 END_TEST
 
@@ -2342,6 +2639,9 @@ static Suite *sup_suite(void)
         tcase_add_test(stop, test_pre_stop_failure_recorded_stop_goes_on);
         tcase_add_test(stop, test_pre_stop_spawn_failure);
         tcase_add_test(stop, test_pre_stop_timeout);
+        tcase_add_test(stop, test_pre_stop_unreaped_not_run_twice);
+        tcase_add_test(stop, test_pre_stop_previous_run_ends_during_wait);
+        tcase_add_test(stop, test_pre_stop_unreaped_failed_start_and_force);
         tcase_add_test(stop, test_post_stop_after_exit_and_drain);
         tcase_add_test(stop, test_post_stop_timeout);
         tcase_add_test(stop, test_stop_timeout_kills);
@@ -2370,6 +2670,9 @@ static Suite *sup_suite(void)
         tcase_add_test(sigs, test_shutdown_timeout_forces);
 
         tcase_add_test(report, test_report_outcomes);
+        tcase_add_test(report, test_exit_wording);
+        tcase_add_test(report, test_exit_wording_logged);
+        tcase_add_test(report, test_last_exit_kept_across_starts);
         tcase_add_test(report, test_report_clean_with_exited);
         tcase_add_test(report, test_exit_during_pre_stop);
         tcase_add_test(report, test_backoff_after_exit_0_is_exited);
