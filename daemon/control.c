@@ -375,25 +375,27 @@ static void client_update(struct client *cl)
 
 static struct sup *cur_sup(struct control *c) { return c->hooks->sup(c->ctx); }
 
-static struct json_object *worker_obj(struct sw *w, usec_t now)
+static struct json_object *worker_obj(const struct worker *w, usec_t now)
 {
         struct json_object *o = json_object_new_object();
+        bool alive = worker_alive(w);
+        usec_t started = worker_started_at(w);
+        const char *st = worker_status_text(w);
         char b[64];
 
-        json_object_object_add(o, "name", json_object_new_string(w->c.name));
-        json_object_object_add(o, "state", json_object_new_string(worker_state_name(w->state)));
-        json_object_object_add(o, "pid", w->alive ? json_object_new_int(w->pid) : NULL);
-        if (w->alive && now >= w->started_at) {
-                usec_t up = (now - w->started_at) / USEC_PER_MSEC;
+        json_object_object_add(o, "name", json_object_new_string(worker_name(w)));
+        json_object_object_add(o, "state", json_object_new_string(worker_state_name(worker_state(w))));
+        json_object_object_add(o, "pid", alive ? json_object_new_int(worker_pid(w)) : NULL);
+        if (alive && now >= started) {
+                usec_t up = (now - started) / USEC_PER_MSEC;
                 snprintf(b, sizeof b, "%llu.%03llu", (unsigned long long)(up / 1000), (unsigned long long)(up % 1000));
                 json_object_object_add(o, "uptime_s", json_object_new_double_s((double)up / 1000.0, b));
         } else {
                 json_object_object_add(o, "uptime_s", NULL);
         }
-        json_object_object_add(o, "restarts", json_object_new_int(w->starts > 1 ? (int)w->starts - 1 : 0));
-        json_object_object_add(o, "last_exit",
-                               w->has_exit ? json_object_new_string(format_exit(w->exit_status, w->exit_stop_signal, b, sizeof b)) : NULL);
-        json_object_object_add(o, "status", w->status_text ? json_object_new_string(w->status_text) : NULL);
+        json_object_object_add(o, "restarts", json_object_new_int((int)worker_restarts(w)));
+        json_object_object_add(o, "last_exit", worker_last_exit(w, b, sizeof b) ? json_object_new_string(b) : NULL);
+        json_object_object_add(o, "status", st ? json_object_new_string(st) : NULL);
         return o;
 }
 
@@ -406,7 +408,7 @@ static void do_status(struct client *cl)
         json_object_object_add(o, "supervisor", json_object_new_string(sup_name(s)));
         json_object_object_add(o, "state", json_object_new_string(sup_shutting_down(s) ? "shutting-down" : "running"));
         for (size_t i = 0; i < sup_n_workers(s); i++)
-                if (!sup_worker(s, i)->removed) /* still stopping after a reload took it out */
+                if (!worker_removed(sup_worker(s, i))) /* still stopping after a reload took it out */
                         json_object_array_add(a, worker_obj(sup_worker(s, i), now));
         json_object_object_add(o, "workers", a);
         respond(cl, o);
@@ -786,7 +788,7 @@ static void on_accept(struct loop_watch *lw, int lfd, uint32_t events, void *dat
 /* Answers cl's operation if it is done: true if it was. */
 static bool answer_op(struct client *cl, struct sup *s)
 {
-        struct sw *w = sup_find(s, cl->name);
+        struct worker *w = sup_find(s, cl->name);
         int r = sup_op_state(s, cl->name, cl->op);
         const char *verb = op_verb(cl->op);
 
@@ -800,10 +802,10 @@ static bool answer_op(struct client *cl, struct sup *s)
         if (r == 1 && w) {
                 struct json_object *o = ok_obj();
 
-                json_object_object_add(o, "name", json_object_new_string(w->c.name));
-                json_object_object_add(o, "state", json_object_new_string(worker_state_name(w->state)));
-                json_object_object_add(o, "pid", w->alive ? json_object_new_int(w->pid) : NULL);
-                log_info(NULL, "control", "control: %s %s done: %s", verb, cl->name, worker_state_name(w->state));
+                json_object_object_add(o, "name", json_object_new_string(worker_name(w)));
+                json_object_object_add(o, "state", json_object_new_string(worker_state_name(worker_state(w))));
+                json_object_object_add(o, "pid", worker_alive(w) ? json_object_new_int(worker_pid(w)) : NULL);
+                log_info(NULL, "control", "control: %s %s done: %s", verb, cl->name, worker_state_name(worker_state(w)));
                 respond(cl, o);
         } else if (r == -EBUSY) {
                 log_info(NULL, "control", "control: %s %s abandoned: shutting down", verb, cl->name);
@@ -813,16 +815,15 @@ static bool answer_op(struct client *cl, struct sup *s)
         } else {
                 char b[64];
 
-                if (w->state == WORKER_FAILED && w->has_exit)
-                        respond_error(cl, "%s failed to start (%s)", cl->name,
-                                      format_exit(w->exit_status, w->exit_stop_signal, b, sizeof b));
-                else if (w->state == WORKER_FAILED)
+                if (worker_state(w) == WORKER_FAILED && worker_last_exit(w, b, sizeof b))
+                        respond_error(cl, "%s failed to start (%s)", cl->name, b);
+                else if (worker_state(w) == WORKER_FAILED)
                         respond_error(cl, "%s failed to start", cl->name);
-                else if (w->state == WORKER_DOWN)
+                else if (worker_state(w) == WORKER_DOWN)
                         respond_error(cl, "%s was stopped meanwhile", cl->name);
                 else
                         respond_error(cl, "%s cannot start: a dependency failed", cl->name);
-                log_info(NULL, "control", "control: %s %s failed (%s)", verb, cl->name, worker_state_name(w->state));
+                log_info(NULL, "control", "control: %s %s failed (%s)", verb, cl->name, worker_state_name(worker_state(w)));
         }
         touch(cl);
         process_input(cl); /* requests that waited behind this one */

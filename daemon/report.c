@@ -47,7 +47,7 @@ struct json_object *report_build(struct sup *s, usec_t started_real, usec_t ende
         struct json_object *r = json_object_new_object(), *ws = json_object_new_array(),
                            *cs = json_object_new_array();
         size_t n = sup_n_workers(s);
-        size_t *order = xcalloc(n ? n : 1, sizeof *order);
+        struct worker **order = xcalloc(n ? n : 1, sizeof *order);
         char ts[40];
         usec_t began = sup_shutdown_began(s);
 
@@ -59,21 +59,23 @@ struct json_object *report_build(struct sup *s, usec_t started_real, usec_t ende
         json_object_object_add(r, "duration_s", secs(began && ended_mono > began ? ended_mono - began : 0));
         n = sup_stop_order(s, order);
         for (size_t k = 0; k < n; k++) {
-                struct sw *w = sup_worker(s, order[k]);
+                struct worker *w = order[k];
                 struct json_object *o = json_object_new_object();
-                bool ran = w->starts > 0;
-                int st = w->exit_status;
+                int st = 0, sig = worker_stop_signal_sent(w);
+                bool ended = worker_has_exit(w, &st);
+                usec_t took = worker_stop_duration(w);
 
-                json_object_object_add(o, "name", json_object_new_string(w->c.name));
-                json_object_object_add(o, "pid", ran && w->pid > 0 ? json_object_new_int(w->pid) : NULL);
-                json_object_object_add(o, "outcome", json_object_new_string(outcome_name(w->outcome)));
-                json_object_object_add(o, "signal", w->stop_signal_sent ? json_object_new_string(signal_name(w->stop_signal_sent)) : NULL);
-                json_object_object_add(o, "exit_code", w->has_exit && WIFEXITED(st) ? json_object_new_int(WEXITSTATUS(st)) : NULL);
-                json_object_object_add(o, "exit_signal", w->has_exit && WIFSIGNALED(st) ? json_object_new_string(signal_name(WTERMSIG(st))) : NULL);
-                json_object_object_add(o, "stop_s", w->stop_ended > w->stop_began ? secs(w->stop_ended - w->stop_began) : NULL);
-                json_object_object_add(o, "restarts", json_object_new_int(w->starts > 1 ? (int)w->starts - 1 : 0));
-                json_object_object_add(o, "pre_stop", hook_json(&w->pre));
-                json_object_object_add(o, "post_stop", hook_json(&w->post));
+                json_object_object_add(o, "name", json_object_new_string(worker_name(w)));
+                json_object_object_add(o, "pid", worker_pid(w) > 0 ? json_object_new_int(worker_pid(w)) : NULL);
+                json_object_object_add(o, "outcome", json_object_new_string(outcome_name(worker_outcome(w))));
+                json_object_object_add(o, "signal", sig ? json_object_new_string(signal_name(sig)) : NULL);
+                json_object_object_add(o, "exit_code", ended && WIFEXITED(st) ? json_object_new_int(WEXITSTATUS(st)) : NULL);
+                json_object_object_add(o, "exit_signal",
+                                       ended && WIFSIGNALED(st) ? json_object_new_string(signal_name(WTERMSIG(st))) : NULL);
+                json_object_object_add(o, "stop_s", took ? secs(took) : NULL);
+                json_object_object_add(o, "restarts", json_object_new_int((int)worker_restarts(w)));
+                json_object_object_add(o, "pre_stop", hook_json(worker_pre_stop(w)));
+                json_object_object_add(o, "post_stop", hook_json(worker_post_stop(w)));
                 json_object_array_add(ws, o);
         }
         free(order);
@@ -82,7 +84,7 @@ struct json_object *report_build(struct sup *s, usec_t started_real, usec_t ende
                 const struct hook_run *h = sup_cleanup(s, i);
                 struct json_object *o = hook_json(h);
 
-                json_object_object_add(o, "name", json_object_new_string(h->label + strlen("cleanup/")));
+                json_object_object_add(o, "name", json_object_new_string(h->what));
                 json_object_object_add(o, "shielded", json_object_new_boolean(h->shielded));
                 json_object_array_add(cs, o);
         }

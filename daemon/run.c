@@ -28,15 +28,25 @@
 
 extern char **environ;
 
-/* What the glue holds for one worker: its exec-status pipe. Shared with
- * the worker's output streams (refs), which may outlive a reload that
- * renumbers or forgets the worker (idx = SIZE_MAX). */
+/* What the glue holds for one worker (in its worker_mech() slot): its
+ * exec-status pipe. Shared with the worker's output streams (refs), which
+ * may outlive the worker (w = NULL once a reload has forgotten it). */
 struct wmech {
         struct run *run;
-        size_t idx;
+        struct worker *w;
         int status_fd;
         struct loop_watch *status_watch;
         unsigned refs;
+};
+
+/* A hook's exec-status pipe, read in the loop like a worker's: only to say
+ * why a hook could not be exec'd (its exit says the rest). */
+struct hookstat {
+        struct run *run;
+        int fd;
+        struct loop_watch *watch;
+        char *who, *label, *argv0;
+        struct hookstat *prev, *next;
 };
 
 struct run {
@@ -44,8 +54,7 @@ struct run {
         const char *report_override; /* --report */
         struct loop *loop;
         struct sup *sup;
-        struct wmech **mech;
-        size_t n_mech;
+        struct hookstat *hookstats; /* hooks whose exec status is not known yet */
         int sigfd;
         struct loop_watch *sig_watch, *log_watch;
         struct loop_timer *timer, *wd_timer;
@@ -104,11 +113,16 @@ static void rebind_control(struct run *r, const char *configured);
 
 static void close_status(struct wmech *m);
 
-static struct wmech *mech_new(struct run *r, size_t idx)
+/* w's mechanism data, created at its first spawn. */
+static struct wmech *mech_of(struct run *r, struct worker *w)
 {
-        struct wmech *m = xcalloc(1, sizeof *m);
+        struct wmech *m = worker_mech(w);
 
-        *m = (struct wmech){ .run = r, .idx = idx, .status_fd = -1, .refs = 1 };
+        if (!m) {
+                m = xcalloc(1, sizeof *m);
+                *m = (struct wmech){ .run = r, .w = w, .status_fd = -1, .refs = 1 };
+                worker_set_mech(w, m);
+        }
         return m;
 }
 
@@ -136,11 +150,8 @@ static void on_stream_eof(struct output_stream *os, void *data)
         output_close(os);
         if (!m)
                 return;
-        if (m->idx != SIZE_MAX && r->sup) {
-                struct sw *w = sup_worker(r->sup, m->idx);
-                if (w->stream_epoch == ref->epoch)
-                        sup_on_stream_eof(r->sup, w);
-        }
+        if (m->w && r->sup)
+                sup_on_stream_eof(r->sup, m->w, ref->epoch);
         mech_unref(m);
         free(ref);
 }
@@ -166,7 +177,8 @@ static void deliver_status(struct wmech *m)
                 err = -r;
                 stage = PROC_STAGE_NONE;
         }
-        sup_on_exec_status(m->run->sup, sup_worker(m->run->sup, m->idx), err, proc_stage_name(stage));
+        if (m->w)
+                sup_on_exec_status(m->run->sup, m->w, err, proc_stage_name(stage));
 }
 
 static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data)
@@ -214,19 +226,21 @@ static void on_notify_msg(pid_t sender, const char *msg, void *data)
 {
         struct run *r = data;
         pid_t pgid = getpgid(sender);
-        struct sw *w = sup_find_pid(r->sup, sender);
+        struct worker *w = sup_find_pid(r->sup, sender);
 
         if (!w && pgid > 0)
                 w = sup_find_pid(r->sup, pgid);
-        if (!w || w->c.ready != READY_NOTIFY) {
+        if (!w || worker_conf(w)->ready != READY_NOTIFY) {
                 log_debug(NULL, "notify", "dropping a notify message from pid %d (no notify worker)", (int)sender);
                 return;
         }
         sup_on_notify(r->sup, w, msg);
 }
 
-static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, const char *logname, size_t idx,
-                 struct proc_child *child)
+/* Spawns argv with c's settings; its "log" streams are logged under
+ * logname and, for a worker (w), counted in *streams. */
+static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, const char *logname, struct worker *w,
+                 struct proc_child *child, unsigned *streams)
 {
         struct proc_spec spec = { .umask = -1, .fd_out = -1, .fd_err = -1 };
         int pend[2] = { -1, -1 }, cfd[2] = { -1, -1 }, err = 0, ret;
@@ -237,7 +251,8 @@ static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, 
         gid_t *groups = NULL;
         int ngroups = 0;
 
-        if (c->ready == READY_NOTIFY && idx != SIZE_MAX) {
+        *streams = 0;
+        if (c->ready == READY_NOTIFY && w) {
                 if (!r->nsrv) {
                         r->nsrv = notify_server_open(r->loop, on_notify_msg, r, &err);
                         if (!r->nsrv) {
@@ -295,17 +310,17 @@ out:
                 }
                 struct stream_ref *ref = NULL;
 
-                if (idx != SIZE_MAX) {
+                if (w) {
                         ref = xcalloc(1, sizeof *ref);
-                        ref->m = r->mech[idx];
-                        ref->epoch = sup_worker(r->sup, idx)->stream_epoch;
+                        ref->m = mech_of(r, w);
+                        ref->epoch = worker_stream_epoch(w);
                 }
                 if (!output_open(r->loop, pend[i], logname, i, on_stream_eof, ref)) {
                         log_error(logname, "output", "watching output: %m");
                         free(ref);
                 } else if (ref) {
                         ref->m->refs++;
-                        sup_worker(r->sup, idx)->open_streams++;
+                        (*streams)++;
                 }
         }
         free(groups);
@@ -315,70 +330,89 @@ out:
         return ret;
 }
 
-static int op_spawn_worker(void *ctx, struct sw *w)
+static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
 {
         struct run *r = ctx;
         struct proc_child ch;
-        struct wmech *m = r->mech[w->idx];
-        int ret;
+        struct wmech *m = mech_of(r, w);
+        const struct conf_worker *c = worker_conf(w);
+        int ret = spawn(r, c->argv, c, c->name, w, &ch, &out->streams);
 
-        /* a process not reaped yet keeps its pid and pidfd (its exit is
-         * matched by them, the pidfd released once): never overwritten */
-        if (w->alive || w->pidfd >= 0) {
-                log_error(w->c.name, "start", "previous process (pid %d) not reaped yet: not started again", (int)w->pid);
-                return -EBUSY;
-        }
-        ret = spawn(r, w->c.argv, &w->c, w->c.name, w->idx, &ch);
         if (ret < 0)
                 return ret;
-        w->pid = ch.pid;
-        w->pidfd = ch.pidfd;
+        out->pid = ch.pid;
+        out->pidfd = ch.pidfd;
         close_status(m);
         m->status_fd = ch.status_fd;
         m->status_watch = loop_add_fd(r->loop, ch.status_fd, EPOLLIN, on_status, m);
         if (!m->status_watch) {
                 /* cannot watch: learn the result at the exit instead */
-                log_debug(w->c.name, "start", "watching exec status: %m");
+                log_debug(c->name, "start", "watching exec status: %m");
         }
         return 0;
 }
 
-static int op_spawn_hook(void *ctx, struct hook_run *h, struct sw *w)
+static struct hookstat *hookstat_free(struct hookstat *hs)
+{
+        if (!hs)
+                return NULL;
+        if (hs->prev)
+                hs->prev->next = hs->next;
+        else
+                hs->run->hookstats = hs->next;
+        if (hs->next)
+                hs->next->prev = hs->prev;
+        hs->watch = loop_del_fd(hs->watch);
+        safe_close(hs->fd);
+        free(hs->who);
+        free(hs->label);
+        free(hs->argv0);
+        free(hs);
+        return NULL;
+}
+
+static void on_hook_status(struct loop_watch *lw, int fd, uint32_t events, void *data)
+{
+        struct hookstat *hs = data;
+        enum proc_stage st = PROC_STAGE_NONE;
+        int err = 0, r = proc_read_status(fd, &err, &st);
+
+        if (r == 0)
+                return;
+        /* a missing hook binary is reported with its reason (it exits 127) */
+        if (r > 0 && err)
+                log_error(hs->who, "hook", "%s: %s %s: %s", hs->label, proc_stage_name(st), hs->argv0, strerror(err));
+        hookstat_free(hs);
+}
+
+static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
 {
         struct run *r = ctx;
         struct proc_child ch;
         struct conf_worker base = { .umask = -1, .out = { OUT_LOG, OUT_LOG }, .stop_signal = SIGKILL };
-        const struct conf_worker *c = w ? &w->c : &base;
-        struct conf_worker hc = *c;
+        struct conf_worker hc = h->owner ? *worker_conf(h->owner) : base;
+        struct hookstat *hs;
+        unsigned streams;
         int ret;
 
-        /* a hook never runs twice at once (the policy waits for a previous
-         * run); a live pid/pidfd is never overwritten, so never leaked */
-        if (h->pid != 0 || h->pidfd >= 0) {
-                log_error(w ? w->c.name : NULL, "hook", "%s: previous run (pid %d) still running: not started again",
-                          h->label, (int)h->pid);
-                return -EBUSY;
-        }
         /* hooks run with the worker's identity and environment, output logged */
         hc.out[0] = hc.out[1] = OUT_LOG;
         hc.stop_signal = SIGKILL;
-        ret = spawn(r, h->argv, &hc, h->label, SIZE_MAX, &ch);
+        ret = spawn(r, h->argv, &hc, h->label, NULL, &ch, &streams);
         if (ret < 0)
                 return ret;
-        h->pid = ch.pid;
-        h->pidfd = ch.pidfd;
-        /* hooks are rare and short: wait for the exec status here, so a
-         * missing hook binary is reported with its reason (it exits 127) */
-        {
-                int err = 0;
-                enum proc_stage st = PROC_STAGE_NONE;
-
-                (void)fd_set_nonblock(ch.status_fd, false);
-                if (proc_read_status(ch.status_fd, &err, &st) == 1 && err)
-                        log_error(w ? w->c.name : NULL, "hook", "%s: %s %s: %s", h->label, proc_stage_name(st),
-                                  h->argv[0], strerror(err));
-        }
-        safe_close(ch.status_fd);
+        out->pid = ch.pid;
+        out->pidfd = ch.pidfd;
+        hs = xcalloc(1, sizeof *hs);
+        *hs = (struct hookstat){ .run = r, .fd = ch.status_fd, .label = xstrdup(h->label),
+                                 .who = h->owner ? xstrdup(worker_name(h->owner)) : NULL,
+                                 .argv0 = xstrdup(h->argv[0]), .next = r->hookstats };
+        if (hs->next)
+                hs->next->prev = hs;
+        r->hookstats = hs;
+        hs->watch = loop_add_fd(r->loop, hs->fd, EPOLLIN, on_hook_status, hs);
+        if (!hs->watch)
+                hookstat_free(hs); /* its exit code still tells */
         return 0;
 }
 
@@ -392,6 +426,19 @@ static bool op_group_alive(void *ctx, pid_t pgid) { return proc_group_alive(pgid
 static void op_release(void *ctx, pid_t pid, int pidfd)
 {
         safe_close(pidfd);
+}
+
+/* A worker removed by a reload is freed: its streams may still be open. */
+static void op_forget(void *ctx, struct worker *w)
+{
+        struct wmech *m = worker_mech(w);
+
+        if (!m)
+                return;
+        worker_set_mech(w, NULL);
+        m->w = NULL;
+        close_status(m);
+        mech_unref(m);
 }
 
 static void op_finished(void *ctx, int code)
@@ -421,15 +468,18 @@ static const struct sup_ops ops = {
         .finished = op_finished,
         .release = op_release,
         .group_alive = op_group_alive,
+        .forget = op_forget,
 };
 
 static void reaped(pid_t pid, int status, void *data)
 {
         struct run *r = data;
-        struct sw *w = sup_find_pid(r->sup, pid);
+        struct worker *w = sup_find_pid(r->sup, pid);
+        struct wmech *m = w ? worker_mech(w) : NULL;
 
-        if (w && r->mech[w->idx]->status_fd >= 0)
-                deliver_status(r->mech[w->idx]);
+        /* the exec status first: an exit is never the first news of a start */
+        if (m && m->status_fd >= 0)
+                deliver_status(m);
         if (!sup_on_exit(r->sup, pid, status))
                 log_debug(NULL, "reap", "reaped orphan %d (status 0x%x)", (int)pid, (unsigned)status);
 }
@@ -507,23 +557,6 @@ static void on_idle(void *data)
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
-static void set_name_width(const struct conf *c)
-{
-        size_t width = 6;
-
-        /* hooks log their output as "web/pre_stop", cleanup steps as "cleanup/NAME" */
-        for (size_t i = 0; i < c->n_workers; i++) {
-                const struct conf_worker *w = &c->workers[i];
-                size_t len = strlen(w->name) + (w->post_stop ? 10 : w->pre_stop ? 9 : 0);
-                if (len > width)
-                        width = len;
-        }
-        for (size_t i = 0; i < c->n_cleanup; i++)
-                if (strlen(c->cleanup[i].name) + 8 > width)
-                        width = strlen(c->cleanup[i].name) + 8;
-        log_set_name_width(width);
-}
-
 static char *join_diags(const struct conf_diags *d)
 {
         char *all = xstrdup("");
@@ -545,12 +578,9 @@ static int run_reload(struct run *r, char **errors)
         struct conf_load_opts lo = { .as_root = geteuid() == 0 };
         struct conf_diags d = { 0 };
         struct conf *c = NULL;
-        struct sup *s;
-        size_t *map = NULL, old_n = r->n_mech;
-        struct wmech **mech;
         unsigned counts[4];
         char msg[96];
-        int err = 0;
+        int err;
 
         *errors = NULL;
         if (sup_shutting_down(r->sup)) {
@@ -577,35 +607,16 @@ static int run_reload(struct run *r, char **errors)
                 conf_diags_clear(&d);
                 return -EINVAL;
         }
-        s = sup_reload(r->sup, c, &map, &err, counts);
-        if (!s) {
-                *errors = xasprintf("cannot reload now: %s", err == EBUSY ? "a removed worker is still stopping" : strerror(err));
+        err = sup_reload(r->sup, c, counts);
+        if (err < 0) {
+                *errors = xasprintf("cannot reload now: %s",
+                                    err == -EBUSY ? "a removed worker is still stopping" : strerror(-err));
                 log_error(NULL, "reload", "%s", *errors);
                 notify_send("READY=1");
                 conf_free(c);
-                return -err;
+                return err;
         }
-        /* the glue's per-worker state follows the workers to their new places */
-        mech = xcalloc(sup_n_workers(s) ? sup_n_workers(s) : 1, sizeof *mech);
-        for (size_t i = 0; i < old_n; i++) {
-                if (map[i] != SIZE_MAX) {
-                        mech[map[i]] = r->mech[i];
-                        mech[map[i]]->idx = map[i];
-                } else {
-                        r->mech[i]->idx = SIZE_MAX;
-                        mech_unref(r->mech[i]);
-                }
-        }
-        for (size_t i = 0; i < sup_n_workers(s); i++)
-                if (!mech[i])
-                        mech[i] = mech_new(r, i);
-        free(r->mech);
-        free(map);
-        r->mech = mech;
-        r->n_mech = sup_n_workers(s);
-        r->sup = s;
-        sup_resume(s);
-        set_name_width(c);
+        log_set_name_width(sup_label_width(r->sup));
         log_notice(NULL, "reload", "reloaded %s: %u added, %u removed, %u changed, %u unchanged", r->config_path,
                    counts[0], counts[1], counts[2], counts[3]);
         if (!r->report_override) {
@@ -728,8 +739,6 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         log_set_hooks(log_want_write, log_congestion, &r);
         log_set_nonblocking(true);
 
-        set_name_width(c);
-
         r.config_path = o->config_path;
         {
                 char *path = control_default_path(c->control_socket);
@@ -743,10 +752,7 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
                 }
         }
         r.sup = sup_new(c, p, &ops, &r);
-        r.n_mech = c->n_workers;
-        r.mech = xcalloc(r.n_mech ? r.n_mech : 1, sizeof *r.mech);
-        for (size_t i = 0; i < r.n_mech; i++)
-                r.mech[i] = mech_new(&r, i);
+        log_set_name_width(sup_label_width(r.sup));
         /* the supervisor keeps its own copy: the parsed file is not needed any more */
         conf_free(c);
         plan_free(p);
@@ -766,15 +772,12 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
                 }
         }
 
-        for (size_t i = 0; i < r.n_mech; i++) {
-                r.mech[i]->idx = SIZE_MAX;
-                mech_unref(r.mech[i]);
-        }
-        free(r.mech);
         r.nsrv = notify_server_close(r.nsrv);
         close_retired(&r);
         r.ctl = control_close(r.ctl);
-        r.sup = sup_free(r.sup);
+        r.sup = sup_free(r.sup); /* forgets every worker: op_forget() */
+        while (r.hookstats)
+                hookstat_free(r.hookstats);
         loop_timer_free(r.timer);
         loop_timer_free(r.wd_timer);
         r.sig_watch = loop_del_fd(r.sig_watch);

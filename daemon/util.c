@@ -72,16 +72,39 @@ void *xcalloc(size_t n, size_t m) { return oom(calloc(n ? n : 1, m ? m : 1)); }
 void *xrealloc(void *p, size_t n) { return oom(realloc(p, n ? n : 1)); }
 char *xstrdup(const char *s) { return s ? oom(strdup(s)) : NULL; }
 
+char *xvasprintf(const char *fmt, va_list ap)
+{
+        char *s;
+
+        /* vasprintf fails only for want of memory (or a bad format: a bug) */
+        return oom(vasprintf(&s, fmt, ap) < 0 ? NULL : s);
+}
+
 char *xasprintf(const char *fmt, ...)
 {
         va_list ap;
         char *s;
-        int r;
 
         va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
+        s = xvasprintf(fmt, ap);
         va_end(ap);
-        return oom(r < 0 ? NULL : s);
+        return s;
+}
+
+bool str_appendf(char **s, const char *fmt, ...)
+{
+        va_list ap;
+        char *piece;
+        size_t len = *s ? strlen(*s) : 0, n;
+
+        va_start(ap, fmt);
+        piece = xvasprintf(fmt, ap);
+        va_end(ap);
+        n = strlen(piece);
+        *s = xrealloc(*s, len + n + 1);
+        memcpy(*s + len, piece, n + 1);
+        free(piece);
+        return true;
 }
 
 size_t strv_length(char *const *v)

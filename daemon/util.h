@@ -2,6 +2,7 @@
  * Nothing here logs; every function that can fail returns -errno. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,8 @@ typedef uint64_t usec_t;
 #define USEC_PER_SEC ((usec_t)1000000)
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 /* The object that embeds member at ptr. */
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define _unused_ __attribute__((unused))
@@ -42,6 +45,9 @@ void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) _printf_(1, 0);
+/* Appends to the malloc'd string *s (NULL: empty); returns true. */
+bool str_appendf(char **s, const char *fmt, ...) _printf_(2, 3);
 /* Duplicate a NULL-terminated string vector (NULL -> NULL). */
 char **strv_dup(char *const *v);
 size_t strv_length(char *const *v);

@@ -111,23 +111,23 @@ static usec_t op_now(void *ctx)
         return F.now;
 }
 
-static int op_spawn_worker(void *ctx, struct sw *w)
+static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
 {
         ck_assert_ptr_eq(ctx, &F);
-        ck_assert(!w->alive);
-        if (F.spawn_fail && strcmp(F.spawn_fail, w->c.name) == 0) {
-                rec("spawn-failed %s", w->c.name);
+        ck_assert(!worker_alive(w));
+        if (F.spawn_fail && strcmp(F.spawn_fail, worker_name(w)) == 0) {
+                rec("spawn-failed %s", worker_name(w));
                 return F.spawn_err;
         }
-        w->pid = F.next_pid++;
-        w->pidfd = 1000 + (int)w->pid;
-        w->open_streams += F.streams;
-        add_pid(w->pid, w->c.name);
-        rec("spawn %s", w->c.name);
+        out->pid = F.next_pid++;
+        out->pidfd = 1000 + (int)out->pid;
+        out->streams = F.streams;
+        add_pid(out->pid, worker_name(w));
+        rec("spawn %s", worker_name(w));
         return 0;
 }
 
-static int op_spawn_hook(void *ctx, struct hook_run *h, struct sw *w)
+static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
 {
         ck_assert_ptr_eq(ctx, &F);
         ck_assert_int_eq(h->pid, 0);
@@ -135,11 +135,10 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct sw *w)
                 rec("hook-failed %s", h->label);
                 return -ENOENT;
         }
-        h->pid = F.next_pid++;
-        h->pidfd = 1000 + (int)h->pid;
-        add_pid(h->pid, h->label);
+        out->pid = F.next_pid++;
+        out->pidfd = 1000 + (int)out->pid;
+        add_pid(out->pid, h->label);
         rec("hook %s", h->label);
-        (void)w;
         return 0;
 }
 
@@ -270,22 +269,31 @@ static struct sup *mk(const char *text)
         return F.s;
 }
 
-static struct sw *W(const char *name)
+static struct worker *W(const char *name)
 {
-        struct sw *w = sup_find(S, name);
+        struct worker *w = sup_find(S, name);
 
         ck_assert_msg(w != NULL, "no worker %s", name);
         return w;
 }
 
+/* The waitpid status of w's last exit, -1 none. */
+static int exit_status(const struct worker *w)
+{
+        int st = -1;
+
+        (void)worker_has_exit(w, &st);
+        return st;
+}
+
 static struct hook_run *H(const char *label)
 {
         for (size_t i = 0; i < sup_n_workers(S); i++) {
-                struct sw *w = sup_worker(S, i);
-                if (strcmp(w->pre.label, label) == 0)
-                        return &w->pre;
-                if (strcmp(w->post.label, label) == 0)
-                        return &w->post;
+                struct worker *w = sup_worker(S, i);
+                if (strcmp(worker_pre_stop(w)->label, label) == 0)
+                        return (struct hook_run *)worker_pre_stop(w);
+                if (strcmp(worker_post_stop(w)->label, label) == 0)
+                        return (struct hook_run *)worker_post_stop(w);
         }
         for (size_t i = 0; i < sup_n_cleanup(S); i++)
                 if (strcmp(sup_cleanup(S, i)->label, label) == 0)
@@ -297,40 +305,40 @@ static struct hook_run *H(const char *label)
 /* exec succeeded */
 static void ready(const char *name)
 {
-        struct sw *w = W(name);
+        struct worker *w = W(name);
 
-        ck_assert_msg(w->alive, "%s is not alive", name);
+        ck_assert_msg(worker_alive(w), "%s is not alive", name);
         sup_on_exec_status(S, w, 0, "exec");
 }
 
 /* the worker's process ended with a waitpid status */
 static void die(const char *name, int status)
 {
-        struct sw *w = W(name);
-        pid_t pid = w->pid;
+        struct worker *w = W(name);
+        pid_t pid = worker_pid(w);
 
-        ck_assert_msg(w->alive, "%s is not alive", name);
+        ck_assert_msg(worker_alive(w), "%s is not alive", name);
         ck_assert_ptr_eq(sup_find_pid(S, pid), w);
         ck_assert(sup_on_exit(S, pid, status));
         /* gone, or already started again (a new pid) */
-        ck_assert(!w->alive || w->pid != pid);
+        ck_assert(!worker_alive(w) || worker_pid(w) != pid);
         ck_assert_ptr_null(sup_find_pid(S, pid));
 }
 
 static void eof(const char *name)
 {
-        struct sw *w = W(name);
+        struct worker *w = W(name);
 
-        ck_assert_uint_gt(w->open_streams, 0);
-        sup_on_stream_eof(S, w);
+        ck_assert_uint_gt(worker_open_streams(w), 0);
+        sup_on_stream_eof(S, w, worker_stream_epoch(w));
 }
 
 static void eofs(const char *name)
 {
-        struct sw *w = W(name);
+        struct worker *w = W(name);
 
-        while (w->open_streams > 0)
-                sup_on_stream_eof(S, w);
+        while (worker_open_streams(w) > 0)
+                sup_on_stream_eof(S, w, worker_stream_epoch(w));
 }
 
 /* ended and output drained */
@@ -378,9 +386,9 @@ static void ready_all(void)
         while (again) {
                 again = false;
                 for (size_t i = 0; i < sup_n_workers(S); i++) {
-                        struct sw *w = sup_worker(S, i);
-                        if (w->state == WORKER_STARTING && w->alive && !w->exec_known &&
-                            w->c.type == WORKER_TYPE_SIMPLE) {
+                        struct worker *w = sup_worker(S, i);
+                        if (worker_state(w) == WORKER_STARTING && worker_alive(w) && !worker_exec_known(w) &&
+                            worker_conf(w)->type == WORKER_TYPE_SIMPLE) {
                                 sup_on_exec_status(S, w, 0, "exec");
                                 again = true;
                         }
@@ -485,8 +493,8 @@ static char *capture_end(void)
                 ck_assert_msg(ia_ >= 0 && ib_ >= 0 && ia_ < ib_, "\"%s\" (%d) not before \"%s\" (%d)", a, ia_, b, \
                               ib_);                                                                              \
         } while (0)
-#define OUTCOME(name, o) ck_assert_str_eq(outcome_name(W(name)->outcome), o)
-#define STATE(name, st) ck_assert_str_eq(worker_state_name(W(name)->state), st)
+#define OUTCOME(name, o) ck_assert_str_eq(outcome_name(worker_outcome(W(name))), o)
+#define STATE(name, st) ck_assert_str_eq(worker_state_name(worker_state(W(name))), st)
 #define NOT_FINISHED() ck_assert_msg(F.n_finished == 0, "finished too early")
 #define FINISHED(code)                                                                                           \
         do {                                                                                                     \
@@ -499,23 +507,24 @@ static unsigned count_state(enum worker_state st)
         unsigned n = 0;
 
         for (size_t i = 0; i < sup_n_workers(S); i++)
-                n += sup_worker(S, i)->state == st;
+                n += worker_state(sup_worker(S, i)) == st;
         return n;
 }
 
 /* Position of worker name in the report's stop order. */
 static int stop_pos(const char *name)
 {
-        size_t n = sup_n_workers(S), *order = xcalloc(n ? n : 1, sizeof *order), got;
+        size_t n = sup_n_workers(S), got;
+        struct worker **order = xcalloc(n ? n : 1, sizeof *order);
         int pos = -1;
 
         got = sup_stop_order(S, order);
         ck_assert_uint_eq(got, n);
         for (size_t i = 0; i < got; i++) {
-                ck_assert_uint_lt(order[i], n);
+                ck_assert_ptr_nonnull(order[i]);
                 for (size_t k = 0; k < i; k++)
-                        ck_assert_uint_ne(order[k], order[i]); /* each worker once */
-                if (strcmp(sup_worker(S, order[i])->c.name, name) == 0)
+                        ck_assert_ptr_ne(order[k], order[i]); /* each worker once */
+                if (strcmp(worker_name(order[i]), name) == 0)
                         pos = (int)i;
         }
         free(order);
@@ -718,7 +727,7 @@ START_TEST(test_ready_timeout_counts_as_failed_start)
         ck_assert_uint_eq(sup_next_deadline(S), T0 + 3 * SEC);
         to_next();
         ck_assert_int_eq(cnt("spawn w"), 2);
-        ck_assert_uint_eq(W("w")->starts, 2);
+        ck_assert_uint_eq(worker_starts(W("w")), 2);
 }
 END_TEST
 
@@ -889,7 +898,7 @@ START_TEST(test_exec_failure_is_failed_start)
         sup_start(S);
         sup_on_exec_status(S, W("w"), ENOENT, "exec");
         /* never mistaken for a running worker */
-        ck_assert_int_ne(W("w")->state, WORKER_RUNNING);
+        ck_assert_int_ne(worker_state(W("w")), WORKER_RUNNING);
         HASNT("spawn dep");
         die("w", EXITED(127));
         STATE("w", "failed");
@@ -929,7 +938,7 @@ START_TEST(test_spawn_failure_is_failed_start)
         mk("workers = (" WK("w", "restart_delay = '1s'; start_limit_burst = 2;") "," WK("x", "") ");");
         sup_start(S);
         HAS("spawn-failed w");
-        ck_assert(!W("w")->alive);
+        ck_assert(!worker_alive(W("w")));
         STATE("w", "backoff");
         HAS("spawn x"); /* the failed one does not hold a slot */
         to_next();
@@ -1019,7 +1028,7 @@ START_TEST(test_start_limit_burst_fails_for_good)
         /* at most 3 starts within the interval */
         STATE("w", "failed");
         OUTCOME("w", "failed");
-        ck_assert_uint_eq(W("w")->starts, 3);
+        ck_assert_uint_eq(worker_starts(W("w")), 3);
         ck_assert_uint_eq(sup_next_deadline(S), USEC_INFINITY);
         advance(3600 * SEC);
         ck_assert_int_eq(cnt("spawn w"), 3);
@@ -1136,8 +1145,8 @@ START_TEST(test_shutdown_chain_order)
         OUTCOME("a", "stopped");
         OUTCOME("b", "stopped");
         OUTCOME("c", "stopped");
-        ck_assert_str_eq(outcome_name(W("c")->post.outcome), "ok");
-        ck_assert_int_eq(W("a")->stop_signal_sent, SIGTERM);
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("c"))->outcome), "ok");
+        ck_assert_int_eq(worker_stop_signal_sent(W("a")), SIGTERM);
         ck_assert(sup_is_clean(S));
         ck_assert_str_eq(sup_reason(S), "SIGTERM");
         ck_assert(!sup_forced(S));
@@ -1190,9 +1199,9 @@ static void independent_stop(unsigned max_parallel)
                 most = st > most ? st : most;
                 ck_assert_uint_gt(st, 0);
                 for (size_t i = 0; i < 4; i++) {
-                        struct sw *w = sup_worker(S, i);
-                        if (w->state == WORKER_STOPPING && w->alive) {
-                                down(w->c.name, KILLED(SIGTERM));
+                        struct worker *w = sup_worker(S, i);
+                        if (worker_state(w) == WORKER_STOPPING && worker_alive(w)) {
+                                down(worker_name(w), KILLED(SIGTERM));
                                 n_down++;
                                 break;
                         }
@@ -1234,9 +1243,9 @@ START_TEST(test_pre_stop_before_signal)
         hook_exit("w/pre_stop", EXITED(0));
         HAS("signal w SIGTERM group");
         BEFORE("hook w/pre_stop", "signal w SIGTERM group");
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "ok");
-        ck_assert_int_eq(W("w")->pre.exit_code, 0);
-        ck_assert_uint_eq(W("w")->pre.ended - W("w")->pre.started, 4 * SEC);
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "ok");
+        ck_assert_int_eq(worker_pre_stop(W("w"))->exit_code, 0);
+        ck_assert_uint_eq(worker_pre_stop(W("w"))->ended - worker_pre_stop(W("w"))->started, 4 * SEC);
         down("w", KILLED(SIGTERM));
         FINISHED(0);
         ck_assert(sup_is_clean(S));
@@ -1250,8 +1259,8 @@ START_TEST(test_pre_stop_failure_recorded_stop_goes_on)
         sig(SIGTERM);
         hook_exit("w/pre_stop", EXITED(3));
         HAS("signal w SIGTERM group");
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "failed");
-        ck_assert_int_eq(W("w")->pre.exit_code, 3);
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "failed");
+        ck_assert_int_eq(worker_pre_stop(W("w"))->exit_code, 3);
         down("w", KILLED(SIGTERM));
         FINISHED(1);
         OUTCOME("w", "stopped");
@@ -1267,7 +1276,7 @@ START_TEST(test_pre_stop_spawn_failure)
         sig(SIGTERM);
         HAS("hook-failed w/pre_stop");
         HAS("signal w SIGTERM group");
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "failed");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "failed");
         down("w", KILLED(SIGTERM));
         FINISHED(1);
 }
@@ -1286,13 +1295,13 @@ START_TEST(test_pre_stop_timeout)
         HAS("signal w/pre_stop SIGKILL group");
         HAS("signal w SIGTERM group");
         BEFORE("signal w/pre_stop SIGKILL group", "signal w SIGTERM group");
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "timeout");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "timeout");
         down("w", KILLED(SIGTERM));
         /* the killed hook is still to be reaped */
         NOT_FINISHED();
         hook_exit("w/pre_stop", KILLED(SIGKILL));
         FINISHED(1);
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "timeout");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "timeout");
         OUTCOME("w", "stopped");
         ck_assert(!sup_is_clean(S));
 }
@@ -1339,7 +1348,7 @@ START_TEST(test_pre_stop_unreaped_not_run_twice)
         advance(1 * MSEC);
         HAS("signal w SIGTERM group");
         ck_assert_int_eq(cnt("hook w/pre_stop"), 0);
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "skipped");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "skipped");
         down("w", KILLED(SIGTERM));
         STATE("w", "down");
         ck_assert_int_eq(H("w/pre_stop")->pid, first);
@@ -1353,7 +1362,7 @@ START_TEST(test_pre_stop_unreaped_not_run_twice)
         ck_assert(!sup_on_exit(S, first, KILLED(SIGKILL))); /* once only */
         ck_assert_uint_eq(released(first), 1);
         /* this stop's record stays its own */
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "skipped");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "skipped");
         log = capture_end();
         if (!strstr(log, "w: warning: pre_stop: previous run (pid ") || !strstr(log, "still running; skipped") ||
             !strstr(log, "previous run (pid ") || !strstr(log, "ended at last (killed by SIGKILL)"))
@@ -1372,7 +1381,7 @@ START_TEST(test_pre_stop_unreaped_not_run_twice)
         HASNT("signal w SIGTERM group");
         hook_exit("w/pre_stop", EXITED(0));
         HAS("signal w SIGTERM group");
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "ok");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "ok");
         down("w", KILLED(SIGTERM));
 
         /* a shutdown: every pidfd released once, clean again */
@@ -1414,11 +1423,11 @@ START_TEST(test_pre_stop_previous_run_ends_during_wait)
         advance(1 * MSEC);
         HAS("signal w/pre_stop SIGKILL group");
         HAS("signal w SIGTERM group");
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "timeout");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "timeout");
         down("w", KILLED(SIGTERM));
         hook_exit("w/pre_stop", KILLED(SIGKILL));
         ck_assert_uint_eq(released(second), 1);
-        ck_assert_uint_eq(W("w")->pre.ended - W("w")->pre.started, 1500 * MSEC);
+        ck_assert_uint_eq(worker_pre_stop(W("w"))->ended - worker_pre_stop(W("w"))->started, 1500 * MSEC);
 }
 END_TEST
 
@@ -1456,7 +1465,7 @@ START_TEST(test_pre_stop_unreaped_failed_start_and_force)
         HAS("signal w/pre_stop SIGKILL group");
         HAS("signal w SIGKILL group");
         HASNT("hook w/pre_stop");
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "skipped");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "skipped");
         die("w", KILLED(SIGKILL));
         NOT_FINISHED(); /* the old run is still to be reaped */
         ck_assert(sup_on_exit(S, first, KILLED(SIGKILL)));
@@ -1483,8 +1492,8 @@ START_TEST(test_post_stop_after_exit_and_drain)
         NOT_FINISHED();
         hook_exit("w/post_stop", EXITED(0));
         FINISHED(0);
-        ck_assert_str_eq(outcome_name(W("w")->post.outcome), "ok");
-        ck_assert_str_eq(outcome_name(W("w")->pre.outcome), "none");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "ok");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "none");
 }
 END_TEST
 
@@ -1497,11 +1506,11 @@ START_TEST(test_post_stop_timeout)
         HAS("hook w/post_stop");
         advance(3 * SEC);
         HAS("signal w/post_stop SIGKILL group");
-        ck_assert_str_eq(outcome_name(W("w")->post.outcome), "timeout");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "timeout");
         NOT_FINISHED();
         hook_exit("w/post_stop", KILLED(SIGKILL));
         FINISHED(1);
-        ck_assert_str_eq(outcome_name(W("w")->post.outcome), "timeout");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "timeout");
 }
 END_TEST
 
@@ -1525,7 +1534,7 @@ START_TEST(test_stop_timeout_kills)
         FINISHED(1);
         OUTCOME("w", "killed");
         OUTCOME("p", "killed");
-        ck_assert_int_eq(W("p")->stop_signal_sent, SIGINT);
+        ck_assert_int_eq(worker_stop_signal_sent(W("p")), SIGINT);
         ck_assert(!sup_is_clean(S));
 }
 END_TEST
@@ -1745,7 +1754,7 @@ START_TEST(test_sigquit_forces_at_once)
         HASNT("signal a SIGTERM group");
         HASNT("signal b SIGTERM group");
         HASNT("hook a/pre_stop");
-        ck_assert_str_eq(outcome_name(W("a")->pre.outcome), "skipped");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("a"))->outcome), "skipped");
         HAS("notify STOPPING=1");
         down("a", KILLED(SIGKILL));
         down("b", KILLED(SIGKILL));
@@ -1846,9 +1855,9 @@ START_TEST(test_last_exit_kept_across_starts)
         to_next();
         ready("web");
         STATE("web", "running");
-        ck_assert(W("web")->alive);
-        ck_assert(W("web")->has_exit);
-        ck_assert_int_eq(W("web")->exit_status, EXITED(3));
+        ck_assert(worker_alive(W("web")));
+        ck_assert(worker_has_exit(W("web"), NULL));
+        ck_assert_int_eq(exit_status(W("web")), EXITED(3));
         capture_begin(LOG_NOTICE);
         sig(SIGUSR1);
         log = capture_end();
@@ -1861,8 +1870,8 @@ START_TEST(test_last_exit_kept_across_starts)
         die("web", KILLED(SIGTERM));
         ck_assert_int_eq(sup_start_worker(S, "web"), 0);
         ready("web");
-        ck_assert_int_eq(W("web")->exit_status, KILLED(SIGTERM));
-        ck_assert_int_eq(W("web")->exit_stop_signal, SIGTERM);
+        ck_assert_int_eq(exit_status(W("web")), KILLED(SIGTERM));
+        ck_assert_int_eq(worker_exit_stop_signal(W("web")), SIGTERM);
         capture_begin(LOG_NOTICE);
         sig(SIGUSR1);
         log = capture_end();
@@ -1876,7 +1885,7 @@ START_TEST(test_last_exit_kept_across_starts)
         die("web", EXITED(0));
         FINISHED(0);
         OUTCOME("web", "stopped");
-        ck_assert_int_eq(W("web")->exit_status, EXITED(0));
+        ck_assert_int_eq(exit_status(W("web")), EXITED(0));
         ck_assert(sup_is_clean(S));
 }
 END_TEST
@@ -1907,7 +1916,7 @@ START_TEST(test_forced_phase)
         HASNT("signal c SIGTERM group");
         HASNT("signal b SIGTERM group");
         HASNT("signal a SIGTERM group");
-        ck_assert_str_eq(outcome_name(W("c")->pre.outcome), "failed"); /* killed by forcing: never ok */
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("c"))->outcome), "failed"); /* killed by forcing: never ok */
         /* the unshielded cleanup steps are skipped */
         ck_assert_str_eq(outcome_name(sup_cleanup(S, 0)->outcome), "skipped");
         ck_assert_str_eq(outcome_name(sup_cleanup(S, 2)->outcome), "skipped");
@@ -1916,10 +1925,10 @@ START_TEST(test_forced_phase)
         down("b", KILLED(SIGKILL));
         down("c", KILLED(SIGKILL));
         HASNT("hook a/post_stop"); /* pending hook skipped */
-        ck_assert_str_eq(outcome_name(W("a")->post.outcome), "skipped");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("a"))->outcome), "skipped");
         HASNT("hook cleanup/flush"); /* the killed pre_stop is not reaped yet */
         hook_exit("c/pre_stop", KILLED(SIGKILL));
-        ck_assert_str_eq(outcome_name(W("c")->pre.outcome), "failed");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("c"))->outcome), "failed");
 
         /* the shielded step still runs, the others never */
         HAS("hook cleanup/flush");
@@ -1958,12 +1967,12 @@ START_TEST(test_forced_kills_running_post_stop)
         ck_assert(sup_forced(S));
         HAS("signal b/post_stop SIGKILL group");
         HAS("signal a SIGKILL group");
-        ck_assert_str_eq(outcome_name(W("b")->post.outcome), "failed");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("b"))->outcome), "failed");
         down("a", KILLED(SIGKILL));
         NOT_FINISHED();
         hook_exit("b/post_stop", KILLED(SIGKILL));
         FINISHED(1);
-        ck_assert_str_eq(outcome_name(W("b")->post.outcome), "failed");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("b"))->outcome), "failed");
         OUTCOME("b", "stopped");
         OUTCOME("a", "killed");
 }
@@ -1978,7 +1987,7 @@ START_TEST(test_forced_while_draining_skips_post_stop)
         die("w", KILLED(SIGTERM));
         F.now += 1 * SEC;
         sig(SIGQUIT);
-        ck_assert_str_eq(outcome_name(W("w")->post.outcome), "skipped");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "skipped");
         eofs("w");
         HASNT("hook w/post_stop");
         FINISHED(1);
@@ -2118,7 +2127,7 @@ START_TEST(test_report_outcomes)
         ck_assert_int_lt(stop_pos("top"), stop_pos("f"));
         ck_assert_int_lt(stop_pos("n"), stop_pos("dep"));
         /* restarts counted */
-        ck_assert_uint_eq(W("k")->starts, 1);
+        ck_assert_uint_eq(worker_starts(W("k")), 1);
 }
 END_TEST
 
@@ -2430,10 +2439,10 @@ START_TEST(test_notify_ready)
         HASNT("spawn d");
         sup_on_notify(S, W("n"), "STATUS=warming up");
         STATE("n", "starting");
-        ck_assert_str_eq(W("n")->status_text, "warming up");
+        ck_assert_str_eq(worker_status_text(W("n")), "warming up");
         sup_on_notify(S, W("n"), "STATUS=serving\nREADY=1");
         STATE("n", "running");
-        ck_assert_str_eq(W("n")->status_text, "serving");
+        ck_assert_str_eq(worker_status_text(W("n")), "serving");
         HAS("spawn d");
         ready("d");
         ck_assert_int_eq(cnt("notify READY=1"), 1);

@@ -1,0 +1,1032 @@
+/* worker.c - one worker's state machine: starting, readiness, exits and
+ * restarts with backoff and a start limit, the stop sequence (pre_stop,
+ * stop signal, SIGKILL, drain, post_stop) and the facts of the report.
+ * Policy only: no system calls (actions through env->ops, time through
+ * env_now()); it never looks at another worker (that is sup.c's). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "parse.h"
+#include "worker.h"
+
+struct worker {
+        struct conf_worker c;
+        size_t idx; /* position in the supervisor's plan */
+        enum worker_state state;
+        enum stop_phase phase;
+        enum stop_reason stop_reason;
+        enum worker_goal goal;
+        bool blocked_logged;      /* "not starting: X failed" said */
+        bool start_failed;        /* this run failed to get ready (or missed its watchdog) */
+        bool leftovers_signalled; /* its group outlived a leader that ended by itself */
+
+        /* the current process */
+        pid_t pid;
+        int pidfd;
+        bool alive;          /* spawned and not reaped */
+        bool exec_known;     /* exec status read */
+        bool notified_ready; /* READY=1 came before the exec status */
+        int exec_err;
+        /* the last exit of any of its runs, kept across starts */
+        int exit_status; /* waitpid status; -1 none */
+        bool has_exit;
+        int exit_stop_signal;  /* the stop signal graced had sent to that process; 0 none */
+        unsigned open_streams; /* output pipes not at EOF (all runs) */
+        unsigned stream_epoch; /* bumped when open pipes stop being waited for */
+        usec_t started_at;     /* monotonic */
+        usec_t kill_at;        /* when SIGKILL follows the stop signal */
+        usec_t recheck_delay;  /* backoff while the group outlives its leader */
+        char *status_text;     /* STATUS= from the worker */
+        struct timer dl;       /* the deadline of its state or stop phase */
+        struct timer wd;       /* its watchdog */
+
+        /* restarts */
+        unsigned starts;     /* total */
+        usec_t *start_times; /* ring of start_limit_burst entries */
+        unsigned n_start_times;
+        usec_t next_delay;
+
+        /* the stop record (report) */
+        enum outcome outcome;
+        int stop_signal_sent; /* 0: none */
+        usec_t stop_began, stop_ended;
+        struct hook_run pre, post;
+
+        void *mech;
+};
+
+const char *worker_state_name(enum worker_state st)
+{
+        static const char *const n[] = { "waiting", "starting", "running", "backoff",
+                                         "stopping", "down", "exited", "failed" };
+        return st <= WORKER_FAILED ? n[st] : "?";
+}
+
+const char *outcome_name(enum outcome o)
+{
+        static const char *const n[] = { "none", "ok", "failed", "timeout", "skipped",
+                                         "stopped", "killed", "exited", "not-started" };
+        return o <= OUTCOME_NOT_STARTED ? n[o] : "?";
+}
+
+/* ---- the shared environment -------------------------------------------- */
+
+usec_t env_now(struct worker_env *env) { return env->ops->now(env->ctx); }
+
+void env_timer_set(struct worker_env *env, struct timer *t, usec_t when)
+{
+        t->gen = ++env->gen;
+        heap_set(&env->deadlines, &t->node, when);
+}
+
+void env_extend_timeout(struct worker_env *env, usec_t until)
+{
+        char msg[64];
+        usec_t t = env_now(env);
+
+        if (!env->shutting_down || until == USEC_INFINITY || until <= t || !env->ops->notify)
+                return;
+        /* a margin for the work between stages */
+        snprintf(msg, sizeof msg, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)(until - t + 5 * USEC_PER_SEC));
+        env->ops->notify(env->ctx, msg);
+}
+
+const char *dur(usec_t u, char *buf)
+{
+        if (u != USEC_INFINITY && u >= 10 * USEC_PER_MSEC)
+                u = (u + USEC_PER_MSEC / 2) / USEC_PER_MSEC * USEC_PER_MSEC;
+        return format_duration(u, buf, 32);
+}
+
+static usec_t min_u(usec_t a, usec_t b) { return a < b ? a : b; }
+
+static bool exit_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+static void set_deadline(struct worker_env *env, struct worker *w, usec_t when) { env_timer_set(env, &w->dl, when); }
+
+/* ---- hooks ---------------------------------------------------------------- */
+
+void hook_init(struct hook_run *h, struct worker *owner, const char *owner_name, const char *what, char **argv,
+               usec_t timeout)
+{
+        memset(h, 0, sizeof *h);
+        h->label = xasprintf("%s/%s", owner_name, what);
+        h->what = h->label + strlen(owner_name) + 1;
+        h->argv = strv_dup(argv);
+        h->timeout = timeout;
+        h->owner = owner;
+        h->pidfd = -1;
+        h->exit_code = -1;
+        h->deadline = USEC_INFINITY;
+}
+
+void hook_done(struct hook_run *h)
+{
+        free(h->label);
+        strv_free(h->argv);
+        h->label = NULL;
+        h->argv = NULL;
+}
+
+/* The name a hook's messages are logged under, and how it is called there. */
+static const char *hook_who(const struct hook_run *h) { return h->owner ? h->owner->c.name : NULL; }
+static const char *hook_what(const struct hook_run *h) { return h->owner ? h->what : h->label; }
+
+bool hook_spawn(struct worker_env *env, struct hook_run *h)
+{
+        struct spawned sp = { .pidfd = -1 };
+        char *cmd;
+        int r;
+
+        if (hook_busy(h)) {
+                /* callers wait for a previous run: never two runs of one hook */
+                log_error(hook_who(h), "hook", "%s: previous run (pid %d) still running: not started again",
+                          hook_what(h), (int)h->pid);
+                h->outcome = OUTCOME_FAILED;
+                return false;
+        }
+        cmd = strv_join(h->argv);
+        log_info(hook_who(h), "hook", "%s started: %s", hook_what(h), cmd);
+        free(cmd);
+        h->started = env_now(env);
+        h->exit_code = -1;
+        h->exit_signal = 0;
+        r = env->ops->spawn_hook(env->ctx, h, &sp);
+        if (r < 0) {
+                h->outcome = OUTCOME_FAILED;
+                h->ended = h->started;
+                log_error(hook_who(h), "hook", "%s: cannot start: %s", hook_what(h), strerror(-r));
+                return false;
+        }
+        h->pid = sp.pid;
+        h->pidfd = sp.pidfd;
+        hmap_put(&env->hook_pids, (uintptr_t)h->pid, h);
+        h->deadline = h->started + h->timeout;
+        env_extend_timeout(env, h->deadline);
+        return true;
+}
+
+void hook_kill(struct worker_env *env, struct hook_run *h, enum outcome o)
+{
+        if (!hook_busy(h))
+                return;
+        (void)env->ops->signal(env->ctx, h->pid, h->pidfd, SIGKILL, true);
+        if (h->outcome == OUTCOME_NONE)
+                h->outcome = h->stale ? OUTCOME_SKIPPED : o; /* this stop's hook never ran */
+        h->deadline = USEC_INFINITY;
+}
+
+/* The record of the hook's run, from its exit. */
+static void record_hook_exit(struct worker_env *env, struct hook_run *h, int status)
+{
+        char b[32], e[EXIT_DESC_MAX];
+
+        h->ended = env_now(env);
+        h->deadline = USEC_INFINITY;
+        if (WIFEXITED(status))
+                h->exit_code = WEXITSTATUS(status);
+        else if (WIFSIGNALED(status))
+                h->exit_signal = WTERMSIG(status);
+        if (h->outcome == OUTCOME_NONE)
+                h->outcome = exit_ok(status) ? OUTCOME_OK : OUTCOME_FAILED;
+        log_msg(h->outcome == OUTCOME_OK ? LOG_INFO : LOG_WARNING, hook_who(h), "hook", "%s ended: %s in %s (%s)",
+                hook_what(h), outcome_name(h->outcome), dur(h->ended - h->started, b),
+                format_exit(status, 0, e, sizeof e));
+}
+
+void hook_ended(struct worker_env *env, struct hook_run *h, int status)
+{
+        char e[EXIT_DESC_MAX];
+        pid_t pid = h->pid;
+
+        hmap_del(&env->hook_pids, (uintptr_t)h->pid);
+        env->ops->release(env->ctx, h->pid, h->pidfd);
+        h->pid = 0;
+        h->pidfd = -1;
+        if (h->stale) {
+                /* a run of an earlier stop, whose record is written: the current
+                 * record is this stop's (its deadline too, if it waits) */
+                h->stale = false;
+                log_notice(hook_who(h), "hook", "%s: previous run (pid %d) ended at last (%s)", hook_what(h), (int)pid,
+                           format_exit(status, 0, e, sizeof e));
+        } else {
+                record_hook_exit(env, h, status);
+        }
+        /* the stop may have waited for it */
+        if (h->owner && h->owner->state == WORKER_STOPPING)
+                worker_advance_stop(env, h->owner);
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+static void init_timer(struct timer *t, enum timer_kind kind)
+{
+        heap_node_init(&t->node);
+        t->kind = kind;
+        t->gen = 0;
+}
+
+static void hooks_init(struct worker *w)
+{
+        hook_init(&w->pre, w, w->c.name, "pre_stop", w->c.pre_stop, w->c.pre_stop_timeout);
+        hook_init(&w->post, w, w->c.name, "post_stop", w->c.post_stop, w->c.post_stop_timeout);
+}
+
+struct worker *worker_new(struct worker_env *env, const struct conf_worker *c)
+{
+        struct worker *w = xcalloc(1, sizeof *w);
+
+        (void)env;
+        conf_worker_copy(&w->c, c);
+        w->state = WORKER_WAITING;
+        w->goal = GOAL_RUN;
+        w->pidfd = -1;
+        w->exit_status = -1;
+        init_timer(&w->dl, TIMER_WORKER);
+        init_timer(&w->wd, TIMER_WATCHDOG);
+        w->next_delay = w->c.restart_delay;
+        w->start_times = xcalloc(w->c.start_limit_burst ? w->c.start_limit_burst : 1, sizeof(usec_t));
+        w->outcome = OUTCOME_NOT_STARTED;
+        hooks_init(w);
+        return w;
+}
+
+struct worker *worker_free(struct worker_env *env, struct worker *w)
+{
+        if (!w)
+                return NULL;
+        heap_remove(&env->deadlines, &w->dl.node);
+        heap_remove(&env->deadlines, &w->wd.node);
+        if (w->alive)
+                hmap_del(&env->pids, (uintptr_t)w->pid);
+        if (w->pidfd >= 0)
+                env->ops->release(env->ctx, w->pid, w->pidfd);
+        for (struct hook_run *h = &w->pre; h; h = h == &w->pre ? &w->post : NULL)
+                if (hook_busy(h)) {
+                        hmap_del(&env->hook_pids, (uintptr_t)h->pid);
+                        env->ops->release(env->ctx, h->pid, h->pidfd);
+                }
+        if (env->ops->forget)
+                env->ops->forget(env->ctx, w);
+        conf_worker_done(&w->c);
+        free(w->start_times);
+        free(w->status_text);
+        hook_done(&w->pre);
+        hook_done(&w->post);
+        free(w);
+        return NULL;
+}
+
+/* The hook's settings change; a run under way keeps its record. */
+static void hook_reconfigure(struct hook_run *h, char **argv, usec_t timeout)
+{
+        strv_free(h->argv);
+        h->argv = strv_dup(argv);
+        h->timeout = timeout;
+}
+
+bool worker_reconfigure(struct worker_env *env, struct worker *w, const struct conf_worker *c)
+{
+        bool changed = !conf_worker_same_process(&w->c, c);
+        char *name = w->c.name;
+
+        /* the name stays the same string: maps and output streams borrow it */
+        w->c.name = NULL;
+        conf_worker_done(&w->c);
+        conf_worker_copy(&w->c, c);
+        free(w->c.name);
+        w->c.name = name;
+        hook_reconfigure(&w->pre, w->c.pre_stop, w->c.pre_stop_timeout);
+        hook_reconfigure(&w->post, w->c.post_stop, w->c.post_stop_timeout);
+        free(w->start_times);
+        w->start_times = xcalloc(w->c.start_limit_burst ? w->c.start_limit_burst : 1, sizeof(usec_t));
+        /* the start limit counts afresh under the new settings */
+        w->n_start_times = 0;
+        w->next_delay = min_u(w->next_delay, w->c.restart_delay_max);
+        if (!w->c.watchdog)
+                env_timer_set(env, &w->wd, USEC_INFINITY);
+        return changed;
+}
+
+/* ---- starting ------------------------------------------------------------ */
+
+static void run_ended(struct worker_env *env, struct worker *w);
+
+static bool start_limit_hit(struct worker *w, usec_t t)
+{
+        unsigned burst = w->c.start_limit_burst;
+
+        if (burst == 0 || w->n_start_times < burst)
+                return false;
+        /* the ring's oldest entry: the burst-th start before this one */
+        return t - w->start_times[w->starts % burst] < w->c.start_limit_interval;
+}
+
+static void became_ready(struct worker_env *env, struct worker *w)
+{
+        w->state = WORKER_RUNNING;
+        set_deadline(env, w, USEC_INFINITY);
+        if (w->c.watchdog && !worker_wants_down(w))
+                env_timer_set(env, &w->wd, env_now(env) + w->c.watchdog);
+        log_info(w->c.name, "ready", "ready");
+}
+
+static void count_start(struct worker *w, usec_t t)
+{
+        if (w->c.start_limit_burst) {
+                w->start_times[w->starts % w->c.start_limit_burst] = t;
+                if (w->n_start_times < w->c.start_limit_burst)
+                        w->n_start_times++;
+        }
+        w->starts++;
+        w->blocked_logged = false;
+        w->leftovers_signalled = false;
+        w->start_failed = false;
+        w->exec_known = false;
+        w->exec_err = 0;
+        w->notified_ready = false;
+        /* has_exit/exit_status stay: the last exit is shown until the next one */
+        w->started_at = t;
+        free(w->status_text);
+        w->status_text = NULL;
+}
+
+void worker_start(struct worker_env *env, struct worker *w)
+{
+        struct spawned sp = { .pidfd = -1 };
+        usec_t t = env_now(env);
+        char *cmd = strv_join(w->c.argv);
+        int r;
+
+        count_start(w, t);
+        log_info(w->c.name, "starting", "starting: %s", cmd);
+        free(cmd);
+        r = w->alive || w->pidfd >= 0 ? -EBUSY : env->ops->spawn_worker(env->ctx, w, &sp);
+        w->state = WORKER_STARTING;
+        if (r < 0) {
+                log_error(w->c.name, "start-failed", "cannot start: %s", strerror(-r));
+                w->exec_known = true;
+                w->exec_err = -r;
+                w->has_exit = true;
+                w->exit_status = 127 << 8;
+                w->exit_stop_signal = 0;
+                run_ended(env, w);
+                return;
+        }
+        w->pid = sp.pid;
+        w->pidfd = sp.pidfd;
+        w->open_streams += sp.streams;
+        w->alive = true;
+        hmap_put(&env->pids, (uintptr_t)w->pid, w);
+        w->outcome = OUTCOME_NONE;
+        set_deadline(env, w, w->c.ready_timeout ? t + w->c.ready_timeout : USEC_INFINITY);
+        log_info(w->c.name, "started", "started (pid %d)", (int)w->pid);
+}
+
+static void fail_for_good(struct worker_env *env, struct worker *w, const char *why)
+{
+        w->state = WORKER_FAILED;
+        w->outcome = OUTCOME_FAILED;
+        set_deadline(env, w, USEC_INFINITY);
+        env_timer_set(env, &w->wd, USEC_INFINITY);
+        log_error(w->c.name, "failed", "failed for good: %s", why);
+        if (env->failed)
+                env->failed(env, w);
+}
+
+static void schedule_restart(struct worker_env *env, struct worker *w)
+{
+        usec_t t = env_now(env);
+        char b1[32], b2[32];
+
+        if (t - w->started_at >= RESTART_RESET_AFTER)
+                w->next_delay = w->c.restart_delay;
+        if (start_limit_hit(w, t + w->next_delay)) {
+                char *why = xasprintf("%u starts within %s", w->c.start_limit_burst,
+                                      dur(w->c.start_limit_interval, b1));
+                fail_for_good(env, w, why);
+                free(why);
+                return;
+        }
+        w->state = WORKER_BACKOFF;
+        set_deadline(env, w, t + w->next_delay);
+        log_notice(w->c.name, "restarting", "restarting in %s (start %u of at most %u within %s)",
+                   dur(w->next_delay, b1), w->starts + 1, w->c.start_limit_burst, dur(w->c.start_limit_interval, b2));
+        w->next_delay = min_u(w->next_delay > 0 ? w->next_delay * 2 : 1, w->c.restart_delay_max);
+}
+
+static char *last_exit(const struct worker *w, char *buf)
+{
+        return format_exit(w->exit_status, w->exit_stop_signal, buf, EXIT_DESC_MAX);
+}
+
+/* A run ended by itself (not during a stop): decide what comes next. */
+static void run_ended(struct worker_env *env, struct worker *w)
+{
+        bool failure = !w->exec_known || w->exec_err != 0 || !exit_ok(w->exit_status) || w->start_failed;
+        bool restart;
+        char buf[EXIT_DESC_MAX];
+
+        set_deadline(env, w, USEC_INFINITY);
+        env_timer_set(env, &w->wd, USEC_INFINITY);
+        /* a failed start was stopped by us: worker_on_exit() logged its exit */
+        if (w->exec_err == 0 && !w->start_failed)
+                log_msg(failure ? LOG_WARNING : LOG_INFO, w->c.name, "exited", "%s", last_exit(w, buf));
+        if (w->c.type == WORKER_TYPE_ONESHOT && !failure) {
+                w->state = WORKER_EXITED;
+                w->outcome = OUTCOME_EXITED;
+                log_info(w->c.name, "ready", "done");
+                return;
+        }
+        if (env->shutting_down || worker_wants_down(w)) {
+                w->state = failure ? WORKER_FAILED : WORKER_EXITED;
+                w->outcome = failure ? OUTCOME_FAILED : OUTCOME_EXITED;
+                return;
+        }
+        if (w->goal == GOAL_RESTART) {
+                /* it was to be restarted anyway: it starts with its new settings */
+                w->goal = GOAL_RUN;
+                w->state = WORKER_WAITING;
+                w->outcome = failure ? OUTCOME_FAILED : OUTCOME_EXITED;
+                return;
+        }
+        restart = w->c.restart == RESTART_ALWAYS || (w->c.restart == RESTART_ON_FAILURE && failure);
+        if (!restart) {
+                if (failure)
+                        fail_for_good(env, w,
+                                      w->exec_err       ? "could not start"
+                                      : w->start_failed ? "not ready in time, or its watchdog expired"
+                                                        : last_exit(w, buf));
+                else {
+                        w->state = WORKER_EXITED;
+                        w->outcome = OUTCOME_EXITED;
+                }
+                return;
+        }
+        w->outcome = failure ? OUTCOME_FAILED : OUTCOME_EXITED;
+        schedule_restart(env, w);
+}
+
+void worker_on_exec_status(struct worker_env *env, struct worker *w, int err, const char *stage)
+{
+        if (w->exec_known)
+                return;
+        w->exec_known = true;
+        w->exec_err = err;
+        if (err) {
+                if (strcmp(stage, "exec") == 0)
+                        log_error(w->c.name, "exec-failed", "exec %s: %s", w->c.argv[0], strerror(err));
+                else
+                        log_error(w->c.name, "exec-failed", "%s before exec %s: %s", stage, w->c.argv[0],
+                                  strerror(err));
+        } else if (w->state == WORKER_STARTING && w->c.type == WORKER_TYPE_SIMPLE &&
+                   (w->c.ready == READY_EXEC || w->notified_ready)) {
+                became_ready(env, w);
+        }
+}
+
+/* ---- stopping ------------------------------------------------------------ */
+
+/* Hook h (pre_stop, post_stop) is due in w's stop: it runs, unless its
+ * previous run, killed at its timeout in an earlier stop, is not reaped yet
+ * (a process in uninterruptible sleep, on a hung NFS mount say, does not
+ * die at once). A hook never runs twice at once: the stop waits for that
+ * run up to h's timeout and runs h, in what is left of that time, once it
+ * ends; if it does not, hook_deadline() skips h. True while the stop waits,
+ * for h or for its previous run. */
+static bool stop_hook_due(struct worker_env *env, struct worker *w, struct hook_run *h)
+{
+        usec_t bound;
+        char b[32];
+
+        if (hook_busy(h) && !h->stale)
+                return true;
+        if (env->forced) {
+                h->outcome = OUTCOME_SKIPPED;
+                h->deadline = USEC_INFINITY;
+                log_info(w->c.name, "hook", "%s skipped (forced)", h->what);
+                return false;
+        }
+        if (hook_busy(h)) {
+                if (h->deadline == USEC_INFINITY) {
+                        h->deadline = env_now(env) + h->timeout;
+                        log_notice(w->c.name, "hook", "%s: previous run (pid %d) still running; waiting for it up to %s",
+                                   h->what, (int)h->pid, dur(h->timeout, b));
+                        env_extend_timeout(env, h->deadline);
+                }
+                set_deadline(env, w, h->deadline);
+                return true;
+        }
+        /* set while a previous run was waited for: the hook's time is what is left */
+        bound = h->deadline;
+        h->deadline = USEC_INFINITY;
+        if (!hook_spawn(env, h))
+                return false;
+        h->deadline = min_u(h->deadline, bound);
+        set_deadline(env, w, h->deadline);
+        return true;
+}
+
+/* The deadline of w's stop hook h: kill it, or stop waiting for its previous run. */
+static void hook_deadline(struct worker_env *env, struct worker *w, struct hook_run *h)
+{
+        char b[32];
+
+        if (!hook_busy(h) || h->outcome != OUTCOME_NONE)
+                return;
+        if (h->stale) {
+                log_warning(w->c.name, "hook", "%s: previous run (pid %d) still running; skipped", h->what, (int)h->pid);
+                h->outcome = OUTCOME_SKIPPED;
+                h->blocked = true;
+                h->deadline = USEC_INFINITY;
+                return;
+        }
+        log_warning(w->c.name, "hook", "%s timed out after %s", h->what, dur(h->deadline - h->started, b));
+        hook_kill(env, h, OUTCOME_TIMEOUT);
+}
+
+static void signal_worker(struct worker_env *env, struct worker *w, int sig, bool process_too)
+{
+        (void)env->ops->signal(env->ctx, w->pid, process_too ? w->pidfd : -1, sig,
+                               !process_too || w->c.kill_mode == KILL_GROUP);
+}
+
+static void send_stop_signal(struct worker_env *env, struct worker *w)
+{
+        char b[32];
+        int r;
+
+        w->phase = PHASE_SIGNALLED;
+        w->stop_signal_sent = w->c.stop_signal;
+        w->kill_at = env_now(env) + w->c.stop_timeout;
+        set_deadline(env, w, w->kill_at);
+        w->recheck_delay = 0;
+        log_info(w->c.name, "stopping", "stopping (%s, timeout %s)", signal_name(w->c.stop_signal),
+                 dur(w->c.stop_timeout, b));
+        env_extend_timeout(env, w->kill_at);
+        r = env->ops->signal(env->ctx, w->pid, w->pidfd, w->c.stop_signal, w->c.kill_mode == KILL_GROUP);
+        if (r < 0 && r != -ESRCH)
+                log_warning(w->c.name, "stopping", "sending %s: %s", signal_name(w->c.stop_signal), strerror(-r));
+        /* a stopped (SIGSTOP) process would never see the signal; the pidfd
+         * was just checked and the pid cannot be recycled before we reap it */
+        if (r == 0 && w->c.stop_signal != SIGCONT && w->c.stop_signal != SIGKILL)
+                (void)env->ops->signal(env->ctx, w->pid, -1, SIGCONT, w->c.kill_mode == KILL_GROUP);
+}
+
+static bool group_has_members(struct worker_env *env, struct worker *w)
+{
+        return w->c.kill_mode == KILL_GROUP && w->pid > 0 && env->ops->group_alive &&
+               env->ops->group_alive(env->ctx, w->pid);
+}
+
+static void finish_stop(struct worker_env *env, struct worker *w)
+{
+        char b[32];
+
+        w->stop_ended = env_now(env);
+        w->phase = PHASE_NONE;
+        set_deadline(env, w, USEC_INFINITY);
+        if (w->stop_reason == STOP_FAILED_START) {
+                /* not ready in time or watchdog missed: a failure, however it exited */
+                w->state = WORKER_STARTING;
+                w->stop_reason = STOP_NONE;
+                w->start_failed = true;
+                run_ended(env, w);
+                return;
+        }
+        if (!env->shutting_down && (w->goal == GOAL_RUN || w->goal == GOAL_RESTART)) {
+                /* a restart, or started again (gracectl start) while it was stopping */
+                bool restart = w->goal == GOAL_RESTART;
+
+                w->goal = GOAL_RUN;
+                w->stop_reason = STOP_NONE;
+                w->state = WORKER_WAITING;
+                w->outcome = OUTCOME_NONE;
+                log_info(w->c.name, "stopped", restart ? "stopped for a restart" : "stopped; starting again as requested");
+                return;
+        }
+        w->state = WORKER_DOWN;
+        log_info(w->c.name, "stopped", "stopped (%s in %s)", outcome_name(w->outcome),
+                 dur(w->stop_ended - w->stop_began, b));
+}
+
+/* The leader is gone; its group may still hold processes. False while the
+ * stop waits for them. */
+static bool group_gone(struct worker_env *env, struct worker *w)
+{
+        if (w->phase != PHASE_SIGNALLED || !group_has_members(env, w))
+                return true;
+        /* the rest of the group gets SIGKILL at kill_at; nothing tells us
+         * when it leaves earlier, so look again with a backoff (only while
+         * such a stop is pending) */
+        w->recheck_delay = w->recheck_delay ? min_u(w->recheck_delay * 2, USEC_PER_SEC) : 10 * USEC_PER_MSEC;
+        set_deadline(env, w, min_u(w->kill_at, env_now(env) + w->recheck_delay));
+        return false;
+}
+
+void worker_advance_stop(struct worker_env *env, struct worker *w)
+{
+        for (;;) {
+                switch (w->phase) {
+                case PHASE_PRE_STOP:
+                        if (w->pre.argv && w->pre.outcome == OUTCOME_NONE && stop_hook_due(env, w, &w->pre))
+                                return;
+                        if (w->alive && !env->forced) {
+                                send_stop_signal(env, w);
+                                return;
+                        }
+                        w->phase = w->alive ? PHASE_KILLED : PHASE_DRAIN;
+                        continue;
+                case PHASE_SIGNALLED:
+                case PHASE_KILLED:
+                        if (w->alive || !group_gone(env, w))
+                                return;
+                        w->phase = PHASE_DRAIN;
+                        set_deadline(env, w, env_now(env) + w->c.stop_timeout);
+                        continue;
+                case PHASE_DRAIN:
+                        if (w->open_streams > 0)
+                                return;
+                        set_deadline(env, w, USEC_INFINITY);
+                        w->phase = PHASE_POST_STOP;
+                        continue;
+                case PHASE_POST_STOP:
+                        if (w->post.argv && w->post.outcome == OUTCOME_NONE && stop_hook_due(env, w, &w->post))
+                                return;
+                        if (hook_busy(&w->post) && !w->post.stale)
+                                return; /* killed: wait for the reap */
+                        finish_stop(env, w);
+                        return;
+                case PHASE_NONE:
+                        return;
+                }
+        }
+}
+
+/* A stop begins: a new stop record. It was not stopping before, so a hook
+ * still running is a run of an earlier stop. */
+static void open_stop(struct worker_env *env, struct worker *w, enum stop_reason why)
+{
+        w->stop_reason = why;
+        w->state = WORKER_STOPPING;
+        w->stop_began = env_now(env);
+        w->stop_signal_sent = 0;
+        w->pre.stale = hook_busy(&w->pre);
+        w->post.stale = hook_busy(&w->post);
+        w->pre.outcome = w->post.outcome = OUTCOME_NONE;
+        w->pre.blocked = w->post.blocked = false;
+}
+
+void worker_begin_stop(struct worker_env *env, struct worker *w, enum stop_reason why)
+{
+        open_stop(env, w, why);
+        w->outcome = OUTCOME_STOPPED;
+        env_timer_set(env, &w->wd, USEC_INFINITY);
+        w->phase = PHASE_PRE_STOP;
+        worker_advance_stop(env, w);
+}
+
+void worker_settle_down(struct worker_env *env, struct worker *w)
+{
+        set_deadline(env, w, USEC_INFINITY);
+        if (w->state == WORKER_WAITING && w->outcome == OUTCOME_NONE)
+                w->outcome = OUTCOME_NOT_STARTED;
+        else if (w->state == WORKER_BACKOFF && w->outcome != OUTCOME_EXITED)
+                w->outcome = OUTCOME_FAILED; /* waiting to retry a failure */
+        if (w->state == WORKER_WAITING || w->state == WORKER_BACKOFF)
+                w->state = WORKER_DOWN;
+        if (w->pre.argv && w->pre.outcome == OUTCOME_NONE)
+                w->pre.outcome = OUTCOME_SKIPPED;
+        if (w->post.argv && w->post.outcome == OUTCOME_NONE)
+                w->post.outcome = OUTCOME_SKIPPED;
+}
+
+void worker_stop_leftovers(struct worker_env *env, struct worker *w)
+{
+        char b[32];
+
+        if (w->state == WORKER_STOPPING || w->alive || w->open_streams == 0 || w->leftovers_signalled ||
+            !group_has_members(env, w))
+                return;
+        w->leftovers_signalled = true;
+        set_deadline(env, w, env_now(env) + w->c.stop_timeout);
+        log_info(w->c.name, "stopping", "stopping what is left of its process group (%s, timeout %s)",
+                 signal_name(w->c.stop_signal), dur(w->c.stop_timeout, b));
+        signal_worker(env, w, w->c.stop_signal, false);
+        signal_worker(env, w, SIGCONT, false);
+}
+
+/* ---- exits, output, notify ------------------------------------------------ */
+
+void worker_on_exit(struct worker_env *env, struct worker *w, int status)
+{
+        char buf[EXIT_DESC_MAX];
+
+        hmap_del(&env->pids, (uintptr_t)w->pid);
+        env->ops->release(env->ctx, w->pid, w->pidfd);
+        w->pidfd = -1;
+        w->alive = false;
+        w->has_exit = true;
+        w->exit_status = status;
+        /* worker_begin_stop() cleared it: a stop signal sent to this very process */
+        w->exit_stop_signal = w->state == WORKER_STOPPING ? w->stop_signal_sent : 0;
+        if (!w->exec_known) {
+                /* the exec-status pipe is read before the exit is delivered;
+                 * getting here means the status was lost: count as a failure */
+                w->exec_known = true;
+                w->exec_err = exit_ok(status) ? 0 : EIO;
+        }
+        if (w->state != WORKER_STOPPING) {
+                run_ended(env, w);
+                return;
+        }
+        log_info(w->c.name, "exited", "%s", last_exit(w, buf));
+        if (w->phase == PHASE_PRE_STOP || (w->phase == PHASE_DRAIN && w->stop_signal_sent == 0))
+                w->outcome = exit_ok(status) ? OUTCOME_EXITED : OUTCOME_FAILED;
+        worker_advance_stop(env, w);
+}
+
+/* The pipes still open are no longer waited for; their EOF, if it ever
+ * comes, counts for nothing. */
+static void drop_streams(struct worker *w)
+{
+        w->open_streams = 0;
+        w->stream_epoch++;
+}
+
+void worker_on_stream_eof(struct worker_env *env, struct worker *w, unsigned epoch)
+{
+        if (epoch != w->stream_epoch)
+                return;
+        if (w->open_streams > 0)
+                w->open_streams--;
+        if (w->state == WORKER_STOPPING)
+                worker_advance_stop(env, w);
+}
+
+/* One datagram: newline-separated assignments. */
+void worker_on_notify(struct worker_env *env, struct worker *w, const char *msg)
+{
+        for (const char *p = msg; *p;) {
+                const char *e = strchrnul(p, '\n');
+                size_t len = (size_t)(e - p);
+
+                if (len == 7 && strncmp(p, "READY=1", 7) == 0) {
+                        /* the datagram can overtake the exec status: a process
+                         * that speaks has exec'd, but wait for the status anyway */
+                        if (w->state == WORKER_STARTING && w->c.ready == READY_NOTIFY &&
+                            w->c.type == WORKER_TYPE_SIMPLE) {
+                                if (w->exec_known && w->exec_err == 0)
+                                        became_ready(env, w);
+                                else
+                                        w->notified_ready = true;
+                        }
+                } else if (len >= 7 && strncmp(p, "STATUS=", 7) == 0) {
+                        free(w->status_text);
+                        w->status_text = strndup(p + 7, len - 7);
+                        log_info(w->c.name, "status", "status: %s", w->status_text ? w->status_text : "");
+                } else if (len == 10 && strncmp(p, "WATCHDOG=1", 10) == 0) {
+                        if (w->state == WORKER_RUNNING && w->c.watchdog)
+                                env_timer_set(env, &w->wd, env_now(env) + w->c.watchdog);
+                } else if (len == 10 && strncmp(p, "STOPPING=1", 10) == 0) {
+                        log_info(w->c.name, "stopping", "worker says it is stopping");
+                } else if (len > 0) {
+                        log_debug(w->c.name, "notify", "ignoring notify field %.*s", (int)(len > 64 ? 64 : len), p);
+                }
+                p = *e ? e + 1 : e;
+        }
+}
+
+/* ---- forcing and deadlines ------------------------------------------------ */
+
+bool worker_force(struct worker_env *env, struct worker *w)
+{
+        bool began = false;
+
+        if (w->goal != GOAL_REMOVE)
+                w->goal = GOAL_DOWN;
+        hook_kill(env, &w->pre, OUTCOME_FAILED);
+        hook_kill(env, &w->post, OUTCOME_FAILED);
+        if (w->alive) {
+                if (w->state != WORKER_STOPPING) {
+                        open_stop(env, w, STOP_SHUTDOWN);
+                        began = true;
+                }
+                if (w->pre.argv && w->pre.outcome == OUTCOME_NONE)
+                        w->pre.outcome = OUTCOME_SKIPPED;
+                w->outcome = OUTCOME_KILLED;
+                w->phase = PHASE_KILLED;
+                set_deadline(env, w, USEC_INFINITY);
+                signal_worker(env, w, SIGKILL, true);
+                log_warning(w->c.name, "killed", "killed (forced)");
+        } else if (w->state == WORKER_STOPPING) {
+                if (w->phase == PHASE_SIGNALLED && group_has_members(env, w))
+                        signal_worker(env, w, SIGKILL, false);
+                if (w->phase == PHASE_DRAIN)
+                        drop_streams(w);
+                if (w->post.argv && w->post.outcome == OUTCOME_NONE)
+                        w->post.outcome = OUTCOME_SKIPPED;
+        }
+        return began;
+}
+
+void worker_force_output(struct worker_env *env, struct worker *w)
+{
+        /* whatever still holds the output of a run that ended is not waited for */
+        if (w->alive || w->state == WORKER_STOPPING || !w->open_streams)
+                return;
+        if (group_has_members(env, w))
+                signal_worker(env, w, SIGKILL, false);
+        log_debug(w->c.name, "output", "no longer waiting for its output (forced)");
+        drop_streams(w);
+}
+
+/* The stop phase's deadline passed. */
+static void stop_deadline(struct worker_env *env, struct worker *w)
+{
+        char b[32];
+
+        switch (w->phase) {
+        case PHASE_PRE_STOP:
+                hook_deadline(env, w, &w->pre);
+                break;
+        case PHASE_SIGNALLED:
+                if (!w->alive && env_now(env) < w->kill_at)
+                        break; /* a re-check of the group */
+                if (w->alive) {
+                        log_warning(w->c.name, "killed", "killed after timeout %s", dur(w->c.stop_timeout, b));
+                        w->outcome = OUTCOME_KILLED;
+                } else {
+                        log_warning(w->c.name, "killed", "killing what is left of its process group after %s",
+                                    dur(w->c.stop_timeout, b));
+                }
+                w->phase = PHASE_KILLED;
+                signal_worker(env, w, SIGKILL, w->alive);
+                break;
+        case PHASE_DRAIN:
+                log_warning(w->c.name, "output", "output still open %s after exit; no longer waiting for it",
+                            dur(w->c.stop_timeout, b));
+                drop_streams(w);
+                break;
+        case PHASE_POST_STOP:
+                hook_deadline(env, w, &w->post);
+                break;
+        default:
+                break;
+        }
+        worker_advance_stop(env, w);
+}
+
+void worker_on_deadline(struct worker_env *env, struct worker *w)
+{
+        char b[32];
+
+        switch (w->state) {
+        case WORKER_STARTING:
+                if (worker_wants_down(w) || w->goal == GOAL_RESTART)
+                        return; /* being stopped anyway, in its turn */
+                log_warning(w->c.name, "ready-timeout", "not ready after %s", dur(w->c.ready_timeout, b));
+                worker_begin_stop(env, w, STOP_FAILED_START);
+                return;
+        case WORKER_BACKOFF:
+                w->state = WORKER_WAITING; /* the scheduler starts it (deps, max_parallel) */
+                return;
+        case WORKER_STOPPING:
+                stop_deadline(env, w);
+                return;
+        default:
+                if (w->leftovers_signalled && !w->alive && w->open_streams > 0 && group_has_members(env, w)) {
+                        log_warning(w->c.name, "killed", "killing what is left of its process group");
+                        signal_worker(env, w, SIGKILL, false);
+                }
+                return;
+        }
+}
+
+void worker_on_watchdog(struct worker_env *env, struct worker *w)
+{
+        char b[32];
+
+        if (w->state != WORKER_RUNNING || worker_wants_down(w))
+                return;
+        log_warning(w->c.name, "watchdog", "watchdog timeout (%s without WATCHDOG=1)", dur(w->c.watchdog, b));
+        worker_begin_stop(env, w, STOP_FAILED_START);
+}
+
+struct worker *worker_of_timer(const struct timer *t)
+{
+        return t->kind == TIMER_WATCHDOG ? container_of(t, struct worker, wd) : container_of(t, struct worker, dl);
+}
+
+/* ---- goals ------------------------------------------------------------------ */
+
+void worker_set_goal(struct worker_env *env, struct worker *w, enum worker_goal g)
+{
+        w->goal = g;
+        if (worker_wants_down(w))
+                env_timer_set(env, &w->wd, USEC_INFINITY);
+}
+
+void worker_revive(struct worker *w)
+{
+        w->goal = GOAL_RUN;
+        if (w->state == WORKER_STOPPING || w->state == WORKER_STARTING || w->state == WORKER_RUNNING)
+                return;
+        w->state = WORKER_WAITING;
+        w->outcome = OUTCOME_NONE;
+        w->n_start_times = 0;
+        w->next_delay = w->c.restart_delay;
+}
+
+bool worker_mark_blocked(struct worker *w, const char *dep)
+{
+        if (w->blocked_logged)
+                return false;
+        w->blocked_logged = true;
+        w->outcome = OUTCOME_NOT_STARTED;
+        log_warning(w->c.name, "blocked", "not starting: dependency %s failed", dep);
+        return true;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+const char *worker_name(const struct worker *w) { return w->c.name; }
+const struct conf_worker *worker_conf(const struct worker *w) { return &w->c; }
+enum worker_state worker_state(const struct worker *w) { return w->state; }
+enum worker_goal worker_goal(const struct worker *w) { return w->goal; }
+bool worker_removed(const struct worker *w) { return w->goal == GOAL_REMOVE; }
+bool worker_alive(const struct worker *w) { return w->alive; }
+pid_t worker_pid(const struct worker *w) { return w->starts ? w->pid : 0; }
+usec_t worker_started_at(const struct worker *w) { return w->started_at; }
+unsigned worker_starts(const struct worker *w) { return w->starts; }
+unsigned worker_restarts(const struct worker *w) { return w->starts > 1 ? w->starts - 1 : 0; }
+const char *worker_status_text(const struct worker *w) { return w->status_text; }
+enum outcome worker_outcome(const struct worker *w) { return w->outcome; }
+int worker_stop_signal_sent(const struct worker *w) { return w->stop_signal_sent; }
+const struct hook_run *worker_pre_stop(const struct worker *w) { return &w->pre; }
+const struct hook_run *worker_post_stop(const struct worker *w) { return &w->post; }
+unsigned worker_stream_epoch(const struct worker *w) { return w->stream_epoch; }
+unsigned worker_open_streams(const struct worker *w) { return w->open_streams; }
+bool worker_exec_known(const struct worker *w) { return w->exec_known; }
+int worker_exit_stop_signal(const struct worker *w) { return w->exit_stop_signal; }
+size_t worker_index(const struct worker *w) { return w->idx; }
+void worker_set_index(struct worker *w, size_t idx) { w->idx = idx; }
+void *worker_mech(const struct worker *w) { return w->mech; }
+void worker_set_mech(struct worker *w, void *m) { w->mech = m; }
+
+bool worker_wants_down(const struct worker *w)
+{
+        return w->goal == GOAL_DOWN || w->goal == GOAL_DOWN_WITH || w->goal == GOAL_REMOVE;
+}
+
+bool worker_is_ready(const struct worker *w)
+{
+        if (w->goal == GOAL_RESTART)
+                return false;
+        if (w->c.type == WORKER_TYPE_ONESHOT)
+                return w->state == WORKER_EXITED;
+        return w->state == WORKER_RUNNING || w->state == WORKER_EXITED;
+}
+
+bool worker_is_quiet(const struct worker *w)
+{
+        switch (w->state) {
+        case WORKER_STARTING:
+        case WORKER_RUNNING:
+        case WORKER_STOPPING:
+                return false;
+        default:
+                /* output still open (a run that ended by itself): not yet down */
+                return !w->alive && w->open_streams == 0 && !hook_busy(&w->pre) && !hook_busy(&w->post);
+        }
+}
+
+bool worker_comes_back(const struct worker *w)
+{
+        return !worker_wants_down(w) && (w->state == WORKER_BACKOFF || w->state == WORKER_WAITING);
+}
+
+bool worker_has_exit(const struct worker *w, int *status)
+{
+        if (w->has_exit && status)
+                *status = w->exit_status;
+        return w->has_exit;
+}
+
+bool worker_last_exit(const struct worker *w, char *buf, size_t len)
+{
+        if (!w->has_exit)
+                return false;
+        format_exit(w->exit_status, w->exit_stop_signal, buf, len);
+        return true;
+}
+
+usec_t worker_stop_duration(const struct worker *w)
+{
+        return w->stop_ended > w->stop_began ? w->stop_ended - w->stop_began : 0;
+}
