@@ -1,8 +1,10 @@
 /* control.c - the control socket: accepting clients, checking their
  * credentials, reading one JSON request per line, answering one JSON line.
  * It never blocks and never trusts a client: every read is bounded, every
- * write is non-blocking and buffered, a silent client is dropped. Policy
- * stays in sup.c; this file only asks it and reports what it says. */
+ * write is non-blocking and buffered, a silent client is dropped. Every
+ * string it sends that holds outside bytes is made by json_text_new*(), so
+ * each answer is valid UTF-8. Policy stays in sup.c; this file only asks
+ * it and reports what it says. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -295,7 +297,7 @@ static struct json_object *err_obj(const char *msg)
         struct json_object *o = json_object_new_object();
 
         json_object_object_add(o, "ok", json_object_new_boolean(false));
-        json_object_object_add(o, "error", json_object_new_string(msg));
+        json_object_object_add(o, "error", json_text_new(msg));
         return o;
 }
 
@@ -395,7 +397,7 @@ static struct json_object *worker_obj(const struct worker *w, usec_t now)
         }
         json_object_object_add(o, "restarts", json_object_new_int((int)worker_restarts(w)));
         json_object_object_add(o, "last_exit", worker_last_exit(w, b, sizeof b) ? json_object_new_string(b) : NULL);
-        json_object_object_add(o, "status", st ? json_object_new_string(st) : NULL);
+        json_object_object_add(o, "status", st ? json_text_new_len(st, strlen(st), CONTROL_MAX_STATUS) : NULL);
         return o;
 }
 
@@ -405,7 +407,7 @@ static void do_status(struct client *cl)
         struct json_object *o = ok_obj(), *a = json_object_new_array();
         usec_t now = now_mono();
 
-        json_object_object_add(o, "supervisor", json_object_new_string(sup_name(s)));
+        json_object_object_add(o, "supervisor", json_text_new(sup_name(s)));
         json_object_object_add(o, "state", json_object_new_string(sup_shutting_down(s) ? "shutting-down" : "running"));
         for (size_t i = 0; i < sup_n_workers(s); i++)
                 if (!worker_removed(sup_worker(s, i))) /* still stopping after a reload took it out */
@@ -479,7 +481,7 @@ static void do_reload(struct client *cl)
                         size_t n = strcspn(p, "\n");
 
                         if (n > 0)
-                                json_object_array_add(a, json_object_new_string_len(p, (int)n));
+                                json_object_array_add(a, json_text_new_len(p, n, SIZE_MAX));
                         p += n + (p[n] == '\n');
                 }
                 json_object_object_add(o, "errors", a);
@@ -507,6 +509,35 @@ static const char *printable(const char *s, char *buf, size_t size)
                 buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
         buf[i] = 0;
         return buf;
+}
+
+/* Whether a string of the JSON text s (which json-c parsed) holds an
+ * escaped NUL. json-c keeps it in a value, but C strings end there (a key
+ * is even cut at it), so "status\u0000x" would pass for "status". The scan
+ * follows json-c's lexical syntax: strings in double or single quotes,
+ * comments; nothing else can hold a backslash or a quote. */
+static bool has_escaped_nul(const char *s, size_t len)
+{
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] == '"' || s[i] == '\'') {
+                        char q = s[i];
+
+                        for (i++; i < len && s[i] != q; i++) {
+                                if (s[i] != '\\')
+                                        continue;
+                                if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
+                                        return true;
+                                i++; /* the escaped character */
+                        }
+                } else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
+                        const char *end = memmem(s + i + 2, len - i - 2, "*/", 2);
+
+                        i = end ? (size_t)(end - s) + 1 : len;
+                } else if (s[i] == '/' && i + 1 < len && s[i + 1] == '/') {
+                        break; /* a comment to the end of the line */
+                }
+        }
+        return false;
 }
 
 /* One request line (without its newline). */
@@ -552,6 +583,11 @@ static void handle_line(struct client *cl, const char *line, size_t len)
                 respond_error(cl, "bad JSON: %s", why);
                 goto done;
         }
+        if (has_escaped_nul(line, len)) {
+                log_debug(NULL, "control", "control: uid %u: NUL in a request string", (unsigned)cl->uid);
+                respond_error(cl, "request strings must not contain NUL");
+                goto done;
+        }
 
         if (!json_object_is_type(req, json_type_object)) {
                 log_debug(NULL, "control", "control: uid %u: request is not an object", (unsigned)cl->uid);
@@ -595,10 +631,13 @@ static void handle_line(struct client *cl, const char *line, size_t len)
                 do_shutdown(cl, force);
         } else {
                 char shown[65];
+                /* at most 64 bytes of it, cut between characters */
+                char *quoted = utf8_sanitize(cmd, strlen(cmd), 64, NULL);
 
                 log_debug(NULL, "control", "control: uid %u: unknown command \"%s\"", (unsigned)cl->uid,
-                          printable(cmd, shown, sizeof shown));
-                respond_error(cl, "unknown command: %.64s", cmd);
+                          printable(quoted, shown, sizeof shown));
+                respond_error(cl, "unknown command: %s", quoted);
+                free(quoted);
         }
 done:
         json_object_put(req);

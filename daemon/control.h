@@ -27,6 +27,9 @@ struct control;
 #define CONTROL_MAX_REQUEST 4096     /* bytes of one request line, newline not counted */
 #define CONTROL_MAX_CLIENTS 256      /* connections served at once */
 #define CONTROL_IDLE_TIMEOUT_MS 10000 /* a silent client (or half a line) is dropped after this */
+/* A worker's STATUS= text in answers: cut to this many bytes (on a
+ * character boundary, as every string graced sends is valid UTF-8). */
+#define CONTROL_MAX_STATUS 256
 /* Test knob: the idle timeout in ms, read once by control_open(). */
 #define CONTROL_IDLE_ENV "GRACED_CONTROL_IDLE_MS"
 

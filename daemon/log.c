@@ -224,15 +224,50 @@ static const char *level_name(int level)
         return level >= 0 && level <= 7 ? names[level] : "info";
 }
 
+/* Dev mode's colours: each name gets the next colour of the palette the
+ * first time it is given one (log_add_name() in the order the workers are
+ * defined, else when it first logs), so the first ELEMENTSOF(palette)
+ * workers all differ; then the palette starts over. A name keeps its colour
+ * for graced's lifetime (across reloads). A hook or cleanup step
+ * ("web/pre_stop", "cleanup/NAME") takes the colour of what comes before
+ * its slash. Red is left to errors. */
+static const char *const palette[] = { "\033[36m", "\033[32m", "\033[35m", "\033[33m", "\033[34m",
+                                       "\033[96m", "\033[92m", "\033[95m", "\033[93m", "\033[94m" };
+#define MAX_COLORED_NAMES 4096 /* beyond that many names (reloads), colours come from a hash */
+
+struct colored_name {
+        char *name;
+        unsigned color;
+};
+static struct colored_name *colored;
+static size_t n_colored;
+static unsigned next_color;
+
 static const char *name_color(const char *name)
 {
-        static const char *const palette[] = { "\033[36m", "\033[32m", "\033[35m", "\033[33m", "\033[34m", "\033[96m",
-                                               "\033[92m", "\033[95m" };
+        size_t len = strcspn(name, "/");
         unsigned h = 5381;
 
-        for (const char *p = name; *p; p++)
-                h = h * 33 + (unsigned char)*p;
+        for (size_t i = 0; i < n_colored; i++)
+                if (strlen(colored[i].name) == len && memcmp(colored[i].name, name, len) == 0)
+                        return palette[colored[i].color];
+        if (n_colored < MAX_COLORED_NAMES) {
+                colored = xrealloc(colored, (n_colored + 1) * sizeof *colored);
+                colored[n_colored] = (struct colored_name){ .name = xmalloc(len + 1), .color = next_color };
+                memcpy(colored[n_colored].name, name, len);
+                colored[n_colored].name[len] = 0;
+                next_color = (next_color + 1) % ELEMENTSOF(palette);
+                return palette[colored[n_colored++].color];
+        }
+        for (size_t i = 0; i < len; i++)
+                h = h * 33 + (unsigned char)name[i];
         return palette[h % ELEMENTSOF(palette)];
+}
+
+void log_add_name(const char *name)
+{
+        if (format == LOG_FORMAT_DEV && color)
+                (void)name_color(name);
 }
 
 /* "<ts> graced[pid]: ", rebuilt only when the millisecond changes (it is
@@ -257,21 +292,20 @@ static const char *text_prefix(void)
 
 /* Worker lines are user data: in text formats, replace control characters
  * (other than tab) so a line can never forge a record of its own. */
-static void append_sanitized(char **out, size_t *olen, size_t *ocap, const char *s, size_t len)
+static void append_sanitized(struct sbuf *b, const char *s, size_t len)
 {
+        size_t start = 0;
+
         for (size_t i = 0; i < len; i++) {
                 unsigned char ch = (unsigned char)s[i];
-                if (*olen + 5 >= *ocap) {
-                        *ocap = *ocap * 2 + 16;
-                        *out = xrealloc(*out, *ocap);
-                }
-                if (ch < 0x20 && ch != '\t')
-                        *olen += (size_t)sprintf(*out + *olen, "\\x%02x", ch);
-                else if (ch == 0x7f)
-                        *olen += (size_t)sprintf(*out + *olen, "\\x7f");
-                else
-                        (*out)[(*olen)++] = (char)ch;
+
+                if ((ch >= 0x20 || ch == '\t') && ch != 0x7f)
+                        continue;
+                sbuf_add(b, s + start, i - start);
+                sbuf_addf(b, "\\x%02x", ch);
+                start = i + 1;
         }
+        sbuf_add(b, s + start, len - start);
 }
 
 static void emit_json(int level, const char *worker, const char *event, const char *stream, const char *msg,
@@ -282,13 +316,15 @@ static void emit_json(int level, const char *worker, const char *event, const ch
         const char *s;
         size_t len;
 
+        /* every JSON line is valid UTF-8: whatever came from outside (worker
+         * lines, texts quoted in messages) goes through json_text_new */
         json_object_object_add(o, "ts", json_object_new_string(format_iso8601(now_real(), ts, sizeof ts)));
         json_object_object_add(o, "level", json_object_new_string(level_name(level)));
-        json_object_object_add(o, "worker", worker ? json_object_new_string(worker) : NULL);
+        json_object_object_add(o, "worker", json_text_new(worker));
         json_object_object_add(o, "event", json_object_new_string(event ? event : "log"));
         if (stream)
                 json_object_object_add(o, "stream", json_object_new_string(stream));
-        json_object_object_add(o, "msg", json_object_new_string_len(msg, (int)msg_len));
+        json_object_object_add(o, "msg", json_text_new_len(msg, msg_len, SIZE_MAX));
         s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
         append(s, len);
         json_object_put(o);
@@ -320,9 +356,7 @@ static void emit_journal(int level, const char *worker, const char *event, const
 static void emit_record(int level, const char *worker, const char *event, const char *stream, const char *msg,
                         size_t len, bool is_output)
 {
-        const char *pre;
-        char *out = NULL;
-        size_t olen = 0, ocap = 0;
+        struct sbuf b = { 0 };
 
         switch (format) {
         case LOG_FORMAT_JSON:
@@ -333,46 +367,34 @@ static void emit_record(int level, const char *worker, const char *event, const 
                 return;
         case LOG_FORMAT_DEV: {
                 const char *who = worker ? worker : "graced";
-                ocap = len + name_width + 64;
-                out = xmalloc(ocap);
+
+                /* the column is name_width wide, or as wide as the name */
                 if (color)
-                        olen = (size_t)snprintf(out, ocap, "%s%-*s |\033[0m ", worker ? name_color(who) : "\033[1m",
-                                                (int)name_width, who);
-                else
-                        olen = (size_t)snprintf(out, ocap, "%-*s | ", (int)name_width, who);
-                if (color && !is_output && level <= LOG_WARNING)
-                        olen += (size_t)sprintf(out + olen, "%s", level <= LOG_ERR ? "\033[1;31m" : "\033[1;33m");
-                else if (color && !is_output)
-                        olen += (size_t)sprintf(out + olen, "\033[2m");
+                        sbuf_adds(&b, worker ? name_color(who) : "\033[1m");
+                sbuf_addf(&b, "%-*s |", (int)name_width, who);
+                sbuf_adds(&b, color ? "\033[0m " : " ");
+                if (color && !is_output)
+                        sbuf_adds(&b, level <= LOG_ERR       ? "\033[1;31m"
+                                      : level <= LOG_WARNING ? "\033[1;33m"
+                                                             : "\033[2m");
                 break;
         }
         default:
-                pre = text_prefix();
-                ocap = len + strlen(pre) + (worker ? strlen(worker) : 0) + 32;
-                out = xmalloc(ocap);
+                sbuf_adds(&b, text_prefix());
                 if (is_output)
-                        olen = (size_t)snprintf(out, ocap, "%s%s[%s]: ", pre, worker, stream);
+                        sbuf_addf(&b, "%s[%s]: ", worker, stream);
                 else if (worker)
-                        olen = (size_t)snprintf(out, ocap, "%s%s: ", pre, worker);
-                else
-                        olen = (size_t)snprintf(out, ocap, "%s", pre);
-                if (!is_output && level <= LOG_WARNING) {
-                        olen += (size_t)snprintf(out + olen, ocap - olen, "%s",
-                                                 level <= LOG_ERR ? "error: " : "warning: ");
-                }
+                        sbuf_addf(&b, "%s: ", worker);
+                if (!is_output && level <= LOG_WARNING)
+                        sbuf_adds(&b, level <= LOG_ERR ? "error: " : "warning: ");
                 break;
         }
-        append_sanitized(&out, &olen, &ocap, msg, len);
-        if (color && format == LOG_FORMAT_DEV && !is_output) {
-                if (olen + 8 >= ocap)
-                        out = xrealloc(out, ocap = olen + 16);
-                olen += (size_t)sprintf(out + olen, "\033[0m");
-        }
-        if (olen + 2 >= ocap)
-                out = xrealloc(out, ocap = olen + 2);
-        out[olen++] = '\n';
-        emit(out, olen);
-        free(out);
+        append_sanitized(&b, msg, len);
+        if (color && format == LOG_FORMAT_DEV && !is_output)
+                sbuf_adds(&b, "\033[0m");
+        sbuf_add(&b, "\n", 1);
+        emit(b.p, b.len);
+        sbuf_free(&b);
 }
 
 void log_msg(int level, const char *worker, const char *event, const char *fmt, ...)

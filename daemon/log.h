@@ -19,8 +19,13 @@ enum log_color { LOG_COLOR_AUTO, LOG_COLOR_ALWAYS, LOG_COLOR_NEVER };
 void log_setup(enum log_format fmt, enum log_color color, int max_level);
 enum log_format log_get_format(void);
 int log_get_max_level(void);
-/* Width of the name column in dev mode (longest worker name). */
+/* Width of the name column in dev mode (longest worker name); a longer
+ * name widens its own records. */
 void log_set_name_width(size_t w);
+/* Dev mode with colours: give name the next colour of the palette now
+ * (call in the order the workers are defined); a name never added gets
+ * its colour when it first logs, and keeps it. No-op otherwise. */
+void log_add_name(const char *name);
 /* Non-blocking writes once the loop runs (on a description of graced's
  * own, never on the shared fd 2) / back to plain fd 2 (at exit). */
 void log_set_nonblocking(bool on);

@@ -25,7 +25,7 @@ static void usage(FILE *f)
                 "  -c, --config FILE        configuration file (default %s/graced/graced.conf)\n"
                 "  -t, --check              validate the configuration and exit (0 valid, 78 not)\n"
                 "      --print-plan         validate, print start/stop order and worst-case shutdown time\n"
-                "      --log-format=FORMAT  auto, text, json or journal (default auto)\n"
+                "      --log-format=FORMAT  auto, text, dev, json or journal (default auto)\n"
                 "      --color=WHEN         auto, always or never (default auto; NO_COLOR is honoured)\n"
                 "      --report FILE        write the shutdown report there\n"
                 "      --subreaper          adopt and reap orphaned descendants (automatic as PID 1)\n"
@@ -38,6 +38,28 @@ static void usage(FILE *f)
                 "71 system resource unavailable, 78 invalid configuration.\n"
                 "See graced(8) and graced.conf(5).\n",
                 SYSCONFDIR);
+}
+
+/* Dev mode: the pid for `kill -USR1` and how Ctrl+C works, once at start;
+ * the workers get their colours in the order they are defined. */
+static void dev_start(const struct conf *c, const char *config)
+{
+        char ctrl_c[64];
+
+        if (log_get_format() != LOG_FORMAT_DEV)
+                return;
+        for (size_t i = 0; i < c->n_workers; i++)
+                log_add_name(c->workers[i].name);
+        if (c->force_after == 0)
+                snprintf(ctrl_c, sizeof ctrl_c, "Ctrl+C stops");
+        else if (c->force_after == 1)
+                snprintf(ctrl_c, sizeof ctrl_c, "Ctrl+C forces a stop");
+        else if (c->force_after == 2)
+                snprintf(ctrl_c, sizeof ctrl_c, "Ctrl+C stops, again forces");
+        else
+                snprintf(ctrl_c, sizeof ctrl_c, "Ctrl+C stops, %u times forces", c->force_after);
+        log_banner("graced %d: supervising %zu worker%s from %s (%s)", (int)getpid(), c->n_workers,
+                   c->n_workers == 1 ? "" : "s", config, ctrl_c);
 }
 
 static int print_diags(const struct conf_diags *d)
@@ -101,12 +123,15 @@ int main(int argc, char **argv)
                                 fmt = LOG_FORMAT_AUTO;
                         else if (strcmp(optarg, "text") == 0)
                                 fmt = LOG_FORMAT_TEXT;
+                        else if (strcmp(optarg, "dev") == 0)
+                                fmt = LOG_FORMAT_DEV;
                         else if (strcmp(optarg, "json") == 0)
                                 fmt = LOG_FORMAT_JSON;
                         else if (strcmp(optarg, "journal") == 0)
                                 fmt = LOG_FORMAT_JOURNAL;
                         else {
-                                fprintf(stderr, "graced: invalid --log-format '%s' (auto, text, json, journal)\n", optarg);
+                                fprintf(stderr, "graced: invalid --log-format '%s' (auto, text, dev, json, journal)\n",
+                                        optarg);
                                 return EXIT_USAGE;
                         }
                         break;
@@ -174,6 +199,7 @@ int main(int argc, char **argv)
         }
 
         log_setup(fmt, color, level);
+        dev_start(c, config);
         ro.config_path = config;
         return run_main(c, p, &ro);
 }

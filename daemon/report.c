@@ -1,5 +1,6 @@
 /* report.c - builds the shutdown report from the supervisor's facts and
- * writes it atomically. Every string is user data: json-c escapes it. */
+ * writes it atomically. Strings from the configuration go through
+ * json_text_new (valid UTF-8); json-c escapes them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -51,8 +52,8 @@ struct json_object *report_build(struct sup *s, usec_t started_real, usec_t ende
         char ts[40];
         usec_t began = sup_shutdown_began(s);
 
-        json_object_object_add(r, "supervisor", json_object_new_string(sup_name(s)));
-        json_object_object_add(r, "reason", sup_reason(s) ? json_object_new_string(sup_reason(s)) : NULL);
+        json_object_object_add(r, "supervisor", json_text_new(sup_name(s)));
+        json_object_object_add(r, "reason", json_text_new(sup_reason(s)));
         json_object_object_add(r, "forced", json_object_new_boolean(sup_forced(s)));
         json_object_object_add(r, "clean", json_object_new_boolean(sup_is_clean(s)));
         json_object_object_add(r, "started", json_object_new_string(format_iso8601(started_real, ts, sizeof ts)));
@@ -65,7 +66,7 @@ struct json_object *report_build(struct sup *s, usec_t started_real, usec_t ende
                 bool ended = worker_has_exit(w, &st);
                 usec_t took = worker_stop_duration(w);
 
-                json_object_object_add(o, "name", json_object_new_string(worker_name(w)));
+                json_object_object_add(o, "name", json_text_new(worker_name(w)));
                 json_object_object_add(o, "pid", worker_pid(w) > 0 ? json_object_new_int(worker_pid(w)) : NULL);
                 json_object_object_add(o, "outcome", json_object_new_string(outcome_name(worker_outcome(w))));
                 json_object_object_add(o, "signal", sig ? json_object_new_string(signal_name(sig)) : NULL);
@@ -84,7 +85,7 @@ struct json_object *report_build(struct sup *s, usec_t started_real, usec_t ende
                 const struct hook_run *h = sup_cleanup(s, i);
                 struct json_object *o = hook_json(h);
 
-                json_object_object_add(o, "name", json_object_new_string(h->what));
+                json_object_object_add(o, "name", json_text_new(h->what));
                 json_object_object_add(o, "shielded", json_object_new_boolean(h->shielded));
                 json_object_array_add(cs, o);
         }

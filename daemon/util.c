@@ -1,8 +1,9 @@
 /* util.c - small shared helpers (time, memory, fds, string vectors, the
- * description of an exit status). Must not log: callers decide what a
- * failure means. */
+ * description of an exit status, a growable buffer, UTF-8). Must not log:
+ * callers decide what a failure means. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "parse.h"
 #include "util.h"
@@ -213,3 +216,188 @@ int fd_set_cloexec(int fd, bool on)
         fl = on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC;
         return fcntl(fd, F_SETFD, fl) < 0 ? -errno : 0;
 }
+
+/* ---- growable buffer ------------------------------------------------------ */
+
+/* Room for n more bytes and the NUL after them. */
+static void sbuf_reserve(struct sbuf *b, size_t n)
+{
+        size_t need;
+
+        if (n > SIZE_MAX / 2 - b->len)
+                oom(NULL); /* no such length can exist */
+        need = b->len + n + 1;
+        if (need <= b->cap)
+                return;
+        b->cap = need < 64 ? 64 : need < b->cap * 2 ? b->cap * 2 : need;
+        b->p = xrealloc(b->p, b->cap);
+}
+
+void sbuf_add(struct sbuf *b, const void *s, size_t n)
+{
+        sbuf_reserve(b, n);
+        if (n > 0)
+                memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = 0;
+}
+
+void sbuf_adds(struct sbuf *b, const char *s) { sbuf_add(b, s, strlen(s)); }
+
+void sbuf_addf(struct sbuf *b, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        /* first into the room there is; when it did not fit, make exactly
+         * enough and format again: the length is never taken on trust */
+        sbuf_reserve(b, 0);
+        va_start(ap, fmt);
+        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+                b->p[b->len] = 0; /* a bad format: nothing appended */
+                return;
+        }
+        if ((size_t)n >= b->cap - b->len) {
+                sbuf_reserve(b, (size_t)n);
+                va_start(ap, fmt);
+                n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+                va_end(ap);
+                if (n < 0 || (size_t)n >= b->cap - b->len) {
+                        b->p[b->len] = 0;
+                        return;
+                }
+        }
+        b->len += (size_t)n;
+}
+
+char *sbuf_steal(struct sbuf *b, size_t *ret_len)
+{
+        char *p;
+
+        sbuf_reserve(b, 0);
+        b->p[b->len] = 0;
+        p = b->p;
+        if (ret_len)
+                *ret_len = b->len;
+        *b = (struct sbuf){ 0 };
+        return p;
+}
+
+void sbuf_free(struct sbuf *b)
+{
+        free(b->p);
+        *b = (struct sbuf){ 0 };
+}
+
+/* ---- UTF-8 --------------------------------------------------------------------- */
+
+/* The character at s (len > 0 bytes left): its length when it is a valid
+ * one (*valid = true), else the length of its longest start that could
+ * have begun a valid one, at least 1 (the Unicode standard's "maximal
+ * subpart", replaced by one U+FFFD). The ranges are RFC 3629's syntax. */
+static size_t utf8_char(const unsigned char *s, size_t len, bool *valid)
+{
+        unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+        size_t n, i;
+
+        *valid = false;
+        if (c < 0x80) {
+                *valid = true;
+                return 1;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+                n = 2;
+        else if (c >= 0xe0 && c <= 0xef)
+                n = 3;
+        else if (c >= 0xf0 && c <= 0xf4)
+                n = 4;
+        else
+                return 1; /* a continuation byte, C0/C1 (overlong) or F5..FF */
+        /* the second byte's range excludes overlongs, surrogates, > U+10FFFF */
+        if (c == 0xe0)
+                lo = 0xa0;
+        else if (c == 0xed)
+                hi = 0x9f;
+        else if (c == 0xf0)
+                lo = 0x90;
+        else if (c == 0xf4)
+                hi = 0x8f;
+        for (i = 1; i < n; i++) {
+                if (i >= len || s[i] < lo || s[i] > hi)
+                        return i;
+                lo = 0x80;
+                hi = 0xbf;
+        }
+        *valid = true;
+        return n;
+}
+
+bool utf8_is_valid(const char *s, size_t len)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        size_t i = 0;
+        bool valid;
+
+        while (i < len) {
+                i += utf8_char(p + i, len - i, &valid);
+                if (!valid)
+                        return false;
+        }
+        return true;
+}
+
+size_t utf8_append(struct sbuf *b, const char *s, size_t len, size_t max)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        size_t i = 0, out = 0;
+
+        while (i < len) {
+                size_t start = i, run = 0, n;
+                bool valid = true;
+
+                /* a run of valid characters goes in with one copy */
+                while (i < len) {
+                        n = utf8_char(p + i, len - i, &valid);
+                        if (!valid || out + run + n > max)
+                                break;
+                        run += n;
+                        i += n;
+                }
+                sbuf_add(b, s + start, run);
+                out += run;
+                if (i >= len || valid) /* done, or the next character does not fit */
+                        break;
+                if (out + strlen(UTF8_REPLACEMENT) > max)
+                        break;
+                sbuf_add(b, UTF8_REPLACEMENT, strlen(UTF8_REPLACEMENT));
+                out += strlen(UTF8_REPLACEMENT);
+                i += n;
+        }
+        return out;
+}
+
+char *utf8_sanitize(const char *s, size_t len, size_t max, size_t *ret_len)
+{
+        struct sbuf b = { 0 };
+
+        utf8_append(&b, s, len, max);
+        return sbuf_steal(&b, ret_len);
+}
+
+struct json_object *json_text_new_len(const char *s, size_t len, size_t max)
+{
+        struct json_object *o;
+        size_t n;
+        char *t;
+
+        if (utf8_is_valid(s, len) && len <= max && len <= INT_MAX)
+                return json_object_new_string_len(s, (int)len);
+        t = utf8_sanitize(s, len, max < INT_MAX ? max : INT_MAX, &n);
+        o = json_object_new_string_len(t, (int)n);
+        free(t);
+        return o;
+}
+
+struct json_object *json_text_new(const char *s) { return s ? json_text_new_len(s, strlen(s), SIZE_MAX) : NULL; }

@@ -1,4 +1,4 @@
-/* util.h - small shared helpers: time, memory, fds, strings.
+/* util.h - small shared helpers: time, memory, fds, strings, UTF-8.
  * Nothing here logs; every function that can fail returns -errno. */
 #pragma once
 
@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+struct json_object;
 
 typedef uint64_t usec_t;
 #define USEC_INFINITY ((usec_t)UINT64_MAX)
@@ -62,3 +64,40 @@ int safe_close(int fd);
 int write_all(int fd, const void *buf, size_t len);
 int fd_set_nonblock(int fd, bool on);
 int fd_set_cloexec(int fd, bool on);
+
+/* A growable byte buffer; { 0 } is an empty one. Appending never fails
+ * (memory as xmalloc) and always leaves p NUL-terminated after len bytes
+ * (the NUL is not counted), so p can be used as a string once anything was
+ * appended. len is always the number of bytes really in the buffer. */
+struct sbuf {
+        char *p;
+        size_t len, cap;
+};
+void sbuf_add(struct sbuf *b, const void *s, size_t n);
+void sbuf_adds(struct sbuf *b, const char *s);
+/* Appends the formatted text, whatever its length. */
+void sbuf_addf(struct sbuf *b, const char *fmt, ...) _printf_(2, 3);
+/* Hands over the NUL-terminated text (never NULL); b is empty again. */
+char *sbuf_steal(struct sbuf *b, size_t *ret_len);
+void sbuf_free(struct sbuf *b);
+
+/* UTF-8 as RFC 3629 defines it: no overlong forms, no surrogates
+ * (U+D800..U+DFFF), nothing above U+10FFFF. */
+#define UTF8_REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
+bool utf8_is_valid(const char *s, size_t len);
+/* Appends s[0..len) to b as valid UTF-8: each invalid byte, and each
+ * truncated, overlong, surrogate or out-of-range sequence (its longest
+ * start that could have begun a valid character), becomes one U+FFFD.
+ * At most max bytes are appended (SIZE_MAX: no limit), cut before the
+ * first character that would not fit whole. Returns the bytes appended. */
+size_t utf8_append(struct sbuf *b, const char *s, size_t len, size_t max);
+/* The same into a new NUL-terminated string; *ret_len (if not NULL) gets
+ * its length (the text may hold NULs of its own). */
+char *utf8_sanitize(const char *s, size_t len, size_t max, size_t *ret_len);
+
+/* The one way a JSON string is made from bytes graced did not write itself
+ * (worker output, STATUS= texts, configuration values, client requests):
+ * utf8_append()'s text of s[0..len), at most max bytes. json_text_new(s):
+ * the whole NUL-terminated s, NULL (JSON null) for NULL. */
+struct json_object *json_text_new_len(const char *s, size_t len, size_t max);
+struct json_object *json_text_new(const char *s);

@@ -157,6 +157,45 @@ static const char *status_state(struct gh *g, const char *name)
         return r;
 }
 
+/* Valid UTF-8 as RFC 3629 defines it (no overlongs, surrogates or code
+ * points above U+10FFFF); written here on its own, not taken from graced. */
+static bool valid_utf8(const char *str, size_t len)
+{
+        const unsigned char *s = (const unsigned char *)str;
+
+        for (size_t i = 0; i < len;) {
+                unsigned cp, n;
+
+                if (s[i] < 0x80) {
+                        i++;
+                        continue;
+                }
+                if ((s[i] & 0xe0) == 0xc0)
+                        n = 2, cp = s[i] & 0x1f;
+                else if ((s[i] & 0xf0) == 0xe0)
+                        n = 3, cp = s[i] & 0x0f;
+                else if ((s[i] & 0xf8) == 0xf0)
+                        n = 4, cp = s[i] & 0x07;
+                else
+                        return false;
+                if (i + n > len)
+                        return false;
+                for (unsigned k = 1; k < n; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (s[i + k] & 0x3f);
+                }
+                if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+                        return false;
+                i += n;
+        }
+        return true;
+}
+
+#define U_FFFD "\xef\xbf\xbd"
+#define E_ACUTE "\xc3\xa9"
+
 /* ---- a raw client ------------------------------------------------------------------ */
 
 static int raw_connect(const char *path)
@@ -394,6 +433,52 @@ START_TEST(test_status_last_exit)
         ck_assert_msg(strstr(out, "exited on SIGTERM") && strstr(out, "killed by SIGKILL"), "status:\n%s", out);
 
         ck_assert_int_eq(gh_shutdown(&g, T), 1); /* stubborn was killed: not clean */
+        gh_cleanup(&g);
+}
+END_TEST
+
+/* STATUS= texts are the workers' bytes: `gracectl --json status` still
+ * prints valid UTF-8 (invalid bytes replaced by U+FFFD) and a long text is
+ * cut to 256 bytes between two characters. */
+START_TEST(test_status_utf8)
+{
+        struct gh g;
+        char *out, *lng, *want;
+        struct json_object *st;
+        size_t n = 0;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        /* "x" and 200 two-byte characters: 401 bytes, cut after 127 of them */
+        lng = gh_keep(&g, malloc(8 + 1 + 400 + 1));
+        n = (size_t)sprintf(lng, "STATUS=x");
+        for (int i = 0; i < 200; i++)
+                n += (size_t)sprintf(lng + n, E_ACUTE);
+        want = gh_keep(&g, malloc(1 + 254 + 1));
+        n = (size_t)sprintf(want, "x");
+        for (int i = 0; i < 127; i++)
+                n += (size_t)sprintf(want + n, E_ACUTE);
+        const char *c = conf(&g,
+                             "{ name = \"bad\"; ready = \"notify\";\n"
+                             "  command = [\"%s\", \"--notify\", \"STATUS=\xff\xc3( ok \xed\xa0\x80 \xf0\x9f\x98\",\n"
+                             "             \"--notify\", \"READY=1\", \"--block\"]; },\n"
+                             "{ name = \"long\"; ready = \"notify\";\n"
+                             "  command = [\"%s\", \"--notify\", \"%s\", \"--notify\", \"READY=1\", \"--block\"]; }",
+                             h_testworker(), h_testworker(), lng);
+        ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
+        ck_assert(h_wait_log(&g, "bad: ready", T));
+        ck_assert(h_wait_log(&g, "long: ready", T));
+
+        CTL(0, &g, &out, "--json", "status");
+        ck_assert_msg(valid_utf8(out, strlen(out)), "gracectl --json status is not UTF-8: %s", out);
+        st = json_tokener_parse(out);
+        ck_assert_ptr_nonnull(st);
+        ck_assert_str_eq(h_json_str(status_worker(st, "bad"), "status"),
+                         U_FFFD U_FFFD "( ok " U_FFFD U_FFFD U_FFFD " " U_FFFD);
+        ck_assert_str_eq(h_json_str(status_worker(st, "long"), "status"), want);
+        ck_assert_uint_eq(strlen(want), 255);
+        json_object_put(st);
+
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
         gh_cleanup(&g);
 }
 END_TEST
@@ -901,6 +986,98 @@ START_TEST(test_proto_errors)
 }
 END_TEST
 
+/* A string holding NUL (\u0000) is refused, wherever it is: C strings
+ * would end there and "status\u0000x" pass for "status". The connection
+ * is served on. */
+START_TEST(test_proto_nul_strings)
+{
+        static const char *const reqs[] = {
+                "{\"cmd\": \"status\\u0000x\"}\n",
+                "{\"cmd\": \"status\\u0000\"}\n",
+                "{\"cmd\": \"stop\", \"name\": \"api\\u0000\"}\n",
+                "{\"cmd\": \"shutdown\", \"comment\": [\"\\u0000\"]}\n",
+                "{\"cmd\\u0000x\": \"status\"}\n",         /* a key (json-c cuts it at the NUL) */
+                "{'cmd': 'status\\u0000x'}\n",              /* json-c's single quotes */
+                "{/* \" */ \"cmd\": \"status\\u0000x\"}\n", /* a quote in a comment */
+        };
+        struct gh g;
+        struct json_object *o;
+        int fd;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        start_chain(&g, NULL, NULL);
+        fd = raw_connect(sock(&g));
+        for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+                o = raw_request(fd, reqs[i]);
+                ck_assert_msg(h_json_bool(o, "ok") == 0, "accepted: %s", reqs[i]);
+                ck_assert_str_eq(h_json_str(o, "error"), "request strings must not contain NUL");
+                json_object_put(o);
+        }
+        /* an escaped backslash before "u0000" is no NUL */
+        o = raw_request(fd, "{\"cmd\": \"st\\\\u0000atus\"}\n");
+        ck_assert_str_eq(h_json_str(o, "error"), "unknown command: st\\u0000atus");
+        json_object_put(o);
+
+        /* nothing was done, and the connection is still served */
+        o = raw_request(fd, "{\"cmd\": \"status\"}\n");
+        ck_assert_int_eq(h_json_bool(o, "ok"), 1);
+        ck_assert_str_eq(h_json_str(status_worker(o, "api"), "state"), "running");
+        ck_assert_str_eq(h_json_str(o, "state"), "running");
+        json_object_put(o);
+        close(fd);
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
+/* The answers quote what the client sent as valid UTF-8: invalid bytes
+ * become U+FFFD, and the unknown command is cut to 64 bytes between two
+ * characters. */
+START_TEST(test_proto_utf8)
+{
+        static const struct {
+                const char *cmd, *shown;
+        } cases[] = {
+                { "\xff\xc3(", U_FFFD U_FFFD "(" },
+                { "\xed\xa0\x80!", U_FFFD U_FFFD U_FFFD "!" },
+                /* 63 bytes, then a character of two */
+                { "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" E_ACUTE "zz",
+                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" },
+                /* 62 bytes, then one of four */
+                { "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xf0\x9f\x98\x80",
+                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" },
+                { E_ACUTE "\xf0\x9f\x98\x80", E_ACUTE "\xf0\x9f\x98\x80" },
+        };
+        struct gh g;
+        int fd;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        start_chain(&g, NULL, NULL);
+        fd = raw_connect(sock(&g));
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                char *req, *line, *want;
+                struct json_object *o;
+
+                ck_assert_int_gt(asprintf(&req, "{\"cmd\": \"%s\"}\n", cases[i].cmd), 0);
+                ck_assert_int_gt(asprintf(&want, "unknown command: %s", cases[i].shown), 0);
+                RAW_SEND(fd, req);
+                line = raw_line(fd, T);
+                ck_assert_msg(line != NULL, "no answer to %s", req);
+                ck_assert_msg(valid_utf8(line, strlen(line)), "answer is not UTF-8: %s", line);
+                o = json_tokener_parse(line);
+                ck_assert_ptr_nonnull(o);
+                ck_assert_str_eq(h_json_str(o, "error"), want);
+                json_object_put(o);
+                free(line);
+                free(want);
+                free(req);
+        }
+        close(fd);
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 START_TEST(test_proto_oversize)
 {
         struct gh g;
@@ -1298,6 +1475,7 @@ static Suite *suite(void)
 
         tcase_add_test(tc, test_status);
         tcase_add_test(tc, test_status_last_exit);
+        tcase_add_test(tc, test_status_utf8);
         tcase_add_test(tc, test_stop_start_dependents);
         tcase_add_test(tc, test_stop_answers_when_done);
         tcase_add_test(tc, test_restart);
@@ -1318,6 +1496,8 @@ static Suite *suite(void)
 
         tc = h_tcase(s, "protocol", 60);
         tcase_add_test(tc, test_proto_errors);
+        tcase_add_test(tc, test_proto_nul_strings);
+        tcase_add_test(tc, test_proto_utf8);
         tcase_add_test(tc, test_proto_oversize);
         tcase_add_test(tc, test_proto_idle);
         tcase_add_test(tc, test_proto_disconnect);

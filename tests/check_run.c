@@ -216,6 +216,44 @@ static size_t line_times(struct gh *g, const char *substr, long long *out, size_
         return n;
 }
 
+/* Valid UTF-8 as RFC 3629 defines it (no overlongs, surrogates or code
+ * points above U+10FFFF); written here on its own, not taken from graced. */
+static bool valid_utf8(const char *str, size_t len)
+{
+        const unsigned char *s = (const unsigned char *)str;
+
+        for (size_t i = 0; i < len;) {
+                unsigned cp, n;
+
+                if (s[i] < 0x80) {
+                        i++;
+                        continue;
+                }
+                if ((s[i] & 0xe0) == 0xc0)
+                        n = 2, cp = s[i] & 0x1f;
+                else if ((s[i] & 0xf0) == 0xe0)
+                        n = 3, cp = s[i] & 0x0f;
+                else if ((s[i] & 0xf8) == 0xf0)
+                        n = 4, cp = s[i] & 0x07;
+                else
+                        return false;
+                if (i + n > len)
+                        return false;
+                for (unsigned k = 1; k < n; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (s[i + k] & 0x3f);
+                }
+                if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+                        return false;
+                i += n;
+        }
+        return true;
+}
+
+#define U_FFFD "\xef\xbf\xbd"
+
 /* ---- order ----------------------------------------------------------------- */
 
 /* a <- b <- c: each dependency takes a while to get ready (notify after
@@ -1057,6 +1095,69 @@ START_TEST(test_sigusr1_status)
 }
 END_TEST
 
+/* Dev mode (asked for by name here; on a terminal it is the default):
+ * one line at start with graced's pid, for `kill -USR1`; each worker its
+ * own colour. */
+START_TEST(test_dev_mode)
+{
+        static const char *const names[] = { "db", "web", "jobs" };
+        struct gh g;
+        const char *conf;
+        char *log, *want, *colors[3] = { 0 };
+        int banners = 0;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        conf = gh_write_file(&g, "graced.conf",
+                             "workers = (\n"
+                             "  { name = \"db\"; command = [\"%s\", \"--print\", \"1\", \"--block\"]; },\n"
+                             "  { name = \"web\"; command = [\"%s\", \"--print\", \"1\", \"--block\"]; },\n"
+                             "  { name = \"jobs\"; command = [\"%s\", \"--print\", \"1\", \"--block\"]; }\n"
+                             ");\n",
+                             TW, TW, TW);
+        start(&g, conf, ARGS("--log-format=dev", "--color=always"), NULL);
+        wait_log(&g, "running: 3/3 workers");
+        ck_assert_int_gt(asprintf(&want,
+                                  "\033[1m>>> graced %d: supervising 3 workers from %s (Ctrl+C stops, again forces)"
+                                  "\033[0m",
+                                  (int)g.pid, conf),
+                         0);
+        log = h_log_contents(&g);
+        ck_assert_ptr_nonnull(log);
+        for (char *line = log; *line;) {
+                char *end = strchrnul(line, '\n');
+                char *m;
+
+                if (strstr(line, ">>> graced ") && strstr(line, ">>> graced ") < end) {
+                        banners++;
+                        ck_assert_msg((size_t)(end - line) == strlen(want) && strncmp(line, want, strlen(want)) == 0,
+                                      "start line \"%.*s\", wanted \"%s\"", (int)(end - line), line, want);
+                }
+                /* "\033[36mdb     |\033[0m ..." */
+                for (size_t i = 0; i < 3; i++) {
+                        size_t len = strlen(names[i]);
+
+                        m = strchr(line, 'm');
+                        if (strncmp(line, "\033[", 2) == 0 && m && m < end && strncmp(m + 1, names[i], len) == 0 &&
+                            m[1 + len] == ' ' && !colors[i])
+                                colors[i] = strndup(line, (size_t)(m + 1 - line));
+                }
+                line = *end ? end + 1 : end;
+        }
+        ck_assert_int_eq(banners, 1);
+        for (size_t i = 0; i < 3; i++)
+                ck_assert_msg(colors[i] != NULL, "no coloured line of %s", names[i]);
+        ck_assert_str_ne(colors[0], colors[1]);
+        ck_assert_str_ne(colors[1], colors[2]);
+        ck_assert_str_ne(colors[0], colors[2]);
+        for (size_t i = 0; i < 3; i++)
+                free(colors[i]);
+        free(log);
+        free(want);
+        stop_expect(&g, 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 START_TEST(test_no_workers)
 {
         struct gh g;
@@ -1283,6 +1384,64 @@ START_TEST(test_json_output)
 }
 END_TEST
 
+/* A worker's bytes are not always UTF-8, and a 4-byte character can be
+ * cut by the 4096-byte cap: every JSON line graced writes is still valid
+ * UTF-8 that json-c parses, each invalid sequence replaced by U+FFFD, valid
+ * characters kept. */
+START_TEST(test_json_output_utf8)
+{
+        struct gh g;
+        const char *conf;
+        char *log;
+        const char *msgs[8] = { 0 };
+        struct json_object *objs[64] = { 0 };
+        int nobj = 0, n = 0;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        conf = gh_write_file(&g, "graced.conf",
+                             "workers = ({ name = \"bin\"; type = \"oneshot\";\n"
+                             "  command = [\"/bin/sh\", \"-c\", \"printf '\\\\377\\\\303(\\\\n'; "
+                             "printf '%%4095s' '' | tr ' ' a; printf '\\\\360\\\\237\\\\230\\\\200\\\\n'; "
+                             "printf 'caf\\\\303\\\\251 \\\\360\\\\237\\\\230\\\\200 "
+                             "\\\\355\\\\240\\\\200\\\\n'\"]; });\n");
+        start(&g, conf, ARGS("--log-format=json"), NULL);
+        wait_log(&g, "\"msg\":\"done\"");
+        ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
+        ck_assert_int_eq(gh_exit_code(&g, T), 0);
+        log = h_log_contents(&g);
+        ck_assert_ptr_nonnull(log);
+        for (char *line = log; *line;) {
+                char *end = strchr(line, '\n');
+                struct json_object *o;
+
+                ck_assert_msg(end != NULL, "last log line without newline");
+                *end = '\0';
+                ck_assert_msg(valid_utf8(line, (size_t)(end - line)), "log line is not UTF-8: %.300s", line);
+                o = json_tokener_parse(line);
+                ck_assert_msg(o && json_object_is_type(o, json_type_object), "not a JSON object: %.200s", line);
+                if (strcmp(h_json_str(o, "event"), "output") == 0) {
+                        ck_assert_int_lt(n, 8);
+                        msgs[n++] = h_json_str(o, "msg");
+                }
+                ck_assert_int_lt(nobj, 64);
+                objs[nobj++] = o;
+                line = end + 1;
+        }
+        ck_assert_int_eq(n, 4);
+        ck_assert_str_eq(msgs[0], U_FFFD U_FFFD "(");
+        /* 4095 a and the first byte of the character, then its other three */
+        ck_assert_uint_eq(strlen(msgs[1]), 4095 + 3);
+        ck_assert_uint_eq(strspn(msgs[1], "a"), 4095);
+        ck_assert_str_eq(msgs[1] + 4095, U_FFFD);
+        ck_assert_str_eq(msgs[2], U_FFFD U_FFFD U_FFFD);
+        ck_assert_str_eq(msgs[3], "caf\xc3\xa9 \xf0\x9f\x98\x80 " U_FFFD U_FFFD U_FFFD);
+        for (int i = 0; i < nobj; i++)
+                json_object_put(objs[i]);
+        free(log);
+        gh_cleanup(&g);
+}
+END_TEST
+
 /* A worker with stderr = "inherit" shares the open file behind graced's
  * stderr: graced must never make that description non-blocking, or the
  * worker (and a shell holding it) gets EAGAIN. */
@@ -1418,11 +1577,13 @@ static Suite *suite(void)
         tcase_add_test(tc, test_pid1);
         tcase_add_test(tc, test_sigusr1_status);
         tcase_add_test(tc, test_no_workers);
+        tcase_add_test(tc, test_dev_mode);
 
         tc = tcase(s, "output");
         tcase_add_test(tc, test_million_lines);
         tcase_add_test(tc, test_lines_exact);
         tcase_add_test(tc, test_json_output);
+        tcase_add_test(tc, test_json_output_utf8);
         tcase_add_test(tc, test_output_null_inherit_file);
         tcase_add_test(tc, test_inherit_stays_blocking);
         return s;
