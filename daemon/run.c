@@ -751,11 +751,10 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
                         free(path);
                 }
         }
-        r.sup = sup_new(c, p, &ops, &r);
+        r.sup = sup_new(c, p, &ops, &r); /* takes p */
         log_set_name_width(sup_label_width(r.sup));
         /* the supervisor keeps its own copy: the parsed file is not needed any more */
         conf_free(c);
-        plan_free(p);
         sup_set_dev_mode(r.sup, log_get_format() == LOG_FORMAT_DEV);
         sup_set_batched(r.sup, true);
         sup_start(r.sup);

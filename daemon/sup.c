@@ -1,7 +1,8 @@
 /* sup.c - the supervisor's sequencing: which worker starts or stops when
  * (dependencies, max_parallel), the shutdown stages (ordered stop, cleanup,
- * forced phase), signals, reload in place, status for systemd and the
- * report's facts. Each worker's own state machine is worker.c's.
+ * forced phase), signals, operations and the report's facts. Each
+ * worker's own state machine is worker.c's; reload is sup_reload.c's, the
+ * words are sup_status.c's.
  * It makes no system calls: actions go through sup_ops, time comes from
  * ops->now, so it can be driven by tests with a fake clock. */
 #include <errno.h>
@@ -14,47 +15,8 @@
 #include "log.h"
 #include "parse.h"
 #include "sup.h"
+#include "sup_int.h"
 
-struct sup {
-        struct worker_env env; /* first: env->failed finds the supervisor */
-        char *name;
-        usec_t shutdown_timeout, signal_debounce;
-        unsigned force_after, max_parallel;
-
-        /* the configuration's workers in its order, then removed ones still stopping */
-        struct worker **w;
-        size_t n;
-        struct hmap by_name; /* every worker in w[], by name (one per name) */
-        /* the plan, as indices into w[] */
-        size_t **deps, *n_deps, **rdeps, *n_rdeps;
-        size_t *start_order, *stop_stage;
-
-        bool started, ready_notified, dev_mode;
-        bool finished, critical_failed;
-        char *reason;
-        usec_t shutdown_began;
-        struct timer budget;
-        unsigned accepted_signals;
-        usec_t last_signal;
-
-        struct hook_run *cleanup;
-        size_t n_cleanup, cleanup_next;
-        struct timer cleanup_dl;
-
-        struct worker **stop_seq; /* the order workers began stopping in */
-        size_t n_stop_seq;
-        bool *in_stop_seq;
-
-        char *last_status;
-        bool in_schedule, reschedule;
-        bool batched, dirty;
-        /* per scheduling pass: every dependent (transitively) is fully down /
-         * every dependent that stops or restarts is down */
-        bool *down_above, *rdown_above, *chain_ready;
-        size_t *failed_below;
-};
-
-static void schedule(struct sup *s);
 static void critical_failure(struct sup *s, struct worker *w);
 
 static usec_t now(struct sup *s) { return env_now(&s->env); }
@@ -65,62 +27,23 @@ static void notify(struct sup *s, const char *msg)
                 s->env.ops->notify(s->env.ctx, msg);
 }
 
-static struct worker *W(const struct sup *s, size_t i) { return s->w[i]; }
-
 /* ---- construction ---------------------------------------------------- */
 
-static size_t *copy_idx(const size_t *v, size_t n)
+void sup_drop_plan(struct sup *s)
 {
-        size_t *r = xcalloc(n ? n : 1, sizeof *r);
-
-        if (n)
-                memcpy(r, v, n * sizeof *r);
-        return r;
-}
-
-static void drop_plan(struct sup *s)
-{
-        for (size_t i = 0; i < s->n; i++) {
-                free(s->deps[i]);
-                free(s->rdeps[i]);
-        }
-        free(s->deps);
-        free(s->rdeps);
-        free(s->n_deps);
-        free(s->n_rdeps);
-        free(s->start_order);
-        free(s->stop_stage);
-        free(s->in_stop_seq);
+        s->plan = plan_free(s->plan);
+        free(s->slot);
         free(s->stop_seq);
-        free(s->down_above);
-        free(s->rdown_above);
-        free(s->chain_ready);
-        free(s->failed_below);
 }
 
-/* Takes p's indices for the n workers of s->w (already in p's order). */
-static void adopt_plan(struct sup *s, const struct plan *p)
+void sup_adopt_plan(struct sup *s, struct plan *p)
 {
-        size_t n = s->n;
-
-        s->deps = xcalloc(n ? n : 1, sizeof *s->deps);
-        s->rdeps = xcalloc(n ? n : 1, sizeof *s->rdeps);
-        s->n_deps = copy_idx(p->n_deps, n);
-        s->n_rdeps = copy_idx(p->n_rdeps, n);
-        s->start_order = copy_idx(p->start_order, n);
-        s->stop_stage = copy_idx(p->stop_stage, n);
-        for (size_t i = 0; i < n; i++) {
-                s->deps[i] = copy_idx(p->deps[i], p->n_deps[i]);
-                s->rdeps[i] = copy_idx(p->rdeps[i], p->n_rdeps[i]);
+        s->plan = p;
+        for (size_t i = 0; i < s->n; i++)
                 worker_set_index(s->w[i], i);
-        }
-        s->stop_seq = xcalloc(n ? n : 1, sizeof *s->stop_seq);
+        s->slot = xcalloc(s->n ? s->n : 1, sizeof *s->slot);
+        s->stop_seq = xcalloc(s->n ? s->n : 1, sizeof *s->stop_seq);
         s->n_stop_seq = 0;
-        s->in_stop_seq = xcalloc(n ? n : 1, sizeof(bool));
-        s->down_above = xcalloc(n ? n : 1, sizeof(bool));
-        s->rdown_above = xcalloc(n ? n : 1, sizeof(bool));
-        s->chain_ready = xcalloc(n ? n : 1, sizeof(bool));
-        s->failed_below = xcalloc(n ? n : 1, sizeof(size_t));
 }
 
 static void on_failed(struct worker_env *env, struct worker *w)
@@ -131,7 +54,7 @@ static void on_failed(struct worker_env *env, struct worker *w)
                 critical_failure(s, w);
 }
 
-struct sup *sup_new(const struct conf *c, const struct plan *p, const struct sup_ops *ops, void *ctx)
+struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *ops, void *ctx)
 {
         struct sup *s = xcalloc(1, sizeof *s);
 
@@ -151,7 +74,7 @@ struct sup *sup_new(const struct conf *c, const struct plan *p, const struct sup
                 s->w[i] = worker_new(&s->env, &c->workers[i]);
                 hmap_put(&s->by_name, (uintptr_t)worker_name(s->w[i]), s->w[i]);
         }
-        adopt_plan(s, p);
+        sup_adopt_plan(s, p);
         s->n_cleanup = c->n_cleanup;
         s->cleanup = xcalloc(s->n_cleanup ? s->n_cleanup : 1, sizeof *s->cleanup);
         for (size_t i = 0; i < s->n_cleanup; i++) {
@@ -166,7 +89,7 @@ struct sup *sup_free(struct sup *s)
 {
         if (!s)
                 return NULL;
-        drop_plan(s);
+        sup_drop_plan(s);
         for (size_t i = 0; i < s->n; i++)
                 worker_free(&s->env, s->w[i]);
         for (size_t i = 0; i < s->n_cleanup; i++)
@@ -192,9 +115,9 @@ void sup_set_dev_mode(struct sup *s, bool on) { s->dev_mode = on; }
  * well be running): *which names it. Uses the arrays of compute_chains(). */
 static bool dep_failed(struct sup *s, size_t i, const char **which)
 {
-        if (s->failed_below[i] == SIZE_MAX)
+        if (s->slot[i].failed_below == SIZE_MAX)
                 return false;
-        *which = worker_name(W(s, s->failed_below[i]));
+        *which = worker_name(W(s, s->slot[i].failed_below));
         return true;
 }
 
@@ -205,19 +128,19 @@ static bool dep_failed(struct sup *s, size_t i, const char **which)
 static void compute_chains(struct sup *s)
 {
         for (size_t k = 0; k < s->n; k++) {
-                size_t i = s->start_order[k];
+                size_t i = s->plan->start_order[k];
                 bool ok = true;
                 size_t failed = SIZE_MAX;
 
-                for (size_t d = 0; d < s->n_deps[i]; d++) {
-                        size_t j = s->deps[i][d];
+                for (size_t d = 0; d < s->plan->n_deps[i]; d++) {
+                        size_t j = s->plan->deps[i][d];
 
-                        ok = ok && worker_is_ready(W(s, j)) && s->chain_ready[j];
+                        ok = ok && worker_is_ready(W(s, j)) && s->slot[j].chain_ready;
                         if (failed == SIZE_MAX)
-                                failed = worker_state(W(s, j)) == WORKER_FAILED ? j : s->failed_below[j];
+                                failed = worker_state(W(s, j)) == WORKER_FAILED ? j : s->slot[j].failed_below;
                 }
-                s->chain_ready[i] = ok;
-                s->failed_below[i] = failed;
+                s->slot[i].chain_ready = ok;
+                s->slot[i].failed_below = failed;
         }
 }
 
@@ -243,8 +166,8 @@ static void record_stop_seq(struct sup *s, struct worker *w)
 {
         size_t i = worker_index(w);
 
-        if (!s->in_stop_seq[i]) {
-                s->in_stop_seq[i] = true;
+        if (!s->slot[i].in_stop_seq) {
+                s->slot[i].in_stop_seq = true;
                 s->stop_seq[s->n_stop_seq++] = w;
         }
 }
@@ -264,7 +187,7 @@ static void critical_failure(struct sup *s, struct worker *w)
 void sup_on_exec_status(struct sup *s, struct worker *w, int err, const char *stage)
 {
         worker_on_exec_status(&s->env, w, err, stage);
-        schedule(s);
+        sup_schedule(s);
 }
 
 struct worker *sup_find_pid(struct sup *s, pid_t pid) { return hmap_get(&s->env.pids, (uintptr_t)pid); }
@@ -284,20 +207,20 @@ bool sup_on_exit(struct sup *s, pid_t pid, int status)
                 if (!h->owner)
                         env_timer_set(&s->env, &s->cleanup_dl, USEC_INFINITY);
         }
-        schedule(s);
+        sup_schedule(s);
         return true;
 }
 
 void sup_on_stream_eof(struct sup *s, struct worker *w, unsigned epoch)
 {
         worker_on_stream_eof(&s->env, w, epoch);
-        schedule(s);
+        sup_schedule(s);
 }
 
 void sup_on_notify(struct sup *s, struct worker *w, const char *msg)
 {
         worker_on_notify(&s->env, w, msg);
-        schedule(s);
+        sup_schedule(s);
 }
 
 /* ---- shutdown --------------------------------------------------------- */
@@ -335,7 +258,7 @@ void sup_force(struct sup *s, const char *why)
         for (size_t i = 0; i < s->n; i++)
                 if (worker_state(W(s, i)) == WORKER_STOPPING)
                         worker_advance_stop(&s->env, W(s, i));
-        schedule(s);
+        sup_schedule(s);
 }
 
 static void dev_banner(struct sup *s, size_t active)
@@ -378,7 +301,7 @@ void sup_shutdown(struct sup *s, const char *reason, bool force)
         if (force)
                 sup_force(s, reason);
         else
-                schedule(s);
+                sup_schedule(s);
 }
 
 static bool all_reaped(struct sup *s)
@@ -455,60 +378,9 @@ static bool run_cleanup(struct sup *s)
 
 /* ---- status ---------------------------------------------------------------- */
 
-static char *stopping_line(struct sup *s)
-{
-        usec_t t = now(s), left = s->budget.node.when > t && s->budget.node.when != USEC_INFINITY
-                                          ? s->budget.node.when - t : 0;
-        char *r = xstrdup("stopping:"), b[32];
-        int n = 0;
-
-        for (size_t i = 0; i < s->n && n < 4; i++) {
-                if (worker_state(W(s, i)) != WORKER_STOPPING)
-                        continue;
-                str_appendf(&r, "%s %s", n++ ? "," : "", worker_name(W(s, i)));
-        }
-        if (n == 0)
-                str_appendf(&r, " %s", s->cleanup_next < s->n_cleanup ? "cleanup" : "done");
-        if (s->env.forced)
-                str_appendf(&r, " (forced)");
-        else
-                str_appendf(&r, ", %s left", dur(left / USEC_PER_SEC * USEC_PER_SEC, b));
-        return r;
-}
-
-static char *status_line(struct sup *s)
-{
-        unsigned running = 0, total = 0, failed = 0;
-        struct worker *restarting = NULL;
-
-        if (s->env.shutting_down)
-                return stopping_line(s);
-        for (size_t i = 0; i < s->n; i++) {
-                struct worker *w = W(s, i);
-                enum worker_state st = worker_state(w);
-
-                if (worker_wants_down(w))
-                        continue;
-                total++;
-                /* up: running, or a oneshot that has done its job */
-                running += st == WORKER_RUNNING || (st == WORKER_EXITED && worker_conf(w)->type == WORKER_TYPE_ONESHOT);
-                failed += st == WORKER_FAILED;
-                if (st == WORKER_BACKOFF && !restarting)
-                        restarting = w;
-        }
-        if (restarting)
-                return xasprintf("degraded: %s restarting (%u/%u)", worker_name(restarting), worker_starts(restarting),
-                                 worker_conf(restarting)->start_limit_burst);
-        if (failed)
-                return xasprintf("degraded: %u/%u workers up, %u failed", running, total, failed);
-        if (!s->ready_notified)
-                return xasprintf("starting: %u/%u workers ready", running, total);
-        return xasprintf("running: %u/%u workers", running, total);
-}
-
 static void update_status(struct sup *s)
 {
-        char *st = status_line(s);
+        char *st = sup_status_line(s);
 
         if (!s->last_status || strcmp(st, s->last_status) != 0) {
                 char *msg = xasprintf("STATUS=%s", st);
@@ -545,20 +417,20 @@ static void down_above(struct sup *s, size_t i)
 {
         bool da = true, rda = true;
 
-        for (size_t r = 0; r < s->n_rdeps[i]; r++) {
-                size_t j = s->rdeps[i][r];
+        for (size_t r = 0; r < s->plan->n_rdeps[i]; r++) {
+                size_t j = s->plan->rdeps[i][r];
                 struct worker *d = W(s, j);
                 bool q = worker_is_quiet(d);
                 /* a dependent that will be started again is not down */
                 bool comes_back = !s->env.shutting_down && worker_comes_back(d);
 
-                if (!q || comes_back || !s->down_above[j])
+                if (!q || comes_back || !s->slot[j].down_above)
                         da = false;
-                if (((worker_goal(d) == GOAL_RESTART || worker_wants_down(d)) && !q) || !s->rdown_above[j])
+                if (((worker_goal(d) == GOAL_RESTART || worker_wants_down(d)) && !q) || !s->slot[j].rdown_above)
                         rda = false;
         }
-        s->down_above[i] = da;
-        s->rdown_above[i] = rda;
+        s->slot[i].down_above = da;
+        s->slot[i].rdown_above = rda;
 }
 
 /* Stops: a worker only once every dependent is fully down. Walking in
@@ -572,14 +444,14 @@ static void stop_pass(struct sup *s)
         unsigned stopping = count_state(s, WORKER_STOPPING);
 
         for (size_t k = s->n; k-- > 0;) {
-                size_t i = s->start_order[k];
+                size_t i = s->plan->start_order[k];
                 struct worker *w = W(s, i);
                 enum worker_state st = worker_state(w);
                 bool active = st == WORKER_STARTING || st == WORKER_RUNNING;
 
                 down_above(s, i);
                 if (worker_goal(w) == GOAL_RESTART) {
-                        if (active && stopping < s->max_parallel && s->rdown_above[i]) {
+                        if (active && stopping < s->max_parallel && s->slot[i].rdown_above) {
                                 worker_begin_stop(&s->env, w, STOP_RESTART);
                                 stopping += worker_state(w) == WORKER_STOPPING;
                         } else if (!active && st != WORKER_STOPPING) {
@@ -587,7 +459,7 @@ static void stop_pass(struct sup *s)
                         }
                         continue;
                 }
-                if (!worker_wants_down(w) || !s->down_above[i])
+                if (!worker_wants_down(w) || !s->slot[i].down_above)
                         continue;
                 if (active) {
                         if (stopping >= s->max_parallel)
@@ -613,13 +485,13 @@ static bool start_pass(struct sup *s)
 
         compute_chains(s);
         for (size_t k = 0; k < s->n && starting < s->max_parallel; k++) {
-                size_t i = s->start_order[k];
+                size_t i = s->plan->start_order[k];
                 struct worker *w = W(s, i);
                 const char *dep;
 
                 if (worker_state(w) != WORKER_WAITING || worker_goal(w) != GOAL_RUN)
                         continue;
-                if (!s->chain_ready[i]) {
+                if (!s->slot[i].chain_ready) {
                         /* a critical worker that can never get ready */
                         if (dep_failed(s, i, &dep) && worker_mark_blocked(w, dep) && worker_conf(w)->critical) {
                                 critical_failure(s, w);
@@ -638,11 +510,11 @@ static bool start_pass(struct sup *s)
 static void revive_pass(struct sup *s)
 {
         for (size_t k = 0; k < s->n; k++) {
-                size_t i = s->start_order[k];
+                size_t i = s->plan->start_order[k];
                 bool all = worker_goal(W(s, i)) == GOAL_DOWN_WITH;
 
-                for (size_t d = 0; d < s->n_deps[i] && all; d++)
-                        all = worker_goal(W(s, s->deps[i][d])) == GOAL_RUN;
+                for (size_t d = 0; d < s->plan->n_deps[i] && all; d++)
+                        all = worker_goal(W(s, s->plan->deps[i][d])) == GOAL_RUN;
                 if (all)
                         worker_revive(W(s, i));
         }
@@ -657,7 +529,7 @@ static void schedule_once(struct sup *s)
         (void)start_pass(s);
 }
 
-static void schedule(struct sup *s)
+void sup_schedule(struct sup *s)
 {
         if (s->finished)
                 return;
@@ -698,7 +570,7 @@ void sup_flush(struct sup *s)
                 return;
         s->dirty = false;
         s->batched = false;
-        schedule(s);
+        sup_schedule(s);
         s->batched = true;
 }
 
@@ -706,7 +578,7 @@ void sup_start(struct sup *s)
 {
         s->started = true;
         log_notice(NULL, "start", "starting %zu worker%s", s->n, s->n == 1 ? "" : "s");
-        schedule(s);
+        sup_schedule(s);
 }
 
 /* ---- signals and time --------------------------------------------------- */
@@ -824,7 +696,7 @@ void sup_on_time(struct sup *s)
                 if (due[i]->node.idx == SIZE_MAX && due[i]->gen <= gen0 && !s->finished)
                         on_timer(s, due[i]);
         free(due);
-        schedule(s);
+        sup_schedule(s);
 }
 
 usec_t sup_next_deadline(const struct sup *s) { return s->finished ? USEC_INFINITY : heap_next(&s->env.deadlines); }
@@ -846,8 +718,8 @@ static void mark_down(struct sup *s, struct worker *w, enum worker_goal goal)
         if (worker_wants_down(w) || (worker_goal(w) == GOAL_RESTART && goal != GOAL_RESTART))
                 return;
         worker_set_goal(&s->env, w, goal);
-        for (size_t k = 0; k < s->n_rdeps[i]; k++)
-                mark_down(s, W(s, s->rdeps[i][k]), GOAL_DOWN_WITH);
+        for (size_t k = 0; k < s->plan->n_rdeps[i]; k++)
+                mark_down(s, W(s, s->plan->rdeps[i][k]), GOAL_DOWN_WITH);
 }
 
 static struct worker *op_target(struct sup *s, const char *name, const char *what, int *err)
@@ -868,7 +740,7 @@ int sup_stop_worker(struct sup *s, const char *name)
         if (!w)
                 return err;
         mark_down(s, w, GOAL_DOWN);
-        schedule(s);
+        sup_schedule(s);
         return 0;
 }
 
@@ -883,8 +755,8 @@ static void bring_up(struct sup *s, struct worker *w, bool deps_too)
                 worker_revive(w);
         if (!deps_too)
                 return;
-        for (size_t k = 0; k < s->n_deps[i]; k++) {
-                struct worker *d = W(s, s->deps[i][k]);
+        for (size_t k = 0; k < s->plan->n_deps[i]; k++) {
+                struct worker *d = W(s, s->plan->deps[i][k]);
                 if (worker_wants_down(d) || worker_state(d) == WORKER_DOWN)
                         bring_up(s, d, true);
         }
@@ -899,7 +771,7 @@ int sup_start_worker(struct sup *s, const char *name)
                 return err;
         bring_up(s, w, true);
         /* the dependents stopped along with it come back (revive_pass) */
-        schedule(s);
+        sup_schedule(s);
         return 0;
 }
 
@@ -916,7 +788,7 @@ int sup_restart_worker(struct sup *s, const char *name)
                 return err;
         /* its dependents stop first and come back once it is up again */
         mark_down(s, w, GOAL_RESTART);
-        schedule(s);
+        sup_schedule(s);
         return 0;
 }
 
@@ -959,6 +831,10 @@ usec_t sup_shutdown_began(const struct sup *s) { return s->shutdown_began; }
 size_t sup_n_cleanup(const struct sup *s) { return s->n_cleanup; }
 const struct hook_run *sup_cleanup(const struct sup *s, size_t i) { return &s->cleanup[i]; }
 const char *sup_name(const struct sup *s) { return s->name; }
+usec_t sup_now(const struct sup *s) { return env_now((struct worker_env *)&s->env); }
+usec_t sup_budget_deadline(const struct sup *s) { return s->budget.node.when; }
+bool sup_cleanup_running(const struct sup *s) { return s->cleanup_next < s->n_cleanup; }
+bool sup_ready_notified(const struct sup *s) { return s->ready_notified; }
 
 size_t sup_label_width(const struct sup *s)
 {
@@ -991,215 +867,7 @@ size_t sup_stop_order(const struct sup *s, struct worker **out)
         /* never visited (no shutdown yet): by stop stage */
         for (size_t st = 0; n < total && st <= s->n; st++)
                 for (size_t i = 0; i < s->n; i++)
-                        if (!s->in_stop_seq[i] && !worker_removed(W(s, i)) && s->stop_stage[i] == st)
+                        if (!s->slot[i].in_stop_seq && !worker_removed(W(s, i)) && s->plan->stop_stage[i] == st)
                                 out[n++] = W(s, i);
         return n;
-}
-
-void sup_log_status(struct sup *s)
-{
-        usec_t t = now(s);
-        char b[32], e[EXIT_DESC_MAX];
-
-        for (size_t i = 0; i < s->n; i++) {
-                struct worker *w = W(s, i);
-                bool alive = worker_alive(w);
-                const char *st = worker_status_text(w);
-
-                log_notice(worker_name(w), "status", "%s, pid %d, up %s, %u restarts, last %s%s%s",
-                           worker_state_name(worker_state(w)), alive ? (int)worker_pid(w) : 0,
-                           alive ? dur((t - worker_started_at(w)) / USEC_PER_SEC * USEC_PER_SEC, b) : "-",
-                           worker_restarts(w), worker_last_exit(w, e, sizeof e) ? e : "none", st ? ", status: " : "",
-                           st ? st : "");
-        }
-}
-
-/* What made a shutdown not clean, worker by worker. */
-static void unclean_parts(const struct sup *s, char **r, bool *any)
-{
-        char b[32];
-
-        for (size_t i = 0; i < s->n; i++) {
-                const struct worker *w = W(s, i);
-                const struct hook_run *h[2] = { worker_pre_stop(w), worker_post_stop(w) };
-
-                if (worker_removed(w))
-                        continue;
-                if (worker_outcome(w) == OUTCOME_KILLED)
-                        *any = str_appendf(r, "%s %s killed after %s", *any ? "," : "", worker_name(w),
-                                           format_duration(worker_stop_duration(w), b, sizeof b));
-                else if (worker_outcome(w) == OUTCOME_FAILED)
-                        *any = str_appendf(r, "%s %s failed", *any ? "," : "", worker_name(w));
-                for (int k = 0; k < 2; k++)
-                        if (h[k]->outcome == OUTCOME_FAILED || h[k]->outcome == OUTCOME_TIMEOUT || h[k]->blocked)
-                                *any = str_appendf(r, "%s %s %s %s", *any ? "," : "", worker_name(w), h[k]->what,
-                                                   outcome_name(h[k]->outcome));
-        }
-        for (size_t i = 0; i < s->n_cleanup; i++)
-                if (s->cleanup[i].outcome != OUTCOME_OK)
-                        *any = str_appendf(r, "%s cleanup %s %s", *any ? "," : "", s->cleanup[i].what,
-                                           outcome_name(s->cleanup[i].outcome));
-}
-
-char *sup_summary(const struct sup *s)
-{
-        unsigned counts[OUTCOME_NOT_STARTED + 1] = { 0 };
-        bool clean = sup_is_clean(s), any = false;
-        usec_t took = env_now((struct worker_env *)&s->env) - s->shutdown_began;
-        char *r = xasprintf("shutdown %s in %.2fs:", clean ? "clean" : "NOT clean", (double)took / USEC_PER_SEC);
-
-        for (size_t i = 0; i < s->n; i++)
-                if (!worker_removed(W(s, i)))
-                        counts[worker_outcome(W(s, i))]++;
-        if (clean || s->n == 0) {
-                for (int o = OUTCOME_STOPPED; o <= OUTCOME_NOT_STARTED; o++)
-                        if (counts[o])
-                                any = str_appendf(&r, "%s %u %s", any ? "," : "", counts[o], outcome_name((enum outcome)o));
-                if (!any)
-                        str_appendf(&r, " no workers");
-                return r;
-        }
-        if (s->env.forced)
-                any = str_appendf(&r, " forced (%s)", s->reason ? s->reason : "?");
-        unclean_parts(s, &r, &any);
-        if (!any)
-                str_appendf(&r, " %s", s->reason ? s->reason : "");
-        return r;
-}
-
-/* ---- reload ------------------------------------------------------------- */
-
-/* The configuration the plan is built from: the new file's workers, then
- * the removed ones still stopping, each keeping its ordering only against
- * workers that remain. Shallow: free with free_merged(). */
-static struct conf merged_conf(struct sup *s, size_t n_new)
-{
-        struct conf m = { .workers = xcalloc(s->n ? s->n : 1, sizeof *m.workers), .n_workers = s->n };
-
-        for (size_t i = 0; i < s->n; i++) {
-                m.workers[i] = *worker_conf(W(s, i));
-                if (i < n_new)
-                        continue;
-                char **after = xcalloc(strv_length(m.workers[i].after) + 1, sizeof(char *));
-                size_t k = 0;
-
-                for (char **a = m.workers[i].after; a && *a; a++)
-                        if (hmap_get_str(&s->by_name, *a) && strcmp(*a, worker_name(W(s, i))) != 0)
-                                after[k++] = *a;
-                m.workers[i].after = after;
-        }
-        return m;
-}
-
-static void free_merged(struct conf *m, size_t n_new)
-{
-        for (size_t i = n_new; i < m->n_workers; i++)
-                free(m->workers[i].after);
-        free(m->workers);
-}
-
-/* A worker that stays: new settings in place; a changed process restarts. */
-static void keep_worker(struct sup *s, struct worker *w, const struct conf_worker *c, unsigned counts[4])
-{
-        enum worker_state st = worker_state(w);
-
-        if (!worker_reconfigure(&s->env, w, c)) {
-                counts[3]++;
-                return;
-        }
-        counts[2]++;
-        if (st == WORKER_STARTING || st == WORKER_RUNNING || st == WORKER_STOPPING) {
-                if (worker_goal(w) == GOAL_RUN)
-                        worker_set_goal(&s->env, w, GOAL_RESTART);
-                log_notice(worker_name(w), "reload", "changed: restarting with the new settings");
-        } else {
-                log_notice(worker_name(w), "reload", "changed (not running)");
-        }
-}
-
-/* Forgets w for good (removed and down). */
-static void drop_worker(struct sup *s, struct worker *w)
-{
-        hmap_del(&s->by_name, (uintptr_t)worker_name(w));
-        worker_free(&s->env, w);
-}
-
-/* The workers of the new configuration, in its order (new ones created). */
-static struct worker **new_set(struct sup *s, const struct conf *c, bool *seen, unsigned counts[4])
-{
-        struct worker **set = xcalloc(c->n_workers + s->n + 1, sizeof *set);
-
-        for (size_t i = 0; i < c->n_workers; i++) {
-                struct worker *w = hmap_get_str(&s->by_name, c->workers[i].name);
-
-                if (w && worker_removed(w)) {
-                        /* removed by an earlier reload and down by now: a new one */
-                        seen[worker_index(w)] = true;
-                        drop_worker(s, w);
-                        w = NULL;
-                }
-                if (w) {
-                        seen[worker_index(w)] = true;
-                        keep_worker(s, w, &c->workers[i], counts);
-                } else {
-                        w = worker_new(&s->env, &c->workers[i]);
-                        hmap_put(&s->by_name, (uintptr_t)worker_name(w), w);
-                        counts[0]++;
-                        log_notice(worker_name(w), "reload", "added");
-                }
-                set[i] = w;
-        }
-        return set;
-}
-
-int sup_reload(struct sup *s, const struct conf *c, unsigned counts[4])
-{
-        struct plan *p = NULL;
-        struct conf_diags d = { 0 };
-        struct conf m;
-        struct worker **set;
-        bool *seen;
-        size_t n = c->n_workers, old_n = s->n;
-
-        if (s->env.shutting_down)
-                return -EBUSY;
-        for (size_t i = 0; i < n; i++) {
-                struct worker *w = hmap_get_str(&s->by_name, c->workers[i].name);
-                if (w && worker_removed(w) && !worker_is_quiet(w))
-                        return -EBUSY;
-        }
-        memset(counts, 0, 4 * sizeof counts[0]);
-        seen = xcalloc(old_n ? old_n : 1, sizeof(bool));
-        set = new_set(s, c, seen, counts);
-        /* the ones that are gone stay supervised until they are down */
-        for (size_t i = 0; i < old_n; i++) {
-                struct worker *w = s->w[i];
-
-                if (seen[i])
-                        continue;
-                if (worker_is_quiet(w) && worker_state(w) != WORKER_STOPPING) {
-                        drop_worker(s, w); /* removed while down: nothing to stop */
-                        continue;
-                }
-                if (!worker_removed(w)) {
-                        counts[1]++;
-                        log_notice(worker_name(w), "reload", "removed from the configuration: stopping");
-                        worker_set_goal(&s->env, w, GOAL_REMOVE);
-                }
-                set[n++] = w;
-        }
-        free(seen);
-        drop_plan(s);
-        free(s->w);
-        s->w = set;
-        s->n = n;
-        m = merged_conf(s, c->n_workers);
-        /* cannot fail: the new file validated and removed workers add no cycle */
-        if (plan_build(&m, &p, &d) < 0)
-                fatal(70, "reload: the merged plan is invalid");
-        adopt_plan(s, p);
-        plan_free(p);
-        free_merged(&m, c->n_workers);
-        schedule(s);
-        return 0;
 }

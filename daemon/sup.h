@@ -15,8 +15,8 @@
 
 struct sup;
 
-/* Copies what it needs of c and p (the caller frees them). */
-struct sup *sup_new(const struct conf *c, const struct plan *p, const struct sup_ops *ops, void *ctx);
+/* Copies what it needs of c (the caller frees it); takes p, c's plan. */
+struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *ops, void *ctx);
 struct sup *sup_free(struct sup *s);
 void sup_set_dev_mode(struct sup *s, bool on);
 
@@ -89,7 +89,15 @@ const struct hook_run *sup_cleanup(const struct sup *s, size_t i);
 const char *sup_name(const struct sup *s);
 /* The widest name its processes log under ("web", "web/post_stop", "cleanup/x"). */
 size_t sup_label_width(const struct sup *s);
-/* Log one status line per worker (SIGUSR1). */
+usec_t sup_now(const struct sup *s);
+usec_t sup_budget_deadline(const struct sup *s); /* USEC_INFINITY: none */
+bool sup_cleanup_running(const struct sup *s);   /* cleanup steps under way or to come */
+bool sup_ready_notified(const struct sup *s);     /* READY=1 was sent */
+
+/* In words (sup_status.c; callers free the strings): */
+/* the STATUS= line ("running: 4/4 workers", "stopping: db, 41s left"), */
+char *sup_status_line(const struct sup *s);
+/* one status line per worker in the log (SIGUSR1), */
 void sup_log_status(struct sup *s);
-/* The one-line summary of a finished shutdown (caller frees). */
+/* the one-line summary of a finished shutdown. */
 char *sup_summary(const struct sup *s);

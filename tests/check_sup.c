@@ -262,9 +262,8 @@ static struct sup *mk(const char *text)
         ck_assert_int_eq(plan_build(c, &p, &d), 0);
         conf_diags_clear(&d);
         ck_assert_ptr_null(F.s);
-        F.s = sup_new(c, p, &fake_ops, &F);
+        F.s = sup_new(c, p, &fake_ops, &F); /* takes p */
         conf_free(c);
-        plan_free(p);
         ck_assert_ptr_nonnull(F.s);
         return F.s;
 }

@@ -1,0 +1,58 @@
+/* sup_int.h - the supervisor's insides, shared by sup.c and sup_reload.c
+ * only (everyone else goes through sup.h). */
+#pragma once
+
+#include "hmap.h"
+#include "plan.h"
+#include "sup.h"
+#include "worker.h"
+
+struct sup {
+        struct worker_env env; /* first: env->failed finds the supervisor */
+        char *name;
+        usec_t shutdown_timeout, signal_debounce;
+        unsigned force_after, max_parallel;
+
+        /* the configuration's workers in its order, then removed ones still stopping */
+        struct worker **w;
+        size_t n;
+        struct hmap by_name; /* every worker in w[], by name (one per name) */
+        struct plan *plan; /* its indices are w[]'s */
+        /* per worker index: what a scheduling pass computes, and whether it
+         * is in stop_seq */
+        struct slot {
+                bool down_above;  /* every dependent (transitively) is fully down */
+                bool rdown_above; /* every dependent that stops or restarts is down */
+                bool chain_ready; /* every dependency (transitively) is ready */
+                bool in_stop_seq;
+                size_t failed_below; /* a dependency that failed for good, or SIZE_MAX */
+        } *slot;
+
+        bool started, ready_notified, dev_mode;
+        bool finished, critical_failed;
+        char *reason;
+        usec_t shutdown_began;
+        struct timer budget;
+        unsigned accepted_signals;
+        usec_t last_signal;
+
+        struct hook_run *cleanup;
+        size_t n_cleanup, cleanup_next;
+        struct timer cleanup_dl;
+
+        struct worker **stop_seq; /* the order workers began stopping in */
+        size_t n_stop_seq;
+
+        char *last_status;
+        bool in_schedule, reschedule;
+        bool batched, dirty;
+};
+
+static inline struct worker *W(const struct sup *s, size_t i) { return s->w[i]; }
+
+/* One scheduling pass now (or, batched, at sup_flush()). */
+void sup_schedule(struct sup *s);
+/* Takes p for the workers of s->w (already in p's order); resets the
+ * per-index state (stop order, pass results). */
+void sup_adopt_plan(struct sup *s, struct plan *p);
+void sup_drop_plan(struct sup *s);
