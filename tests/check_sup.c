@@ -232,13 +232,12 @@ static void teardown(void)
 
 /* Loads text (single quotes standing for double quotes) and creates the
  * supervisor (not started). */
-static struct sup *mk(const char *text)
+static struct conf *load(const char *text)
 {
         char path[] = "/tmp/check_sup.XXXXXX";
         int fd = mkstemp(path);
         char *t = xstrdup(text);
         struct conf *c = NULL;
-        struct plan *p = NULL;
         struct conf_diags d = { 0 };
         struct conf_load_opts o = { .as_root = false };
         int r;
@@ -259,6 +258,15 @@ static struct sup *mk(const char *text)
         }
         conf_diags_clear(&d);
         ck_assert_int_eq(r, 0);
+        return c;
+}
+
+static struct sup *mk(const char *text)
+{
+        struct conf *c = load(text);
+        struct plan *p = NULL;
+        struct conf_diags d = { 0 };
+
         ck_assert_int_eq(plan_build(c, &p, &d), 0);
         conf_diags_clear(&d);
         ck_assert_ptr_null(F.s);
@@ -266,6 +274,17 @@ static struct sup *mk(const char *text)
         conf_free(c);
         ck_assert_ptr_nonnull(F.s);
         return F.s;
+}
+
+/* Applies text as a reload; its result (0, -EBUSY); counts as the log says them. */
+static int reload(const char *text, unsigned counts[4])
+{
+        struct conf *c = load(text);
+        unsigned dummy[4];
+        int r = sup_reload(S, c, counts ? counts : dummy);
+
+        conf_free(c);
+        return r;
 }
 
 static struct worker *W(const char *name)
@@ -494,6 +513,7 @@ static char *capture_end(void)
         } while (0)
 #define OUTCOME(name, o) ck_assert_str_eq(outcome_name(worker_outcome(W(name))), o)
 #define STATE(name, st) ck_assert_str_eq(worker_state_name(worker_state(W(name))), st)
+#define STATE_OF(w, st) ck_assert_str_eq(worker_state_name(worker_state(w)), st)
 #define NOT_FINISHED() ck_assert_msg(F.n_finished == 0, "finished too early")
 #define FINISHED(code)                                                                                           \
         do {                                                                                                     \
@@ -2595,6 +2615,206 @@ START_TEST(test_watchdog_of_worker_being_stopped)
 }
 END_TEST
 
+
+/* ---- the worker object and reload in place ------------------------------------ */
+
+#define COUNTS(c, a, r, ch, u)                                                                             \
+        do {                                                                                               \
+                ck_assert_uint_eq((c)[0], a);                                                              \
+                ck_assert_uint_eq((c)[1], r);                                                              \
+                ck_assert_uint_eq((c)[2], ch);                                                             \
+                ck_assert_uint_eq((c)[3], u);                                                              \
+        } while (0)
+
+/* A worker kept across three reloads keeps its object (and its process
+ * when only in-place settings change); one whose process changes keeps its
+ * object too and restarts into a new pid. */
+START_TEST(test_reload_keeps_object)
+{
+        struct worker *a, *b;
+        pid_t pa, pb;
+        unsigned c[4];
+
+        mk("workers = (" WK("a", "") ", " WK("b", "after = ['a'];") ");");
+        start_all();
+        a = W("a");
+        b = W("b");
+        pa = worker_pid(a);
+        pb = worker_pid(b);
+
+        ck_assert_int_eq(reload("workers = (" WK("a", "") ", " WK("b", "after = ['a'];") ");", c), 0);
+        COUNTS(c, 0, 0, 0, 2);
+        ck_assert_int_eq(reload("workers = (" WK("a", "stop_timeout = '3s';") ", " WK("b", "after = ['a'];") ");", c), 0);
+        COUNTS(c, 0, 0, 0, 2);
+        ck_assert_uint_eq(worker_conf(a)->stop_timeout, 3 * SEC); /* in place */
+        clear_recs();
+        ck_assert_int_eq(reload("workers = (" WK("a", "stop_timeout = '3s';") ", "
+                                WK("b", "after = ['a']; env = { K = 'v'; };") ");", c), 0);
+        COUNTS(c, 0, 0, 1, 1);
+        /* b restarts: stopped, then started with its new settings */
+        HAS("signal b SIGTERM group");
+        down("b", KILLED(SIGTERM));
+        HAS("spawn b");
+        ready("b");
+        ck_assert_ptr_eq(W("a"), a);
+        ck_assert_ptr_eq(W("b"), b);
+        ck_assert_int_eq(worker_pid(a), pa);
+        ck_assert_int_ne(worker_pid(b), pb);
+        ck_assert_str_eq(worker_conf(b)->env[0], "K=v");
+        STATE("b", "running");
+        ck_assert_uint_eq(worker_goal(b), GOAL_RUN);
+        /* a pid look-up finds the same objects */
+        ck_assert_ptr_eq(sup_find_pid(S, pa), a);
+        ck_assert_ptr_eq(sup_find_pid(S, worker_pid(b)), b);
+        ck_assert_ptr_null(sup_find_pid(S, pb));
+}
+END_TEST
+
+/* A removed worker stops (its goal: remove) and is forgotten once down; its
+ * name cannot come back while it is still stopping; once it is down, the
+ * name comes back as a new object. */
+START_TEST(test_reload_removed_and_readded)
+{
+        struct worker *b;
+        unsigned c[4];
+
+        mk("workers = (" WK("a", "") ", " WK("b", "") ");");
+        start_all();
+        b = W("b");
+        clear_recs();
+        ck_assert_int_eq(reload("workers = (" WK("a", "") ");", c), 0);
+        COUNTS(c, 0, 1, 0, 1);
+        ck_assert_ptr_null(sup_find(S, "b"));
+        ck_assert(worker_removed(b));
+        HAS("signal b SIGTERM group");
+        /* still stopping: the name cannot come back yet, and nothing changed */
+        ck_assert_int_eq(reload("workers = (" WK("a", "") ", " WK("b", "") ");", c), -EBUSY);
+        ck_assert_ptr_null(sup_find(S, "b"));
+        ck_assert_uint_eq(sup_n_workers(S), 2);
+        ck_assert(sup_on_exit(S, worker_pid(b), KILLED(SIGTERM)));
+        STATE_OF(b, "down");
+        ck_assert_int_eq(reload("workers = (" WK("a", "") ", " WK("b", "") ");", c), 0);
+        COUNTS(c, 1, 0, 0, 1);
+        ck_assert_uint_eq(sup_n_workers(S), 2);
+        ck_assert_ptr_nonnull(sup_find(S, "b"));
+        HAS("spawn b");
+        ready("b");
+        STATE("b", "running");
+        /* the report knows nothing of the removed run */
+        sig(SIGTERM);
+        down("a", KILLED(SIGTERM));
+        down("b", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_int_eq(stop_pos("a") >= 0 && stop_pos("b") >= 0, 1);
+}
+END_TEST
+
+/* A reload while a worker is being stopped by hand: the stop goes on with
+ * the same object and its record; the worker stays down; the new settings
+ * are used when it is started again. */
+START_TEST(test_reload_during_stop)
+{
+        struct worker *w;
+        unsigned c[4];
+
+        mk("workers = (" WK("w", "pre_stop = ['/bin/true'];") ");");
+        start_all();
+        w = W("w");
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HAS("hook w/pre_stop");
+        ck_assert_int_eq(reload("workers = (" WK("w", "pre_stop = ['/bin/true']; stop_timeout = '2s';") ");", c), 0);
+        COUNTS(c, 0, 0, 0, 1);
+        ck_assert_ptr_eq(W("w"), w);
+        STATE("w", "stopping");
+        hook_exit("w/pre_stop", EXITED(0));
+        HAS("signal w SIGTERM group");
+        down("w", KILLED(SIGTERM));
+        STATE("w", "down");
+        ck_assert_uint_eq(worker_goal(w), GOAL_DOWN);
+        ck_assert_str_eq(outcome_name(worker_pre_stop(w)->outcome), "ok");
+        /* a changed process while it is down: it stays down, and starts anew when asked */
+        ck_assert_int_eq(reload("workers = (" WK("w", "pre_stop = ['/bin/true']; env = { X = '1'; };") ");", c), 0);
+        COUNTS(c, 0, 0, 1, 0);
+        STATE("w", "down");
+        clear_recs();
+        ck_assert_int_eq(sup_start_worker(S, "w"), 0);
+        HAS("spawn w");
+        ck_assert_str_eq(worker_conf(w)->env[0], "X=1");
+}
+END_TEST
+
+/* The goal field drives a restart: `restart` stops the dependents first
+ * (goal down-with), then the worker (goal restart), then it runs again
+ * (goal run) and the dependents come back in start order. */
+START_TEST(test_goal_restart_sequence)
+{
+        struct worker *db, *web;
+
+        mk("workers = (" WK("db", "") ", " WK("web", "after = ['db'];") ");");
+        start_all();
+        db = W("db");
+        web = W("web");
+        clear_recs();
+        ck_assert_int_eq(sup_restart_worker(S, "db"), 0);
+        ck_assert_uint_eq(worker_goal(db), GOAL_RESTART);
+        ck_assert_uint_eq(worker_goal(web), GOAL_DOWN_WITH);
+        ck_assert(!worker_is_ready(db));
+        HAS("signal web SIGTERM group");
+        HASNT("signal db SIGTERM group");
+        ck_assert_int_eq(sup_op_state(S, "db", SUP_OP_RESTART), 0);
+        down("web", KILLED(SIGTERM));
+        HAS("signal db SIGTERM group");
+        down("db", KILLED(SIGTERM));
+        ck_assert_uint_eq(worker_goal(db), GOAL_RUN);
+        ck_assert_uint_eq(worker_goal(web), GOAL_RUN);
+        HAS("spawn db");
+        HASNT("spawn web");
+        ready("db");
+        BEFORE("spawn db", "spawn web");
+        ready("web");
+        ck_assert_int_eq(sup_op_state(S, "db", SUP_OP_RESTART), 1);
+        STATE("db", "running");
+        STATE("web", "running");
+}
+END_TEST
+
+/* Each state change of a worker, from outside: waiting -> starting ->
+ * running -> backoff -> starting -> stopping -> down, with the deadlines
+ * of the heap (ready timeout, backoff) the only clock it needs. */
+START_TEST(test_worker_transitions)
+{
+        struct worker *w;
+
+        mk("workers = (" WK("w", "ready = 'notify'; ready_timeout = '5s'; restart = 'always'; "
+                                  "restart_delay = '1s';") ");");
+        w = W("w");
+        STATE("w", "waiting");
+        ck_assert_uint_eq(sup_next_deadline(S), USEC_INFINITY);
+        sup_start(S);
+        STATE("w", "starting");
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 5 * SEC); /* ready_timeout */
+        ready("w");
+        STATE("w", "starting"); /* exec'd, waiting for READY=1 */
+        sup_on_notify(S, w, "READY=1");
+        STATE("w", "running");
+        ck_assert_uint_eq(sup_next_deadline(S), USEC_INFINITY);
+        advance(SEC);
+        die("w", EXITED(0));
+        STATE("w", "backoff");
+        ck_assert_uint_eq(sup_next_deadline(S), F.now + SEC);
+        to_next();
+        STATE("w", "starting");
+        ck_assert_uint_eq(worker_starts(w), 2);
+        ck_assert_uint_eq(worker_restarts(w), 1);
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        STATE("w", "stopping");
+        ck_assert_uint_eq(worker_goal(w), GOAL_DOWN);
+        down("w", KILLED(SIGTERM));
+        STATE("w", "down");
+        ck_assert_uint_eq(sup_next_deadline(S), USEC_INFINITY);
+}
+END_TEST
+
 static Suite *sup_suite(void)
 {
         Suite *s = suite_create("sup");
@@ -2605,12 +2825,19 @@ static Suite *sup_suite(void)
         TCase *report = tcase_create("report");
         TCase *ops = tcase_create("operations");
         TCase *notify = tcase_create("notify");
-        TCase *all[] = { start, restart, stop, sigs, report, ops, notify };
+        TCase *obj = tcase_create("object");
+        TCase *all[] = { start, restart, stop, sigs, report, ops, notify, obj };
 
         for (size_t i = 0; i < ELEMENTSOF(all); i++) {
                 tcase_add_checked_fixture(all[i], setup, teardown);
                 suite_add_tcase(s, all[i]);
         }
+
+        tcase_add_test(obj, test_reload_keeps_object);
+        tcase_add_test(obj, test_reload_removed_and_readded);
+        tcase_add_test(obj, test_reload_during_stop);
+        tcase_add_test(obj, test_goal_restart_sequence);
+        tcase_add_test(obj, test_worker_transitions);
 
         tcase_add_test(start, test_start_respects_after);
         tcase_add_test(start, test_start_two_dependencies);
