@@ -61,7 +61,16 @@ struct loader {
          * its relative @include names are resolved against */
         const char *cur_file;
         const char *cur_dir;
-        bool names_ok; /* every worker has a valid name: plan checks make sense */
+        /* For the dependency checks when some workers could not be kept:
+         * names_complete is false once a worker may exist whose name is not
+         * known (no name, not a group, a file that could not be read), so an
+         * unknown `after` name cannot be told from a reference to it;
+         * dropped_names are names given to workers that were not kept (an
+         * invalid name, beyond the limit): references to them are no error
+         * of their own. */
+        bool names_complete;
+        char **dropped_names;
+        size_t n_dropped_names;
 };
 
 /* ---- diagnostics ----------------------------------------------------- */
@@ -131,6 +140,12 @@ _printf_(3, 4) static void diag_s(struct loader *L, const config_setting_t *s, c
         file = setting_file(L, s);
         diag_add(&L->d, file, setting_line(s), msg);
         free(file);
+}
+
+static void drop_name(struct loader *L, const char *name)
+{
+        L->dropped_names = xrealloc(L->dropped_names, (L->n_dropped_names + 1) * sizeof(char *));
+        L->dropped_names[L->n_dropped_names++] = xstrdup(name);
 }
 
 static void register_file(struct loader *L, const char *file)
@@ -696,7 +711,7 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
 
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
                 diag_s(L, g, "worker #%u must be a group { ... }", index);
-                L->names_ok = false;
+                L->names_complete = false;
                 return;
         }
         worker_defaults(&w, c);
@@ -707,7 +722,11 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
 
                 if (!name) {
                         keep = false;
-                        L->names_ok = false;
+                        /* an invalid name is still a name: `after` may refer to it */
+                        if (name_s && config_setting_type(name_s) == CONFIG_TYPE_STRING)
+                                drop_name(L, config_setting_get_string(name_s));
+                        else
+                                L->names_complete = false;
                 } else {
                         if (first) {
                                 diag_s(L, name_s, "duplicate worker name \"%s\" (first defined at %s:%d)", name,
@@ -817,7 +836,7 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
         }
         if (c->n_workers >= CONF_MAX_WORKERS) {
                 diag_s(L, g, "more than %d workers", CONF_MAX_WORKERS);
-                L->names_ok = false;
+                drop_name(L, w.name);
                 conf_worker_done(&w);
                 return;
         }
@@ -839,7 +858,7 @@ static void parse_workers(struct loader *L, const config_setting_t *list)
 
         if (!is_group_list(list)) {
                 diag_s(L, list, "workers must be a list ( { ... }, ... )");
-                L->names_ok = false;
+                L->names_complete = false;
                 return;
         }
         n = config_setting_length(list);
@@ -1083,6 +1102,7 @@ static void load_include_dir(struct loader *L, const config_setting_t *include_s
         d = opendir(dirpath);
         if (!d) {
                 diag_s(L, include_s, "supervisor: cannot open include_dir \"%s\": %s", dirpath, strerror(errno));
+                L->names_complete = false;
                 return;
         }
         while ((de = readdir(d))) {
@@ -1124,7 +1144,7 @@ static void load_include_dir(struct loader *L, const config_setting_t *include_s
                         }
                         config_destroy(&cfg);
                 } else
-                        L->names_ok = false;
+                        L->names_complete = false;
                 free(path);
                 free(names[i]);
         }
@@ -1132,6 +1152,44 @@ static void load_include_dir(struct loader *L, const config_setting_t *include_s
 }
 
 /* ---- conf_load --------------------------------------------------------------- */
+
+/* Unknown `after` names and cycles (plan.c) among the workers that were
+ * kept, whatever else is wrong, so that one run reports everything. An
+ * `after` name that is no kept worker is left out of the check when it
+ * names a worker that was not kept, or when not every name is known (it
+ * may name a worker that could not be read): only a name that is surely
+ * unknown is reported. */
+static void check_dependencies(struct loader *L)
+{
+        const struct conf *c = L->c;
+        struct conf view = *c;
+        struct plan *p = NULL;
+
+        view.workers = xcalloc(c->n_workers ?: 1, sizeof(*view.workers));
+        for (size_t i = 0; i < c->n_workers; i++) {
+                const struct conf_worker *w = &c->workers[i];
+                size_t n = 0;
+
+                view.workers[i] = *w;
+                if (!w->after)
+                        continue;
+                /* borrowed strings: only the vector is freed below */
+                view.workers[i].after = xcalloc(strv_length(w->after) + 1, sizeof(char *));
+                for (char **a = w->after; *a; a++) {
+                        bool dropped = !L->names_complete;
+
+                        for (size_t k = 0; !dropped && k < L->n_dropped_names; k++)
+                                dropped = strcmp(*a, L->dropped_names[k]) == 0;
+                        if (!dropped || find_worker_n(c, *a))
+                                view.workers[i].after[n++] = *a;
+                }
+        }
+        if (plan_build(&view, &p, &L->d) >= 0)
+                plan_free(p);
+        for (size_t i = 0; i < c->n_workers; i++)
+                free(view.workers[i].after);
+        free(view.workers);
+}
 
 static struct conf *conf_new(const char *path)
 {
@@ -1150,7 +1208,7 @@ static struct conf *conf_new(const char *path)
 int conf_load(const char *path, const struct conf_load_opts *opts, struct conf **ret, struct conf_diags *diags)
 {
         static const struct conf_load_opts default_opts = { 0 };
-        struct loader L = { .opts = opts ?: &default_opts, .names_ok = true };
+        struct loader L = { .opts = opts ?: &default_opts, .names_complete = true };
         const config_setting_t *include_s = NULL, *sup, *workers;
         config_setting_t *root;
         char *main_dir = dir_of(path);
@@ -1179,12 +1237,7 @@ int conf_load(const char *path, const struct conf_load_opts *opts, struct conf *
                 load_include_dir(&L, include_s, main_dir);
         config_destroy(&cfg);
 
-        /* unknown `after` names and cycles: only once every name is known */
-        if (L.names_ok) {
-                struct plan *p = NULL;
-                if (plan_build(L.c, &p, &L.d) >= 0)
-                        plan_free(p);
-        }
+        check_dependencies(&L);
 
 finish:
         if (L.d.n > 0)
@@ -1202,6 +1255,9 @@ finish:
         for (size_t i = 0; i < L.n_files; i++)
                 free(L.files[i]);
         free(L.files);
+        for (size_t i = 0; i < L.n_dropped_names; i++)
+                free(L.dropped_names[i]);
+        free(L.dropped_names);
         free(main_dir);
         return r;
 }

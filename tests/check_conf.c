@@ -282,6 +282,26 @@ START_TEST(test_sorted)
 }
 END_TEST
 
+/* A worker that cannot be kept (an invalid or missing name) does not hide
+ * the dependency problems of the others: one run reports everything. */
+START_TEST(test_dependencies_despite_names)
+{
+        char *p1 = data_path("bad/invalid-name-cycle.conf"), *p2 = data_path("bad/missing-name-cycle.conf");
+
+        /* the invalid name is no "unknown worker" in b's after; "nope" is */
+        expect_diags(p1, false,
+                     "@DATA@/bad/invalid-name-cycle.conf:4: worker #1: invalid name \"web server\" (1 to 64 of A-Z a-z 0-9 _ . -)\n"
+                     "@DATA@/bad/invalid-name-cycle.conf:5: dependency cycle: a -> b -> a\n"
+                     "@DATA@/bad/invalid-name-cycle.conf:7: worker \"c\": unknown worker \"nope\" in after\n");
+        /* a nameless worker could be "nope": only the cycle is sure */
+        expect_diags(p2, false,
+                     "@DATA@/bad/missing-name-cycle.conf:4: worker #1: missing name\n"
+                     "@DATA@/bad/missing-name-cycle.conf:5: dependency cycle: a -> b -> a\n");
+        free(p1);
+        free(p2);
+}
+END_TEST
+
 START_TEST(test_unreadable)
 {
         char *missing = data_path("bad/does-not-exist.conf");
@@ -833,6 +853,7 @@ static Suite *conf_suite(void)
         tcase_add_loop_test(tc, test_bad_fixture, 0, ELEMENTSOF(bad));
         tcase_add_test(tc, test_many_errors);
         tcase_add_test(tc, test_sorted);
+        tcase_add_test(tc, test_dependencies_despite_names);
         tcase_add_test(tc, test_unreadable);
         tcase_add_test(tc, test_include_bad);
         tcase_add_test(tc, test_include_cycle);
