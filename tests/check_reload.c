@@ -1200,9 +1200,13 @@ START_TEST(test_failed_reloads_no_growth)
         end = rss_anon_kb(g.pid);
         close(fd);
         ck_assert_int_gt(base, 0);
+#ifndef __SANITIZE_ADDRESS__
         /* 64 bytes a reload would be 60 kB more (the old code: ~100 kB);
          * noise is a page or two */
         ck_assert_msg(end - base <= 24, "RssAnon grew from %ld kB to %ld kB over 950 failed reloads", base, end);
+#endif
+        /* (with --enable-sanitizers, ASan's allocator makes RSS say little:
+         * there LeakSanitizer judges graced's exit, and the exit status) */
         ck_assert_msg(h_pid_alive(g.pid), "graced died");
         ck_assert_int_eq(gh_shutdown(&g, T), 0);
         gh_cleanup(&g);
