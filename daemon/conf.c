@@ -1034,8 +1034,9 @@ static int open_config_file(const char *path, struct stat *st, const char **why)
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
         if (fd < 0) {
-                *why = strerror(errno);
-                return -errno;
+                int e = errno;
+                *why = strerror(e);
+                return -e;
         }
         if (fstat(fd, st) < 0) {
                 int e = errno;
@@ -1051,8 +1052,7 @@ static int open_config_file(const char *path, struct stat *st, const char **why)
         return fd;
 }
 
-/* libconfig 1.5 (Debian 12; fixed in later releases only in part) hands
- * every @include'd name to fopen() and flex without a check: a directory
+/* libconfig 1.5 (the version of Debian 12) hands every @include'd name to fopen() and flex without a check: a directory
  * (`@include "."`, `@include ""`) makes its scanner call exit(2), a FIFO
  * blocks in fopen(), /dev/zero never ends. So every file is scanned for
  * @include directives before libconfig sees it, with the lexical rules of
