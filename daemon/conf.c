@@ -61,7 +61,16 @@ struct loader {
          * its relative @include names are resolved against */
         const char *cur_file;
         const char *cur_dir;
-        bool names_ok; /* every worker has a valid name: plan checks make sense */
+        /* For the dependency checks when some workers could not be kept:
+         * names_complete is false once a worker may exist whose name is not
+         * known (no name, not a group, a file that could not be read), so an
+         * unknown `after` name cannot be told from a reference to it;
+         * dropped_names are names given to workers that were not kept (an
+         * invalid name, beyond the limit): references to them are no error
+         * of their own. */
+        bool names_complete;
+        char **dropped_names;
+        size_t n_dropped_names;
 };
 
 /* ---- diagnostics ----------------------------------------------------- */
@@ -131,6 +140,12 @@ _printf_(3, 4) static void diag_s(struct loader *L, const config_setting_t *s, c
         file = setting_file(L, s);
         diag_add(&L->d, file, setting_line(s), msg);
         free(file);
+}
+
+static void drop_name(struct loader *L, const char *name)
+{
+        L->dropped_names = xrealloc(L->dropped_names, (L->n_dropped_names + 1) * sizeof(char *));
+        L->dropped_names[L->n_dropped_names++] = xstrdup(name);
 }
 
 static void register_file(struct loader *L, const char *file)
@@ -696,7 +711,7 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
 
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
                 diag_s(L, g, "worker #%u must be a group { ... }", index);
-                L->names_ok = false;
+                L->names_complete = false;
                 return;
         }
         worker_defaults(&w, c);
@@ -707,7 +722,11 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
 
                 if (!name) {
                         keep = false;
-                        L->names_ok = false;
+                        /* an invalid name is still a name: `after` may refer to it */
+                        if (name_s && config_setting_type(name_s) == CONFIG_TYPE_STRING)
+                                drop_name(L, config_setting_get_string(name_s));
+                        else
+                                L->names_complete = false;
                 } else {
                         if (first) {
                                 diag_s(L, name_s, "duplicate worker name \"%s\" (first defined at %s:%d)", name,
@@ -817,7 +836,7 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
         }
         if (c->n_workers >= CONF_MAX_WORKERS) {
                 diag_s(L, g, "more than %d workers", CONF_MAX_WORKERS);
-                L->names_ok = false;
+                drop_name(L, w.name);
                 conf_worker_done(&w);
                 return;
         }
@@ -839,7 +858,7 @@ static void parse_workers(struct loader *L, const config_setting_t *list)
 
         if (!is_group_list(list)) {
                 diag_s(L, list, "workers must be a list ( { ... }, ... )");
-                L->names_ok = false;
+                L->names_complete = false;
                 return;
         }
         n = config_setting_length(list);
@@ -988,29 +1007,369 @@ static void parse_supervisor(struct loader *L, const config_setting_t *g, const 
 
 /* ---- files ----------------------------------------------------------------- */
 
-/* Checks that the file can be read; false (with a diagnostic) if not. */
-static bool check_readable(struct loader *L, const char *path)
+/* Why a file of this type cannot be a configuration file; NULL for a
+ * regular file. Nothing else is safe to hand to libconfig: it would block
+ * on a FIFO, read /dev/zero forever, and exit(2) on a directory. */
+static const char *file_type_problem(mode_t mode)
 {
-        struct stat st;
-        int fd;
+        if (S_ISREG(mode))
+                return NULL;
+        if (S_ISDIR(mode))
+                return strerror(EISDIR);
+        if (S_ISFIFO(mode))
+                return "not a regular file (a FIFO)";
+        if (S_ISCHR(mode))
+                return "not a regular file (a character device)";
+        if (S_ISBLK(mode))
+                return "not a regular file (a block device)";
+        if (S_ISSOCK(mode))
+                return "not a regular file (a socket)";
+        return "not a regular file";
+}
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+/* Opens a configuration file without blocking (a FIFO, a terminal): the fd,
+ * or -errno with *why set to the reason (strerror or file_type_problem). */
+static int open_config_file(const char *path, struct stat *st, const char **why)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
         if (fd < 0) {
-                diag_at(L, path, 0, "%s", strerror(errno));
-                return false;
+                int e = errno;
+                *why = strerror(e);
+                return -e;
         }
-        if (fstat(fd, &st) < 0) {
-                diag_at(L, path, 0, "%s", strerror(errno));
+        if (fstat(fd, st) < 0) {
+                int e = errno;
+                *why = strerror(e);
                 safe_close(fd);
-                return false;
+                return -e;
         }
-        if (S_ISDIR(st.st_mode)) {
-                diag_at(L, path, 0, "%s", strerror(EISDIR));
+        *why = file_type_problem(st->st_mode);
+        if (*why) {
                 safe_close(fd);
+                return -EINVAL;
+        }
+        return fd;
+}
+
+/* libconfig 1.5 (the version of Debian 12) hands every @include'd name to fopen() and flex without a check: a directory
+ * (`@include "."`, `@include ""`) makes its scanner call exit(2), a FIFO
+ * blocks in fopen(), /dev/zero never ends. So every file is scanned for
+ * @include directives before libconfig sees it, with the lexical rules of
+ * libconfig 1.5's scanner.l, and each included file must be a regular file
+ * that can be opened:
+ * - `^[ \t]*@include[ \t]+"` starts an include, only at the start of a line
+ *   in the INITIAL state; the name runs to the next unescaped `"`, over
+ *   newlines, with `\\` -> `\`, `\"` -> `"`, any other backslash dropped,
+ *   and a NUL ending the rest of a run (libconfig appends C strings);
+ * - `/ *` ... `* /` block comments, `#` and `//` line comments, and strings
+ *   ("...", backslash escapes) are states in which @include means nothing;
+ * - the state belongs to the scanner, not to a file: a file that ends
+ *   inside a comment, a string or an include name goes on in that state in
+ *   the file that included it; an included file starts in INITIAL;
+ * - a name is read from include_dir "/" name (libconfig joins them even for
+ *   an absolute name; graced always sets include_dir: the directory of the
+ *   main file, or the include_dir directory), and at most 10 includes are
+ *   open at once (libconfig's MAX_INCLUDE_DEPTH). */
+#define INCLUDE_MAX_DEPTH 10
+
+enum scan_state { SCAN_INITIAL, SCAN_COMMENT, SCAN_STRING, SCAN_INCLUDE };
+
+struct scan_file {
+        dev_t dev;
+        ino_t ino;
+        const char *path;
+};
+
+struct scan {
+        struct loader *L;
+        const char *dir;
+        enum scan_state state;
+        char *name; /* the include name being read */
+        size_t n_name, cap_name;
+        bool cut;   /* a NUL ended this run of the name */
+        struct scan_file open[INCLUDE_MAX_DEPTH + 1]; /* [0]: the file libconfig reads */
+        size_t depth;                                   /* includes open */
+        bool bad;
+};
+
+struct reader {
+        int fd, back, err;
+        size_t pos, len;
+        unsigned char buf[4096];
+};
+
+static int rd_get(struct reader *r)
+{
+        ssize_t n;
+
+        if (r->back >= 0) {
+                int c = r->back;
+                r->back = -1;
+                return c;
+        }
+        if (r->pos < r->len)
+                return r->buf[r->pos++];
+        if (r->err)
+                return EOF;
+        do
+                n = read(r->fd, r->buf, sizeof(r->buf));
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) {
+                r->err = n < 0 ? errno : -1;
+                return EOF;
+        }
+        r->len = (size_t)n;
+        r->pos = 1;
+        return r->buf[0];
+}
+
+static void rd_unget(struct reader *r, int c)
+{
+        if (c != EOF)
+                r->back = c;
+}
+
+/* After c (a blank or '@' at the start of a line): the rest of
+ * `[ \t]*@include[ \t]+"`. On a mismatch the offending character is left
+ * unread; what was read before it holds no newline and starts nothing. */
+static bool include_open(struct reader *r, int c)
+{
+        static const char word[] = "include";
+
+        while (c == ' ' || c == '\t')
+                c = rd_get(r);
+        if (c != '@') {
+                rd_unget(r, c);
                 return false;
         }
-        safe_close(fd);
+        for (const char *w = word; *w; w++)
+                if ((c = rd_get(r)) != *w) {
+                        rd_unget(r, c);
+                        return false;
+                }
+        c = rd_get(r);
+        if (c != ' ' && c != '\t') {
+                rd_unget(r, c);
+                return false;
+        }
+        while (c == ' ' || c == '\t')
+                c = rd_get(r);
+        if (c != '"') {
+                rd_unget(r, c);
+                return false;
+        }
         return true;
+}
+
+/* A line comment: up to the newline, which is left unread. */
+static void skip_line(struct reader *r)
+{
+        int c;
+
+        while ((c = rd_get(r)) != EOF && c != '\n')
+                ;
+        rd_unget(r, c);
+}
+
+static void name_add(struct scan *S, int c)
+{
+        if (S->cut)
+                return;
+        if (c == 0) {
+                S->cut = true;
+                return;
+        }
+        if (S->n_name + 2 > S->cap_name) {
+                S->cap_name = 2 * S->cap_name + 64;
+                S->name = xrealloc(S->name, S->cap_name);
+        }
+        S->name[S->n_name++] = (char)c;
+}
+
+/* A name as diagnostics show it: on one line, quotes and control
+ * characters escaped, cut after 256 bytes. */
+static char *name_quoted(const char *s)
+{
+        size_t n = strlen(s), cap = 4 * (n < 256 ? n : 256) + 4, at = 0;
+        char *q = xmalloc(cap);
+
+        for (size_t i = 0; i < n && i < 256; i++) {
+                unsigned char c = (unsigned char)s[i];
+
+                if (c == '"' || c == '\\')
+                        at += (size_t)snprintf(q + at, cap - at, "\\%c", c);
+                else if (c < 0x20 || c == 0x7f)
+                        at += (size_t)snprintf(q + at, cap - at, "\\x%02x", c);
+                else
+                        q[at++] = (char)c;
+        }
+        if (n > 256)
+                at += (size_t)snprintf(q + at, cap - at, "...");
+        q[at] = 0;
+        return q;
+}
+
+static int scan_file(struct scan *S, int fd, const char *path);
+
+/* The closing quote of an @include name in `file` at `line`: checks the
+ * file it names and scans it in turn. */
+static void scan_include(struct scan *S, const char *file, int line)
+{
+        struct loader *L = S->L;
+        char *name, *q, *path = NULL;
+        const char *why;
+        struct stat st;
+        int fd, r;
+
+        if (!S->name)
+                S->name = xcalloc(1, S->cap_name = 64);
+        S->name[S->n_name] = 0; /* name_add keeps room for it */
+        name = S->name;
+        q = name_quoted(name);
+        S->state = SCAN_INITIAL;
+        if (S->depth >= INCLUDE_MAX_DEPTH) {
+                diag_at(L, file, line, "@include \"%s\": include file nesting too deep (more than %d levels)", q,
+                        INCLUDE_MAX_DEPTH);
+                goto fail;
+        }
+        if (name[0] == '/') {
+                diag_at(L, file, line, "@include \"%s\": must be a name relative to %s", q, S->dir);
+                goto fail;
+        }
+        path = xasprintf("%s/%s", S->dir, name);
+        fd = open_config_file(path, &st, &why);
+        if (fd < 0) {
+                diag_at(L, file, line, "@include \"%s\": %s", q, why);
+                goto fail;
+        }
+        for (size_t i = 0; i <= S->depth; i++)
+                if (S->open[i].dev == st.st_dev && S->open[i].ino == st.st_ino) {
+                        char *chain = xstrdup(""), *t;
+
+                        for (size_t k = i; k <= S->depth; k++) {
+                                t = xasprintf("%s%s -> ", chain, S->open[k].path);
+                                free(chain);
+                                chain = t;
+                        }
+                        diag_at(L, file, line, "@include \"%s\": include cycle: %s%s", q, chain, S->open[i].path);
+                        free(chain);
+                        safe_close(fd);
+                        goto fail;
+                }
+        register_file(L, path);
+        /* from here on S->name belongs to the included file's includes */
+        S->open[++S->depth] = (struct scan_file){ .dev = st.st_dev, .ino = st.st_ino, .path = path };
+        r = scan_file(S, fd, path);
+        S->depth--;
+        safe_close(fd);
+        if (r < 0) {
+                diag_at(L, file, line, "@include \"%s\": %s", q, strerror(-r));
+                goto fail;
+        }
+        free(q);
+        free(path);
+        return;
+
+fail:
+        S->bad = true;
+        free(q);
+        free(path);
+}
+
+/* Scans one file (fd) for @include, continuing in S->state. Returns 0, or
+ * -errno when it cannot be read to its end. */
+static int scan_file(struct scan *S, int fd, const char *path)
+{
+        struct reader r = { .fd = fd, .back = -1 };
+        int line = 1, c, d, last = '\n';
+
+        S->cut = false;
+        while ((c = rd_get(&r)) != EOF) {
+                switch (S->state) {
+                case SCAN_INITIAL:
+                        if (last == '\n' && (c == ' ' || c == '\t' || c == '@')) {
+                                if (include_open(&r, c)) {
+                                        S->state = SCAN_INCLUDE;
+                                        S->n_name = 0;
+                                        S->cut = false;
+                                }
+                        } else if (c == '"')
+                                S->state = SCAN_STRING;
+                        else if (c == '#')
+                                skip_line(&r);
+                        else if (c == '/') {
+                                d = rd_get(&r);
+                                if (d == '*')
+                                        S->state = SCAN_COMMENT;
+                                else if (d == '/')
+                                        skip_line(&r);
+                                else
+                                        rd_unget(&r, d);
+                        }
+                        break;
+                case SCAN_COMMENT:
+                        if (c == '*') {
+                                if ((d = rd_get(&r)) == '/')
+                                        S->state = SCAN_INITIAL;
+                                else
+                                        rd_unget(&r, d);
+                        }
+                        break;
+                case SCAN_STRING:
+                        if (c == '"')
+                                S->state = SCAN_INITIAL;
+                        else if (c == '\\') {
+                                d = rd_get(&r);
+                                if (d != '\\' && d != '"')
+                                        rd_unget(&r, d);
+                        }
+                        break;
+                case SCAN_INCLUDE:
+                        if (c == '"') {
+                                scan_include(S, path, line);
+                                S->cut = false; /* a new run begins */
+                        } else if (c == '\\') {
+                                d = rd_get(&r);
+                                S->cut = false;
+                                if (d == '\\' || d == '"')
+                                        name_add(S, d);
+                                else
+                                        rd_unget(&r, d); /* flex's default rule echoes the backslash */
+                        } else
+                                name_add(S, c);
+                        break;
+                }
+                if (c == '\n')
+                        line++;
+                last = c;
+        }
+        return r.err > 0 ? -r.err : 0;
+}
+
+/* Opens the file libconfig is about to read and checks it and everything it
+ * @includes (see above). false with diagnostics if anything is wrong:
+ * libconfig must not see the file then. */
+static bool prescan(struct loader *L, const char *path, const char *dir)
+{
+        struct scan S = { .L = L, .dir = dir };
+        const char *why;
+        struct stat st;
+        int r, fd = open_config_file(path, &st, &why);
+
+        if (fd < 0) {
+                diag_at(L, path, 0, "%s", why);
+                return false;
+        }
+        S.open[0] = (struct scan_file){ .dev = st.st_dev, .ino = st.st_ino, .path = path };
+        r = scan_file(&S, fd, path);
+        safe_close(fd);
+        free(S.name);
+        if (r < 0) {
+                diag_at(L, path, 0, "%s", strerror(-r));
+                return false;
+        }
+        return !S.bad;
 }
 
 static void check_world_writable(struct loader *L, const config_t *cfg)
@@ -1045,7 +1404,7 @@ static bool read_config(struct loader *L, config_t *cfg, const char *path, const
         L->cur_file = path;
         L->cur_dir = dir;
         register_file(L, path);
-        if (!check_readable(L, path))
+        if (!prescan(L, path, dir))
                 return false;
         config_init(cfg);
         config_set_include_dir(cfg, dir);
@@ -1083,6 +1442,7 @@ static void load_include_dir(struct loader *L, const config_setting_t *include_s
         d = opendir(dirpath);
         if (!d) {
                 diag_s(L, include_s, "supervisor: cannot open include_dir \"%s\": %s", dirpath, strerror(errno));
+                L->names_complete = false;
                 return;
         }
         while ((de = readdir(d))) {
@@ -1124,7 +1484,7 @@ static void load_include_dir(struct loader *L, const config_setting_t *include_s
                         }
                         config_destroy(&cfg);
                 } else
-                        L->names_ok = false;
+                        L->names_complete = false;
                 free(path);
                 free(names[i]);
         }
@@ -1132,6 +1492,44 @@ static void load_include_dir(struct loader *L, const config_setting_t *include_s
 }
 
 /* ---- conf_load --------------------------------------------------------------- */
+
+/* Unknown `after` names and cycles (plan.c) among the workers that were
+ * kept, whatever else is wrong, so that one run reports everything. An
+ * `after` name that is no kept worker is left out of the check when it
+ * names a worker that was not kept, or when not every name is known (it
+ * may name a worker that could not be read): only a name that is surely
+ * unknown is reported. */
+static void check_dependencies(struct loader *L)
+{
+        const struct conf *c = L->c;
+        struct conf view = *c;
+        struct plan *p = NULL;
+
+        view.workers = xcalloc(c->n_workers ?: 1, sizeof(*view.workers));
+        for (size_t i = 0; i < c->n_workers; i++) {
+                const struct conf_worker *w = &c->workers[i];
+                size_t n = 0;
+
+                view.workers[i] = *w;
+                if (!w->after)
+                        continue;
+                /* borrowed strings: only the vector is freed below */
+                view.workers[i].after = xcalloc(strv_length(w->after) + 1, sizeof(char *));
+                for (char **a = w->after; *a; a++) {
+                        bool dropped = !L->names_complete;
+
+                        for (size_t k = 0; !dropped && k < L->n_dropped_names; k++)
+                                dropped = strcmp(*a, L->dropped_names[k]) == 0;
+                        if (!dropped || find_worker_n(c, *a))
+                                view.workers[i].after[n++] = *a;
+                }
+        }
+        if (plan_build(&view, &p, &L->d) >= 0)
+                plan_free(p);
+        for (size_t i = 0; i < c->n_workers; i++)
+                free(view.workers[i].after);
+        free(view.workers);
+}
 
 static struct conf *conf_new(const char *path)
 {
@@ -1150,7 +1548,7 @@ static struct conf *conf_new(const char *path)
 int conf_load(const char *path, const struct conf_load_opts *opts, struct conf **ret, struct conf_diags *diags)
 {
         static const struct conf_load_opts default_opts = { 0 };
-        struct loader L = { .opts = opts ?: &default_opts, .names_ok = true };
+        struct loader L = { .opts = opts ?: &default_opts, .names_complete = true };
         const config_setting_t *include_s = NULL, *sup, *workers;
         config_setting_t *root;
         char *main_dir = dir_of(path);
@@ -1179,12 +1577,7 @@ int conf_load(const char *path, const struct conf_load_opts *opts, struct conf *
                 load_include_dir(&L, include_s, main_dir);
         config_destroy(&cfg);
 
-        /* unknown `after` names and cycles: only once every name is known */
-        if (L.names_ok) {
-                struct plan *p = NULL;
-                if (plan_build(L.c, &p, &L.d) >= 0)
-                        plan_free(p);
-        }
+        check_dependencies(&L);
 
 finish:
         if (L.d.n > 0)
@@ -1202,6 +1595,9 @@ finish:
         for (size_t i = 0; i < L.n_files; i++)
                 free(L.files[i]);
         free(L.files);
+        for (size_t i = 0; i < L.n_dropped_names; i++)
+                free(L.dropped_names[i]);
+        free(L.dropped_names);
         free(main_dir);
         return r;
 }

@@ -111,11 +111,38 @@ struct conf_load_opts {
         bool as_root;  /* enforce root-only rules (world-writable file); user/group need root */
 };
 
-/* Load and validate. Returns 0 and *ret on success (diags may still hold
- * warnings? no: diags is empty on success). On failure returns -EINVAL with
- * every problem appended to diags (sorted by file, then line), *ret untouched.
- * Includes dependency checks (unknown `after`, cycles) via plan.c. */
+/* Load and validate. Returns 0 and *ret on success (nothing is appended to
+ * diags then). On failure returns -EINVAL with every problem appended to
+ * diags (sorted by file, then line), *ret untouched. Includes dependency
+ * checks (unknown `after`, cycles) via plan.c. Every file is opened without
+ * blocking and must be a regular file, and is scanned for @include before
+ * libconfig reads it (see conf.c): an included name that is not a regular
+ * file that can be read is an error at the line of its @include. */
 int conf_load(const char *path, const struct conf_load_opts *opts, struct conf **ret, struct conf_diags *diags);
+/* conf_load() as graced itself uses it (start-up, --check, reload): the
+ * file is checked first by conf_load() in a short-lived forked child
+ * (conffork.c), and only when the child found nothing wrong is it loaded
+ * here. libconfig 1.5 leaks memory on every syntax error (fixed in 1.7.3)
+ * and can exit() on input it cannot read: a failed reload must cost graced
+ * nothing that lasts, and graced must never die of what a file holds. A
+ * child that does not answer completely (an exit, a signal, no answer
+ * within CONF_CHECK_TIMEOUT: then it is SIGKILLed) is one diagnostic
+ * "FILE: the configuration parser failed: REASON". The child is reaped
+ * here, by its pid, before returning. When no child can be made (fork
+ * fails), the file is loaded here directly. Same contract as conf_load. */
+#define CONF_CHECK_TIMEOUT (10 * USEC_PER_SEC)
+int conf_load_isolated(const char *path, const struct conf_load_opts *opts, struct conf **ret,
+                       struct conf_diags *diags);
+
+/* The mechanism of conf_load_isolated, also for tests: runs check() in a
+ * forked child that sends its diagnostics back through a close-on-exec
+ * pipe and _exit()s, bounded by timeout. Returns 0 (check() found nothing),
+ * -EINVAL with the child's diagnostics (or the failure) appended to diags,
+ * or -errno when no child could be made (nothing appended). */
+typedef int conf_check_fn(const char *path, const struct conf_load_opts *opts, struct conf_diags *diags);
+int conf_check_in_child(const char *path, const struct conf_load_opts *opts, conf_check_fn *check, usec_t timeout,
+                        struct conf_diags *diags);
+
 struct conf *conf_free(struct conf *c); /* NULL-safe, returns NULL */
 void conf_diags_clear(struct conf_diags *d);
 /* "FILE:LINE: msg" (or "FILE: msg" / "msg"), caller frees. */

@@ -176,7 +176,7 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
 
-        if (conf_load(config, &lo, &c, &diags) < 0) {
+        if (conf_load_isolated(config, &lo, &c, &diags) < 0) {
                 print_diags(&diags);
                 conf_diags_clear(&diags);
                 return EXIT_CONFIG;

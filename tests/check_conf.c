@@ -1,6 +1,7 @@
 /* check_conf.c - unit tests of configuration loading and validation.
  * Fixtures are found through $GRACED_TEST_DATA and $GRACED_TEST_CONF only. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -236,6 +239,21 @@ static const struct {
         /* an @include'd file is named by its own path */
         { "bad-include.conf", false,
           B "fragments/bad-worker.inc:5: worker \"web\": unknown signal \"SIGNOPE\" in stop_signal" },
+        /* every @include'd name must be a regular file that can be read; a
+         * directory made libconfig 1.5 exit(2) */
+        { "include-dot.conf", false, B "include-dot.conf:2: @include \".\": Is a directory" },
+        { "include-empty.conf", false, B "include-empty.conf:3: @include \"\": Is a directory" },
+        { "include-dir.conf", false, B "include-dir.conf:2: @include \"fragments\": Is a directory" },
+        { "include-nested.conf", false, B "fragments/includes-dir.inc:2: @include \".\": Is a directory" },
+        { "include-missing.conf", false,
+          B "include-missing.conf:1: @include \"fragments/no-such.inc\": No such file or directory" },
+        { "include-absolute.conf", false,
+          B "include-absolute.conf:2: @include \"/dev/null\": must be a name relative to @DATA@/bad" },
+        { "include-cycle.conf", false,
+          B "fragments/cycle-b.inc:1: @include \"fragments/cycle-a.inc\": include cycle: "
+            "@DATA@/bad/fragments/cycle-a.inc -> @DATA@/bad/fragments/cycle-b.inc -> @DATA@/bad/fragments/cycle-a.inc" },
+        { "include-deep.conf", false,
+          B "fragments/deep/10.inc:1: @include \"fragments/deep/11.inc\": include file nesting too deep (more than 10 levels)" },
 #undef B
 };
 
@@ -279,6 +297,26 @@ START_TEST(test_sorted)
                      "@DATA@/bad/sorted.conf:8: worker \"c\": unknown signal \"NOPE\" in stop_signal\n"
                      "@DATA@/bad/sorted.conf:12: supervisor: max_parallel must be >= 1\n");
         free(path);
+}
+END_TEST
+
+/* A worker that cannot be kept (an invalid or missing name) does not hide
+ * the dependency problems of the others: one run reports everything. */
+START_TEST(test_dependencies_despite_names)
+{
+        char *p1 = data_path("bad/invalid-name-cycle.conf"), *p2 = data_path("bad/missing-name-cycle.conf");
+
+        /* the invalid name is no "unknown worker" in b's after; "nope" is */
+        expect_diags(p1, false,
+                     "@DATA@/bad/invalid-name-cycle.conf:4: worker #1: invalid name \"web server\" (1 to 64 of A-Z a-z 0-9 _ . -)\n"
+                     "@DATA@/bad/invalid-name-cycle.conf:5: dependency cycle: a -> b -> a\n"
+                     "@DATA@/bad/invalid-name-cycle.conf:7: worker \"c\": unknown worker \"nope\" in after\n");
+        /* a nameless worker could be "nope": only the cycle is sure */
+        expect_diags(p2, false,
+                     "@DATA@/bad/missing-name-cycle.conf:4: worker #1: missing name\n"
+                     "@DATA@/bad/missing-name-cycle.conf:5: dependency cycle: a -> b -> a\n");
+        free(p1);
+        free(p2);
 }
 END_TEST
 
@@ -355,6 +393,49 @@ START_TEST(test_world_writable)
         free(want);
         free(path);
         free(sub);
+}
+END_TEST
+
+/* What cannot be read to an end without blocking is refused before libconfig
+ * opens it: a FIFO (fopen() blocked), a device (/dev/zero never ends), as an
+ * @include, as an include_dir file or as the main file. */
+START_TEST(test_include_special_files)
+{
+        char *fifo = xasprintf("%s/fifo.inc", tmpdir), *zero = xasprintf("%s/zero.inc", tmpdir);
+        char *sub = xasprintf("%s/d", tmpdir), *path, *want;
+
+        ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+        ck_assert_int_eq(symlink("/dev/zero", zero), 0);
+        path = write_tmp("fifo.conf", 0644, "workers = ();\n@include \"fifo.inc\"\n");
+        want = xasprintf("%s:2: @include \"fifo.inc\": not a regular file (a FIFO)\n", path);
+        expect_diags(path, false, want);
+        free(want);
+        free(path);
+
+        path = write_tmp("zero.conf", 0644, "\n  @include \"zero.inc\"\n");
+        want = xasprintf("%s:2: @include \"zero.inc\": not a regular file (a character device)\n", path);
+        expect_diags(path, false, want);
+        free(want);
+        free(path);
+
+        /* the main file itself */
+        want = xasprintf("%s: not a regular file (a FIFO)\n", fifo);
+        expect_diags(fifo, false, want);
+        free(want);
+
+        /* an include_dir file gets the same scan; its names are relative to
+         * the include_dir */
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        path = write_tmp("main.conf", 0644, "supervisor = { include_dir = \"d\"; };\n");
+        free(write_tmp("d/10-ok.conf", 0644, "workers = ();\n"));
+        free(write_tmp("d/20-dir.conf", 0644, "# here\n@include \".\"\n"));
+        want = xasprintf("%s/d/20-dir.conf:2: @include \".\": Is a directory\n", tmpdir);
+        expect_diags(path, false, want);
+        free(want);
+        free(path);
+        free(sub);
+        free(zero);
+        free(fifo);
 }
 END_TEST
 
@@ -605,6 +686,21 @@ START_TEST(test_at_include)
 }
 END_TEST
 
+/* @include in a comment or a string, or not at the start of its line, is
+ * no include (libconfig's scanner rules); an indented one is. */
+START_TEST(test_include_lexical)
+{
+        char *path = data_path("good/include-lexical.conf");
+        struct conf *c = load_ok(path, false);
+
+        ck_assert_uint_eq(c->n_workers, 1);
+        ck_assert_str_eq(c->workers[0].name, "web");
+        ck_assert_str_eq(c->report_file, "/tmp/a name over two lines\n@include \".\" (in a string)");
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
 START_TEST(test_example_graced_conf)
 {
         char *path = xasprintf("%s/graced.conf", conf_dir());
@@ -822,6 +918,181 @@ START_TEST(test_worker_copy_same)
 }
 END_TEST
 
+/* ---- the check in a child (conffork.c) ------------------------------------------ */
+
+static void add_diag(struct conf_diags *d, const char *file, int line, char *msg)
+{
+        d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
+        d->v[d->n++] = (struct conf_diag){ .file = file ? xstrdup(file) : NULL, .line = line, .msg = msg };
+}
+
+/* More than a pipe holds: the parent must read while the child writes. */
+static int check_many(const char *path, const struct conf_load_opts *opts, struct conf_diags *d)
+{
+        (void)opts;
+        for (int i = 0; i < 3000; i++)
+                add_diag(d, i % 7 ? path : NULL, i, xasprintf("problem %d %0100d", i, i));
+        return -EINVAL;
+}
+
+static int check_valid(const char *path, const struct conf_load_opts *opts, struct conf_diags *d)
+{
+        (void)path, (void)opts, (void)d;
+        return 0;
+}
+
+/* What libconfig 1.5's scanner does on a read error ("input in flex scanner failed"). */
+static int check_exit2(const char *path, const struct conf_load_opts *opts, struct conf_diags *d)
+{
+        (void)path, (void)opts, (void)d;
+        _exit(2);
+}
+
+/* (not SIGTERM: Check's handler, inherited by the child, signals the
+ * whole process group) */
+static int check_signal(const char *path, const struct conf_load_opts *opts, struct conf_diags *d)
+{
+        (void)path, (void)opts, (void)d;
+        raise(SIGKILL);
+        return 0;
+}
+
+static int check_hang(const char *path, const struct conf_load_opts *opts, struct conf_diags *d)
+{
+        (void)path, (void)opts, (void)d;
+        for (;;)
+                pause();
+        return 0;
+}
+
+/* "invalid" without a single diagnostic: not an answer to trust */
+static int check_inconsistent(const char *path, const struct conf_load_opts *opts, struct conf_diags *d)
+{
+        (void)path, (void)opts, (void)d;
+        return -EINVAL;
+}
+
+static int count_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        int n = 0;
+
+        ck_assert_ptr_nonnull(d);
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
+}
+
+/* The child was reaped by its pid (graced's waitpid(-1) would find nothing)
+ * and no fd of the pipe is left. */
+static void assert_no_trace(int fds_before)
+{
+        int st;
+
+        errno = 0;
+        ck_assert_int_eq(waitpid(-1, &st, WNOHANG), -1);
+        ck_assert_int_eq(errno, ECHILD);
+        ck_assert_int_eq(count_fds(), fds_before);
+}
+
+/* Runs check in a child (timeout in ms) and expects exactly one diagnostic. */
+static void expect_child_failure(conf_check_fn *check, usec_t timeout, const char *want)
+{
+        struct conf_diags d = { 0 };
+        int fds = count_fds();
+        char *got;
+
+        ck_assert_int_eq(conf_check_in_child("/x/graced.conf", NULL, check, timeout, &d), -EINVAL);
+        got = joined(&d);
+        ck_assert_str_eq(got, want);
+        free(got);
+        conf_diags_clear(&d);
+        assert_no_trace(fds);
+}
+
+START_TEST(test_child_answer)
+{
+        struct conf_diags d = { 0 };
+        int fds = count_fds();
+
+        ck_assert_int_eq(conf_check_in_child("/x/graced.conf", NULL, check_valid, CONF_CHECK_TIMEOUT, &d), 0);
+        ck_assert_uint_eq(d.n, 0);
+        assert_no_trace(fds);
+
+        /* appended after what diags held, in order, every byte intact */
+        add_diag(&d, "/earlier.conf", 1, xstrdup("earlier"));
+        ck_assert_int_eq(conf_check_in_child("/x/graced.conf", NULL, check_many, CONF_CHECK_TIMEOUT, &d), -EINVAL);
+        ck_assert_uint_eq(d.n, 3001);
+        ck_assert_str_eq(d.v[0].msg, "earlier");
+        for (int i = 0; i < 3000; i++) {
+                char *msg = xasprintf("problem %d %0100d", i, i);
+                const struct conf_diag *x = &d.v[i + 1];
+
+                ck_assert_int_eq(x->line, i);
+                ck_assert_str_eq(x->msg, msg);
+                if (i % 7)
+                        ck_assert_str_eq(x->file, "/x/graced.conf");
+                else
+                        ck_assert_ptr_null(x->file);
+                free(msg);
+        }
+        conf_diags_clear(&d);
+        assert_no_trace(fds);
+}
+END_TEST
+
+/* A child that dies or hangs is one diagnostic naming the file, never the
+ * caller's death or hang. */
+START_TEST(test_child_failures)
+{
+        long long t0;
+        struct timespec ts;
+
+        expect_child_failure(check_exit2, CONF_CHECK_TIMEOUT,
+                             "/x/graced.conf: the configuration parser failed: exit status 2\n");
+        expect_child_failure(check_signal, CONF_CHECK_TIMEOUT,
+                             "/x/graced.conf: the configuration parser failed: killed by SIGKILL\n");
+        expect_child_failure(check_inconsistent, CONF_CHECK_TIMEOUT,
+                             "/x/graced.conf: the configuration parser failed: incomplete or invalid answer\n");
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+        expect_child_failure(check_hang, 300 * USEC_PER_MSEC,
+                             "/x/graced.conf: the configuration parser failed: no answer within 300ms\n");
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ck_assert_int_lt(ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 - t0, 5000);
+}
+END_TEST
+
+/* conf_load_isolated answers like conf_load. */
+START_TEST(test_load_isolated)
+{
+        char *invalid = data_path("bad/syntax.conf"), *good = data_path("good/full.conf"), *want, *got;
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+        int fds = count_fds();
+
+        ck_assert_int_eq(conf_load_isolated(invalid, NULL, &c, &d), -EINVAL);
+        ck_assert_ptr_null(c);
+        got = joined(&d);
+        want = expand("@DATA@/bad/syntax.conf:3: syntax error\n");
+        ck_assert_str_eq(got, want);
+        free(got);
+        free(want);
+        conf_diags_clear(&d);
+        ck_assert_int_eq(conf_load_isolated(invalid, NULL, &c, NULL), -EINVAL);
+
+        ck_assert_int_eq(conf_load_isolated(good, NULL, &c, &d), 0);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_uint_eq(d.n, 0);
+        ck_assert_uint_ge(c->n_workers, 2);
+        conf_free(c);
+        assert_no_trace(fds);
+        free(invalid);
+        free(good);
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
         Suite *s = suite_create("conf");
@@ -833,6 +1104,7 @@ static Suite *conf_suite(void)
         tcase_add_loop_test(tc, test_bad_fixture, 0, ELEMENTSOF(bad));
         tcase_add_test(tc, test_many_errors);
         tcase_add_test(tc, test_sorted);
+        tcase_add_test(tc, test_dependencies_despite_names);
         tcase_add_test(tc, test_unreadable);
         tcase_add_test(tc, test_include_bad);
         tcase_add_test(tc, test_include_cycle);
@@ -840,6 +1112,7 @@ static Suite *conf_suite(void)
 
         tcase_add_checked_fixture(tmp, tmp_setup, tmp_teardown);
         tcase_add_test(tmp, test_world_writable);
+        tcase_add_test(tmp, test_include_special_files);
         tcase_add_test(tmp, test_limits);
         tcase_add_test(tmp, test_too_many_workers);
         suite_add_tcase(s, tmp);
@@ -849,6 +1122,7 @@ static Suite *conf_suite(void)
         tcase_add_test(good, test_user_group);
         tcase_add_test(good, test_restart_delay_alone);
         tcase_add_test(good, test_at_include);
+        tcase_add_test(good, test_include_lexical);
         tcase_add_test(good, test_example_graced_conf);
         tcase_add_test(good, test_example_dev_conf);
         tcase_add_test(good, test_include_good);
@@ -857,6 +1131,9 @@ static Suite *conf_suite(void)
         tcase_add_test(api, test_diag_format);
         tcase_add_test(api, test_diags_append);
         tcase_add_test(api, test_worker_copy_same);
+        tcase_add_test(api, test_child_answer);
+        tcase_add_test(api, test_child_failures);
+        tcase_add_test(api, test_load_isolated);
         suite_add_tcase(s, api);
         return s;
 }
