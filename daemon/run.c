@@ -45,8 +45,9 @@ struct hookstat {
         struct run *run;
         int fd;
         struct loop_watch *watch;
-        char *who, *label, *argv0;
         struct hookstat *prev, *next;
+        const char *who, *label, *argv0; /* in text */
+        char text[];
 };
 
 struct run {
@@ -237,91 +238,111 @@ static void on_notify_msg(pid_t sender, const char *msg, void *data)
         sup_on_notify(r->sup, w, msg);
 }
 
+/* NOTIFY_SOCKET=... for a worker with ready = "notify" (the socket is
+ * opened at the first one), NULL for the others; -errno in *err on failure. */
+static char *notify_env_for(struct run *r, const struct conf_worker *c, bool is_worker, int *err)
+{
+        *err = 0;
+        if (c->ready != READY_NOTIFY || !is_worker)
+                return NULL;
+        if (!r->nsrv) {
+                int e = 0;
+
+                r->nsrv = notify_server_open(r->loop, on_notify_msg, r, &e);
+                if (!r->nsrv) {
+                        log_error(c->name, "start", "cannot create the notify socket: %s", strerror(e));
+                        *err = -e;
+                        return NULL;
+                }
+        }
+        return xasprintf("NOTIFY_SOCKET=%s", notify_server_address(r->nsrv));
+}
+
+/* The supplementary groups of c's user, computed in the parent. */
+static int user_groups(const struct conf_worker *c, gid_t **ret, size_t *n)
+{
+        int ngroups = 64;
+        gid_t *groups;
+
+        *ret = NULL;
+        *n = 0;
+        if (!c->set_ids || !c->user)
+                return 0;
+        groups = xcalloc((size_t)ngroups, sizeof(gid_t));
+        if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0) {
+                groups = xrealloc(groups, (size_t)ngroups * sizeof(gid_t));
+                if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0) {
+                        log_error(c->name, "start", "cannot list the groups of user %s", c->user);
+                        free(groups);
+                        return -EINVAL;
+                }
+        }
+        *ret = groups;
+        *n = (size_t)(ngroups > 0 ? ngroups : 0);
+        return 0;
+}
+
+/* Watches the read end of a "log" stream; for a worker (w), it counts in
+ * *streams and its EOF goes to the supervisor. */
+static void watch_output(struct run *r, int fd, const char *logname, int stream, struct worker *w, unsigned *streams)
+{
+        struct stream_ref *ref = NULL;
+
+        if (w) {
+                ref = xcalloc(1, sizeof *ref);
+                ref->m = mech_of(r, w);
+                ref->epoch = worker_stream_epoch(w);
+        }
+        if (!output_open(r->loop, fd, logname, stream, on_stream_eof, ref)) {
+                log_error(logname, "output", "watching output: %m");
+                free(ref);
+        } else if (ref) {
+                ref->m->refs++;
+                (*streams)++;
+        }
+}
+
 /* Spawns argv with c's settings; its "log" streams are logged under
  * logname and, for a worker (w), counted in *streams. */
 static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, const char *logname, struct worker *w,
                  struct proc_child *child, unsigned *streams)
 {
-        struct proc_spec spec = { .umask = -1, .fd_out = -1, .fd_err = -1 };
+        struct proc_spec spec = { .umask = c->umask, .cwd = c->cwd, .set_ids = c->set_ids, .uid = c->uid,
+                                  .gid = c->gid, .pdeath_signal = c->stop_signal };
         int pend[2] = { -1, -1 }, cfd[2] = { -1, -1 }, err = 0, ret;
         const char *path;
-        char *notify_env = NULL;
-        char **env;
-        char **av = strv_dup(argv);
+        char *notify_env = notify_env_for(r, c, w != NULL, &ret);
+        char **env, **av;
         gid_t *groups = NULL;
-        int ngroups = 0;
 
         *streams = 0;
-        if (c->ready == READY_NOTIFY && w) {
-                if (!r->nsrv) {
-                        r->nsrv = notify_server_open(r->loop, on_notify_msg, r, &err);
-                        if (!r->nsrv) {
-                                log_error(c->name, "start", "cannot create the notify socket: %s", strerror(err));
-                                strv_free(av);
-                                return -err;
-                        }
-                }
-                notify_env = xasprintf("NOTIFY_SOCKET=%s", notify_server_address(r->nsrv));
-        }
+        if (ret < 0)
+                return ret;
         env = build_env(c, notify_env, &path);
+        av = strv_dup(argv);
         free(av[0]);
         av[0] = proc_resolve(argv[0], path);
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 2 && ret == 0; i++) {
                 cfd[i] = open_stream(r, c->out[i], c->out_path[i], &pend[i], &err);
-                if (cfd[i] == -2) {
+                if (cfd[i] == -2)
                         ret = -err;
-                        goto out;
-                }
         }
-        if (c->set_ids && c->user) {
-                ngroups = 64;
-                groups = xcalloc((size_t)ngroups, sizeof(gid_t));
-                if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0) {
-                        groups = xrealloc(groups, (size_t)ngroups * sizeof(gid_t));
-                        if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0) {
-                                log_error(c->name, "start", "cannot list the groups of user %s", c->user);
-                                ret = -EINVAL;
-                                goto out;
-                        }
-                }
+        if (ret == 0)
+                ret = user_groups(c, &groups, &spec.n_groups);
+        if (ret == 0) {
+                spec.argv = av;
+                spec.envp = env;
+                spec.groups = groups;
+                spec.fd_out = cfd[0];
+                spec.fd_err = cfd[1];
+                ret = proc_spawn(&spec, child);
         }
-        spec = (struct proc_spec){ .argv = av,
-                                   .envp = env,
-                                   .cwd = c->cwd,
-                                   .umask = c->umask,
-                                   .set_ids = c->set_ids,
-                                   .uid = c->uid,
-                                   .gid = c->gid,
-                                   .groups = groups,
-                                   .n_groups = (size_t)(ngroups > 0 ? ngroups : 0),
-                                   .fd_out = cfd[0],
-                                   .fd_err = cfd[1],
-                                   .pdeath_signal = c->stop_signal };
-        ret = proc_spawn(&spec, child);
-out:
-        for (int i = 0; i < 2; i++)
-                safe_close(cfd[i] >= 0 ? cfd[i] : -1);
         for (int i = 0; i < 2; i++) {
-                if (pend[i] < 0)
-                        continue;
-                if (ret < 0) {
+                safe_close(cfd[i] >= 0 ? cfd[i] : -1);
+                if (pend[i] >= 0 && ret < 0)
                         safe_close(pend[i]);
-                        continue;
-                }
-                struct stream_ref *ref = NULL;
-
-                if (w) {
-                        ref = xcalloc(1, sizeof *ref);
-                        ref->m = mech_of(r, w);
-                        ref->epoch = worker_stream_epoch(w);
-                }
-                if (!output_open(r->loop, pend[i], logname, i, on_stream_eof, ref)) {
-                        log_error(logname, "output", "watching output: %m");
-                        free(ref);
-                } else if (ref) {
-                        ref->m->refs++;
-                        (*streams)++;
-                }
+                else if (pend[i] >= 0)
+                        watch_output(r, pend[i], logname, i, w, streams);
         }
         free(groups);
         free(env);
@@ -364,9 +385,6 @@ static struct hookstat *hookstat_free(struct hookstat *hs)
                 hs->next->prev = hs->prev;
         hs->watch = loop_del_fd(hs->watch);
         safe_close(hs->fd);
-        free(hs->who);
-        free(hs->label);
-        free(hs->argv0);
         free(hs);
         return NULL;
 }
@@ -383,6 +401,25 @@ static void on_hook_status(struct loop_watch *lw, int fd, uint32_t events, void 
         if (r > 0 && err)
                 log_error(hs->who, "hook", "%s: %s %s: %s", hs->label, proc_stage_name(st), hs->argv0, strerror(err));
         hookstat_free(hs);
+}
+
+/* Copies what the message needs: the hook may be gone when it is read. */
+static struct hookstat *new_hookstat(struct run *r, int fd, const struct hook_run *h)
+{
+        const char *who = h->owner ? worker_name(h->owner) : "";
+        size_t lw = strlen(who) + 1, ll = strlen(h->label) + 1, la = strlen(h->argv[0]) + 1;
+        struct hookstat *hs = xcalloc(1, sizeof *hs + lw + ll + la);
+
+        memcpy(hs->text, who, lw);
+        memcpy(hs->text + lw, h->label, ll);
+        memcpy(hs->text + lw + ll, h->argv[0], la);
+        hs->run = r;
+        hs->fd = fd;
+        hs->who = h->owner ? hs->text : NULL;
+        hs->label = hs->text + lw;
+        hs->argv0 = hs->text + lw + ll;
+        hs->next = r->hookstats;
+        return hs;
 }
 
 static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
@@ -403,10 +440,7 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
-        hs = xcalloc(1, sizeof *hs);
-        *hs = (struct hookstat){ .run = r, .fd = ch.status_fd, .label = xstrdup(h->label),
-                                 .who = h->owner ? xstrdup(worker_name(h->owner)) : NULL,
-                                 .argv0 = xstrdup(h->argv[0]), .next = r->hookstats };
+        hs = new_hookstat(r, ch.status_fd, h);
         if (hs->next)
                 hs->next->prev = hs;
         r->hookstats = hs;
@@ -694,63 +728,96 @@ static void log_want_write(bool on, void *data)
 
 static void log_congestion(bool congested, void *data) { output_set_paused(congested); }
 
-int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
+/* The process-wide set-up: /dev/null, subreaper, signals through a
+ * signalfd, the loop and its timers, non-blocking logging. Fatal (71) when
+ * any of it cannot be had. */
+static void set_up(struct run *r, const struct run_opts *o)
 {
-        struct run r = { .sigfd = -1, .devnull_w = -1 };
+        static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD };
         int e;
 
-        r.started_real = now_real();
-        r.report_override = o->report_path;
-        r.report_path = xstrdup(o->report_path ? o->report_path : c->report_file);
         notify_init();
         if ((e = proc_init()) < 0)
                 fatal(71, "cannot open /dev/null: %s", strerror(-e));
         if ((o->subreaper || getpid() == 1) && (e = proc_set_subreaper()) < 0)
                 fatal(71, "cannot become a child subreaper: %s", strerror(-e));
-        r.devnull_w = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (r.devnull_w < 0)
+        r->devnull_w = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (r->devnull_w < 0)
                 fatal(71, "cannot open /dev/null: %m");
-
         signal(SIGPIPE, SIG_IGN);
-        sigemptyset(&r.sigs);
-        sigaddset(&r.sigs, SIGTERM);
-        sigaddset(&r.sigs, SIGINT);
-        sigaddset(&r.sigs, SIGQUIT);
-        sigaddset(&r.sigs, SIGHUP);
-        sigaddset(&r.sigs, SIGUSR1);
-        sigaddset(&r.sigs, SIGCHLD);
-        if (sigprocmask(SIG_BLOCK, &r.sigs, NULL) < 0)
+        sigemptyset(&r->sigs);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                sigaddset(&r->sigs, sigs[i]);
+        if (sigprocmask(SIG_BLOCK, &r->sigs, NULL) < 0)
                 fatal(71, "sigprocmask: %m");
-        r.sigfd = signalfd(-1, &r.sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (r.sigfd < 0)
+        r->sigfd = signalfd(-1, &r->sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (r->sigfd < 0)
                 fatal(71, "signalfd: %m");
-        r.loop = loop_new();
-        if (!r.loop)
+        r->loop = loop_new();
+        if (!r->loop)
                 fatal(71, "cannot create the event loop: %m");
-        r.sig_watch = loop_add_fd(r.loop, r.sigfd, EPOLLIN, on_signal, &r);
-        if (!r.sig_watch)
+        r->sig_watch = loop_add_fd(r->loop, r->sigfd, EPOLLIN, on_signal, r);
+        if (!r->sig_watch)
                 fatal(71, "epoll: %m");
-        r.timer = loop_timer_new(r.loop, on_timer, &r);
+        r->timer = loop_timer_new(r->loop, on_timer, r);
         if (notify_watchdog_interval()) {
-                r.wd_timer = loop_timer_new(r.loop, on_watchdog, &r);
-                loop_timer_set(r.wd_timer, now_mono() + notify_watchdog_interval());
+                r->wd_timer = loop_timer_new(r->loop, on_watchdog, r);
+                loop_timer_set(r->wd_timer, now_mono() + notify_watchdog_interval());
         }
-        loop_set_idle(r.loop, on_idle, &r);
-        log_set_hooks(log_want_write, log_congestion, &r);
+        loop_set_idle(r->loop, on_idle, r);
+        log_set_hooks(log_want_write, log_congestion, r);
         log_set_nonblocking(true);
+}
 
-        r.config_path = o->config_path;
-        {
-                char *path = control_default_path(c->control_socket);
-                if (path) {
-                        r.ctl = control_open(r.loop, path, &ctl_hooks, &r, &e);
-                        if (!r.ctl && e == EADDRINUSE)
-                                fatal(71, "control socket %s: another graced is running there", path);
-                        if (!r.ctl && e != ENOSYS)
-                                fatal(71, "control socket %s: %s", path, strerror(e));
-                        free(path);
-                }
-        }
+/* The control socket, before any worker starts: a live one of another
+ * graced there is fatal (71). */
+static void open_control(struct run *r, const char *configured)
+{
+        char *path = control_default_path(configured);
+        int e = 0;
+
+        if (!path)
+                return;
+        r->ctl = control_open(r->loop, path, &ctl_hooks, r, &e);
+        if (!r->ctl && e == EADDRINUSE)
+                fatal(71, "control socket %s: another graced is running there", path);
+        if (!r->ctl && e != ENOSYS)
+                fatal(71, "control socket %s: %s", path, strerror(e));
+        free(path);
+}
+
+static void tear_down(struct run *r)
+{
+        r->nsrv = notify_server_close(r->nsrv);
+        close_retired(r);
+        r->ctl = control_close(r->ctl);
+        r->sup = sup_free(r->sup); /* forgets every worker: op_forget() */
+        while (r->hookstats)
+                hookstat_free(r->hookstats);
+        loop_timer_free(r->timer);
+        loop_timer_free(r->wd_timer);
+        r->sig_watch = loop_del_fd(r->sig_watch);
+        r->log_watch = loop_del_fd(r->log_watch);
+        log_set_hooks(NULL, NULL, NULL);
+        log_flush_all();
+        log_set_nonblocking(false);
+        loop_free(r->loop);
+        safe_close(r->sigfd);
+        safe_close(r->devnull_w);
+        proc_done();
+        free(r->report_path);
+}
+
+int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
+{
+        struct run r = { .sigfd = -1, .devnull_w = -1, .config_path = o->config_path };
+        int e;
+
+        r.started_real = now_real();
+        r.report_override = o->report_path;
+        r.report_path = xstrdup(o->report_path ? o->report_path : c->report_file);
+        set_up(&r, o);
+        open_control(&r, c->control_socket);
         r.sup = sup_new(c, p, &ops, &r); /* takes p */
         log_set_name_width(sup_label_width(r.sup));
         /* the supervisor keeps its own copy: the parsed file is not needed any more */
@@ -770,24 +837,6 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
                         break;
                 }
         }
-
-        r.nsrv = notify_server_close(r.nsrv);
-        close_retired(&r);
-        r.ctl = control_close(r.ctl);
-        r.sup = sup_free(r.sup); /* forgets every worker: op_forget() */
-        while (r.hookstats)
-                hookstat_free(r.hookstats);
-        loop_timer_free(r.timer);
-        loop_timer_free(r.wd_timer);
-        r.sig_watch = loop_del_fd(r.sig_watch);
-        r.log_watch = loop_del_fd(r.log_watch);
-        log_set_hooks(NULL, NULL, NULL);
-        log_flush_all();
-        log_set_nonblocking(false);
-        loop_free(r.loop);
-        safe_close(r.sigfd);
-        safe_close(r.devnull_w);
-        proc_done();
-        free(r.report_path);
+        tear_down(&r);
         return r.exit_code;
 }

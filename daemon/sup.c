@@ -722,28 +722,6 @@ static void mark_down(struct sup *s, struct worker *w, enum worker_goal goal)
                 mark_down(s, W(s, s->plan->rdeps[i][k]), GOAL_DOWN_WITH);
 }
 
-static struct worker *op_target(struct sup *s, const char *name, const char *what, int *err)
-{
-        struct worker *w = sup_find(s, name);
-
-        *err = !w ? -ENOENT : s->env.shutting_down ? -EBUSY : 0;
-        if (*err == 0)
-                log_notice(worker_name(w), what, "%s requested", what);
-        return *err ? NULL : w;
-}
-
-int sup_stop_worker(struct sup *s, const char *name)
-{
-        int err;
-        struct worker *w = op_target(s, name, "stop", &err);
-
-        if (!w)
-                return err;
-        mark_down(s, w, GOAL_DOWN);
-        sup_schedule(s);
-        return 0;
-}
-
 /* w (and, deps_too, the dependencies it needs that are down) runs again. */
 static void bring_up(struct sup *s, struct worker *w, bool deps_too)
 {
@@ -762,34 +740,38 @@ static void bring_up(struct sup *s, struct worker *w, bool deps_too)
         }
 }
 
-int sup_start_worker(struct sup *s, const char *name)
+/* stop: it and its dependents go down and stay down; start: it, the
+ * dependencies it needs and the dependents stopped with it come back
+ * (revive_pass); restart: its dependents stop first and come back once it
+ * is up again. */
+static void op_stop(struct sup *s, struct worker *w) { mark_down(s, w, GOAL_DOWN); }
+static void op_start(struct sup *s, struct worker *w) { bring_up(s, w, true); }
+static void op_restart(struct sup *s, struct worker *w) { mark_down(s, w, GOAL_RESTART); }
+
+static int operate(struct sup *s, const char *name, const char *what, void (*fn)(struct sup *, struct worker *))
 {
-        int err;
-        struct worker *w = op_target(s, name, "start", &err);
+        struct worker *w = sup_find(s, name);
 
         if (!w)
-                return err;
-        bring_up(s, w, true);
-        /* the dependents stopped along with it come back (revive_pass) */
+                return -ENOENT;
+        if (s->env.shutting_down)
+                return -EBUSY;
+        log_notice(worker_name(w), what, "%s requested", what);
+        fn(s, w);
         sup_schedule(s);
         return 0;
 }
 
+int sup_stop_worker(struct sup *s, const char *name) { return operate(s, name, "stop", op_stop); }
+int sup_start_worker(struct sup *s, const char *name) { return operate(s, name, "start", op_start); }
+
 int sup_restart_worker(struct sup *s, const char *name)
 {
         struct worker *w = sup_find(s, name);
-        int err;
 
-        if (!w)
-                return -ENOENT;
-        if (worker_state(w) != WORKER_RUNNING && worker_state(w) != WORKER_STARTING)
+        if (w && worker_state(w) != WORKER_RUNNING && worker_state(w) != WORKER_STARTING)
                 return sup_start_worker(s, name);
-        if (!op_target(s, name, "restart", &err))
-                return err;
-        /* its dependents stop first and come back once it is up again */
-        mark_down(s, w, GOAL_RESTART);
-        sup_schedule(s);
-        return 0;
+        return operate(s, name, "restart", op_restart);
 }
 
 int sup_op_state(struct sup *s, const char *name, enum sup_op op)
