@@ -31,6 +31,8 @@ static void notify(struct sup *s, const char *msg)
 
 void sup_drop_plan(struct sup *s)
 {
+        heap_done(&s->stop_todo);
+        heap_done(&s->slot_wait);
         s->plan = plan_free(s->plan);
         free(s->slot);
         free(s->stop_seq);
@@ -39,12 +41,45 @@ void sup_drop_plan(struct sup *s)
 void sup_adopt_plan(struct sup *s, struct plan *p)
 {
         s->plan = p;
-        for (size_t i = 0; i < s->n; i++)
-                worker_set_index(s->w[i], i);
         s->slot = xcalloc(s->n ? s->n : 1, sizeof *s->slot);
+        for (size_t i = 0; i < s->n; i++) {
+                worker_set_index(s->w[i], i);
+                heap_node_init(&s->slot[i].todo);
+                heap_node_init(&s->slot[i].wait);
+        }
+        for (size_t k = 0; k < s->n; k++)
+                s->slot[p->start_order[k]].pos = k;
         s->stop_seq = xcalloc(s->n ? s->n : 1, sizeof *s->stop_seq);
         s->n_stop_seq = 0;
+        sup_mark_all(s);
 }
+
+/* Heap keys: the later in the start order, the sooner. */
+static usec_t rev_pos(const struct sup *s, size_t i) { return (usec_t)(s->n - s->slot[i].pos); }
+
+void sup_mark(struct sup *s, size_t i)
+{
+        if (s->slot[i].todo.idx == SIZE_MAX)
+                heap_set(&s->stop_todo, &s->slot[i].todo, rev_pos(s, i));
+}
+
+void sup_mark_all(struct sup *s)
+{
+        for (size_t i = 0; i < s->n; i++)
+                sup_mark(s, i);
+}
+
+/* Something of w changed: its dependencies see it in their down_above. */
+static void touch(struct sup *s, struct worker *w)
+{
+        size_t i = worker_index(w);
+
+        sup_mark(s, i);
+        for (size_t k = 0; k < s->plan->n_deps[i]; k++)
+                sup_mark(s, s->plan->deps[i][k]);
+}
+
+static void on_touched(struct worker_env *env, struct worker *w) { touch(container_of(env, struct sup, env), w); }
 
 static void on_failed(struct worker_env *env, struct worker *w)
 {
@@ -59,7 +94,7 @@ struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *
         struct sup *s = xcalloc(1, sizeof *s);
 
         s->env = (struct worker_env){ .ops = ops, .ctx = ctx, .pids = HMAP_INIT_INT, .hook_pids = HMAP_INIT_INT,
-                                      .failed = on_failed };
+                                      .failed = on_failed, .touched = on_touched };
         s->by_name = (struct hmap)HMAP_INIT_STR;
         s->name = xstrdup(c->name);
         s->shutdown_timeout = c->shutdown_timeout;
@@ -144,14 +179,7 @@ static void compute_chains(struct sup *s)
         }
 }
 
-static unsigned count_state(struct sup *s, enum worker_state st)
-{
-        unsigned n = 0;
-
-        for (size_t i = 0; i < s->n; i++)
-                n += worker_state(W(s, i)) == st;
-        return n;
-}
+static unsigned count_state(struct sup *s, enum worker_state st) { return s->env.n_state[st]; }
 
 static size_t count_active(struct sup *s)
 {
@@ -160,6 +188,17 @@ static size_t count_active(struct sup *s)
         for (size_t i = 0; i < s->n; i++)
                 n += !worker_is_quiet(W(s, i));
         return n;
+}
+
+static bool any_active(struct sup *s)
+{
+        /* a worker starting, running or stopping is: no need to look at each */
+        if (count_state(s, WORKER_STARTING) + count_state(s, WORKER_RUNNING) + count_state(s, WORKER_STOPPING))
+                return true;
+        for (size_t i = 0; i < s->n; i++)
+                if (!worker_is_quiet(W(s, i)))
+                        return true;
+        return false;
 }
 
 static void record_stop_seq(struct sup *s, struct worker *w)
@@ -187,6 +226,7 @@ static void critical_failure(struct sup *s, struct worker *w)
 void sup_on_exec_status(struct sup *s, struct worker *w, int err, const char *stage)
 {
         worker_on_exec_status(&s->env, w, err, stage);
+        touch(s, w);
         sup_schedule(s);
 }
 
@@ -199,12 +239,15 @@ bool sup_on_exit(struct sup *s, pid_t pid, int status)
 
         if (w) {
                 worker_on_exit(&s->env, w, status);
+                touch(s, w); /* no longer alive: it may be quiet now */
         } else {
                 h = hmap_get(&s->env.hook_pids, (uintptr_t)pid);
                 if (!h)
                         return false;
                 hook_ended(&s->env, h, status);
-                if (!h->owner)
+                if (h->owner)
+                        touch(s, h->owner);
+                else
                         env_timer_set(&s->env, &s->cleanup_dl, USEC_INFINITY);
         }
         sup_schedule(s);
@@ -214,6 +257,7 @@ bool sup_on_exit(struct sup *s, pid_t pid, int status)
 void sup_on_stream_eof(struct sup *s, struct worker *w, unsigned epoch)
 {
         worker_on_stream_eof(&s->env, w, epoch);
+        touch(s, w);
         sup_schedule(s);
 }
 
@@ -239,6 +283,7 @@ void sup_force(struct sup *s, const char *why)
         }
         s->env.forced = true;
         env_timer_set(&s->env, &s->budget, USEC_INFINITY);
+        sup_mark_all(s);
         log_warning(NULL, "force", "forcing shutdown (%s): killing every worker and hook", why);
         for (size_t i = 0; i < s->n; i++)
                 if (worker_force(&s->env, W(s, i)))
@@ -284,6 +329,7 @@ void sup_shutdown(struct sup *s, const char *reason, bool force)
                 size_t active = count_active(s);
 
                 s->env.shutting_down = true;
+                sup_mark_all(s); /* nothing comes back any more: every down_above may change */
                 free(s->reason);
                 s->reason = xstrdup(reason);
                 s->shutdown_began = now(s);
@@ -396,6 +442,9 @@ static void update_status(struct sup *s)
 /* Every boot-time worker is ready, done, failed or blocked behind a failure. */
 static bool settled(struct sup *s)
 {
+        /* not while anything not going down starts or waits to restart */
+        if (s->env.n_up[WORKER_STARTING] + s->env.n_up[WORKER_BACKOFF] + s->env.n_up[WORKER_STOPPING])
+                return false;
         compute_chains(s);
         for (size_t i = 0; i < s->n; i++) {
                 struct worker *w = W(s, i);
@@ -433,47 +482,68 @@ static void down_above(struct sup *s, size_t i)
         s->slot[i].rdown_above = rda;
 }
 
-/* Stops: a worker only once every dependent is fully down. Walking in
- * reverse start order visits every dependent before its dependencies, so
- * "everything above is down" is computed once per worker per pass (a
- * dependency outlives everything above it, even across a oneshot that has
- * already exited). A worker to restart waits only for the dependents that
- * stop or restart too. */
+/* What the stop pass does for worker i, its down_above just computed:
+ * begin its stop, settle it down, or stop what is left of its group. */
+static void stop_step(struct sup *s, size_t i)
+{
+        struct worker *w = W(s, i);
+        enum worker_state st = worker_state(w);
+        bool active = st == WORKER_STARTING || st == WORKER_RUNNING;
+        bool slot = count_state(s, WORKER_STOPPING) < s->max_parallel;
+        bool restart = worker_goal(w) == GOAL_RESTART;
+
+        if (restart && !active && st != WORKER_STOPPING) {
+                worker_set_goal(&s->env, w, GOAL_RUN); /* no process: it starts with the new settings */
+                return;
+        }
+        if (restart ? !s->slot[i].rdown_above : !worker_wants_down(w) || !s->slot[i].down_above)
+                return;
+        if (active && !slot) {
+                heap_set(&s->slot_wait, &s->slot[i].wait, rev_pos(s, i));
+        } else if (active) {
+                worker_begin_stop(&s->env, w, restart ? STOP_RESTART : s->env.shutting_down ? STOP_SHUTDOWN : STOP_MANUAL);
+                if (!restart)
+                        record_stop_seq(s, w);
+        } else if (!restart && st != WORKER_STOPPING && worker_is_quiet(w)) {
+                if (s->env.shutting_down)
+                        record_stop_seq(s, w);
+                worker_settle_down(&s->env, w);
+        } else if (!restart && st != WORKER_STOPPING) {
+                worker_stop_leftovers(&s->env, w);
+        }
+}
+
+/* Stops: a worker only once every dependent is fully down; one to restart
+ * waits only for the dependents that stop or restart too. Workers are
+ * looked at in reverse start order, every dependent before its
+ * dependencies, so "everything above is down" is computed from theirs; only
+ * the ones marked since the last pass (touch()) and, while stop slots are
+ * free, the ones waiting for a slot: a chain stops in O(1) per link. */
 static void stop_pass(struct sup *s)
 {
-        unsigned stopping = count_state(s, WORKER_STOPPING);
+        for (;;) {
+                struct heap_node *t = heap_top(&s->stop_todo), *wt = NULL;
+                bool da, rda;
+                size_t i;
 
-        for (size_t k = s->n; k-- > 0;) {
-                size_t i = s->plan->start_order[k];
-                struct worker *w = W(s, i);
-                enum worker_state st = worker_state(w);
-                bool active = st == WORKER_STARTING || st == WORKER_RUNNING;
-
+                if (count_state(s, WORKER_STOPPING) < s->max_parallel)
+                        wt = heap_top(&s->slot_wait);
+                if (!t && !wt)
+                        return;
+                if (wt && (!t || wt->when < t->when)) {
+                        i = (size_t)(container_of(wt, struct slot, wait) - s->slot);
+                        heap_remove(&s->slot_wait, wt);
+                } else {
+                        i = (size_t)(container_of(t, struct slot, todo) - s->slot);
+                        heap_remove(&s->stop_todo, t);
+                }
+                da = s->slot[i].down_above;
+                rda = s->slot[i].rdown_above;
                 down_above(s, i);
-                if (worker_goal(w) == GOAL_RESTART) {
-                        if (active && stopping < s->max_parallel && s->slot[i].rdown_above) {
-                                worker_begin_stop(&s->env, w, STOP_RESTART);
-                                stopping += worker_state(w) == WORKER_STOPPING;
-                        } else if (!active && st != WORKER_STOPPING) {
-                                worker_set_goal(&s->env, w, GOAL_RUN); /* no process: it starts with the new settings */
-                        }
-                        continue;
-                }
-                if (!worker_wants_down(w) || !s->slot[i].down_above)
-                        continue;
-                if (active) {
-                        if (stopping >= s->max_parallel)
-                                continue;
-                        worker_begin_stop(&s->env, w, s->env.shutting_down ? STOP_SHUTDOWN : STOP_MANUAL);
-                        record_stop_seq(s, w);
-                        stopping += worker_state(w) == WORKER_STOPPING;
-                } else if (st != WORKER_STOPPING && worker_is_quiet(w)) {
-                        if (s->env.shutting_down)
-                                record_stop_seq(s, w);
-                        worker_settle_down(&s->env, w);
-                } else if (st != WORKER_STOPPING) {
-                        worker_stop_leftovers(&s->env, w);
-                }
+                stop_step(s, i);
+                if (da != s->slot[i].down_above || rda != s->slot[i].rdown_above)
+                        for (size_t k = 0; k < s->plan->n_deps[i]; k++)
+                                sup_mark(s, s->plan->deps[i][k]);
         }
 }
 
@@ -516,7 +586,7 @@ static void revive_pass(struct sup *s)
                 for (size_t d = 0; d < s->plan->n_deps[i] && all; d++)
                         all = worker_goal(W(s, s->plan->deps[i][d])) == GOAL_RUN;
                 if (all)
-                        worker_revive(W(s, i));
+                        worker_revive(&s->env, W(s, i));
         }
 }
 
@@ -525,8 +595,10 @@ static void schedule_once(struct sup *s)
         stop_pass(s);
         if (s->env.shutting_down || !s->started)
                 return;
-        revive_pass(s);
-        (void)start_pass(s);
+        if (s->env.n_not_run)
+                revive_pass(s);
+        if (s->env.n_up[WORKER_WAITING])
+                (void)start_pass(s);
 }
 
 void sup_schedule(struct sup *s)
@@ -545,7 +617,7 @@ void sup_schedule(struct sup *s)
         do {
                 s->reschedule = false;
                 schedule_once(s);
-                if (s->env.shutting_down && count_active(s) == 0 && run_cleanup(s) && all_reaped(s)) {
+                if (s->env.shutting_down && !any_active(s) && run_cleanup(s) && all_reaped(s)) {
                         s->in_schedule = false;
                         update_status(s);
                         finish(s);
@@ -667,6 +739,7 @@ static void on_timer(struct sup *s, struct timer *t)
                 return;
         case TIMER_WORKER:
                 worker_on_deadline(&s->env, worker_of_timer(t));
+                touch(s, worker_of_timer(t));
                 return;
         case TIMER_WATCHDOG:
                 worker_on_watchdog(&s->env, worker_of_timer(t));
@@ -730,7 +803,7 @@ static void bring_up(struct sup *s, struct worker *w, bool deps_too)
 
         if (worker_wants_down(w) || st == WORKER_FAILED || st == WORKER_DOWN ||
             (st == WORKER_EXITED && worker_conf(w)->type == WORKER_TYPE_SIMPLE))
-                worker_revive(w);
+                worker_revive(&s->env, w);
         if (!deps_too)
                 return;
         for (size_t k = 0; k < s->plan->n_deps[i]; k++) {
@@ -817,6 +890,27 @@ usec_t sup_now(const struct sup *s) { return env_now((struct worker_env *)&s->en
 usec_t sup_budget_deadline(const struct sup *s) { return s->budget.node.when; }
 bool sup_cleanup_running(const struct sup *s) { return s->cleanup_next < s->n_cleanup; }
 bool sup_ready_notified(const struct sup *s) { return s->ready_notified; }
+unsigned sup_count_up(const struct sup *s, enum worker_state st) { return s->env.n_up[st]; }
+unsigned sup_count_up_done(const struct sup *s) { return s->env.n_up_done; }
+
+bool sup_counts_ok(const struct sup *s)
+{
+        unsigned all[WORKER_FAILED + 1] = { 0 }, up[WORKER_FAILED + 1] = { 0 }, done = 0, not_run = 0;
+
+        for (size_t i = 0; i < s->n; i++) {
+                const struct worker *w = W(s, i);
+                enum worker_state st = worker_state(w);
+
+                all[st]++;
+                not_run += worker_goal(w) != GOAL_RUN;
+                if (worker_wants_down(w))
+                        continue;
+                up[st]++;
+                done += st == WORKER_EXITED && worker_conf(w)->type == WORKER_TYPE_ONESHOT;
+        }
+        return memcmp(all, s->env.n_state, sizeof all) == 0 && memcmp(up, s->env.n_up, sizeof up) == 0 &&
+               done == s->env.n_up_done && not_run == s->env.n_not_run;
+}
 
 size_t sup_label_width(const struct sup *s)
 {

@@ -93,6 +93,11 @@ usec_t sup_now(const struct sup *s);
 usec_t sup_budget_deadline(const struct sup *s); /* USEC_INFINITY: none */
 bool sup_cleanup_running(const struct sup *s);   /* cleanup steps under way or to come */
 bool sup_ready_notified(const struct sup *s);     /* READY=1 was sent */
+/* Workers not going down (goal run or restart) in state st; their oneshots done. O(1). */
+unsigned sup_count_up(const struct sup *s, enum worker_state st);
+unsigned sup_count_up_done(const struct sup *s);
+/* The counts above and the per-state ones agree with the workers (for tests). */
+bool sup_counts_ok(const struct sup *s);
 
 /* In words (sup_status.c; callers free the strings): */
 /* the STATUS= line ("running: 4/4 workers", "stopping: db, 41s left"), */

@@ -26,7 +26,13 @@ struct sup {
                 bool chain_ready; /* every dependency (transitively) is ready */
                 bool in_stop_seq;
                 size_t failed_below; /* a dependency that failed for good, or SIZE_MAX */
+                size_t pos;          /* its place in the start order */
+                struct heap_node todo, wait; /* in stop_todo, slot_wait */
         } *slot;
+        /* the stop pass looks only at the workers marked since the last one
+         * (something of theirs or of a dependent changed), and at the ones
+         * that wait for a free stop slot; both in reverse start order */
+        struct heap stop_todo, slot_wait;
 
         bool started, ready_notified, dev_mode;
         bool finished, critical_failed;
@@ -56,3 +62,6 @@ void sup_schedule(struct sup *s);
  * per-index state (stop order, pass results). */
 void sup_adopt_plan(struct sup *s, struct plan *p);
 void sup_drop_plan(struct sup *s);
+/* Worker i is looked at by the next stop pass; sup_mark_all(): every one. */
+void sup_mark(struct sup *s, size_t i);
+void sup_mark_all(struct sup *s);

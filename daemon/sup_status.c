@@ -39,19 +39,16 @@ char *sup_status_line(const struct sup *s)
 
         if (sup_shutting_down(s))
                 return stopping_line(s);
-        for (size_t i = 0; i < sup_n_workers(s); i++) {
-                const struct worker *w = W(s, i);
-                enum worker_state st = worker_state(w);
-
-                if (worker_wants_down(w))
-                        continue;
-                total++;
-                /* up: running, or a oneshot that has done its job */
-                running += st == WORKER_RUNNING || (st == WORKER_EXITED && worker_conf(w)->type == WORKER_TYPE_ONESHOT);
-                failed += st == WORKER_FAILED;
-                if (st == WORKER_BACKOFF && !restarting)
-                        restarting = w;
-        }
+        /* counted as they change: no walk over every worker (only to name the
+         * one that restarts) */
+        for (enum worker_state st = WORKER_WAITING; st <= WORKER_FAILED; st++)
+                total += sup_count_up(s, st);
+        /* up: running, or a oneshot that has done its job */
+        running = sup_count_up(s, WORKER_RUNNING) + sup_count_up_done(s);
+        failed = sup_count_up(s, WORKER_FAILED);
+        for (size_t i = 0; sup_count_up(s, WORKER_BACKOFF) && i < sup_n_workers(s) && !restarting; i++)
+                if (worker_state(W(s, i)) == WORKER_BACKOFF && !worker_wants_down(W(s, i)))
+                        restarting = W(s, i);
         if (restarting)
                 return xasprintf("degraded: %s restarting (%u/%u)", worker_name(restarting), worker_starts(restarting),
                                  worker_conf(restarting)->start_limit_burst);

@@ -109,6 +109,38 @@ static bool exit_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status
 
 static void set_deadline(struct worker_env *env, struct worker *w, usec_t when) { env_timer_set(env, &w->dl, when); }
 
+/* The supervisor's counts of workers by state and goal (d: +1 or -1). */
+static void account(struct worker_env *env, const struct worker *w, int d)
+{
+        env->n_state[w->state] += (unsigned)d;
+        if (w->goal != GOAL_RUN)
+                env->n_not_run += (unsigned)d;
+        if (worker_wants_down(w))
+                return;
+        env->n_up[w->state] += (unsigned)d;
+        if (w->state == WORKER_EXITED && w->c.type == WORKER_TYPE_ONESHOT)
+                env->n_up_done += (unsigned)d;
+}
+
+/* Every change of state and of goal goes through these two. */
+static void set_state(struct worker_env *env, struct worker *w, enum worker_state st)
+{
+        account(env, w, -1);
+        w->state = st;
+        account(env, w, +1);
+        if (env->touched)
+                env->touched(env, w);
+}
+
+static void set_goal(struct worker_env *env, struct worker *w, enum worker_goal g)
+{
+        account(env, w, -1);
+        w->goal = g;
+        account(env, w, +1);
+        if (env->touched)
+                env->touched(env, w);
+}
+
 /* ---- hooks ---------------------------------------------------------------- */
 
 void hook_init(struct hook_run *h, struct worker *owner, const char *owner_name, const char *what, char **argv,
@@ -241,7 +273,6 @@ struct worker *worker_new(struct worker_env *env, const struct conf_worker *c)
 {
         struct worker *w = xcalloc(1, sizeof *w);
 
-        (void)env;
         conf_worker_copy(&w->c, c);
         w->state = WORKER_WAITING;
         w->goal = GOAL_RUN;
@@ -253,6 +284,7 @@ struct worker *worker_new(struct worker_env *env, const struct conf_worker *c)
         w->start_times = xcalloc(w->c.start_limit_burst ? w->c.start_limit_burst : 1, sizeof(usec_t));
         w->outcome = OUTCOME_NOT_STARTED;
         hooks_init(w);
+        account(env, w, +1);
         return w;
 }
 
@@ -260,6 +292,7 @@ struct worker *worker_free(struct worker_env *env, struct worker *w)
 {
         if (!w)
                 return NULL;
+        account(env, w, -1);
         heap_remove(&env->deadlines, &w->dl.node);
         heap_remove(&env->deadlines, &w->wd.node);
         if (w->alive)
@@ -297,10 +330,12 @@ bool worker_reconfigure(struct worker_env *env, struct worker *w, const struct c
 
         /* the name stays the same string: maps and output streams borrow it */
         w->c.name = NULL;
+        account(env, w, -1); /* its type may change */
         conf_worker_done(&w->c);
         conf_worker_copy(&w->c, c);
         free(w->c.name);
         w->c.name = name;
+        account(env, w, +1);
         hook_reconfigure(&w->pre, w->c.pre_stop, w->c.pre_stop_timeout);
         hook_reconfigure(&w->post, w->c.post_stop, w->c.post_stop_timeout);
         free(w->start_times);
@@ -329,7 +364,7 @@ static bool start_limit_hit(struct worker *w, usec_t t)
 
 static void became_ready(struct worker_env *env, struct worker *w)
 {
-        w->state = WORKER_RUNNING;
+        set_state(env, w, WORKER_RUNNING);
         set_deadline(env, w, USEC_INFINITY);
         if (w->c.watchdog && !worker_wants_down(w))
                 env_timer_set(env, &w->wd, env_now(env) + w->c.watchdog);
@@ -367,7 +402,7 @@ void worker_start(struct worker_env *env, struct worker *w)
         log_info(w->c.name, "starting", "starting: %s", cmd);
         free(cmd);
         r = w->alive || w->pidfd >= 0 ? -EBUSY : env->ops->spawn_worker(env->ctx, w, &sp);
-        w->state = WORKER_STARTING;
+        set_state(env, w, WORKER_STARTING);
         if (r < 0) {
                 log_error(w->c.name, "start-failed", "cannot start: %s", strerror(-r));
                 w->exec_known = true;
@@ -390,7 +425,7 @@ void worker_start(struct worker_env *env, struct worker *w)
 
 static void fail_for_good(struct worker_env *env, struct worker *w, const char *why)
 {
-        w->state = WORKER_FAILED;
+        set_state(env, w, WORKER_FAILED);
         w->outcome = OUTCOME_FAILED;
         set_deadline(env, w, USEC_INFINITY);
         env_timer_set(env, &w->wd, USEC_INFINITY);
@@ -413,7 +448,7 @@ static void schedule_restart(struct worker_env *env, struct worker *w)
                 free(why);
                 return;
         }
-        w->state = WORKER_BACKOFF;
+        set_state(env, w, WORKER_BACKOFF);
         set_deadline(env, w, t + w->next_delay);
         log_notice(w->c.name, "restarting", "restarting in %s (start %u of at most %u within %s)",
                    dur(w->next_delay, b1), w->starts + 1, w->c.start_limit_burst, dur(w->c.start_limit_interval, b2));
@@ -438,20 +473,20 @@ static void run_ended(struct worker_env *env, struct worker *w)
         if (w->exec_err == 0 && !w->start_failed)
                 log_msg(failure ? LOG_WARNING : LOG_INFO, w->c.name, "exited", "%s", last_exit(w, buf));
         if (w->c.type == WORKER_TYPE_ONESHOT && !failure) {
-                w->state = WORKER_EXITED;
+                set_state(env, w, WORKER_EXITED);
                 w->outcome = OUTCOME_EXITED;
                 log_info(w->c.name, "ready", "done");
                 return;
         }
         if (env->shutting_down || worker_wants_down(w)) {
-                w->state = failure ? WORKER_FAILED : WORKER_EXITED;
+                set_state(env, w, failure ? WORKER_FAILED : WORKER_EXITED);
                 w->outcome = failure ? OUTCOME_FAILED : OUTCOME_EXITED;
                 return;
         }
         if (w->goal == GOAL_RESTART) {
                 /* it was to be restarted anyway: it starts with its new settings */
-                w->goal = GOAL_RUN;
-                w->state = WORKER_WAITING;
+                set_goal(env, w, GOAL_RUN);
+                set_state(env, w, WORKER_WAITING);
                 w->outcome = failure ? OUTCOME_FAILED : OUTCOME_EXITED;
                 return;
         }
@@ -463,7 +498,7 @@ static void run_ended(struct worker_env *env, struct worker *w)
                                       : w->start_failed ? "not ready in time, or its watchdog expired"
                                                         : last_exit(w, buf));
                 else {
-                        w->state = WORKER_EXITED;
+                        set_state(env, w, WORKER_EXITED);
                         w->outcome = OUTCOME_EXITED;
                 }
                 return;
@@ -593,7 +628,7 @@ static void finish_stop(struct worker_env *env, struct worker *w)
         set_deadline(env, w, USEC_INFINITY);
         if (w->stop_reason == STOP_FAILED_START) {
                 /* not ready in time or watchdog missed: a failure, however it exited */
-                w->state = WORKER_STARTING;
+                set_state(env, w, WORKER_STARTING);
                 w->stop_reason = STOP_NONE;
                 w->start_failed = true;
                 run_ended(env, w);
@@ -603,14 +638,14 @@ static void finish_stop(struct worker_env *env, struct worker *w)
                 /* a restart, or started again (gracectl start) while it was stopping */
                 bool restart = w->goal == GOAL_RESTART;
 
-                w->goal = GOAL_RUN;
+                set_goal(env, w, GOAL_RUN);
                 w->stop_reason = STOP_NONE;
-                w->state = WORKER_WAITING;
+                set_state(env, w, WORKER_WAITING);
                 w->outcome = OUTCOME_NONE;
                 log_info(w->c.name, "stopped", restart ? "stopped for a restart" : "stopped; starting again as requested");
                 return;
         }
-        w->state = WORKER_DOWN;
+        set_state(env, w, WORKER_DOWN);
         log_info(w->c.name, "stopped", "stopped (%s in %s)", outcome_name(w->outcome),
                  dur(w->stop_ended - w->stop_began, b));
 }
@@ -673,7 +708,7 @@ void worker_advance_stop(struct worker_env *env, struct worker *w)
 static void open_stop(struct worker_env *env, struct worker *w, enum stop_reason why)
 {
         w->stop_reason = why;
-        w->state = WORKER_STOPPING;
+        set_state(env, w, WORKER_STOPPING);
         w->stop_began = env_now(env);
         w->stop_signal_sent = 0;
         w->pre.stale = hook_busy(&w->pre);
@@ -699,7 +734,7 @@ void worker_settle_down(struct worker_env *env, struct worker *w)
         else if (w->state == WORKER_BACKOFF && w->outcome != OUTCOME_EXITED)
                 w->outcome = OUTCOME_FAILED; /* waiting to retry a failure */
         if (w->state == WORKER_WAITING || w->state == WORKER_BACKOFF)
-                w->state = WORKER_DOWN;
+                set_state(env, w, WORKER_DOWN);
         if (w->pre.argv && w->pre.outcome == OUTCOME_NONE)
                 w->pre.outcome = OUTCOME_SKIPPED;
         if (w->post.argv && w->post.outcome == OUTCOME_NONE)
@@ -809,7 +844,7 @@ bool worker_force(struct worker_env *env, struct worker *w)
         bool began = false;
 
         if (w->goal != GOAL_REMOVE)
-                w->goal = GOAL_DOWN;
+                set_goal(env, w, GOAL_DOWN);
         hook_kill(env, &w->pre, OUTCOME_FAILED);
         hook_kill(env, &w->post, OUTCOME_FAILED);
         if (w->alive) {
@@ -894,7 +929,7 @@ void worker_on_deadline(struct worker_env *env, struct worker *w)
                 worker_begin_stop(env, w, STOP_FAILED_START);
                 return;
         case WORKER_BACKOFF:
-                w->state = WORKER_WAITING; /* the scheduler starts it (deps, max_parallel) */
+                set_state(env, w, WORKER_WAITING); /* the scheduler starts it (deps, max_parallel) */
                 return;
         case WORKER_STOPPING:
                 stop_deadline(env, w);
@@ -927,17 +962,17 @@ struct worker *worker_of_timer(const struct timer *t)
 
 void worker_set_goal(struct worker_env *env, struct worker *w, enum worker_goal g)
 {
-        w->goal = g;
+        set_goal(env, w, g);
         if (worker_wants_down(w))
                 env_timer_set(env, &w->wd, USEC_INFINITY);
 }
 
-void worker_revive(struct worker *w)
+void worker_revive(struct worker_env *env, struct worker *w)
 {
-        w->goal = GOAL_RUN;
+        set_goal(env, w, GOAL_RUN);
         if (w->state == WORKER_STOPPING || w->state == WORKER_STARTING || w->state == WORKER_RUNNING)
                 return;
-        w->state = WORKER_WAITING;
+        set_state(env, w, WORKER_WAITING);
         w->outcome = OUTCOME_NONE;
         w->n_start_times = 0;
         w->next_delay = w->c.restart_delay;

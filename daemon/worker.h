@@ -123,8 +123,13 @@ struct worker_env {
         struct hmap pids;      /* live worker process -> struct worker */
         struct hmap hook_pids; /* live hook process -> struct hook_run */
         bool shutting_down, forced;
+        /* workers by state; those not going down (goal run or restart) by
+         * state, and their oneshots done; workers whose goal is not run */
+        unsigned n_state[WORKER_FAILED + 1], n_up[WORKER_FAILED + 1], n_up_done, n_not_run;
         /* a worker failed for good (the supervisor decides about critical ones) */
         void (*failed)(struct worker_env *env, struct worker *w);
+        /* a worker's state or goal changed */
+        void (*touched)(struct worker_env *env, struct worker *w);
 };
 
 usec_t env_now(struct worker_env *env);
@@ -179,7 +184,7 @@ void worker_stop_leftovers(struct worker_env *env, struct worker *w);
 /* Set the goal (and what follows at once: no watchdog while going down). */
 void worker_set_goal(struct worker_env *env, struct worker *w, enum worker_goal g);
 /* Start afresh after a stop (gracectl start): waiting, counters reset. */
-void worker_revive(struct worker *w);
+void worker_revive(struct worker_env *env, struct worker *w);
 /* Its dependencies failed for good: say it once, outcome not-started. */
 bool worker_mark_blocked(struct worker *w, const char *dep);
 

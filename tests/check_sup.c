@@ -218,6 +218,7 @@ static void capture_abort(void);
 static void teardown(void)
 {
         capture_abort();
+        ck_assert_msg(!F.s || sup_counts_ok(F.s), "the counts of workers by state drifted");
         F.s = sup_free(F.s);
         clear_recs();
         free(F.recs);
@@ -338,6 +339,7 @@ static void die(const char *name, int status)
         ck_assert_msg(worker_alive(w), "%s is not alive", name);
         ck_assert_ptr_eq(sup_find_pid(S, pid), w);
         ck_assert(sup_on_exit(S, pid, status));
+        ck_assert_msg(sup_counts_ok(S), "the counts of workers by state drifted");
         /* gone, or already started again (a new pid) */
         ck_assert(!worker_alive(w) || worker_pid(w) != pid);
         ck_assert_ptr_null(sup_find_pid(S, pid));
@@ -380,6 +382,7 @@ static void at(usec_t t)
         ck_assert_uint_ge(t, F.now);
         F.now = t;
         sup_on_time(S);
+        ck_assert_msg(sup_counts_ok(S), "the counts of workers by state drifted");
 }
 
 static void advance(usec_t d) { at(F.now + d); }
