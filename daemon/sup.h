@@ -93,6 +93,9 @@ usec_t sup_now(const struct sup *s);
 usec_t sup_budget_deadline(const struct sup *s); /* USEC_INFINITY: none */
 bool sup_cleanup_running(const struct sup *s);   /* cleanup steps under way or to come */
 bool sup_ready_notified(const struct sup *s);     /* READY=1 was sent */
+/* Up to max of the workers stopping now, in the order they began (the
+ * latest ones are looked at first: usually no walk over every worker). */
+size_t sup_stopping(const struct sup *s, struct worker **out, size_t max);
 /* Workers not going down (goal run or restart) in state st; their oneshots done. O(1). */
 unsigned sup_count_up(const struct sup *s, enum worker_state st);
 unsigned sup_count_up_done(const struct sup *s);

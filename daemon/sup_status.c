@@ -16,13 +16,11 @@ static char *stopping_line(const struct sup *s)
 {
         usec_t t = sup_now(s), end = sup_budget_deadline(s), left = end != USEC_INFINITY && end > t ? end - t : 0;
         char *r = xstrdup("stopping:"), b[32];
-        int n = 0;
+        struct worker *w[4];
+        size_t n = sup_stopping(s, w, ELEMENTSOF(w));
 
-        for (size_t i = 0; i < sup_n_workers(s) && n < 4; i++) {
-                if (worker_state(W(s, i)) != WORKER_STOPPING)
-                        continue;
-                str_appendf(&r, "%s %s", n++ ? "," : "", worker_name(W(s, i)));
-        }
+        for (size_t i = 0; i < n; i++)
+                str_appendf(&r, "%s %s", i ? "," : "", worker_name(w[i]));
         if (n == 0)
                 str_appendf(&r, " %s", sup_cleanup_running(s) ? "cleanup" : "done");
         if (sup_forced(s))
