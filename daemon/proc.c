@@ -344,3 +344,35 @@ void proc_reap(void (*fn)(pid_t, int, void *), void *data)
                 fn(pid, status, data);
         }
 }
+
+#ifndef P_PIDFD
+#define P_PIDFD 3 /* Linux 5.4: glibc 2.36's <sys/wait.h> does not name it */
+#endif
+
+int proc_reap_pidfd(int pidfd, int *ret_status)
+{
+        siginfo_t si;
+
+        for (;;) {
+                memset(&si, 0, sizeof si);
+                if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) == 0)
+                        break;
+                if (errno != EINTR)
+                        return -errno;
+        }
+        if (si.si_pid == 0)
+                return 0;
+        /* back to a waitpid() status, which the rest of graced reads */
+        switch (si.si_code) {
+        case CLD_EXITED:
+                *ret_status = (si.si_status & 0xff) << 8;
+                break;
+        case CLD_DUMPED:
+                *ret_status = (si.si_status & 0x7f) | 0x80;
+                break;
+        default: /* CLD_KILLED */
+                *ret_status = si.si_status & 0x7f;
+                break;
+        }
+        return 1;
+}

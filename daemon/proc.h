@@ -98,6 +98,11 @@ bool proc_group_alive(pid_t pgid);
  * will then fail with ENOENT and be reported). */
 char *proc_resolve(const char *cmd, const char *path);
 
+/* Reaps the child behind pidfd if it has exited (the pidfd is readable
+ * then): 1 and its waitpid() status, 0 not yet, -errno (ECHILD: reaped
+ * already). O(1), where waitpid(-1) walks every child. */
+int proc_reap_pidfd(int pidfd, int *ret_status);
+
 /* Reaps every child that has exited; calls fn for each (status as from
  * waitpid). Loops until nothing is left (0 / ECHILD). */
 void proc_reap(void (*fn)(pid_t pid, int status, void *data), void *data);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "hmap.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
@@ -56,6 +57,11 @@ struct run {
         struct loop *loop;
         struct sup *sup;
         struct hookstat *hookstats; /* hooks whose exec status is not known yet */
+        /* every child is reaped through its pidfd, in O(1), when epoll says it
+         * exited; waitpid(-1) (which walks every child) only as a subreaper,
+         * for orphans, or for a child that has no pidfd */
+        struct hmap pidwatches; /* pid -> struct pidwatch */
+        bool reap_any;
         int sigfd;
         struct loop_watch *sig_watch, *log_watch;
         struct loop_timer *timer, *wd_timer;
@@ -351,6 +357,61 @@ static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, 
         return ret;
 }
 
+struct pidwatch {
+        struct run *run;
+        pid_t pid;
+        struct loop_watch *watch;
+};
+
+static void reaped(pid_t pid, int status, void *data);
+
+static void unwatch_pid(struct run *r, pid_t pid)
+{
+        struct pidwatch *pw = hmap_del(&r->pidwatches, (uintptr_t)pid);
+
+        if (pw) {
+                pw->watch = loop_del_fd(pw->watch);
+                free(pw);
+        }
+}
+
+static void on_pidfd(struct loop_watch *lw, int fd, uint32_t events, void *data)
+{
+        struct pidwatch *pw = data;
+        struct run *r = pw->run;
+        pid_t pid = pw->pid;
+        int status = 0, k;
+
+        /* a notify message is handled while its sender still maps to a worker */
+        if (r->nsrv)
+                notify_server_drain(r->nsrv);
+        k = proc_reap_pidfd(fd, &status);
+        if (k == 0)
+                return;
+        unwatch_pid(r, pid);
+        if (k > 0)
+                reaped(pid, status, r);
+        /* else ECHILD: waitpid(-1) reaped it first, and handled it */
+}
+
+/* A child of ours: reaped through its pidfd when it exits. */
+static void watch_pid(struct run *r, pid_t pid, int pidfd)
+{
+        struct pidwatch *pw;
+
+        if (pidfd >= 0) {
+                pw = xcalloc(1, sizeof *pw);
+                *pw = (struct pidwatch){ .run = r, .pid = pid };
+                pw->watch = loop_add_fd(r->loop, pidfd, EPOLLIN, on_pidfd, pw);
+                if (pw->watch) {
+                        hmap_put(&r->pidwatches, (uintptr_t)pid, pw);
+                        return;
+                }
+                free(pw);
+        }
+        r->reap_any = true; /* no pidfd to watch: SIGCHLD and waitpid(-1) from now on */
+}
+
 static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
 {
         struct run *r = ctx;
@@ -363,6 +424,7 @@ static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
+        watch_pid(r, ch.pid, ch.pidfd);
         close_status(m);
         m->status_fd = ch.status_fd;
         m->status_watch = loop_add_fd(r->loop, ch.status_fd, EPOLLIN, on_status, m);
@@ -440,6 +502,7 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
+        watch_pid(r, ch.pid, ch.pidfd);
         hs = new_hookstat(r, ch.status_fd, h);
         if (hs->next)
                 hs->next->prev = hs;
@@ -459,6 +522,7 @@ static bool op_group_alive(void *ctx, pid_t pgid) { return proc_group_alive(pgid
 
 static void op_release(void *ctx, pid_t pid, int pidfd)
 {
+        unwatch_pid(ctx, pid);
         safe_close(pidfd);
 }
 
@@ -542,7 +606,7 @@ static void on_signal(struct loop_watch *lw, int fd, uint32_t events, void *data
                 else
                         sup_on_signal(r->sup, (int)si.ssi_signo);
         }
-        if (chld) {
+        if (chld && r->reap_any) {
                 if (r->nsrv)
                         notify_server_drain(r->nsrv);
                 proc_reap(reaped, r);
@@ -794,6 +858,7 @@ static void tear_down(struct run *r)
         r->sup = sup_free(r->sup); /* forgets every worker: op_forget() */
         while (r->hookstats)
                 hookstat_free(r->hookstats);
+        hmap_done(&r->pidwatches); /* empty: every child was reaped, its pidfd released */
         loop_timer_free(r->timer);
         loop_timer_free(r->wd_timer);
         r->sig_watch = loop_del_fd(r->sig_watch);
@@ -810,7 +875,8 @@ static void tear_down(struct run *r)
 
 int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
 {
-        struct run r = { .sigfd = -1, .devnull_w = -1, .config_path = o->config_path };
+        struct run r = { .sigfd = -1, .devnull_w = -1, .config_path = o->config_path, .pidwatches = HMAP_INIT_INT,
+                         .reap_any = o->subreaper || getpid() == 1 };
         int e;
 
         r.started_real = now_real();
