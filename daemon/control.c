@@ -307,10 +307,9 @@ _printf_(2, 3) static void respond_error(struct client *cl, const char *fmt, ...
         char *msg;
 
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        msg = xvasprintf(fmt, ap);
         va_end(ap);
-        respond(cl, err_obj(msg ? msg : "out of memory"));
+        respond(cl, err_obj(msg));
         free(msg);
 }
 
