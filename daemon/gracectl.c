@@ -24,6 +24,7 @@
 #define EXIT_USAGE 2
 #define EXIT_UNAVAILABLE 69
 
+#define NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . -" /* name_is_valid() */
 #define DEFAULT_TIMEOUT (30 * USEC_PER_SEC) /* status, reload, shutdown */
 #define MAX_RESPONSE (64u * 1024 * 1024)
 
@@ -378,6 +379,19 @@ static void parse_options(int argc, char **argv, struct options *o)
         }
 }
 
+/* A worker name from the command line, checked before graced is asked. */
+static const char *worker_name_arg(const char *verb, const char *name)
+{
+        char *shown;
+
+        if (name_is_valid(name))
+                return name;
+        /* shown as the terminal can take it: at most 64 bytes, cut between characters */
+        shown = utf8_sanitize(name, strlen(name), NAME_MAX_LEN, NULL);
+        usage_error("%s: invalid worker name \"%s\"%s (" NAME_RULE ")", verb, printable(shown),
+                    strlen(name) > strlen(shown) ? "..." : "");
+}
+
 /* The command and its argument, after the options. */
 static void parse_command(int argc, char **argv, struct options *o)
 {
@@ -387,7 +401,7 @@ static void parse_command(int argc, char **argv, struct options *o)
         if (strcmp(o->verb, "start") == 0 || strcmp(o->verb, "stop") == 0 || strcmp(o->verb, "restart") == 0) {
                 if (optind >= argc)
                         usage_error("%s: missing worker name", o->verb);
-                o->name = argv[optind++];
+                o->name = worker_name_arg(o->verb, argv[optind++]);
                 if (!o->timeout_set)
                         o->timeout = USEC_INFINITY; /* bounded by graced's own timeouts */
         } else if (strcmp(o->verb, "status") != 0 && strcmp(o->verb, "reload") != 0 &&
