@@ -342,6 +342,26 @@ bool utf8_is_valid(const char *s, size_t len)
         return true;
 }
 
+size_t utf8_cut(const char *s, size_t len)
+{
+        const unsigned char *p = (const unsigned char *)s;
+
+        /* back over continuation bytes to the last start of a character */
+        for (size_t k = 1; k <= 3 && k <= len; k++) {
+                unsigned char c = p[len - k];
+                bool valid;
+
+                if (c >= 0x80 && c < 0xc0)
+                        continue;
+                /* a lead byte whose k bytes are a proper, valid start (its
+                 * character needs more of them): utf8_char stops at the end */
+                if (c >= 0xc2 && c <= 0xf4 && utf8_char(p + len - k, k, &valid) == k && !valid)
+                        return len - k;
+                return len;
+        }
+        return len;
+}
+
 size_t utf8_append(struct sbuf *b, const char *s, size_t len, size_t max)
 {
         const unsigned char *p = (const unsigned char *)s;
