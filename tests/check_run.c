@@ -1309,6 +1309,21 @@ START_TEST(test_lines_exact)
 }
 END_TEST
 
+/* graced with --log-format=json on conf until its oneshot worker is done,
+ * then stopped: its log (malloc'd). */
+static char *json_log_of(struct gh *g, const char *conf)
+{
+        char *log;
+
+        start(g, conf, ARGS("--log-format=json"), NULL);
+        wait_log(g, "\"msg\":\"done\"");
+        ck_assert_int_eq(gh_signal(g, SIGTERM), 0);
+        ck_assert_int_eq(gh_exit_code(g, T), 0);
+        log = h_log_contents(g);
+        ck_assert_ptr_nonnull(log);
+        return log;
+}
+
 START_TEST(test_json_output)
 {
         struct gh g;
@@ -1328,12 +1343,7 @@ START_TEST(test_json_output)
                              "  command = [\"%s\", \"--print\", \"2\", \"--print-err\", \"1\", \"--print-bytes\", \"4097\",\n"
                              "             \"--no-newline\", \"--print\", \"1\"]; });\n",
                              TW);
-        start(&g, conf, ARGS("--log-format=json"), NULL);
-        wait_log(&g, "\"msg\":\"done\"");
-        ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
-        ck_assert_int_eq(gh_exit_code(&g, T), 0);
-        log = h_log_contents(&g);
-        ck_assert_ptr_nonnull(log);
+        log = json_log_of(&g, conf);
         for (char *line = log; *line;) {
                 char *end = strchr(line, '\n');
                 struct json_object *o;
@@ -1404,12 +1414,7 @@ START_TEST(test_json_output_utf8)
                              "printf '%%4095s' '' | tr ' ' a; printf '\\\\360\\\\237\\\\230\\\\200\\\\n'; "
                              "printf 'caf\\\\303\\\\251 \\\\360\\\\237\\\\230\\\\200 "
                              "\\\\355\\\\240\\\\200\\\\n'\"]; });\n");
-        start(&g, conf, ARGS("--log-format=json"), NULL);
-        wait_log(&g, "\"msg\":\"done\"");
-        ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
-        ck_assert_int_eq(gh_exit_code(&g, T), 0);
-        log = h_log_contents(&g);
-        ck_assert_ptr_nonnull(log);
+        log = json_log_of(&g, conf);
         for (char *line = log; *line;) {
                 char *end = strchr(line, '\n');
                 struct json_object *o;
@@ -1478,12 +1483,7 @@ START_TEST(test_json_output_utf8_cut)
         conf = gh_write_file(&g, "graced.conf",
                              "workers = ({ name = \"cut\"; type = \"oneshot\"; command = [\"/bin/cat\", \"%s\"]; });\n",
                              gh_path(&g, "lines.txt"));
-        start(&g, conf, ARGS("--log-format=json"), NULL);
-        wait_log(&g, "\"msg\":\"done\"");
-        ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
-        ck_assert_int_eq(gh_exit_code(&g, T), 0);
-        log = h_log_contents(&g);
-        ck_assert_ptr_nonnull(log);
+        log = json_log_of(&g, conf);
         for (line = log; *line;) {
                 char *end = strchr(line, '\n');
                 struct json_object *o;
