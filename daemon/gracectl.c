@@ -382,14 +382,21 @@ static void parse_options(int argc, char **argv, struct options *o)
 /* A worker name from the command line, checked before graced is asked. */
 static const char *worker_name_arg(const char *verb, const char *name)
 {
-        char *shown;
+        char shown[NAME_MAX_LEN + 1], *text, *p;
+        size_t n, k;
 
         if (name_is_valid(name))
                 return name;
-        /* shown as the terminal can take it: at most 64 bytes, cut between characters */
-        shown = utf8_sanitize(name, strlen(name), NAME_MAX_LEN, NULL);
-        usage_error("%s: invalid worker name \"%s\"%s (" NAME_RULE ")", verb, printable(shown),
-                    strlen(name) > strlen(shown) ? "..." : "");
+        /* shown as a terminal can take it: UTF-8, no control characters,
+         * at most 64 bytes (cut between characters) */
+        text = utf8_sanitize(name, strlen(name), SIZE_MAX, NULL);
+        p = printable(text);
+        n = strlen(p);
+        k = utf8_cut(p, MIN(n, NAME_MAX_LEN));
+        snprintf(shown, sizeof shown, "%.*s", (int)k, p);
+        free(p);
+        free(text);
+        usage_error("%s: invalid worker name \"%s\"%s (" NAME_RULE ")", verb, shown, k < n ? "..." : "");
 }
 
 /* The command and its argument, after the options. */
