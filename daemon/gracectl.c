@@ -24,7 +24,7 @@
 #define EXIT_USAGE 2
 #define EXIT_UNAVAILABLE 69
 
-#define NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . -" /* name_is_valid() */
+#define NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . -" /* what name_is_valid() accepts */
 #define DEFAULT_TIMEOUT (30 * USEC_PER_SEC) /* status, reload, shutdown */
 #define MAX_RESPONSE (64u * 1024 * 1024)
 
