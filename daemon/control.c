@@ -307,10 +307,9 @@ _printf_(2, 3) static void respond_error(struct client *cl, const char *fmt, ...
         char *msg;
 
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        msg = xvasprintf(fmt, ap);
         va_end(ap);
-        respond(cl, err_obj(msg ? msg : "out of memory"));
+        respond(cl, err_obj(msg));
         free(msg);
 }
 
@@ -540,34 +539,18 @@ static bool has_escaped_nul(const char *s, size_t len)
         return false;
 }
 
-/* One request line (without its newline). */
-static void handle_line(struct client *cl, const char *line, size_t len)
+/* Parses a request line as one JSON value that takes the whole line: NULL
+ * and the value in *ret (NULL too for a JSON null), or why it is not one. */
+static const char *parse_json(const char *line, size_t len, struct json_object **ret)
 {
-        struct json_tokener *tok;
-        struct json_object *req, *v;
-        enum json_tokener_error e;
-        const char *cmd, *name = NULL, *why = NULL;
-        bool force = false;
-        size_t i;
+        struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+        struct json_object *v = json_tokener_parse_ex(tok, line, (int)len);
+        enum json_tokener_error e = json_tokener_get_error(tok);
+        const char *why = NULL;
 
-        while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
-                len--;
-        for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
-                ;
-        if (i == len)
-                return; /* a blank line is no request */
-        if (memchr(line, 0, len)) {
-                log_debug(NULL, "control", "control: uid %u: NUL byte in request", (unsigned)cl->uid);
-                respond_error(cl, "bad JSON: NUL byte in request");
-                return;
-        }
-
-        tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-        req = json_tokener_parse_ex(tok, line, (int)len);
-        e = json_tokener_get_error(tok);
         if (e == json_tokener_continue) {
                 /* the line is all there is: a NUL ends a bare number */
-                req = json_tokener_parse_ex(tok, "", 1);
+                v = json_tokener_parse_ex(tok, "", 1);
                 e = json_tokener_get_error(tok);
                 why = e == json_tokener_success ? NULL
                       : e == json_tokener_continue ? "unexpected end of input"
@@ -579,68 +562,135 @@ static void handle_line(struct client *cl, const char *line, size_t len)
         }
         json_tokener_free(tok);
         if (why) {
+                json_object_put(v);
+                v = NULL;
+        }
+        *ret = v;
+        return why;
+}
+
+/* The request on a line: a JSON object none of whose strings holds a NUL.
+ * NULL when it is not one (the client has its answer). */
+static struct json_object *parse_request(struct client *cl, const char *line, size_t len)
+{
+        struct json_object *req;
+        const char *why;
+
+        if (memchr(line, 0, len)) {
+                log_debug(NULL, "control", "control: uid %u: NUL byte in request", (unsigned)cl->uid);
+                respond_error(cl, "bad JSON: NUL byte in request");
+                return NULL;
+        }
+        why = parse_json(line, len, &req);
+        if (why) {
                 log_debug(NULL, "control", "control: uid %u: bad JSON: %s", (unsigned)cl->uid, why);
                 respond_error(cl, "bad JSON: %s", why);
-                goto done;
+                return NULL;
         }
         if (has_escaped_nul(line, len)) {
                 log_debug(NULL, "control", "control: uid %u: NUL in a request string", (unsigned)cl->uid);
                 respond_error(cl, "request strings must not contain NUL");
-                goto done;
-        }
-
-        if (!json_object_is_type(req, json_type_object)) {
+        } else if (!json_object_is_type(req, json_type_object)) {
                 log_debug(NULL, "control", "control: uid %u: request is not an object", (unsigned)cl->uid);
                 respond_error(cl, "request must be a JSON object");
-                goto done;
+        } else {
+                return req;
         }
+        json_object_put(req);
+        return NULL;
+}
+
+/* start, stop or restart: {"cmd": cmd, "name": NAME}. */
+static void request_worker_op(struct client *cl, struct json_object *req, const char *cmd, enum sup_op op)
+{
+        struct json_object *v;
+        const char *name;
+
+        if (!json_object_object_get_ex(req, "name", &v) || !json_object_is_type(v, json_type_string)) {
+                respond_error(cl, "%s: missing \"name\"", cmd);
+                return;
+        }
+        name = json_object_get_string(v);
+        if (!name_is_valid(name)) {
+                respond_error(cl, "invalid worker name");
+                return;
+        }
+        do_worker_op(cl, op, name);
+}
+
+/* {"cmd": "shutdown", "force": BOOL}, force optional. */
+static void request_shutdown(struct client *cl, struct json_object *req)
+{
+        struct json_object *v;
+        bool force = false;
+
+        if (json_object_object_get_ex(req, "force", &v) && v) {
+                if (!json_object_is_type(v, json_type_boolean)) {
+                        respond_error(cl, "shutdown: \"force\" must be true or false");
+                        return;
+                }
+                force = json_object_get_boolean(v);
+        }
+        do_shutdown(cl, force);
+}
+
+static void request_unknown(struct client *cl, const char *cmd)
+{
+        char shown[65];
+        /* at most 64 bytes of it, cut between characters */
+        char *quoted = utf8_sanitize(cmd, strlen(cmd), 64, NULL);
+
+        log_debug(NULL, "control", "control: uid %u: unknown command \"%s\"", (unsigned)cl->uid,
+                  printable(quoted, shown, sizeof shown));
+        respond_error(cl, "unknown command: %s", quoted);
+        free(quoted);
+}
+
+/* A request object: its "cmd" chooses what to do. */
+static void handle_request(struct client *cl, struct json_object *req)
+{
+        struct json_object *v;
+        const char *cmd;
+
         if (!json_object_object_get_ex(req, "cmd", &v) || !json_object_is_type(v, json_type_string)) {
                 log_debug(NULL, "control", "control: uid %u: request without \"cmd\"", (unsigned)cl->uid);
                 respond_error(cl, "missing \"cmd\"");
-                goto done;
+                return;
         }
         cmd = json_object_get_string(v);
-
-        if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 || strcmp(cmd, "restart") == 0) {
-                enum sup_op op = strcmp(cmd, "start") == 0  ? SUP_OP_START
-                                 : strcmp(cmd, "stop") == 0 ? SUP_OP_STOP
-                                                            : SUP_OP_RESTART;
-
-                if (!json_object_object_get_ex(req, "name", &v) || !json_object_is_type(v, json_type_string)) {
-                        respond_error(cl, "%s: missing \"name\"", cmd);
-                        goto done;
-                }
-                name = json_object_get_string(v);
-                if (!name_is_valid(name)) {
-                        respond_error(cl, "invalid worker name");
-                        goto done;
-                }
-                do_worker_op(cl, op, name);
-        } else if (strcmp(cmd, "status") == 0) {
+        if (strcmp(cmd, "start") == 0)
+                request_worker_op(cl, req, cmd, SUP_OP_START);
+        else if (strcmp(cmd, "stop") == 0)
+                request_worker_op(cl, req, cmd, SUP_OP_STOP);
+        else if (strcmp(cmd, "restart") == 0)
+                request_worker_op(cl, req, cmd, SUP_OP_RESTART);
+        else if (strcmp(cmd, "status") == 0)
                 do_status(cl);
-        } else if (strcmp(cmd, "reload") == 0) {
+        else if (strcmp(cmd, "reload") == 0)
                 do_reload(cl);
-        } else if (strcmp(cmd, "shutdown") == 0) {
-                if (json_object_object_get_ex(req, "force", &v) && v) {
-                        if (!json_object_is_type(v, json_type_boolean)) {
-                                respond_error(cl, "shutdown: \"force\" must be true or false");
-                                goto done;
-                        }
-                        force = json_object_get_boolean(v);
-                }
-                do_shutdown(cl, force);
-        } else {
-                char shown[65];
-                /* at most 64 bytes of it, cut between characters */
-                char *quoted = utf8_sanitize(cmd, strlen(cmd), 64, NULL);
+        else if (strcmp(cmd, "shutdown") == 0)
+                request_shutdown(cl, req);
+        else
+                request_unknown(cl, cmd);
+}
 
-                log_debug(NULL, "control", "control: uid %u: unknown command \"%s\"", (unsigned)cl->uid,
-                          printable(quoted, shown, sizeof shown));
-                respond_error(cl, "unknown command: %s", quoted);
-                free(quoted);
+/* One request line (without its newline). */
+static void handle_line(struct client *cl, const char *line, size_t len)
+{
+        struct json_object *req;
+        size_t i;
+
+        while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+                len--;
+        for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+                ;
+        if (i == len)
+                return; /* a blank line is no request */
+        req = parse_request(cl, line, len);
+        if (req) {
+                handle_request(cl, req);
+                json_object_put(req);
         }
-done:
-        json_object_put(req);
 }
 
 /* Handle the complete lines read so far, one at a time: a request whose

@@ -24,6 +24,7 @@
 #define EXIT_USAGE 2
 #define EXIT_UNAVAILABLE 69
 
+#define NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . -" /* what name_is_valid() accepts */
 #define DEFAULT_TIMEOUT (30 * USEC_PER_SEC) /* status, reload, shutdown */
 #define MAX_RESPONSE (64u * 1024 * 1024)
 
@@ -317,6 +318,13 @@ static int report_failure(struct json_object *resp, bool json)
 
 /* ---- main -------------------------------------------------------------------------- */
 
+struct options {
+        bool json, force;
+        usec_t timeout;
+        bool timeout_set;
+        const char *verb, *name;
+};
+
 static usec_t parse_timeout(const char *s)
 {
         usec_t t;
@@ -328,7 +336,8 @@ static usec_t parse_timeout(const char *s)
         return t == 0 ? USEC_INFINITY : t;
 }
 
-int main(int argc, char **argv)
+/* The options; exits for --help, --version and a usage error. */
+static void parse_options(int argc, char **argv, struct options *o)
 {
         enum { OPT_FORCE = 256 };
         static const struct option longopts[] = {
@@ -340,83 +349,134 @@ int main(int argc, char **argv)
                 { "version", no_argument, NULL, 'V' },
                 {}
         };
-        bool json = false, force = false, timeout_set = false, ok;
-        usec_t timeout = DEFAULT_TIMEOUT;
-        struct json_object *req, *resp, *v;
-        const char *verb, *name = NULL;
-        char *path = NULL;
-        int opt, code = 0;
+        int opt;
 
         while ((opt = getopt_long(argc, argv, "s:jt:hV", longopts, NULL)) != -1) {
                 switch (opt) {
+                case 'h':
+                        usage(stdout);
+                        exit(0);
+                case 'V':
+                        printf("gracectl (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+                        exit(0);
                 case 's':
                         socket_path = optarg;
                         break;
                 case 'j':
-                        json = true;
+                        o->json = true;
                         break;
                 case 't':
-                        timeout = parse_timeout(optarg);
-                        timeout_set = true;
+                        o->timeout = parse_timeout(optarg);
+                        o->timeout_set = true;
                         break;
                 case OPT_FORCE:
-                        force = true;
+                        o->force = true;
                         break;
-                case 'h':
-                        usage(stdout);
-                        return 0;
-                case 'V':
-                        printf("gracectl (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-                        return 0;
                 default:
                         fputs("Try 'gracectl --help' for more information.\n", stderr);
-                        return EXIT_USAGE;
+                        exit(EXIT_USAGE);
                 }
         }
+}
+
+/* A worker name from the command line, checked before graced is asked. */
+static const char *worker_name_arg(const char *verb, const char *name)
+{
+        char shown[NAME_MAX_LEN + 1], *text, *p;
+        size_t n, k;
+
+        if (name_is_valid(name))
+                return name;
+        /* shown as a terminal can take it: UTF-8, no control characters,
+         * at most 64 bytes (cut between characters) */
+        text = utf8_sanitize(name, strlen(name), SIZE_MAX, NULL);
+        p = printable(text);
+        n = strlen(p);
+        k = utf8_cut(p, MIN(n, NAME_MAX_LEN));
+        snprintf(shown, sizeof shown, "%.*s", (int)k, p);
+        free(p);
+        free(text);
+        usage_error("%s: invalid worker name \"%s\"%s (" NAME_RULE ")", verb, shown, k < n ? "..." : "");
+}
+
+/* The command and its argument, after the options. */
+static void parse_command(int argc, char **argv, struct options *o)
+{
         if (optind >= argc)
                 usage_error("missing command");
-        verb = argv[optind++];
-        if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "restart") == 0) {
+        o->verb = argv[optind++];
+        if (strcmp(o->verb, "start") == 0 || strcmp(o->verb, "stop") == 0 || strcmp(o->verb, "restart") == 0) {
                 if (optind >= argc)
-                        usage_error("%s: missing worker name", verb);
-                name = argv[optind++];
-                if (!timeout_set)
-                        timeout = USEC_INFINITY; /* bounded by graced's own timeouts */
-        } else if (strcmp(verb, "status") != 0 && strcmp(verb, "reload") != 0 && strcmp(verb, "shutdown") != 0) {
-                usage_error("unknown command: %s", verb);
+                        usage_error("%s: missing worker name", o->verb);
+                o->name = worker_name_arg(o->verb, argv[optind++]);
+                if (!o->timeout_set)
+                        o->timeout = USEC_INFINITY; /* bounded by graced's own timeouts */
+        } else if (strcmp(o->verb, "status") != 0 && strcmp(o->verb, "reload") != 0 &&
+                   strcmp(o->verb, "shutdown") != 0) {
+                usage_error("unknown command: %s", o->verb);
         }
         if (optind < argc)
-                usage_error("%s: unexpected argument: %s", verb, argv[optind]);
-        if (force && strcmp(verb, "shutdown") != 0)
+                usage_error("%s: unexpected argument: %s", o->verb, argv[optind]);
+        if (o->force && strcmp(o->verb, "shutdown") != 0)
                 usage_error("--force goes with shutdown only");
+}
 
-        if (!socket_path) {
-                path = control_default_path(NULL);
-                if (!path)
-                        die(EXIT_UNAVAILABLE, "no control socket: neither $RUNTIME_DIRECTORY nor $XDG_RUNTIME_DIR is "
-                                              "set; give one with -s SOCKET");
-                socket_path = path;
-        }
+/* The socket graced chooses when none is configured (caller frees). */
+static char *default_socket(void)
+{
+        char *path = control_default_path(NULL);
+
+        if (!path)
+                die(EXIT_UNAVAILABLE, "no control socket: neither $RUNTIME_DIRECTORY nor $XDG_RUNTIME_DIR is "
+                                      "set; give one with -s SOCKET");
+        return path;
+}
+
+static struct json_object *make_request(const struct options *o)
+{
+        struct json_object *req = json_object_new_object();
+
+        json_object_object_add(req, "cmd", json_object_new_string(o->verb));
+        if (o->name)
+                json_object_object_add(req, "name", json_object_new_string(o->name));
+        if (strcmp(o->verb, "shutdown") == 0)
+                json_object_object_add(req, "force", json_object_new_boolean(o->force));
+        return req;
+}
+
+/* Prints graced's answer as asked; returns the exit code. */
+static int print_answer(struct json_object *resp, const struct options *o)
+{
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(resp, "ok", &v) || !json_object_is_type(v, json_type_boolean) ||
+            !json_object_get_boolean(v))
+                return report_failure(resp, o->json);
+        if (strcmp(o->verb, "status") == 0)
+                o->json ? print_status_json(resp) : print_table(resp);
+        else if (o->json)
+                print_json(resp);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        struct options o = { .timeout = DEFAULT_TIMEOUT };
+        struct json_object *req, *resp;
+        char *path = NULL;
+        int code;
+
+        parse_options(argc, argv, &o);
+        parse_command(argc, argv, &o);
+        if (!socket_path)
+                socket_path = path = default_socket();
         /* a closed socket shows as EPIPE, not as a signal */
         signal(SIGPIPE, SIG_IGN);
 
-        req = json_object_new_object();
-        json_object_object_add(req, "cmd", json_object_new_string(verb));
-        if (name)
-                json_object_object_add(req, "name", json_object_new_string(name));
-        if (strcmp(verb, "shutdown") == 0)
-                json_object_object_add(req, "force", json_object_new_boolean(force));
-        resp = converse(req, timeout);
+        req = make_request(&o);
+        resp = converse(req, o.timeout);
         json_object_put(req);
-
-        ok = json_object_object_get_ex(resp, "ok", &v) && json_object_is_type(v, json_type_boolean) &&
-             json_object_get_boolean(v);
-        if (!ok)
-                code = report_failure(resp, json);
-        else if (strcmp(verb, "status") == 0)
-                json ? print_status_json(resp) : print_table(resp);
-        else if (json)
-                print_json(resp);
+        code = print_answer(resp, &o);
         json_object_put(resp);
         free(path);
         if (fflush(stdout) != 0 || ferror(stdout))

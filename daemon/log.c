@@ -397,23 +397,24 @@ static void emit_record(int level, const char *worker, const char *event, const 
         sbuf_free(&b);
 }
 
+/* One of graced's own records, formatted (%m sees the caller's errno). */
+static void log_va(int level, const char *worker, const char *event, const char *fmt, va_list ap)
+{
+        char *msg = xvasprintf(fmt, ap);
+
+        emit_record(level, worker, event, NULL, msg, strlen(msg), false);
+        free(msg);
+}
+
 void log_msg(int level, const char *worker, const char *event, const char *fmt, ...)
 {
         int saved = errno;
         va_list ap;
-        char *msg;
-        int n;
 
-        if (level > max_level) {
-                errno = saved;
-                return;
-        }
-        va_start(ap, fmt);
-        n = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (n >= 0) {
-                emit_record(level, worker, event, NULL, msg, (size_t)n, false);
-                free(msg);
+        if (level <= max_level) {
+                va_start(ap, fmt);
+                log_va(level, worker, event, fmt, ap);
+                va_end(ap);
         }
         errno = saved;
 }
@@ -431,15 +432,12 @@ void log_banner(const char *fmt, ...)
 {
         va_list ap;
         char *msg, *line;
-        int n;
 
         if (format != LOG_FORMAT_DEV)
                 return;
         va_start(ap, fmt);
-        n = vasprintf(&msg, fmt, ap);
+        msg = xvasprintf(fmt, ap);
         va_end(ap);
-        if (n < 0)
-                return;
         line = color ? xasprintf("\033[1m>>> %s\033[0m\n", msg) : xasprintf(">>> %s\n", msg);
         emit(line, strlen(line));
         free(line);
@@ -449,13 +447,9 @@ void log_banner(const char *fmt, ...)
 void fatal(int code, const char *fmt, ...)
 {
         va_list ap;
-        char *msg;
 
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) >= 0) {
-                emit_record(LOG_ERR, NULL, "fatal", NULL, msg, strlen(msg), false);
-                free(msg);
-        }
+        log_va(LOG_ERR, NULL, "fatal", fmt, ap);
         va_end(ap);
         log_flush_all();
         log_set_nonblocking(false);

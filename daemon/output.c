@@ -42,48 +42,61 @@ static void flush_pending(struct output_stream *s)
         s->pending = NULL;
 }
 
+/* Adds to the partial line (n <= the room left). */
+static void keep(struct output_stream *s, const char *p, size_t n)
+{
+        if (!s->pending)
+                s->pending = xmalloc(OUTPUT_RECORD_MAX);
+        memcpy(s->pending + s->plen, p, n);
+        s->plen += n;
+}
+
+/* A line longer than a record: the partial line and room bytes of p make
+ * OUTPUT_RECORD_MAX. Emits them up to the last character boundary (a
+ * multi-byte character cut in two would become U+FFFD on both sides); the
+ * bytes after it start the next record. Returns the bytes of p used. */
+static size_t cut_record(struct output_stream *s, const char *p, size_t room)
+{
+        size_t k;
+
+        if (s->plen == 0) {
+                k = utf8_cut(p, OUTPUT_RECORD_MAX);
+                emit(s, p, k);
+                return k;
+        }
+        keep(s, p, room);
+        k = utf8_cut(s->pending, OUTPUT_RECORD_MAX);
+        emit(s, s->pending, k);
+        memmove(s->pending, s->pending + k, OUTPUT_RECORD_MAX - k);
+        s->plen = OUTPUT_RECORD_MAX - k;
+        if (s->plen == 0)
+                flush_pending(s);
+        return room;
+}
+
 static void feed(struct output_stream *s, const char *p, size_t len)
 {
         while (len > 0) {
-                if (s->plen > 0) {
-                        size_t room = OUTPUT_RECORD_MAX - s->plen;
-                        const char *nl = memchr(p, '\n', len < room + 1 ? len : room + 1);
+                size_t room = OUTPUT_RECORD_MAX - s->plen, k;
+                const char *nl = memchr(p, '\n', MIN(len, room + 1));
 
-                        if (nl) {
-                                size_t k = (size_t)(nl - p);
-                                memcpy(s->pending + s->plen, p, k);
-                                s->plen += k;
-                                flush_pending(s);
-                                p += k + 1;
-                                len -= k + 1;
-                        } else if (len > room) {
-                                memcpy(s->pending + s->plen, p, room);
-                                s->plen += room;
-                                flush_pending(s);
-                                p += room;
-                                len -= room;
-                        } else {
-                                memcpy(s->pending + s->plen, p, len);
-                                s->plen += len;
-                                return;
-                        }
-                        continue;
-                }
-                const char *nl = memchr(p, '\n', len < OUTPUT_RECORD_MAX + 1 ? len : OUTPUT_RECORD_MAX + 1);
                 if (nl) {
-                        emit(s, p, (size_t)(nl - p));
-                        len -= (size_t)(nl - p) + 1;
-                        p = nl + 1;
-                } else if (len > OUTPUT_RECORD_MAX) {
-                        emit(s, p, OUTPUT_RECORD_MAX);
-                        p += OUTPUT_RECORD_MAX;
-                        len -= OUTPUT_RECORD_MAX;
+                        k = (size_t)(nl - p);
+                        if (s->plen > 0) {
+                                keep(s, p, k);
+                                flush_pending(s);
+                        } else {
+                                emit(s, p, k);
+                        }
+                        k++;
+                } else if (len > room) {
+                        k = cut_record(s, p, room);
                 } else {
-                        s->pending = xmalloc(OUTPUT_RECORD_MAX);
-                        memcpy(s->pending, p, len);
-                        s->plen = len;
+                        keep(s, p, len);
                         return;
                 }
+                p += k;
+                len -= k;
         }
 }
 

@@ -1,6 +1,7 @@
 /* output.h - a worker's stdout/stderr pipe read in the loop, split into
- * records (a line, or 4096 bytes of a longer one; a last line without
- * newline is delivered at EOF) and handed to log_output(). While the log
+ * records (a line, or at most 4096 bytes of a longer one, cut at the last
+ * character boundary where it is UTF-8 there, else at 4096 bytes; a last
+ * line without newline is delivered at EOF) and handed to log_output(). While the log
  * buffer is congested every stream stops reading (the worker blocks). */
 #pragma once
 

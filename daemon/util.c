@@ -197,25 +197,19 @@ int write_all(int fd, const void *buf, size_t len)
         return 0;
 }
 
-int fd_set_nonblock(int fd, bool on)
+/* Sets or clears one flag of the fd's F_GETFL or F_GETFD word. */
+static int fd_set_flag(int fd, int get, int set, int flag, bool on)
 {
-        int fl = fcntl(fd, F_GETFL);
+        int fl = fcntl(fd, get);
 
         if (fl < 0)
                 return -errno;
-        fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
-        return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+        fl = on ? fl | flag : fl & ~flag;
+        return fcntl(fd, set, fl) < 0 ? -errno : 0;
 }
 
-int fd_set_cloexec(int fd, bool on)
-{
-        int fl = fcntl(fd, F_GETFD);
-
-        if (fl < 0)
-                return -errno;
-        fl = on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC;
-        return fcntl(fd, F_SETFD, fl) < 0 ? -errno : 0;
-}
+int fd_set_nonblock(int fd, bool on) { return fd_set_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, on); }
+int fd_set_cloexec(int fd, bool on) { return fd_set_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, on); }
 
 /* ---- growable buffer ------------------------------------------------------ */
 
@@ -346,6 +340,26 @@ bool utf8_is_valid(const char *s, size_t len)
                         return false;
         }
         return true;
+}
+
+size_t utf8_cut(const char *s, size_t len)
+{
+        const unsigned char *p = (const unsigned char *)s;
+
+        /* back over continuation bytes to the last start of a character */
+        for (size_t k = 1; k <= 3 && k <= len; k++) {
+                unsigned char c = p[len - k];
+                bool valid;
+
+                if (c >= 0x80 && c < 0xc0)
+                        continue;
+                /* a lead byte whose k bytes are a proper, valid start (its
+                 * character needs more of them): utf8_char stops at the end */
+                if (c >= 0xc2 && c <= 0xf4 && utf8_char(p + len - k, k, &valid) == k && !valid)
+                        return len - k;
+                return len;
+        }
+        return len;
 }
 
 size_t utf8_append(struct sbuf *b, const char *s, size_t len, size_t max)

@@ -85,6 +85,11 @@ void sbuf_free(struct sbuf *b);
  * (U+D800..U+DFFF), nothing above U+10FFFF. */
 #define UTF8_REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 bool utf8_is_valid(const char *s, size_t len);
+/* Where to cut s[0..len) without splitting a character: len, or less when
+ * s ends in the first 1 to 3 bytes of a character that are valid so far
+ * but not the whole of it (the cut then goes before them). Bytes that are
+ * not UTF-8 at the end are cut anywhere: len. */
+size_t utf8_cut(const char *s, size_t len);
 /* Appends s[0..len) to b as valid UTF-8: each invalid byte, and each
  * truncated, overlong, surrogate or out-of-range sequence (its longest
  * start that could have begun a valid character), becomes one U+FFFD.

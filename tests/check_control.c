@@ -792,6 +792,41 @@ START_TEST(test_usage_and_no_daemon)
 }
 END_TEST
 
+/* A worker name is checked before graced is asked: a name outside the rule
+ * (1 to 64 of A-Z a-z 0-9 _ . -) is a usage error, exit 2, even with no
+ * graced to connect to; a name inside it goes on to connect (69 here). */
+START_TEST(test_bad_worker_name)
+{
+        struct gh g;
+        char *out, long_name[66];
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        CTL(2, &g, &out, "stop", "bad name");
+        ck_assert_msg(strstr(out, "gracectl: stop: invalid worker name \"bad name\" (1 to 64 of A-Z a-z 0-9 _ . -)"),
+                      "output: %s", out);
+        ck_assert_msg(strstr(out, "Try 'gracectl --help'"), "output: %s", out);
+        ck_assert_msg(!strstr(out, "no graced running"), "output: %s", out);
+        CTL(2, &g, &out, "start", "");
+        ck_assert_msg(strstr(out, "start: invalid worker name \"\""), "output: %s", out);
+        CTL(2, &g, &out, "restart", "web/api");
+        CTL(2, &g, &out, "start", "caf\xc3\xa9");
+        /* control characters are not sent to the terminal */
+        CTL(2, &g, &out, "stop", "a\033[2Jb");
+        ck_assert_msg(strstr(out, "\"a?[2Jb\""), "output: %s", out);
+        ck_assert_ptr_null(strchr(out, '\033'));
+
+        /* 64 characters are a name, 65 are not (shown cut to 64, with "...") */
+        memset(long_name, 'n', 65);
+        long_name[65] = 0;
+        CTL(2, &g, &out, "stop", long_name);
+        ck_assert_msg(strstr(out, "nnnn\"... (1 to 64"), "output: %s", out);
+        long_name[64] = 0;
+        CTL(69, &g, &out, "stop", long_name);
+        CTL(69, &g, &out, "--", "stop", "-web.1_x");
+        gh_cleanup(&g);
+}
+END_TEST
+
 /* ---- the socket file ------------------------------------------------------------------ */
 
 START_TEST(test_socket_file)
@@ -1486,6 +1521,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_shutting_down);
         tcase_add_test(tc, test_reload);
         tcase_add_test(tc, test_usage_and_no_daemon);
+        tcase_add_test(tc, test_bad_worker_name);
 
         tc = h_tcase(s, "socket", 60);
         tcase_add_test(tc, test_socket_file);

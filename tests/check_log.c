@@ -1,5 +1,6 @@
-/* check_log.c - unit tests of graced's record formats (log.c) and of the
- * helpers they are built with (util.c: the growable buffer, UTF-8).
+/* check_log.c - unit tests of graced's record formats (log.c), of the
+ * helpers they are built with (util.c: the growable buffer, UTF-8) and of
+ * the records cut from a worker's pipe (output.c).
  *
  * log.c writes to fd 2: each test (Check forks one process per test) points
  * fd 2 at a memfd, logs, flushes and compares the bytes exactly. */
@@ -9,6 +10,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,8 @@
 #include <json-c/json.h>
 
 #include "log.h"
+#include "loop.h"
+#include "output.h"
 #include "util.h"
 
 #define R UTF8_REPLACEMENT
@@ -425,6 +429,48 @@ START_TEST(test_utf8_sanitize)
 }
 END_TEST
 
+/* utf8_cut: the cut goes before the valid start of a character the end
+ * leaves incomplete; anything else at the end is cut where it is. */
+START_TEST(test_utf8_cut)
+{
+        static const struct {
+                const char *s;
+                size_t cut;
+        } cases[] = {
+                { "", 0 },
+                { "abc", 3 },
+                { "ab\xc3", 2 },
+                { "ab\xc3\xa9", 4 },
+                { "a\xe2", 1 },
+                { "a\xe2\x82", 1 },
+                { "\xe2\x82\xac", 3 },
+                { "a\xf0\x9f\x98", 1 },
+                { "\xf0\x9f\x98\x80", 4 },
+                { "a\xe0\xa0", 1 },
+                { "a\xed\x9f", 1 },
+                { "a\xf4\x8f\xbf", 1 },
+                /* not the start of a character: C0, C1, F5..FF, overlong,
+                 * surrogate, above U+10FFFF, stray continuation bytes */
+                { "a\xc0", 2 },
+                { "a\xc1", 2 },
+                { "a\xf5", 2 },
+                { "a\xff", 2 },
+                { "a\xe0\x80", 3 },
+                { "a\xed\xa0", 3 },
+                { "a\xf4\x90", 3 },
+                { "a\xe2(", 3 },
+                { "\x80\x80\x80\x80", 4 },
+                { "\xc3\xa9\x80", 3 },
+                { "\xf0\x9f\x98\x80\x80", 5 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                ck_assert_msg(utf8_cut(cases[i].s, strlen(cases[i].s)) == cases[i].cut, "\"%s\": cut at %zu, wanted %zu",
+                              shown(cases[i].s, strlen(cases[i].s)), utf8_cut(cases[i].s, strlen(cases[i].s)),
+                              cases[i].cut);
+}
+END_TEST
+
 START_TEST(test_json_text)
 {
         struct json_object *o = json_text_new_len("\xc3\xa9\xc3\xa9\xff", 5, 3);
@@ -439,6 +485,118 @@ START_TEST(test_json_text)
         ck_assert_str_eq(json_object_get_string(o), R R R "ok");
         json_object_put(o);
         ck_assert_ptr_null(json_text_new(NULL));
+}
+END_TEST
+
+/* ---- output.c: records cut from a pipe --------------------------------------------- */
+
+/* n times unit, then tail */
+struct piece {
+        const char *unit;
+        size_t n;
+        const char *tail;
+};
+
+#define EURO "\xe2\x82\xac"
+#define SMILE "\xf0\x9f\x98\x80"
+
+/* The bytes written to a worker's pipe, a chunk at a time (all of each read
+ * before the next is written), and the records they must give: a line
+ * longer than 4096 bytes is cut at the last character boundary at or before
+ * 4096 bytes where it is UTF-8 there, else at 4096; nothing is lost or
+ * repeated. Text format: the bytes of a record are logged as they are. */
+static const struct {
+        struct piece chunk[3];
+        struct piece rec[4];
+} cut_cases[] = {
+        /* all in one read */
+        { { { "a", 4095, "\xc3\xa9z\n" } }, { { "a", 4095, "" }, { "", 0, "\xc3\xa9z" } } },
+        { { { "a", 4094, EURO "\n" } }, { { "a", 4094, "" }, { "", 0, EURO } } },
+        { { { "a", 4093, SMILE "z\n" } }, { { "a", 4093, "" }, { "", 0, SMILE "z" } } },
+        { { { "a", 4092, SMILE "g\n" } }, { { "a", 4092, SMILE }, { "", 0, "g" } } },
+        { { { EURO, 3000, "\n" } }, { { EURO, 1365, "" }, { EURO, 1365, "" }, { EURO, 270, "" } } },
+        /* not UTF-8 at the cut: 4096 bytes */
+        { { { "\xff", 8193, "\n" } }, { { "\xff", 4096, "" }, { "\xff", 4096, "" }, { "\xff", 1, "" } } },
+        { { { "d", 4095, "\xff\xff\n" } }, { { "d", 4095, "\xff" }, { "", 0, "\xff" } } },
+        { { { "d", 4095, "\xc0\x80\n" } }, { { "d", 4095, "\xc0" }, { "", 0, "\x80" } } },
+        { { { "d", 4094, "\xed\xa0\x80\n" } }, { { "d", 4094, "\xed\xa0" }, { "", 0, "\x80" } } },
+        /* the start of a character, whatever follows it */
+        { { { "e", 4095, "\xe2(\n" } }, { { "e", 4095, "" }, { "", 0, "\xe2(" } } },
+        /* a partial line kept from an earlier read */
+        { { { "b", 4094, "\xe2\x82" }, { "", 0, "\xacz\n" } }, { { "b", 4094, "" }, { "", 0, EURO "z" } } },
+        { { { "b", 4000, "" }, { "b", 93, SMILE "z\n" } }, { { "b", 4093, "" }, { "", 0, SMILE "z" } } },
+        { { { "c", 4094, "\xf0" }, { "", 0, "\x9f\x98\x80\n" } }, { { "c", 4094, "" }, { "", 0, SMILE } } },
+        { { { EURO, 1000, "" }, { EURO, 2000, "\n" } }, { { EURO, 1365, "" }, { EURO, 1365, "" }, { EURO, 270, "" } } },
+        /* the last line, ended by EOF, is not cut */
+        { { { "f", 4094, "\xe2\x82" } }, { { "f", 4094, "\xe2\x82" } } },
+};
+
+static char *piece_text(const struct piece *p)
+{
+        size_t u = strlen(p->unit), t = strlen(p->tail);
+        char *s = malloc(u * p->n + t + 1);
+
+        ck_assert_ptr_nonnull(s);
+        for (size_t i = 0; i < p->n; i++)
+                memcpy(s + i * u, p->unit, u);
+        memcpy(s + u * p->n, p->tail, t + 1);
+        return s;
+}
+
+/* Record n is want; where not, the place where they differ is shown. */
+static void assert_record(size_t n, const char *got, size_t len, const char *want)
+{
+        size_t i = 0, wlen = strlen(want);
+
+        while (i < len && i < wlen && got[i] == want[i])
+                i++;
+        ck_assert_msg(i == len && i == wlen, "record %zu: %zu bytes, wanted %zu; from byte %zu: \"%s\", wanted \"%s\"",
+                      n, len, wlen, i, shown(got + i, MIN(len - i, 8)), shown(want + i, MIN(wlen - i, 8)));
+}
+
+START_TEST(test_output_cut)
+{
+        struct loop *l = loop_new();
+        struct output_stream *s;
+        char *out, *line, *want;
+        size_t len, n = 0;
+        int p[2];
+
+        ck_assert_ptr_nonnull(l);
+        capture_start();
+        log_setup(LOG_FORMAT_TEXT, LOG_COLOR_NEVER, LOG_INFO);
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        s = output_open(l, p[0], "w", 0, NULL, NULL);
+        ck_assert_ptr_nonnull(s);
+        for (size_t i = 0; i < ELEMENTSOF(cut_cases[_i].chunk) && cut_cases[_i].chunk[i].unit; i++) {
+                char *chunk = piece_text(&cut_cases[_i].chunk[i]);
+
+                ck_assert_int_eq(write_all(p[1], chunk, strlen(chunk)), 0);
+                ck_assert(!output_drain(s));
+                free(chunk);
+        }
+        close(p[1]);
+        ck_assert(output_drain(s));
+        output_close(s);
+        loop_free(l);
+
+        /* "TS graced[PID]: w[stdout]: RECORD\n" each */
+        out = captured(&len);
+        for (line = out; line < out + len; n++) {
+                char *end = memchr(line, '\n', (size_t)(out + len - line));
+                char *t = memmem(line, (size_t)(end - line), "]: w[stdout]: ", 14);
+
+                ck_assert_msg(end && t, "not a record: %s", shown(line, MIN((size_t)(out + len - line), 80)));
+                ck_assert_msg(n < ELEMENTSOF(cut_cases[_i].rec) && cut_cases[_i].rec[n].unit, "record %zu too many", n);
+                t += 14;
+                ck_assert_uint_le((size_t)(end - t), 4096);
+                want = piece_text(&cut_cases[_i].rec[n]);
+                assert_record(n, t, (size_t)(end - t), want);
+                free(want);
+                line = end + 1;
+        }
+        ck_assert_msg(n == ELEMENTSOF(cut_cases[_i].rec) || !cut_cases[_i].rec[n].unit, "only %zu records", n);
+        free(out);
 }
 END_TEST
 
@@ -461,7 +619,12 @@ static Suite *log_suite(void)
         tc = tcase_create("text");
         tcase_add_test(tc, test_sbuf);
         tcase_add_loop_test(tc, test_utf8_sanitize, 0, ELEMENTSOF(utf8_cases));
+        tcase_add_test(tc, test_utf8_cut);
         tcase_add_test(tc, test_json_text);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("output");
+        tcase_add_loop_test(tc, test_output_cut, 0, ELEMENTSOF(cut_cases));
         suite_add_tcase(s, tc);
         return s;
 }

@@ -1309,6 +1309,21 @@ START_TEST(test_lines_exact)
 }
 END_TEST
 
+/* graced with --log-format=json on conf until its oneshot worker is done,
+ * then stopped: its log (malloc'd). */
+static char *json_log_of(struct gh *g, const char *conf)
+{
+        char *log;
+
+        start(g, conf, ARGS("--log-format=json"), NULL);
+        wait_log(g, "\"msg\":\"done\"");
+        ck_assert_int_eq(gh_signal(g, SIGTERM), 0);
+        ck_assert_int_eq(gh_exit_code(g, T), 0);
+        log = h_log_contents(g);
+        ck_assert_ptr_nonnull(log);
+        return log;
+}
+
 START_TEST(test_json_output)
 {
         struct gh g;
@@ -1328,12 +1343,7 @@ START_TEST(test_json_output)
                              "  command = [\"%s\", \"--print\", \"2\", \"--print-err\", \"1\", \"--print-bytes\", \"4097\",\n"
                              "             \"--no-newline\", \"--print\", \"1\"]; });\n",
                              TW);
-        start(&g, conf, ARGS("--log-format=json"), NULL);
-        wait_log(&g, "\"msg\":\"done\"");
-        ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
-        ck_assert_int_eq(gh_exit_code(&g, T), 0);
-        log = h_log_contents(&g);
-        ck_assert_ptr_nonnull(log);
+        log = json_log_of(&g, conf);
         for (char *line = log; *line;) {
                 char *end = strchr(line, '\n');
                 struct json_object *o;
@@ -1384,10 +1394,10 @@ START_TEST(test_json_output)
 }
 END_TEST
 
-/* A worker's bytes are not always UTF-8, and a 4-byte character can be
- * cut by the 4096-byte cap: every JSON line graced writes is still valid
+/* A worker's bytes are not always UTF-8, and a 4-byte character can
+ * straddle the 4096-byte cap: every JSON line graced writes is still valid
  * UTF-8 that json-c parses, each invalid sequence replaced by U+FFFD, valid
- * characters kept. */
+ * characters kept (the cap cuts before a character, not through it). */
 START_TEST(test_json_output_utf8)
 {
         struct gh g;
@@ -1404,12 +1414,7 @@ START_TEST(test_json_output_utf8)
                              "printf '%%4095s' '' | tr ' ' a; printf '\\\\360\\\\237\\\\230\\\\200\\\\n'; "
                              "printf 'caf\\\\303\\\\251 \\\\360\\\\237\\\\230\\\\200 "
                              "\\\\355\\\\240\\\\200\\\\n'\"]; });\n");
-        start(&g, conf, ARGS("--log-format=json"), NULL);
-        wait_log(&g, "\"msg\":\"done\"");
-        ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
-        ck_assert_int_eq(gh_exit_code(&g, T), 0);
-        log = h_log_contents(&g);
-        ck_assert_ptr_nonnull(log);
+        log = json_log_of(&g, conf);
         for (char *line = log; *line;) {
                 char *end = strchr(line, '\n');
                 struct json_object *o;
@@ -1429,13 +1434,88 @@ START_TEST(test_json_output_utf8)
         }
         ck_assert_int_eq(n, 4);
         ck_assert_str_eq(msgs[0], U_FFFD U_FFFD "(");
-        /* 4095 a and the first byte of the character, then its other three */
-        ck_assert_uint_eq(strlen(msgs[1]), 4095 + 3);
+        /* 4095 a, then the character whole: the cap cuts before it */
+        ck_assert_uint_eq(strlen(msgs[1]), 4095);
         ck_assert_uint_eq(strspn(msgs[1], "a"), 4095);
-        ck_assert_str_eq(msgs[1] + 4095, U_FFFD);
-        ck_assert_str_eq(msgs[2], U_FFFD U_FFFD U_FFFD);
+        ck_assert_str_eq(msgs[2], "\xf0\x9f\x98\x80");
         ck_assert_str_eq(msgs[3], "caf\xc3\xa9 \xf0\x9f\x98\x80 " U_FFFD U_FFFD U_FFFD);
         for (int i = 0; i < nobj; i++)
+                json_object_put(objs[i]);
+        free(log);
+        gh_cleanup(&g);
+}
+END_TEST
+
+/* A line longer than 4096 bytes is cut at the last character boundary at
+ * or before 4096 bytes: a multi-byte character that straddles byte 4096
+ * starts the next record whole, so both JSON records parse, hold no U+FFFD,
+ * and together are the line, byte for byte. */
+START_TEST(test_json_output_utf8_cut)
+{
+        static const struct {
+                char pad;
+                size_t n;
+                const char *ch;
+        } lines[] = {
+                { 'a', 4095, "\xc3\xa9" },         /* é: 1 byte + 1 */
+                { 'b', 4094, "\xe2\x82\xac" },     /* €: 2 + 1 */
+                { 'c', 4093, "\xf0\x9f\x98\x80" }, /* U+1F600: 3 + 1 */
+                { 'd', 4095, "\xf0\x9f\x98\x80" }, /* 1 + 3 */
+        };
+        enum { N = sizeof lines / sizeof lines[0] };
+        struct gh g;
+        const char *conf;
+        char *log, *line, *orig[N], text[N * 4104] = "";
+        size_t n = 0;
+        struct json_object *objs[16] = { 0 };
+        const char *msgs[16] = { 0 };
+
+        /* each line: the padding, the character, ";" */
+        for (size_t i = 0; i < N; i++) {
+                orig[i] = malloc(lines[i].n + 8);
+                ck_assert_ptr_nonnull(orig[i]);
+                memset(orig[i], lines[i].pad, lines[i].n);
+                sprintf(orig[i] + lines[i].n, "%s;", lines[i].ch);
+                strcat(strcat(text, orig[i]), "\n");
+        }
+        ck_assert_int_eq(gh_init(&g), 0);
+        ck_assert_ptr_nonnull(gh_write_file(&g, "lines.txt", "%s", text));
+        conf = gh_write_file(&g, "graced.conf",
+                             "workers = ({ name = \"cut\"; type = \"oneshot\"; command = [\"/bin/cat\", \"%s\"]; });\n",
+                             gh_path(&g, "lines.txt"));
+        log = json_log_of(&g, conf);
+        for (line = log; *line;) {
+                char *end = strchr(line, '\n');
+                struct json_object *o;
+
+                ck_assert_msg(end != NULL, "last log line without newline");
+                *end = '\0';
+                o = json_tokener_parse(line);
+                ck_assert_msg(o && json_object_is_type(o, json_type_object), "not a JSON object: %.200s", line);
+                if (strcmp(h_json_str(o, "event"), "output") == 0) {
+                        ck_assert_int_lt(n, sizeof msgs / sizeof msgs[0]);
+                        objs[n] = o;
+                        msgs[n++] = h_json_str(o, "msg");
+                } else {
+                        json_object_put(o);
+                }
+                line = end + 1;
+        }
+        ck_assert_int_eq(n, 2 * N);
+        for (size_t i = 0; i < N; i++) {
+                const char *first = msgs[2 * i], *second = msgs[2 * i + 1];
+                char *both;
+
+                /* the cut is right before the character */
+                ck_assert_msg(strlen(first) == lines[i].n, "line %zu: the first record has %zu bytes, not %zu", i,
+                              strlen(first), lines[i].n);
+                ck_assert_int_ge(asprintf(&both, "%s%s", first, second), 0);
+                ck_assert_msg(strcmp(both, orig[i]) == 0, "line %zu: the records are not the line: ...%s | %s", i,
+                              first + strlen(first) - 4, second);
+                free(both);
+                free(orig[i]);
+        }
+        for (size_t i = 0; i < n; i++)
                 json_object_put(objs[i]);
         free(log);
         gh_cleanup(&g);
@@ -1584,6 +1664,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_lines_exact);
         tcase_add_test(tc, test_json_output);
         tcase_add_test(tc, test_json_output_utf8);
+        tcase_add_test(tc, test_json_output_utf8_cut);
         tcase_add_test(tc, test_output_null_inherit_file);
         tcase_add_test(tc, test_inherit_stays_blocking);
         return s;
