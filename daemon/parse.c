@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <strings.h>
 
 #include "parse.h"
@@ -449,4 +450,22 @@ const char *suggest(const char *word, const char *const *candidates, size_t n)
                 }
         }
         return best;
+}
+
+char *format_exit(int status, int stop_signal, char *buf, size_t len)
+{
+        if (WIFEXITED(status)) {
+                snprintf(buf, len, "exited %d", WEXITSTATUS(status));
+        } else if (WIFSIGNALED(status)) {
+                int sig = WTERMSIG(status);
+                /* our own stop signal ended it: the stop worked as meant. SIGKILL
+                 * is never that: it always means the process was given no say. */
+                bool asked = sig == stop_signal && sig != SIGKILL;
+
+                snprintf(buf, len, "%s %s%s", asked ? "exited on" : "killed by", signal_name(sig),
+                         WCOREDUMP(status) ? " (core dumped)" : "");
+        } else {
+                snprintf(buf, len, "ended (status 0x%x)", (unsigned)status);
+        }
+        return buf;
 }

@@ -35,3 +35,13 @@ int parse_umask_str(const char *s, int *ret);
 size_t edit_distance(const char *a, const char *b);
 /* Best candidate within distance <= 2 (or <= len/3), or NULL. */
 const char *suggest(const char *word, const char *const *candidates, size_t n);
+
+/* How a process ended, from its waitpid status, in the words of the log,
+ * `gracectl status` and its errors: "exited 0", "exited 3", "exited on
+ * SIGTERM" (stop_signal: the stop signal graced sent to this very process,
+ * 0 when none: dying of it is the normal end of a stop), "killed by SIGKILL"
+ * (SIGKILL always, and any signal graced did not send as a stop signal),
+ * "killed by SIGSEGV (core dumped)". The one description of an exit: every
+ * message that tells how a process ended uses it. buf >= EXIT_DESC_MAX. */
+#define EXIT_DESC_MAX 64
+char *format_exit(int status, int stop_signal, char *buf, size_t len);

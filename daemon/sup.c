@@ -357,28 +357,6 @@ static bool all_reaped(struct sup *s)
         return true;
 }
 
-bool sup_is_clean(const struct sup *s)
-{
-        if (s->env.forced || s->critical_failed)
-                return false;
-        for (size_t i = 0; i < s->n; i++) {
-                const struct worker *w = W(s, i);
-                enum outcome o = worker_outcome(w);
-                const struct hook_run *pre = worker_pre_stop(w), *post = worker_post_stop(w);
-
-                if (worker_removed(w))
-                        continue;
-                if (o != OUTCOME_STOPPED && o != OUTCOME_EXITED && o != OUTCOME_NOT_STARTED)
-                        return false;
-                if (pre->outcome == OUTCOME_FAILED || pre->outcome == OUTCOME_TIMEOUT || pre->blocked ||
-                    post->outcome == OUTCOME_FAILED || post->outcome == OUTCOME_TIMEOUT || post->blocked)
-                        return false;
-        }
-        for (size_t i = 0; i < s->n_cleanup; i++)
-                if (s->cleanup[i].outcome != OUTCOME_OK)
-                        return false;
-        return true;
-}
 
 static void finish(struct sup *s)
 {
@@ -886,33 +864,7 @@ usec_t sup_shutdown_began(const struct sup *s) { return s->shutdown_began; }
 size_t sup_n_cleanup(const struct sup *s) { return s->n_cleanup; }
 const struct hook_run *sup_cleanup(const struct sup *s, size_t i) { return &s->cleanup[i]; }
 const char *sup_name(const struct sup *s) { return s->name; }
-usec_t sup_now(const struct sup *s) { return env_now((struct worker_env *)&s->env); }
-usec_t sup_budget_deadline(const struct sup *s) { return s->budget.node.when; }
-bool sup_cleanup_running(const struct sup *s) { return s->cleanup_next < s->n_cleanup; }
-bool sup_ready_notified(const struct sup *s) { return s->ready_notified; }
-unsigned sup_count_up(const struct sup *s, enum worker_state st) { return s->env.n_up[st]; }
 
-size_t sup_stopping(const struct sup *s, struct worker **out, size_t max)
-{
-        size_t want = MIN(max, (size_t)s->env.n_state[WORKER_STOPPING]), n = 0;
-
-        /* the ones stopping began last, mostly: stop_seq from its end */
-        for (size_t k = s->n_stop_seq; k-- > 0 && n < want;)
-                if (worker_state(s->stop_seq[k]) == WORKER_STOPPING)
-                        out[n++] = s->stop_seq[k];
-        /* restarts begun before the shutdown are not in stop_seq */
-        for (size_t i = 0; i < s->n && n < want; i++)
-                if (worker_state(W(s, i)) == WORKER_STOPPING && !s->slot[i].in_stop_seq)
-                        out[n++] = W(s, i);
-        /* in the order they began */
-        for (size_t i = 0; i < n / 2; i++) {
-                struct worker *t = out[i];
-                out[i] = out[n - 1 - i];
-                out[n - 1 - i] = t;
-        }
-        return n;
-}
-unsigned sup_count_up_done(const struct sup *s) { return s->env.n_up_done; }
 
 bool sup_counts_ok(const struct sup *s)
 {

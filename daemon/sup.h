@@ -89,16 +89,9 @@ const struct hook_run *sup_cleanup(const struct sup *s, size_t i);
 const char *sup_name(const struct sup *s);
 /* The widest name its processes log under ("web", "web/post_stop", "cleanup/x"). */
 size_t sup_label_width(const struct sup *s);
-usec_t sup_now(const struct sup *s);
-usec_t sup_budget_deadline(const struct sup *s); /* USEC_INFINITY: none */
-bool sup_cleanup_running(const struct sup *s);   /* cleanup steps under way or to come */
-bool sup_ready_notified(const struct sup *s);     /* READY=1 was sent */
 /* Up to max of the workers stopping now, in the order they began (the
  * latest ones are looked at first: usually no walk over every worker). */
 size_t sup_stopping(const struct sup *s, struct worker **out, size_t max);
-/* Workers not going down (goal run or restart) in state st; their oneshots done. O(1). */
-unsigned sup_count_up(const struct sup *s, enum worker_state st);
-unsigned sup_count_up_done(const struct sup *s);
 /* The counts above and the per-state ones agree with the workers (for tests). */
 bool sup_counts_ok(const struct sup *s);
 

@@ -1,20 +1,19 @@
 /* sup_status.c - what the supervisor says about itself in words: the
  * STATUS= line for systemd, the one-line summary of a shutdown and the
- * status lines of SIGUSR1. Reads the supervisor and its workers through
- * sup.h and worker.h only; no system calls. */
+ * status lines of SIGUSR1, and whether a shutdown was clean. Reads the
+ * supervisor (sup_int.h) and its workers (worker.h); changes nothing, makes
+ * no system calls. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "parse.h"
-#include "sup.h"
-
-static const struct worker *W(const struct sup *s, size_t i) { return sup_worker((struct sup *)s, i); }
+#include "sup_int.h"
 
 static char *stopping_line(const struct sup *s)
 {
-        usec_t t = sup_now(s), end = sup_budget_deadline(s), left = end != USEC_INFINITY && end > t ? end - t : 0;
+        usec_t t = env_now((struct worker_env *)&s->env), end = s->budget.node.when, left = end != USEC_INFINITY && end > t ? end - t : 0;
         char *r = xstrdup("stopping:"), b[32];
         struct worker *w[4];
         size_t n = sup_stopping(s, w, ELEMENTSOF(w));
@@ -22,8 +21,8 @@ static char *stopping_line(const struct sup *s)
         for (size_t i = 0; i < n; i++)
                 str_appendf(&r, "%s %s", i ? "," : "", worker_name(w[i]));
         if (n == 0)
-                str_appendf(&r, " %s", sup_cleanup_running(s) ? "cleanup" : "done");
-        if (sup_forced(s))
+                str_appendf(&r, " %s", s->cleanup_next < s->n_cleanup ? "cleanup" : "done");
+        if (s->env.forced)
                 str_appendf(&r, " (forced)");
         else
                 str_appendf(&r, ", %s left", dur(left / USEC_PER_SEC * USEC_PER_SEC, b));
@@ -35,16 +34,16 @@ char *sup_status_line(const struct sup *s)
         unsigned running = 0, total = 0, failed = 0;
         const struct worker *restarting = NULL;
 
-        if (sup_shutting_down(s))
+        if (s->env.shutting_down)
                 return stopping_line(s);
         /* counted as they change: no walk over every worker (only to name the
          * one that restarts) */
         for (enum worker_state st = WORKER_WAITING; st <= WORKER_FAILED; st++)
-                total += sup_count_up(s, st);
+                total += s->env.n_up[st];
         /* up: running, or a oneshot that has done its job */
-        running = sup_count_up(s, WORKER_RUNNING) + sup_count_up_done(s);
-        failed = sup_count_up(s, WORKER_FAILED);
-        for (size_t i = 0; sup_count_up(s, WORKER_BACKOFF) && i < sup_n_workers(s) && !restarting; i++)
+        running = s->env.n_up[WORKER_RUNNING] + s->env.n_up_done;
+        failed = s->env.n_up[WORKER_FAILED];
+        for (size_t i = 0; s->env.n_up[WORKER_BACKOFF] && i < s->n && !restarting; i++)
                 if (worker_state(W(s, i)) == WORKER_BACKOFF && !worker_wants_down(W(s, i)))
                         restarting = W(s, i);
         if (restarting)
@@ -52,17 +51,17 @@ char *sup_status_line(const struct sup *s)
                                  worker_conf(restarting)->start_limit_burst);
         if (failed)
                 return xasprintf("degraded: %u/%u workers up, %u failed", running, total, failed);
-        if (!sup_ready_notified(s))
+        if (!s->ready_notified)
                 return xasprintf("starting: %u/%u workers ready", running, total);
         return xasprintf("running: %u/%u workers", running, total);
 }
 
 void sup_log_status(struct sup *s)
 {
-        usec_t t = sup_now(s);
+        usec_t t = env_now((struct worker_env *)&s->env);
         char b[32], e[EXIT_DESC_MAX];
 
-        for (size_t i = 0; i < sup_n_workers(s); i++) {
+        for (size_t i = 0; i < s->n; i++) {
                 const struct worker *w = W(s, i);
                 bool alive = worker_alive(w);
                 const char *st = worker_status_text(w);
@@ -80,7 +79,7 @@ static void unclean_parts(const struct sup *s, char **r, bool *any)
 {
         char b[32];
 
-        for (size_t i = 0; i < sup_n_workers(s); i++) {
+        for (size_t i = 0; i < s->n; i++) {
                 const struct worker *w = W(s, i);
                 const struct hook_run *h[2] = { worker_pre_stop(w), worker_post_stop(w) };
 
@@ -96,23 +95,23 @@ static void unclean_parts(const struct sup *s, char **r, bool *any)
                                 *any = str_appendf(r, "%s %s %s %s", *any ? "," : "", worker_name(w), h[k]->what,
                                                    outcome_name(h[k]->outcome));
         }
-        for (size_t i = 0; i < sup_n_cleanup(s); i++)
-                if (sup_cleanup(s, i)->outcome != OUTCOME_OK)
-                        *any = str_appendf(r, "%s cleanup %s %s", *any ? "," : "", sup_cleanup(s, i)->what,
-                                           outcome_name(sup_cleanup(s, i)->outcome));
+        for (size_t i = 0; i < s->n_cleanup; i++)
+                if (s->cleanup[i].outcome != OUTCOME_OK)
+                        *any = str_appendf(r, "%s cleanup %s %s", *any ? "," : "", s->cleanup[i].what,
+                                           outcome_name(s->cleanup[i].outcome));
 }
 
 char *sup_summary(const struct sup *s)
 {
         unsigned counts[OUTCOME_NOT_STARTED + 1] = { 0 };
         bool clean = sup_is_clean(s), any = false;
-        usec_t took = sup_now(s) - sup_shutdown_began(s);
+        usec_t took = env_now((struct worker_env *)&s->env) - s->shutdown_began;
         char *r = xasprintf("shutdown %s in %.2fs:", clean ? "clean" : "NOT clean", (double)took / USEC_PER_SEC);
 
-        for (size_t i = 0; i < sup_n_workers(s); i++)
+        for (size_t i = 0; i < s->n; i++)
                 if (!worker_removed(W(s, i)))
                         counts[worker_outcome(W(s, i))]++;
-        if (clean || sup_n_workers(s) == 0) {
+        if (clean || s->n == 0) {
                 for (int o = OUTCOME_STOPPED; o <= OUTCOME_NOT_STARTED; o++)
                         if (counts[o])
                                 any = str_appendf(&r, "%s %u %s", any ? "," : "", counts[o], outcome_name((enum outcome)o));
@@ -120,10 +119,54 @@ char *sup_summary(const struct sup *s)
                         str_appendf(&r, " no workers");
                 return r;
         }
-        if (sup_forced(s))
-                any = str_appendf(&r, " forced (%s)", sup_reason(s) ? sup_reason(s) : "?");
+        if (s->env.forced)
+                any = str_appendf(&r, " forced (%s)", s->reason ? s->reason : "?");
         unclean_parts(s, &r, &any);
         if (!any)
-                str_appendf(&r, " %s", sup_reason(s) ? sup_reason(s) : "");
+                str_appendf(&r, " %s", s->reason ? s->reason : "");
         return r;
+}
+
+bool sup_is_clean(const struct sup *s)
+{
+        if (s->env.forced || s->critical_failed)
+                return false;
+        for (size_t i = 0; i < s->n; i++) {
+                const struct worker *w = W(s, i);
+                enum outcome o = worker_outcome(w);
+                const struct hook_run *pre = worker_pre_stop(w), *post = worker_post_stop(w);
+
+                if (worker_removed(w))
+                        continue;
+                if (o != OUTCOME_STOPPED && o != OUTCOME_EXITED && o != OUTCOME_NOT_STARTED)
+                        return false;
+                if (pre->outcome == OUTCOME_FAILED || pre->outcome == OUTCOME_TIMEOUT || pre->blocked ||
+                    post->outcome == OUTCOME_FAILED || post->outcome == OUTCOME_TIMEOUT || post->blocked)
+                        return false;
+        }
+        for (size_t i = 0; i < s->n_cleanup; i++)
+                if (s->cleanup[i].outcome != OUTCOME_OK)
+                        return false;
+        return true;
+}
+
+size_t sup_stopping(const struct sup *s, struct worker **out, size_t max)
+{
+        size_t want = MIN(max, (size_t)s->env.n_state[WORKER_STOPPING]), n = 0;
+
+        /* the ones stopping began last, mostly: stop_seq from its end */
+        for (size_t k = s->n_stop_seq; k-- > 0 && n < want;)
+                if (worker_state(s->stop_seq[k]) == WORKER_STOPPING)
+                        out[n++] = s->stop_seq[k];
+        /* restarts begun before the shutdown are not in stop_seq */
+        for (size_t i = 0; i < s->n && n < want; i++)
+                if (worker_state(W(s, i)) == WORKER_STOPPING && !s->slot[i].in_stop_seq)
+                        out[n++] = W(s, i);
+        /* in the order they began */
+        for (size_t i = 0; i < n / 2; i++) {
+                struct worker *t = out[i];
+                out[i] = out[n - 1 - i];
+                out[n - 1 - i] = t;
+        }
+        return n;
 }

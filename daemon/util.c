@@ -1,21 +1,18 @@
 /* util.c - small shared helpers (time, memory, fds, string vectors, the
- * description of an exit status, a growable buffer, UTF-8). Must not log:
+ * growable buffer, UTF-8). Must not log:
  * callers decide what a failure means. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
-#include "parse.h"
 #include "util.h"
 
 static usec_t clock_usec(clockid_t id)
@@ -39,24 +36,6 @@ char *format_iso8601(usec_t realtime, char *buf, size_t len)
         snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  (unsigned)(realtime % USEC_PER_SEC / USEC_PER_MSEC));
-        return buf;
-}
-
-char *format_exit(int status, int stop_signal, char *buf, size_t len)
-{
-        if (WIFEXITED(status)) {
-                snprintf(buf, len, "exited %d", WEXITSTATUS(status));
-        } else if (WIFSIGNALED(status)) {
-                int sig = WTERMSIG(status);
-                /* our own stop signal ended it: the stop worked as meant. SIGKILL
-                 * is never that: it always means the process was given no say. */
-                bool asked = sig == stop_signal && sig != SIGKILL;
-
-                snprintf(buf, len, "%s %s%s", asked ? "exited on" : "killed by", signal_name(sig),
-                         WCOREDUMP(status) ? " (core dumped)" : "");
-        } else {
-                snprintf(buf, len, "ended (status 0x%x)", (unsigned)status);
-        }
         return buf;
 }
 

@@ -31,15 +31,6 @@ usec_t now_real(void);
 /* ISO 8601 UTC with milliseconds: 2026-11-24T19:00:00.123Z (buf >= 32). */
 char *format_iso8601(usec_t realtime, char *buf, size_t len);
 
-/* How a process ended, from its waitpid status, in the words of the log,
- * `gracectl status` and its errors: "exited 0", "exited 3", "exited on
- * SIGTERM" (stop_signal: the stop signal graced sent to this very process,
- * 0 when none: dying of it is the normal end of a stop), "killed by SIGKILL"
- * (SIGKILL always, and any signal graced did not send as a stop signal),
- * "killed by SIGSEGV (core dumped)". The one description of an exit: every
- * message that tells how a process ended uses it. buf >= EXIT_DESC_MAX. */
-#define EXIT_DESC_MAX 64
-char *format_exit(int status, int stop_signal, char *buf, size_t len);
 
 /* Allocation that aborts on ENOMEM (graced cannot do anything useful then). */
 void *xmalloc(size_t n);
