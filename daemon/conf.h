@@ -134,10 +134,11 @@ struct conf_load_opts {
  * conf.c): an included name that is not a regular file that can be read is
  * an error at the line of its @include. */
 int conf_load(const char *path, const struct conf_load_opts *opts, struct conf **ret, struct conf_diags *diags);
-/* conf_load() for a caller that checks more: *ret is set on failure too,
- * to the model of what could be read (the workers that were kept, see
- * names_complete and dropped_names), and the diagnostics are appended
- * unsorted: the caller adds its own and sorts them with conf_diags_sort(). */
+/* conf_load() for a caller that checks more (plan_load()): *ret is always
+ * set, on failure to the model of what could be read (the workers that
+ * were kept; see names_complete and dropped_names), and the diagnostics
+ * are appended unsorted: the caller adds its own, then sorts them with
+ * conf_diags_sort(). Returns 0 or -EINVAL, like conf_load(). */
 int conf_load_partial(const char *path, const struct conf_load_opts *opts, struct conf **ret,
                       struct conf_diags *diags);
 
@@ -165,7 +166,9 @@ _printf_(4, 5) void conf_diags_add(struct conf_diags *d, const char *file, int l
 _printf_(4, 0) void conf_diags_addv(struct conf_diags *d, const char *file, int line, const char *fmt, va_list ap);
 /* Moves every diagnostic of from to the end of to (to NULL: frees them). */
 void conf_diags_move(struct conf_diags *to, struct conf_diags *from);
-/* Sorts d by file (in c's reading order, c->files), then line; stable. */
+/* Sorts d the way diagnostics are shown: those without a file first, then
+ * by file in c's reading order (c->files; another file after those, by
+ * name), then by line; stable otherwise. */
 void conf_diags_sort(struct conf_diags *d, const struct conf *c);
 /* "FILE:LINE: msg" (or "FILE: msg" / "msg"), caller frees. */
 char *conf_diag_format(const struct conf_diag *d);
