@@ -1,7 +1,8 @@
 /* conf.c - load and validate the configuration (libconfig) into the plain
  * model of conf.h. The only file that includes <libconfig.h>. Never logs:
  * every problem becomes a "FILE:LINE: message" diagnostic, and all of them
- * are collected before giving up. */
+ * are collected before giving up. Knows nothing of the plan: dependencies
+ * between workers are checked by the caller (plan_load()). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +10,9 @@
 #include <libconfig.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,29 +22,11 @@
 
 #include "conf.h"
 #include "parse.h"
-#include "plan.h"
 
 /* Range limits of integer settings (documented in graced.conf(5)). */
 #define FORCE_AFTER_MAX 100
 #define START_LIMIT_BURST_MAX 10000
 #define NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . -"
-
-static const char *const top_keys[] = { "supervisor", "workers" };
-static const char *const supervisor_keys[] = {
-        "name",        "shutdown_timeout", "signal_debounce", "force_after",
-        "max_parallel", "ready_timeout",   "report_file",     "control_socket",
-        "include_dir", "cleanup",
-};
-static const char *const worker_keys[] = {
-        "name",          "command",       "type",          "env",
-        "env_clear",     "cwd",           "user",          "group",
-        "umask",         "after",         "ready",         "ready_timeout",
-        "watchdog",      "stop_signal",   "stop_timeout",  "kill_mode",
-        "pre_stop",      "pre_stop_timeout", "post_stop",  "post_stop_timeout",
-        "restart",       "restart_delay", "restart_delay_max", "start_limit_burst",
-        "start_limit_interval", "critical", "stdout",      "stderr",
-};
-static const char *const cleanup_keys[] = { "name", "command", "timeout", "shielded" };
 
 static const char *const type_names[] = { [WORKER_TYPE_SIMPLE] = "simple", [WORKER_TYPE_ONESHOT] = "oneshot" };
 static const char *const ready_names[] = { [READY_EXEC] = "exec", [READY_NOTIFY] = "notify" };
@@ -50,165 +35,54 @@ static const char *const restart_names[] = { [RESTART_NO] = "no", [RESTART_ON_FA
 static const char *const kill_mode_names[] = { [KILL_GROUP] = "group", [KILL_PROCESS] = "process" };
 static const char *const out_names[] = { [OUT_LOG] = "log", [OUT_INHERIT] = "inherit", [OUT_NULL] = "null" };
 
+/* The enum fields are filled through an int (KEY_ENUM). */
+_Static_assert(sizeof(enum worker_type) == sizeof(int) && sizeof(enum ready_mode) == sizeof(int) &&
+                       sizeof(enum restart_policy) == sizeof(int) && sizeof(enum kill_mode) == sizeof(int),
+               "enum fields are int-sized");
+
 struct loader {
         const struct conf_load_opts *opts;
         struct conf_diags d;
-        struct conf *c;
-        /* files in the order they were read: the primary sort key of diags */
-        char **files;
-        size_t n_files;
+        struct conf *c; /* c->files: the primary sort key of diags */
         /* the file being read, as passed to libconfig, and the directory
          * its relative @include names are resolved against */
         const char *cur_file;
         const char *cur_dir;
-        /* For the dependency checks when some workers could not be kept:
-         * names_complete is false once a worker may exist whose name is not
-         * known (no name, not a group, a file that could not be read), so an
-         * unknown `after` name cannot be told from a reference to it;
-         * dropped_names are names given to workers that were not kept (an
-         * invalid name, beyond the limit): references to them are no error
-         * of their own. */
-        bool names_complete;
-        char **dropped_names;
-        size_t n_dropped_names;
+        const config_setting_t *include_dir; /* supervisor.include_dir, once valid */
 };
 
 /* ---- diagnostics ----------------------------------------------------- */
 
-static void diag_add(struct conf_diags *d, const char *file, int line, char *msg)
+void conf_diags_addv(struct conf_diags *d, const char *file, int line, const char *fmt, va_list ap)
 {
-        d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-        d->v[d->n++] = (struct conf_diag){ .file = xstrdup(file), .line = line, .msg = msg };
-}
-
-_printf_(4, 5) static void diag_at(struct loader *L, const char *file, int line, const char *fmt, ...)
-{
-        va_list ap;
-        char *msg;
-
-        va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
-        va_end(ap);
-        if (!msg)
-                msg = xstrdup("out of memory");
-        diag_add(&L->d, file, line, msg);
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-        if (!dir || name[0] == '/')
-                return xstrdup(name);
-        return xasprintf("%s/%s", dir, name);
-}
-
-static char *dir_of(const char *path)
-{
-        const char *slash = strrchr(path, '/');
-
-        if (!slash)
-                return xstrdup(".");
-        if (slash == path)
-                return xstrdup("/");
-        return strndup(path, (size_t)(slash - path)) ?: xstrdup(".");
-}
-
-/* The file a setting comes from, as diagnostics name it: the main file as
- * given, an @include'd one resolved against the include directory. */
-static char *setting_file(struct loader *L, const config_setting_t *s)
-{
-        const char *f = config_setting_source_file(s);
-
-        if (!f || strcmp(f, L->cur_file) == 0)
-                return xstrdup(L->cur_file);
-        return path_join(L->cur_dir, f);
-}
-
-static int setting_line(const config_setting_t *s) { return (int)config_setting_source_line(s); }
-
-_printf_(3, 4) static void diag_s(struct loader *L, const config_setting_t *s, const char *fmt, ...)
-{
-        va_list ap;
-        char *msg, *file;
-
-        va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
-        va_end(ap);
-        if (!msg)
-                msg = xstrdup("out of memory");
-        file = setting_file(L, s);
-        diag_add(&L->d, file, setting_line(s), msg);
-        free(file);
-}
-
-static void drop_name(struct loader *L, const char *name)
-{
-        L->dropped_names = xrealloc(L->dropped_names, (L->n_dropped_names + 1) * sizeof(char *));
-        L->dropped_names[L->n_dropped_names++] = xstrdup(name);
-}
-
-static void register_file(struct loader *L, const char *file)
-{
-        for (size_t i = 0; i < L->n_files; i++)
-                if (strcmp(L->files[i], file) == 0)
-                        return;
-        L->files = xrealloc(L->files, (L->n_files + 1) * sizeof(char *));
-        L->files[L->n_files++] = xstrdup(file);
-}
-
-struct diag_key {
-        struct conf_diag d;
-        size_t rank, seq;
-};
-
-static int diag_key_cmp(const void *a, const void *b)
-{
-        const struct diag_key *x = a, *y = b;
-
-        if (x->rank != y->rank)
-                return x->rank < y->rank ? -1 : 1;
-        if (x->rank == SIZE_MAX && x->d.file && y->d.file) {
-                int r = strcmp(x->d.file, y->d.file);
-                if (r)
-                        return r;
-        }
-        if (x->d.line != y->d.line)
-                return x->d.line < y->d.line ? -1 : 1;
-        return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Moves L's diagnostics to out, sorted by file (in reading order), then line;
- * stable otherwise. */
-static void diags_flush(struct loader *L, struct conf_diags *out)
-{
-        struct diag_key *k;
-        size_t n = L->d.n;
-
-        if (n == 0)
+        if (!d)
                 return;
-        k = xcalloc(n, sizeof(*k));
-        for (size_t i = 0; i < n; i++) {
-                k[i].d = L->d.v[i];
-                k[i].seq = i;
-                k[i].rank = SIZE_MAX;
-                if (!k[i].d.file)
-                        k[i].rank = 0;
-                else
-                        for (size_t j = 0; j < L->n_files; j++)
-                                if (strcmp(L->files[j], k[i].d.file) == 0) {
-                                        k[i].rank = j + 1;
-                                        break;
-                                }
+        d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
+        d->v[d->n++] = (struct conf_diag){ .file = xstrdup(file), .line = line, .msg = xvasprintf(fmt, ap) };
+}
+
+void conf_diags_add(struct conf_diags *d, const char *file, int line, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        conf_diags_addv(d, file, line, fmt, ap);
+        va_end(ap);
+}
+
+void conf_diags_move(struct conf_diags *to, struct conf_diags *from)
+{
+        if (!to) {
+                conf_diags_clear(from);
+                return;
         }
-        qsort(k, n, sizeof(*k), diag_key_cmp);
-        out->v = xrealloc(out->v, (out->n + n) * sizeof(*out->v));
-        for (size_t i = 0; i < n; i++)
-                out->v[out->n++] = k[i].d;
-        free(k);
-        free(L->d.v);
-        L->d.v = NULL;
-        L->d.n = 0;
+        if (from->n == 0)
+                return;
+        to->v = xrealloc(to->v, (to->n + from->n) * sizeof(*to->v));
+        memcpy(to->v + to->n, from->v, from->n * sizeof(*from->v));
+        to->n += from->n;
+        free(from->v);
+        *from = (struct conf_diags){ 0 };
 }
 
 void conf_diags_clear(struct conf_diags *d)
@@ -233,179 +107,313 @@ char *conf_diag_format(const struct conf_diag *d)
         return xstrdup(d->msg);
 }
 
+struct diag_key {
+        struct conf_diag d;
+        size_t rank, seq;
+};
+
+static int diag_key_cmp(const void *a, const void *b)
+{
+        const struct diag_key *x = a, *y = b;
+
+        if (x->rank != y->rank)
+                return x->rank < y->rank ? -1 : 1;
+        if (x->rank == SIZE_MAX && x->d.file && y->d.file) {
+                int r = strcmp(x->d.file, y->d.file);
+                if (r)
+                        return r;
+        }
+        if (x->d.line != y->d.line)
+                return x->d.line < y->d.line ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* 0 for no file, 1 + its place among the files read, SIZE_MAX for another. */
+static size_t file_rank(const struct conf *c, const char *file)
+{
+        if (!file)
+                return 0;
+        for (size_t j = 0; j < c->n_files; j++)
+                if (strcmp(c->files[j], file) == 0)
+                        return j + 1;
+        return SIZE_MAX;
+}
+
+void conf_diags_sort(struct conf_diags *d, const struct conf *c)
+{
+        struct diag_key *k;
+
+        if (d->n == 0)
+                return;
+        k = xcalloc(d->n, sizeof(*k));
+        for (size_t i = 0; i < d->n; i++)
+                k[i] = (struct diag_key){ .d = d->v[i], .seq = i, .rank = file_rank(c, d->v[i].file) };
+        qsort(k, d->n, sizeof(*k), diag_key_cmp);
+        for (size_t i = 0; i < d->n; i++)
+                d->v[i] = k[i].d;
+        free(k);
+}
+
+/* ---- where a setting comes from ------------------------------------------- */
+
+static char *path_join(const char *dir, const char *name)
+{
+        if (!dir || name[0] == '/')
+                return xstrdup(name);
+        return xasprintf("%s/%s", dir, name);
+}
+
+static char *dir_of(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+
+        if (!slash)
+                return xstrdup(".");
+        if (slash == path)
+                return xstrdup("/");
+        return strndup(path, (size_t)(slash - path)) ?: xstrdup(".");
+}
+
+/* A file libconfig names (a setting's, an error's, an @include'd one) as
+ * diagnostics name it: the main file as given, an @include'd one resolved
+ * against the include directory. */
+static char *file_name(struct loader *L, const char *f)
+{
+        if (!f || strcmp(f, L->cur_file) == 0)
+                return xstrdup(L->cur_file);
+        return path_join(L->cur_dir, f);
+}
+
+static char *setting_file(struct loader *L, const config_setting_t *s)
+{
+        return file_name(L, config_setting_source_file(s));
+}
+
+static int setting_line(const config_setting_t *s) { return (int)config_setting_source_line(s); }
+
+_printf_(3, 4) static void diag_s(struct loader *L, const config_setting_t *s, const char *fmt, ...)
+{
+        char *file = setting_file(L, s);
+        va_list ap;
+
+        va_start(ap, fmt);
+        conf_diags_addv(&L->d, file, setting_line(s), fmt, ap);
+        va_end(ap);
+        free(file);
+}
+
+/* Appends a copy of s to the NULL-terminated vector v of n strings. */
+static void strv_push(char ***v, size_t *n, const char *s)
+{
+        *v = xrealloc(*v, (*n + 2) * sizeof(char *));
+        (*v)[(*n)++] = xstrdup(s);
+        (*v)[*n] = NULL;
+}
+
+static void drop_name(struct loader *L, const char *name)
+{
+        strv_push(&L->c->dropped_names, &L->c->n_dropped_names, name);
+}
+
+static void register_file(struct loader *L, const char *file)
+{
+        if (file_rank(L->c, file) == SIZE_MAX)
+                strv_push(&L->c->files, &L->c->n_files, file);
+}
+
+/* ---- keys: one table per section, for parsing and for suggestions ------- */
+
+struct key;
+/* Reads setting s into field, the member of the section's object a typed
+ * key names. false (with a diagnostic) when the value is not valid: the
+ * field keeps its default then. */
+typedef bool key_get(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *k,
+                     void *field);
+/* A section's own reader of one key, given the whole object. */
+typedef bool key_fn(struct loader *L, const char *ctx, const config_setting_t *s, void *obj);
+
+enum key_kind {
+        KEY_SKIP,     /* read before the others (a name) */
+        KEY_ARGV,     /* char **: a command, non-empty with a non-empty [0] */
+        KEY_NAMES,    /* char **: a list of names */
+        KEY_ENUM,     /* an enum (int): one of names[] */
+        KEY_BOOL,     /* bool (default false) */
+        KEY_DURATION, /* usec_t */
+        KEY_TIMEOUT,  /* usec_t, > 0 */
+        KEY_UINT,     /* unsigned, within [min, max] */
+        KEY_SIGNAL,   /* int: a signal name or number */
+        KEY_PATH,     /* char *: an absolute path */
+        KEY_FN,       /* fn() reads it */
+        _KEY_KIND_MAX,
+};
+
+struct key {
+        const char *name;
+        enum key_kind kind;
+        size_t offset;     /* of the field in the section's object */
+        long long def;     /* the default of an integer field (ENUM, DURATION, TIMEOUT, UINT, SIGNAL) */
+        long long min, max; /* UINT */
+        const char *const *names; /* ENUM */
+        size_t n_names;
+        key_fn *fn; /* FN */
+};
+
 /* ---- typed getters: each reports its own type error ------------------- */
 
 static const char *key_of(const config_setting_t *s) { return config_setting_name(s) ?: "?"; }
 
-static bool get_string(struct loader *L, const char *ctx, const config_setting_t *s, const char **ret)
+/* Is s of the type (CONFIG_TYPE_INT: INT or INT64)? If not, "CTX: KEY
+ * must be WHAT". */
+static bool has_type(struct loader *L, const char *ctx, const config_setting_t *s, int type, const char *what)
 {
-        if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-                diag_s(L, s, "%s: %s must be a string", ctx, key_of(s));
+        int t = config_setting_type(s);
+
+        if (t == type || (type == CONFIG_TYPE_INT && t == CONFIG_TYPE_INT64))
+                return true;
+        diag_s(L, s, "%s: %s must be %s", ctx, key_of(s), what);
+        return false;
+}
+
+/* Is s of the right form (ok) with at most max elements? If not, "CTX: KEY
+ * must be FORM" or "CTX: KEY has more than MAX WHAT". */
+static bool has_form(struct loader *L, const char *ctx, const config_setting_t *s, bool ok, const char *form,
+                     int max, const char *what)
+{
+        if (!ok)
+                diag_s(L, s, "%s: %s must be %s", ctx, key_of(s), form);
+        else if (config_setting_length(s) > max)
+                diag_s(L, s, "%s: %s has more than %d %s", ctx, key_of(s), max, what);
+        else
+                return true;
+        return false;
+}
+
+/* What a string setting must be beyond a string. */
+enum string_rule { STR_ANY, STR_NONEMPTY, STR_ABSPATH };
+
+static bool get_string(struct loader *L, const char *ctx, const config_setting_t *s, enum string_rule rule,
+                       const char **ret)
+{
+        const char *v, *problem = NULL;
+
+        if (!has_type(L, ctx, s, CONFIG_TYPE_STRING, "a string"))
+                return false;
+        v = config_setting_get_string(s);
+        if (rule >= STR_NONEMPTY && !v[0])
+                problem = "must not be empty";
+        else if (rule == STR_ABSPATH && v[0] != '/')
+                problem = "must be an absolute path";
+        if (problem) {
+                diag_s(L, s, "%s: %s %s", ctx, key_of(s), problem);
                 return false;
         }
-        *ret = config_setting_get_string(s);
+        *ret = v;
         return true;
 }
 
-static bool get_nonempty_string(struct loader *L, const char *ctx, const config_setting_t *s, const char **ret)
+static bool get_path(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *k,
+                     void *field)
 {
-        if (!get_string(L, ctx, s, ret))
+        char **ret = field;
+        const char *v;
+
+        if (!get_string(L, ctx, s, STR_ABSPATH, &v))
                 return false;
-        if (!**ret) {
-                diag_s(L, s, "%s: %s must not be empty", ctx, key_of(s));
-                return false;
-        }
+        free(*ret);
+        *ret = xstrdup(v);
         return true;
 }
 
-static bool get_abs_path(struct loader *L, const char *ctx, const config_setting_t *s, const char **ret)
+static bool get_bool(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *k,
+                     void *field)
 {
-        if (!get_nonempty_string(L, ctx, s, ret))
+        if (!has_type(L, ctx, s, CONFIG_TYPE_BOOL, "true or false"))
                 return false;
-        if ((*ret)[0] != '/') {
-                diag_s(L, s, "%s: %s must be an absolute path", ctx, key_of(s));
-                return false;
-        }
+        *(bool *)field = config_setting_get_bool(s);
         return true;
 }
 
-static bool get_bool(struct loader *L, const char *ctx, const config_setting_t *s, bool *ret)
-{
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-                diag_s(L, s, "%s: %s must be true or false", ctx, key_of(s));
-                return false;
-        }
-        *ret = config_setting_get_bool(s);
-        return true;
-}
-
-static bool get_int_range(struct loader *L, const char *ctx, const config_setting_t *s, long long min,
-                          long long max, unsigned *ret)
+static bool get_uint(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *k,
+                     void *field)
 {
         long long v;
 
-        if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
-                diag_s(L, s, "%s: %s must be an integer", ctx, key_of(s));
+        if (!has_type(L, ctx, s, CONFIG_TYPE_INT, "an integer"))
                 return false;
-        }
         v = config_setting_get_int64(s);
-        if (v < min) {
-                diag_s(L, s, "%s: %s must be >= %lld", ctx, key_of(s), min);
+        if (v < k->min || v > k->max) {
+                diag_s(L, s, "%s: %s must be %s %lld", ctx, key_of(s), v < k->min ? ">=" : "<=",
+                       v < k->min ? k->min : k->max);
                 return false;
         }
-        if (v > max) {
-                diag_s(L, s, "%s: %s must be <= %lld", ctx, key_of(s), max);
-                return false;
-        }
-        *ret = (unsigned)v;
+        *(unsigned *)field = (unsigned)v;
         return true;
 }
 
-/* positive: 0 is refused ("must be > 0"). */
-static bool get_duration(struct loader *L, const char *ctx, const config_setting_t *s, bool positive,
-                         usec_t *ret)
+/* KEY_TIMEOUT: 0 is refused ("must be > 0"). */
+static bool get_duration(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *k,
+                         void *field)
 {
-        const char *key = key_of(s);
+        const char *key = key_of(s), *str;
+        bool negative = false;
         usec_t v = 0;
         int r;
 
         switch (config_setting_type(s)) {
         case CONFIG_TYPE_INT:
-        case CONFIG_TYPE_INT64: {
-                long long i = config_setting_get_int64(s);
-                r = i < 0 ? -ERANGE : parse_duration_seconds((double)i, &v);
-                if (r < 0) {
-                        if (i < 0)
-                                diag_s(L, s, "%s: %s must not be negative", ctx, key);
-                        else
-                                diag_s(L, s, "%s: %s must be at most 365d", ctx, key);
-                        return false;
-                }
+        case CONFIG_TYPE_INT64:
+                negative = config_setting_get_int64(s) < 0;
+                r = negative ? -ERANGE : parse_duration_seconds((double)config_setting_get_int64(s), &v);
                 break;
-        }
-        case CONFIG_TYPE_FLOAT: {
-                double f = config_setting_get_float(s);
-                r = parse_duration_seconds(f, &v);
-                if (r < 0) {
-                        if (f < 0)
-                                diag_s(L, s, "%s: %s must not be negative", ctx, key);
-                        else
-                                diag_s(L, s, "%s: %s must be at most 365d", ctx, key);
-                        return false;
-                }
+        case CONFIG_TYPE_FLOAT:
+                negative = config_setting_get_float(s) < 0;
+                r = parse_duration_seconds(config_setting_get_float(s), &v);
                 break;
-        }
-        case CONFIG_TYPE_STRING: {
-                const char *str = config_setting_get_string(s), *p = str;
+        case CONFIG_TYPE_STRING:
+                str = config_setting_get_string(s);
                 r = parse_duration(str, &v);
                 if (r == -EINVAL) {
                         diag_s(L, s, "%s: invalid duration \"%s\" in %s", ctx, str, key);
                         return false;
                 }
-                if (r < 0) {
-                        while (*p == ' ' || *p == '\t')
-                                p++;
-                        if (*p == '-')
-                                diag_s(L, s, "%s: %s must not be negative", ctx, key);
-                        else
-                                diag_s(L, s, "%s: %s must be at most 365d", ctx, key);
-                        return false;
-                }
+                negative = str[strspn(str, " \t")] == '-';
                 break;
-        }
         default:
                 diag_s(L, s, "%s: %s must be a duration (seconds, or a string such as \"10s\")", ctx, key);
                 return false;
         }
-        if (positive && v == 0) {
-                diag_s(L, s, "%s: %s must be > 0", ctx, key);
+        if (r < 0 || (k->kind == KEY_TIMEOUT && v == 0)) {
+                diag_s(L, s, "%s: %s must %s", ctx, key,
+                       r == 0 ? "be > 0" : negative ? "not be negative" : "be at most 365d");
                 return false;
         }
-        *ret = v;
+        *(usec_t *)field = v;
         return true;
 }
 
-static bool is_list(const config_setting_t *s)
-{
-        return config_setting_type(s) == CONFIG_TYPE_LIST || config_setting_type(s) == CONFIG_TYPE_ARRAY;
-}
-
 /* A list or array of strings -> NULL-terminated vector. */
-static bool get_strv(struct loader *L, const char *ctx, const config_setting_t *s, bool argv, char ***ret)
+static bool get_strv(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *k,
+                     void *field)
 {
-        const char *key = key_of(s);
-        int n;
+        bool argv = k->kind == KEY_ARGV;
+        int n = config_setting_length(s), type = config_setting_type(s);
+        bool ok = (type == CONFIG_TYPE_LIST || type == CONFIG_TYPE_ARRAY) && !(argv && n == 0);
         char **v;
 
-        if (!is_list(s))
-                goto type_error;
-        n = config_setting_length(s);
-        if (argv && n == 0)
-                goto type_error;
-        for (int i = 0; i < n; i++)
-                if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) != CONFIG_TYPE_STRING)
-                        goto type_error;
-        if (argv && (size_t)n > CONF_MAX_ARGV) {
-                diag_s(L, s, "%s: %s has more than %d elements", ctx, key, CONF_MAX_ARGV);
+        for (int i = 0; ok && i < n; i++)
+                ok = config_setting_type(config_setting_get_elem(s, (unsigned)i)) == CONFIG_TYPE_STRING;
+        if (!has_form(L, ctx, s, ok, argv ? "a non-empty list of strings" : "a list of strings",
+                      argv ? CONF_MAX_ARGV : CONF_MAX_WORKERS, "elements"))
                 return false;
-        }
-        if (!argv && (size_t)n > CONF_MAX_WORKERS) {
-                diag_s(L, s, "%s: %s has more than %d elements", ctx, key, CONF_MAX_WORKERS);
-                return false;
-        }
         if (argv && !config_setting_get_string_elem(s, 0)[0]) {
-                diag_s(L, s, "%s: %s[0] must not be empty", ctx, key);
+                diag_s(L, s, "%s: %s[0] must not be empty", ctx, key_of(s));
                 return false;
         }
         v = xcalloc((size_t)n + 1, sizeof(char *));
         for (int i = 0; i < n; i++)
                 v[i] = xstrdup(config_setting_get_string_elem(s, (unsigned)i));
-        *ret = v;
+        *(char ***)field = v;
         return true;
-
-type_error:
-        diag_s(L, s, "%s: %s must be a %slist of strings", ctx, key, argv ? "non-empty " : "");
-        return false;
 }
 
 static void enum_expected(char *buf, size_t len, const char *const *names, size_t n, const char *extra)
@@ -441,61 +449,103 @@ static void enum_error(struct loader *L, const char *ctx, const config_setting_t
         diag_s(L, s, "%s: invalid %s \"%s\" (expected %s)", ctx, key_of(s), val, expected);
 }
 
-static bool get_enum(struct loader *L, const char *ctx, const config_setting_t *s, const char *const *names,
-                     size_t n, int *ret)
+/* The index of v in names[], or -1. */
+static int enum_index(const char *v, const char *const *names, size_t n)
 {
-        const char *v;
-
-        if (!get_string(L, ctx, s, &v))
-                return false;
         for (size_t i = 0; i < n; i++)
-                if (strcmp(v, names[i]) == 0) {
-                        *ret = (int)i;
-                        return true;
-                }
-        enum_error(L, ctx, s, v, names, n, NULL);
-        return false;
+                if (strcmp(v, names[i]) == 0)
+                        return (int)i;
+        return -1;
 }
 
-static bool get_signal(struct loader *L, const char *ctx, const config_setting_t *s, int *ret)
+static bool get_enum(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *k,
+                     void *field)
 {
+        const char *v;
+        int i;
+
+        if (!get_string(L, ctx, s, STR_ANY, &v))
+                return false;
+        i = enum_index(v, k->names, k->n_names);
+        if (i < 0) {
+                enum_error(L, ctx, s, v, k->names, k->n_names, NULL);
+                return false;
+        }
+        *(int *)field = i;
+        return true;
+}
+
+static bool get_signal(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *k,
+                       void *field)
+{
+        char num[32];
         int sig;
 
         switch (config_setting_type(s)) {
-        case CONFIG_TYPE_STRING: {
-                const char *v = config_setting_get_string(s);
-                sig = parse_signal(v);
-                if (sig < 0) {
-                        diag_s(L, s, "%s: unknown signal \"%s\" in %s", ctx, v, key_of(s));
-                        return false;
-                }
+        case CONFIG_TYPE_STRING:
+                sig = parse_signal(config_setting_get_string(s));
+                if (sig < 0)
+                        diag_s(L, s, "%s: unknown signal \"%s\" in %s", ctx, config_setting_get_string(s), key_of(s));
                 break;
-        }
         case CONFIG_TYPE_INT:
-        case CONFIG_TYPE_INT64: {
-                long long v = config_setting_get_int64(s);
-                char num[32];
-                snprintf(num, sizeof(num), "%lld", v);
-                sig = v > 0 ? parse_signal(num) : -EINVAL;
-                if (sig < 0) {
-                        diag_s(L, s, "%s: unknown signal %lld in %s", ctx, v, key_of(s));
-                        return false;
-                }
+        case CONFIG_TYPE_INT64:
+                snprintf(num, sizeof(num), "%lld", config_setting_get_int64(s));
+                sig = config_setting_get_int64(s) > 0 ? parse_signal(num) : -EINVAL;
+                if (sig < 0)
+                        diag_s(L, s, "%s: unknown signal %s in %s", ctx, num, key_of(s));
                 break;
-        }
         default:
                 diag_s(L, s, "%s: %s must be a signal name or number", ctx, key_of(s));
                 return false;
         }
-        *ret = sig;
+        if (sig < 0)
+                return false;
+        *(int *)field = sig;
         return true;
 }
 
-static void unknown_setting(struct loader *L, const char *ctx, const config_setting_t *s,
-                            const char *const *keys, size_t n)
-{
-        const char *key = key_of(s), *sug = suggest(key, keys, n);
+/* ---- reading a section by its keys ---------------------------------------- */
 
+static key_get *const getters[_KEY_KIND_MAX] = {
+        [KEY_ARGV] = get_strv,         [KEY_NAMES] = get_strv,   [KEY_ENUM] = get_enum,
+        [KEY_BOOL] = get_bool,         [KEY_DURATION] = get_duration, [KEY_TIMEOUT] = get_duration,
+        [KEY_UINT] = get_uint,         [KEY_SIGNAL] = get_signal, [KEY_PATH] = get_path,
+};
+
+/* The defaults of the typed integer fields of obj (pointers stay NULL,
+ * bools false; KEY_FN fields are the section's own). */
+static void set_defaults(const struct key *keys, size_t n, void *obj)
+{
+        for (size_t i = 0; i < n; i++) {
+                void *field = (char *)obj + keys[i].offset;
+                enum key_kind kind = keys[i].kind;
+
+                if (kind == KEY_DURATION || kind == KEY_TIMEOUT)
+                        *(usec_t *)field = (usec_t)keys[i].def;
+                else if (kind == KEY_UINT)
+                        *(unsigned *)field = (unsigned)keys[i].def;
+                else if (kind == KEY_ENUM || kind == KEY_SIGNAL)
+                        *(int *)field = (int)keys[i].def;
+        }
+}
+
+static const struct key *find_key(const struct key *keys, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(keys[i].name, name) == 0)
+                        return &keys[i];
+        return NULL;
+}
+
+static void unknown_setting(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *keys,
+                            size_t n)
+{
+        const char *key = key_of(s), *sug, **names = xcalloc(n, sizeof(char *));
+
+        for (size_t i = 0; i < n; i++)
+                names[i] = keys[i].name;
+        sug = suggest(key, names, n);
+        free(names);
         if (sug)
                 diag_s(L, s, "%s%sunknown setting \"%s\"; did you mean \"%s\"?", ctx ?: "", ctx ? ": " : "",
                        key, sug);
@@ -503,169 +553,34 @@ static void unknown_setting(struct loader *L, const char *ctx, const config_sett
                 diag_s(L, s, "%s%sunknown setting \"%s\"", ctx ?: "", ctx ? ": " : "", key);
 }
 
-/* ---- workers ------------------------------------------------------------ */
-
-static void worker_defaults(struct conf_worker *w, const struct conf *c)
+/* Reads every setting of the group g by its key into obj, in the order
+ * written. Returns the mask of the keys (bit i: keys[i]) whose value was
+ * valid. */
+static uint64_t parse_settings(struct loader *L, const char *ctx, const config_setting_t *g, const struct key *keys,
+                               size_t n, void *obj)
 {
-        *w = (struct conf_worker){
-                .type = WORKER_TYPE_SIMPLE,
-                .umask = -1,
-                .ready = READY_EXEC,
-                .ready_timeout = c->ready_timeout,
-                .stop_signal = parse_signal("TERM"),
-                .stop_timeout = DEFAULT_STOP_TIMEOUT,
-                .kill_mode = KILL_GROUP,
-                .pre_stop_timeout = DEFAULT_HOOK_TIMEOUT,
-                .post_stop_timeout = DEFAULT_HOOK_TIMEOUT,
-                .restart = RESTART_ON_FAILURE,
-                .restart_delay = DEFAULT_RESTART_DELAY,
-                .restart_delay_max = DEFAULT_RESTART_DELAY_MAX,
-                .start_limit_burst = DEFAULT_START_LIMIT_BURST,
-                .start_limit_interval = DEFAULT_START_LIMIT_INTERVAL,
-                .out = { OUT_LOG, OUT_LOG },
-        };
-}
+        uint64_t valid = 0;
 
-static void parse_env(struct loader *L, const char *ctx, const config_setting_t *s, struct conf_worker *w)
-{
-        int n;
-        char **v;
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+                const struct key *k = find_key(keys, n, key_of(s));
+                bool ok;
 
-        if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
-                diag_s(L, s, "%s: env must be a group of string values { KEY = \"value\"; ... }", ctx);
-                return;
-        }
-        n = config_setting_length(s);
-        if (n > CONF_MAX_ENV) {
-                diag_s(L, s, "%s: env has more than %d entries", ctx, CONF_MAX_ENV);
-                return;
-        }
-        v = xcalloc((size_t)n + 1, sizeof(char *));
-        for (int i = 0, j = 0; i < n; i++) {
-                config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-                if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-                        diag_s(L, e, "%s: env.%s must be a string", ctx, key_of(e));
+                if (!k) {
+                        unknown_setting(L, ctx, s, keys, n);
                         continue;
                 }
-                v[j++] = xasprintf("%s=%s", key_of(e), config_setting_get_string(e));
+                if (k->kind == KEY_FN)
+                        ok = k->fn(L, ctx, s, obj);
+                else
+                        ok = !getters[k->kind] || getters[k->kind](L, ctx, s, k, (char *)obj + k->offset);
+                if (ok)
+                        valid |= UINT64_C(1) << (k - keys);
         }
-        strv_free(w->env);
-        w->env = v;
+        return valid;
 }
 
-static void parse_umask(struct loader *L, const char *ctx, const config_setting_t *s, struct conf_worker *w)
-{
-        int mode, r;
-
-        switch (config_setting_type(s)) {
-        case CONFIG_TYPE_INT:
-        case CONFIG_TYPE_INT64: {
-                r = config_setting_get_format(s) == CONFIG_FORMAT_HEX
-                            ? -EINVAL
-                            : parse_umask_int(config_setting_get_int64(s), &mode);
-                if (r < 0) {
-                        diag_s(L, s, "%s: invalid umask (octal digits 0-7, at most 0777, e.g. 0027)", ctx);
-                        return;
-                }
-                break;
-        }
-        case CONFIG_TYPE_STRING: {
-                const char *v = config_setting_get_string(s);
-                if (parse_umask_str(v, &mode) < 0) {
-                        diag_s(L, s, "%s: invalid umask \"%s\" (octal digits 0-7, at most 0777)", ctx, v);
-                        return;
-                }
-                break;
-        }
-        default:
-                diag_s(L, s, "%s: umask must be an octal number such as 0027 or \"0027\"", ctx);
-                return;
-        }
-        w->umask = mode;
-}
-
-static void parse_output(struct loader *L, const char *ctx, const config_setting_t *s, int stream,
-                         struct conf_worker *w)
-{
-        const char *v;
-        struct stat st;
-        char *dir;
-
-        if (!get_string(L, ctx, s, &v))
-                return;
-        for (size_t i = 0; i < ELEMENTSOF(out_names); i++)
-                if (strcmp(v, out_names[i]) == 0) {
-                        w->out[stream] = (enum out_mode)i;
-                        return;
-                }
-        if (v[0] != '/') {
-                enum_error(L, ctx, s, v, out_names, ELEMENTSOF(out_names), "an absolute path");
-                return;
-        }
-        if (stat(v, &st) == 0 && S_ISDIR(st.st_mode)) {
-                diag_s(L, s, "%s: %s \"%s\" is a directory", ctx, key_of(s), v);
-                return;
-        }
-        dir = dir_of(v);
-        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                diag_s(L, s, "%s: directory of %s \"%s\" does not exist", ctx, key_of(s), v);
-                free(dir);
-                return;
-        }
-        free(dir);
-        w->out[stream] = OUT_FILE;
-        free(w->out_path[stream]);
-        w->out_path[stream] = xstrdup(v);
-}
-
-static void parse_user(struct loader *L, const char *ctx, const config_setting_t *s, struct conf_worker *w)
-{
-        const char *v;
-        struct passwd *pw;
-
-        if (!get_nonempty_string(L, ctx, s, &v))
-                return;
-        if (!L->opts->as_root) {
-                diag_s(L, s, "%s: user can only be set when graced runs as root", ctx);
-                return;
-        }
-        errno = 0;
-        pw = getpwnam(v);
-        if (!pw) {
-                diag_s(L, s, "%s: unknown user \"%s\"", ctx, v);
-                return;
-        }
-        free(w->user);
-        w->user = xstrdup(v);
-        w->uid = pw->pw_uid;
-        if (!w->group)
-                w->gid = pw->pw_gid;
-        w->set_ids = true;
-}
-
-static void parse_group(struct loader *L, const char *ctx, const config_setting_t *s, struct conf_worker *w)
-{
-        const char *v;
-        struct group *gr;
-
-        if (!get_nonempty_string(L, ctx, s, &v))
-                return;
-        if (!L->opts->as_root) {
-                diag_s(L, s, "%s: group can only be set when graced runs as root", ctx);
-                return;
-        }
-        gr = getgrnam(v);
-        if (!gr) {
-                diag_s(L, s, "%s: unknown group \"%s\"", ctx, v);
-                return;
-        }
-        free(w->group);
-        w->group = xstrdup(v);
-        w->gid = gr->gr_gid;
-        if (!w->user)
-                w->uid = getuid();
-        w->set_ids = true;
-}
+/* ---- names ------------------------------------------------------------- */
 
 static const struct conf_worker *find_worker_n(const struct conf *c, const char *name)
 {
@@ -673,6 +588,18 @@ static const struct conf_worker *find_worker_n(const struct conf *c, const char 
                 if (strcmp(c->workers[i].name, name) == 0)
                         return &c->workers[i];
         return NULL;
+}
+
+/* A string that must be a valid name ("CTX: invalid name ..."). */
+static bool get_name(struct loader *L, const char *ctx, const config_setting_t *s, const char **ret)
+{
+        if (!get_string(L, ctx, s, STR_ANY, ret))
+                return false;
+        if (!name_is_valid(*ret)) {
+                diag_s(L, s, "%s: invalid name \"%s\" (" NAME_RULE ")", ctx, *ret);
+                return false;
+        }
+        return true;
 }
 
 /* The `name` of a worker or cleanup step (kind: "worker", "cleanup step"):
@@ -689,159 +616,18 @@ static const char *read_name(struct loader *L, const config_setting_t *g, const 
                 diag_s(L, g, "%s: missing name", ctx);
                 return NULL;
         }
-        if (!get_string(L, ctx, name_s, &name))
+        if (!get_name(L, ctx, name_s, &name))
                 return NULL;
-        if (!name_is_valid(name)) {
-                diag_s(L, name_s, "%s: invalid name \"%s\" (" NAME_RULE ")", ctx, name);
-                return NULL;
-        }
         snprintf(ctx, ctxlen, "%s \"%s\"", kind, name);
         return name;
 }
 
-/* Parses one element of a `workers` list; index is 1-based in that list. */
-static void parse_worker(struct loader *L, const config_setting_t *g, unsigned index)
+/* "duplicate KIND name "NAME" (first defined at FILE:LINE)" */
+static void duplicate_name(struct loader *L, const config_setting_t *name_s, const char *kind, const char *file,
+                           int line)
 {
-        struct conf *c = L->c;
-        struct conf_worker w;
-        const config_setting_t *name_s, *s, *watchdog_s = NULL, *restart_s = NULL, *delay_max_s = NULL;
-        char ctx[NAME_MAX_LEN + 32];
-        bool keep = true;
-        int n;
-
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-                diag_s(L, g, "worker #%u must be a group { ... }", index);
-                L->names_complete = false;
-                return;
-        }
-        worker_defaults(&w, c);
-        snprintf(ctx, sizeof(ctx), "worker #%u", index);
-        {
-                const char *name = read_name(L, g, &name_s, "worker", ctx, sizeof ctx);
-                const struct conf_worker *first = name ? find_worker_n(c, name) : NULL;
-
-                if (!name) {
-                        keep = false;
-                        /* an invalid name is still a name: `after` may refer to it */
-                        if (name_s && config_setting_type(name_s) == CONFIG_TYPE_STRING)
-                                drop_name(L, config_setting_get_string(name_s));
-                        else
-                                L->names_complete = false;
-                } else {
-                        if (first) {
-                                diag_s(L, name_s, "duplicate worker name \"%s\" (first defined at %s:%d)", name,
-                                       first->file, first->line);
-                                keep = false;
-                        }
-                        w.name = xstrdup(name);
-                }
-        }
-        w.file = setting_file(L, name_s ?: g);
-        w.line = setting_line(name_s ?: g);
-
-        n = config_setting_length(g);
-        for (int i = 0; i < n; i++) {
-                const char *key;
-                int e;
-
-                s = config_setting_get_elem(g, (unsigned)i);
-                key = key_of(s);
-                if (strcmp(key, "name") == 0)
-                        continue;
-                else if (strcmp(key, "command") == 0)
-                        get_strv(L, ctx, s, true, &w.argv);
-                else if (strcmp(key, "type") == 0) {
-                        if (get_enum(L, ctx, s, type_names, ELEMENTSOF(type_names), &e))
-                                w.type = (enum worker_type)e;
-                } else if (strcmp(key, "env") == 0)
-                        parse_env(L, ctx, s, &w);
-                else if (strcmp(key, "env_clear") == 0)
-                        get_bool(L, ctx, s, &w.env_clear);
-                else if (strcmp(key, "cwd") == 0) {
-                        const char *v;
-                        if (get_abs_path(L, ctx, s, &v))
-                                w.cwd = xstrdup(v);
-                } else if (strcmp(key, "user") == 0)
-                        parse_user(L, ctx, s, &w);
-                else if (strcmp(key, "group") == 0)
-                        parse_group(L, ctx, s, &w);
-                else if (strcmp(key, "umask") == 0)
-                        parse_umask(L, ctx, s, &w);
-                else if (strcmp(key, "after") == 0)
-                        get_strv(L, ctx, s, false, &w.after);
-                else if (strcmp(key, "ready") == 0) {
-                        if (get_enum(L, ctx, s, ready_names, ELEMENTSOF(ready_names), &e))
-                                w.ready = (enum ready_mode)e;
-                } else if (strcmp(key, "ready_timeout") == 0)
-                        get_duration(L, ctx, s, true, &w.ready_timeout);
-                else if (strcmp(key, "watchdog") == 0) {
-                        if (get_duration(L, ctx, s, false, &w.watchdog))
-                                watchdog_s = s;
-                } else if (strcmp(key, "stop_signal") == 0)
-                        get_signal(L, ctx, s, &w.stop_signal);
-                else if (strcmp(key, "stop_timeout") == 0)
-                        get_duration(L, ctx, s, false, &w.stop_timeout);
-                else if (strcmp(key, "kill_mode") == 0) {
-                        if (get_enum(L, ctx, s, kill_mode_names, ELEMENTSOF(kill_mode_names), &e))
-                                w.kill_mode = (enum kill_mode)e;
-                } else if (strcmp(key, "pre_stop") == 0)
-                        get_strv(L, ctx, s, true, &w.pre_stop);
-                else if (strcmp(key, "pre_stop_timeout") == 0)
-                        get_duration(L, ctx, s, true, &w.pre_stop_timeout);
-                else if (strcmp(key, "post_stop") == 0)
-                        get_strv(L, ctx, s, true, &w.post_stop);
-                else if (strcmp(key, "post_stop_timeout") == 0)
-                        get_duration(L, ctx, s, true, &w.post_stop_timeout);
-                else if (strcmp(key, "restart") == 0) {
-                        if (get_enum(L, ctx, s, restart_names, ELEMENTSOF(restart_names), &e)) {
-                                w.restart = (enum restart_policy)e;
-                                restart_s = s;
-                        }
-                } else if (strcmp(key, "restart_delay") == 0)
-                        get_duration(L, ctx, s, false, &w.restart_delay);
-                else if (strcmp(key, "restart_delay_max") == 0) {
-                        if (get_duration(L, ctx, s, false, &w.restart_delay_max))
-                                delay_max_s = s;
-                } else if (strcmp(key, "start_limit_burst") == 0)
-                        get_int_range(L, ctx, s, 1, START_LIMIT_BURST_MAX, &w.start_limit_burst);
-                else if (strcmp(key, "start_limit_interval") == 0)
-                        get_duration(L, ctx, s, false, &w.start_limit_interval);
-                else if (strcmp(key, "critical") == 0)
-                        get_bool(L, ctx, s, &w.critical);
-                else if (strcmp(key, "stdout") == 0)
-                        parse_output(L, ctx, s, STREAM_STDOUT, &w);
-                else if (strcmp(key, "stderr") == 0)
-                        parse_output(L, ctx, s, STREAM_STDERR, &w);
-                else
-                        unknown_setting(L, ctx, s, worker_keys, ELEMENTSOF(worker_keys));
-        }
-
-        /* rules that involve several settings */
-        if (!config_setting_get_member(g, "command"))
-                diag_s(L, name_s ?: g, "%s: missing command", ctx);
-        if (watchdog_s && w.watchdog > 0 && w.ready != READY_NOTIFY)
-                diag_s(L, watchdog_s, "%s: watchdog requires ready = \"notify\"", ctx);
-        if (restart_s && w.type == WORKER_TYPE_ONESHOT && w.restart == RESTART_ALWAYS)
-                diag_s(L, restart_s, "%s: restart = \"always\" is not allowed with type = \"oneshot\"", ctx);
-        if (w.restart_delay_max < w.restart_delay) {
-                if (delay_max_s)
-                        diag_s(L, delay_max_s, "%s: restart_delay_max must be >= restart_delay", ctx);
-                else /* only restart_delay given, above the default maximum: a fixed delay */
-                        w.restart_delay_max = w.restart_delay;
-        }
-
-        if (!keep) {
-                conf_worker_done(&w);
-                return;
-        }
-        if (c->n_workers >= CONF_MAX_WORKERS) {
-                diag_s(L, g, "more than %d workers", CONF_MAX_WORKERS);
-                drop_name(L, w.name);
-                conf_worker_done(&w);
-                return;
-        }
-        c->workers = xrealloc(c->workers, (c->n_workers + 1) * sizeof(*c->workers));
-        c->workers[c->n_workers++] = w;
+        diag_s(L, name_s, "duplicate %s name \"%s\" (first defined at %s:%d)", kind,
+               config_setting_get_string(name_s), file, line);
 }
 
 /* A list of groups `( { ... }, ... )`; `[]` is an empty array in
@@ -852,158 +638,424 @@ static bool is_group_list(const config_setting_t *list)
                (config_setting_type(list) == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0);
 }
 
-static void parse_workers(struct loader *L, const config_setting_t *list)
-{
-        int n;
+static bool is_group(const config_setting_t *g) { return config_setting_type(g) == CONFIG_TYPE_GROUP; }
 
-        if (!is_group_list(list)) {
-                diag_s(L, list, "workers must be a list ( { ... }, ... )");
-                L->names_complete = false;
+/* ---- workers ------------------------------------------------------------ */
+
+static bool parse_env(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf_worker *w = obj;
+        int n = config_setting_length(s);
+        char **v;
+
+        if (!has_form(L, ctx, s, is_group(s), "a group of string values { KEY = \"value\"; ... }", CONF_MAX_ENV,
+                      "entries"))
+                return false;
+        v = xcalloc((size_t)n + 1, sizeof(char *));
+        for (int i = 0, j = 0; i < n; i++) {
+                config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+                        diag_s(L, e, "%s: env.%s must be a string", ctx, key_of(e));
+                        continue;
+                }
+                v[j++] = xasprintf("%s=%s", key_of(e), config_setting_get_string(e));
+        }
+        strv_free(w->env);
+        w->env = v;
+        return true;
+}
+
+static bool parse_umask(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf_worker *w = obj;
+        int mode, r = -EINVAL;
+
+        switch (config_setting_type(s)) {
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64:
+                if (config_setting_get_format(s) != CONFIG_FORMAT_HEX)
+                        r = parse_umask_int(config_setting_get_int64(s), &mode);
+                if (r < 0)
+                        diag_s(L, s, "%s: invalid umask (octal digits 0-7, at most 0777, e.g. 0027)", ctx);
+                break;
+        case CONFIG_TYPE_STRING:
+                r = parse_umask_str(config_setting_get_string(s), &mode);
+                if (r < 0)
+                        diag_s(L, s, "%s: invalid umask \"%s\" (octal digits 0-7, at most 0777)", ctx,
+                               config_setting_get_string(s));
+                break;
+        default:
+                diag_s(L, s, "%s: umask must be an octal number such as 0027 or \"0027\"", ctx);
+                break;
+        }
+        if (r < 0)
+                return false;
+        w->umask = mode;
+        return true;
+}
+
+static bool parse_output(struct loader *L, const char *ctx, const config_setting_t *s, int stream,
+                         struct conf_worker *w)
+{
+        const char *v;
+        struct stat st;
+        bool ok = false;
+        char *dir;
+        int i;
+
+        if (!get_string(L, ctx, s, STR_ANY, &v))
+                return false;
+        i = enum_index(v, out_names, ELEMENTSOF(out_names));
+        if (i >= 0) {
+                w->out[stream] = (enum out_mode)i;
+                return true;
+        }
+        if (v[0] != '/') {
+                enum_error(L, ctx, s, v, out_names, ELEMENTSOF(out_names), "an absolute path");
+                return false;
+        }
+        dir = dir_of(v);
+        if (stat(v, &st) == 0 && S_ISDIR(st.st_mode))
+                diag_s(L, s, "%s: %s \"%s\" is a directory", ctx, key_of(s), v);
+        else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                diag_s(L, s, "%s: directory of %s \"%s\" does not exist", ctx, key_of(s), v);
+        else {
+                w->out[stream] = OUT_FILE;
+                free(w->out_path[stream]);
+                w->out_path[stream] = xstrdup(v);
+                ok = true;
+        }
+        free(dir);
+        return ok;
+}
+
+static bool parse_stdout(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        return parse_output(L, ctx, s, STREAM_STDOUT, obj);
+}
+
+static bool parse_stderr(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        return parse_output(L, ctx, s, STREAM_STDERR, obj);
+}
+
+/* user and group, names only root may give, resolved now: a user alone
+ * runs in its primary group, a group alone with graced's uid. */
+static bool parse_id(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf_worker *w = obj;
+        const struct passwd *pw = NULL;
+        const struct group *gr = NULL;
+        bool user = strcmp(key_of(s), "user") == 0;
+        const char *v;
+
+        if (!get_string(L, ctx, s, STR_NONEMPTY, &v))
+                return false;
+        if (!L->opts->as_root) {
+                diag_s(L, s, "%s: %s can only be set when graced runs as root", ctx, key_of(s));
+                return false;
+        }
+        if (user ? !(pw = getpwnam(v)) : !(gr = getgrnam(v))) {
+                diag_s(L, s, "%s: unknown %s \"%s\"", ctx, key_of(s), v);
+                return false;
+        }
+        if (user) {
+                w->user = xstrdup(v);
+                w->uid = pw->pw_uid;
+                w->gid = w->group ? w->gid : pw->pw_gid;
+        } else {
+                w->group = xstrdup(v);
+                w->gid = gr->gr_gid;
+                w->uid = w->user ? w->uid : getuid();
+        }
+        w->set_ids = true;
+        return true;
+}
+
+#define WORKER_KEY(key, kind_, field) .name = key, .kind = kind_, .offset = offsetof(struct conf_worker, field)
+#define FN_KEY(key, f) .name = key, .kind = KEY_FN, .fn = f
+#define ENUM_NAMES(v) .names = v, .n_names = ELEMENTSOF(v)
+
+static const struct key worker_keys[] = {
+        { .name = "name", .kind = KEY_SKIP },
+        { WORKER_KEY("command", KEY_ARGV, argv) },
+        { WORKER_KEY("type", KEY_ENUM, type), ENUM_NAMES(type_names), .def = WORKER_TYPE_SIMPLE },
+        { FN_KEY("env", parse_env) },
+        { WORKER_KEY("env_clear", KEY_BOOL, env_clear) },
+        { WORKER_KEY("cwd", KEY_PATH, cwd) },
+        { FN_KEY("user", parse_id) },
+        { FN_KEY("group", parse_id) },
+        { FN_KEY("umask", parse_umask) },
+        { WORKER_KEY("after", KEY_NAMES, after) },
+        { WORKER_KEY("ready", KEY_ENUM, ready), ENUM_NAMES(ready_names), .def = READY_EXEC },
+        { WORKER_KEY("ready_timeout", KEY_TIMEOUT, ready_timeout) }, /* default: the supervisor's */
+        { WORKER_KEY("watchdog", KEY_DURATION, watchdog), .def = 0 },
+        { WORKER_KEY("stop_signal", KEY_SIGNAL, stop_signal), .def = SIGTERM },
+        { WORKER_KEY("stop_timeout", KEY_DURATION, stop_timeout), .def = DEFAULT_STOP_TIMEOUT },
+        { WORKER_KEY("kill_mode", KEY_ENUM, kill_mode), ENUM_NAMES(kill_mode_names), .def = KILL_GROUP },
+        { WORKER_KEY("pre_stop", KEY_ARGV, pre_stop) },
+        { WORKER_KEY("pre_stop_timeout", KEY_TIMEOUT, pre_stop_timeout), .def = DEFAULT_HOOK_TIMEOUT },
+        { WORKER_KEY("post_stop", KEY_ARGV, post_stop) },
+        { WORKER_KEY("post_stop_timeout", KEY_TIMEOUT, post_stop_timeout), .def = DEFAULT_HOOK_TIMEOUT },
+        { WORKER_KEY("restart", KEY_ENUM, restart), ENUM_NAMES(restart_names), .def = RESTART_ON_FAILURE },
+        { WORKER_KEY("restart_delay", KEY_DURATION, restart_delay), .def = DEFAULT_RESTART_DELAY },
+        { WORKER_KEY("restart_delay_max", KEY_DURATION, restart_delay_max), .def = DEFAULT_RESTART_DELAY_MAX },
+        { WORKER_KEY("start_limit_burst", KEY_UINT, start_limit_burst), .min = 1, .max = START_LIMIT_BURST_MAX,
+          .def = DEFAULT_START_LIMIT_BURST },
+        { WORKER_KEY("start_limit_interval", KEY_DURATION, start_limit_interval), .def = DEFAULT_START_LIMIT_INTERVAL },
+        { WORKER_KEY("critical", KEY_BOOL, critical) },
+        { FN_KEY("stdout", parse_stdout) },
+        { FN_KEY("stderr", parse_stderr) },
+};
+_Static_assert(ELEMENTSOF(worker_keys) <= 64, "parse_settings() has a 64-bit mask");
+
+/* The setting `name` of worker g when parse_settings() found it valid. */
+static const config_setting_t *valid_worker_setting(const config_setting_t *g, uint64_t valid, const char *name)
+{
+        const struct key *k = find_key(worker_keys, ELEMENTSOF(worker_keys), name);
+
+        return valid & (UINT64_C(1) << (k - worker_keys)) ? config_setting_get_member(g, name) : NULL;
+}
+
+static void worker_defaults(struct conf_worker *w, const struct conf *c)
+{
+        *w = (struct conf_worker){ .umask = -1, .out = { OUT_LOG, OUT_LOG } };
+        set_defaults(worker_keys, ELEMENTSOF(worker_keys), w);
+        w->ready_timeout = c->ready_timeout;
+}
+
+/* The name, file and line of worker g. false: it is not kept (no valid
+ * name, or a duplicate). */
+static bool worker_name(struct loader *L, const config_setting_t *g, char *ctx, size_t ctxlen,
+                        struct conf_worker *w)
+{
+        const config_setting_t *name_s;
+        const char *name = read_name(L, g, &name_s, "worker", ctx, ctxlen);
+        const struct conf_worker *first = name ? find_worker_n(L->c, name) : NULL;
+
+        w->file = setting_file(L, name_s ?: g);
+        w->line = setting_line(name_s ?: g);
+        if (!name) {
+                /* an invalid name is still a name: `after` may refer to it */
+                if (name_s && config_setting_type(name_s) == CONFIG_TYPE_STRING)
+                        drop_name(L, config_setting_get_string(name_s));
+                else
+                        L->c->names_complete = false;
+                return false;
+        }
+        w->name = xstrdup(name);
+        if (first)
+                duplicate_name(L, name_s, "worker", first->file, first->line);
+        return !first;
+}
+
+/* The rules that involve several settings of worker g (valid: the mask of
+ * parse_settings()). */
+static void check_worker(struct loader *L, const config_setting_t *g, uint64_t valid, const char *ctx,
+                         struct conf_worker *w)
+{
+        const config_setting_t *watchdog_s = valid_worker_setting(g, valid, "watchdog");
+        const config_setting_t *restart_s = valid_worker_setting(g, valid, "restart");
+        const config_setting_t *delay_max_s = valid_worker_setting(g, valid, "restart_delay_max");
+
+        if (!config_setting_get_member(g, "command"))
+                diag_s(L, config_setting_get_member(g, "name") ?: g, "%s: missing command", ctx);
+        if (watchdog_s && w->watchdog > 0 && w->ready != READY_NOTIFY)
+                diag_s(L, watchdog_s, "%s: watchdog requires ready = \"notify\"", ctx);
+        if (restart_s && w->type == WORKER_TYPE_ONESHOT && w->restart == RESTART_ALWAYS)
+                diag_s(L, restart_s, "%s: restart = \"always\" is not allowed with type = \"oneshot\"", ctx);
+        if (w->restart_delay_max < w->restart_delay) {
+                if (delay_max_s)
+                        diag_s(L, delay_max_s, "%s: restart_delay_max must be >= restart_delay", ctx);
+                else /* only restart_delay given, above the default maximum: a fixed delay */
+                        w->restart_delay_max = w->restart_delay;
+        }
+}
+
+/* Parses one element of a `workers` list; index is 1-based in that list. */
+static void parse_worker(struct loader *L, const config_setting_t *g, unsigned index)
+{
+        struct conf *c = L->c;
+        struct conf_worker w;
+        char ctx[NAME_MAX_LEN + 32];
+        uint64_t valid;
+        bool keep;
+
+        if (!is_group(g)) {
+                diag_s(L, g, "worker #%u must be a group { ... }", index);
+                c->names_complete = false;
                 return;
         }
-        n = config_setting_length(list);
-        for (int i = 0; i < n; i++)
+        worker_defaults(&w, c);
+        snprintf(ctx, sizeof(ctx), "worker #%u", index);
+        keep = worker_name(L, g, ctx, sizeof(ctx), &w);
+        valid = parse_settings(L, ctx, g, worker_keys, ELEMENTSOF(worker_keys), &w);
+        check_worker(L, g, valid, ctx, &w);
+        if (keep && c->n_workers >= CONF_MAX_WORKERS) {
+                diag_s(L, g, "more than %d workers", CONF_MAX_WORKERS);
+                drop_name(L, w.name);
+                keep = false;
+        }
+        if (!keep) {
+                conf_worker_done(&w);
+                return;
+        }
+        c->workers = xrealloc(c->workers, (c->n_workers + 1) * sizeof(*c->workers));
+        c->workers[c->n_workers++] = w;
+}
+
+static void parse_workers(struct loader *L, const config_setting_t *list)
+{
+        if (!is_group_list(list)) {
+                diag_s(L, list, "workers must be a list ( { ... }, ... )");
+                L->c->names_complete = false;
+                return;
+        }
+        for (int i = 0; i < config_setting_length(list); i++)
                 parse_worker(L, config_setting_get_elem(list, (unsigned)i), (unsigned)i + 1);
 }
 
 /* ---- supervisor ---------------------------------------------------------- */
 
+#define STEP_KEY(key, kind_, field) .name = key, .kind = kind_, .offset = offsetof(struct conf_cleanup, field)
+
+static const struct key cleanup_keys[] = {
+        { .name = "name", .kind = KEY_SKIP },
+        { STEP_KEY("command", KEY_ARGV, argv) },
+        { STEP_KEY("timeout", KEY_TIMEOUT, timeout), .def = DEFAULT_CLEANUP_TIMEOUT },
+        { STEP_KEY("shielded", KEY_BOOL, shielded) },
+};
+
+static void cleanup_done(struct conf_cleanup *st)
+{
+        free(st->name);
+        strv_free(st->argv);
+        free(st->file);
+}
+
+/* The name, file and line of cleanup step g. false: it is not kept. */
+static bool cleanup_name(struct loader *L, const config_setting_t *g, char *ctx, size_t ctxlen,
+                         struct conf_cleanup *st)
+{
+        const struct conf *c = L->c;
+        const config_setting_t *name_s;
+        const char *name = read_name(L, g, &name_s, "cleanup step", ctx, ctxlen);
+
+        st->file = setting_file(L, name_s ?: g);
+        st->line = setting_line(name_s ?: g);
+        if (!name)
+                return false;
+        st->name = xstrdup(name);
+        for (size_t i = 0; i < c->n_cleanup; i++)
+                if (strcmp(c->cleanup[i].name, name) == 0) {
+                        duplicate_name(L, name_s, "cleanup step", c->cleanup[i].file, c->cleanup[i].line);
+                        return false;
+                }
+        return true;
+}
+
 static void parse_cleanup_step(struct loader *L, const config_setting_t *g, unsigned index)
 {
         struct conf *c = L->c;
-        struct conf_cleanup st = { .timeout = DEFAULT_CLEANUP_TIMEOUT };
-        const config_setting_t *name_s;
+        struct conf_cleanup st = { 0 };
         char ctx[NAME_MAX_LEN + 32];
-        bool keep = true;
-        int n;
+        bool keep;
 
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        if (!is_group(g)) {
                 diag_s(L, g, "cleanup step #%u must be a group { ... }", index);
                 return;
         }
+        set_defaults(cleanup_keys, ELEMENTSOF(cleanup_keys), &st);
         snprintf(ctx, sizeof(ctx), "cleanup step #%u", index);
-        {
-                const char *name = read_name(L, g, &name_s, "cleanup step", ctx, sizeof ctx);
-
-                if (!name) {
-                        keep = false;
-                } else {
-                        for (size_t i = 0; i < c->n_cleanup; i++)
-                                if (strcmp(c->cleanup[i].name, name) == 0) {
-                                        diag_s(L, name_s,
-                                               "duplicate cleanup step name \"%s\" (first defined at %s:%d)",
-                                               name, c->cleanup[i].file, c->cleanup[i].line);
-                                        keep = false;
-                                        break;
-                                }
-                        st.name = xstrdup(name);
-                }
-        }
-        st.file = setting_file(L, name_s ?: g);
-        st.line = setting_line(name_s ?: g);
-
-        n = config_setting_length(g);
-        for (int i = 0; i < n; i++) {
-                const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-                const char *key = key_of(s);
-
-                if (strcmp(key, "name") == 0)
-                        continue;
-                else if (strcmp(key, "command") == 0)
-                        get_strv(L, ctx, s, true, &st.argv);
-                else if (strcmp(key, "timeout") == 0)
-                        get_duration(L, ctx, s, true, &st.timeout);
-                else if (strcmp(key, "shielded") == 0)
-                        get_bool(L, ctx, s, &st.shielded);
-                else
-                        unknown_setting(L, ctx, s, cleanup_keys, ELEMENTSOF(cleanup_keys));
-        }
+        keep = cleanup_name(L, g, ctx, sizeof(ctx), &st);
+        parse_settings(L, ctx, g, cleanup_keys, ELEMENTSOF(cleanup_keys), &st);
         if (!config_setting_get_member(g, "command"))
-                diag_s(L, name_s ?: g, "%s: missing command", ctx);
-
+                diag_s(L, config_setting_get_member(g, "name") ?: g, "%s: missing command", ctx);
         if (!keep) {
-                free(st.name);
-                strv_free(st.argv);
-                free(st.file);
+                cleanup_done(&st);
                 return;
         }
         c->cleanup = xrealloc(c->cleanup, (c->n_cleanup + 1) * sizeof(*c->cleanup));
         c->cleanup[c->n_cleanup++] = st;
 }
 
-static void parse_cleanup(struct loader *L, const config_setting_t *list)
+static bool parse_cleanup(struct loader *L, const char *ctx, const config_setting_t *list, void *obj)
 {
-        int n;
-
-        if (!is_group_list(list)) {
-                diag_s(L, list, "supervisor: cleanup must be a list ( { ... }, ... )");
-                return;
-        }
-        n = config_setting_length(list);
-        if (n > CONF_MAX_CLEANUP) {
-                diag_s(L, list, "supervisor: cleanup has more than %d steps", CONF_MAX_CLEANUP);
-                return;
-        }
-        for (int i = 0; i < n; i++)
+        if (!has_form(L, ctx, list, is_group_list(list), "a list ( { ... }, ... )", CONF_MAX_CLEANUP, "steps"))
+                return false;
+        for (int i = 0; i < config_setting_length(list); i++)
                 parse_cleanup_step(L, config_setting_get_elem(list, (unsigned)i), (unsigned)i + 1);
+        return true;
 }
 
-static void parse_supervisor(struct loader *L, const config_setting_t *g, const config_setting_t **include_s)
+static bool parse_supervisor_name(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
 {
-        struct conf *c = L->c;
-        const char *ctx = "supervisor";
-        int n;
+        struct conf *c = obj;
+        const char *v;
 
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        if (!get_name(L, ctx, s, &v))
+                return false;
+        free(c->name);
+        c->name = xstrdup(v);
+        return true;
+}
+
+static bool parse_control_socket(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf *c = obj;
+        size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+        const char *v;
+
+        if (!get_string(L, ctx, s, STR_ANY, &v))
+                return false;
+        if (v[0] && v[0] != '/')
+                diag_s(L, s, "%s: control_socket must be an absolute path or \"\"", ctx);
+        else if (strlen(v) > max)
+                diag_s(L, s, "%s: control_socket path is longer than %zu bytes", ctx, max);
+        else {
+                free(c->control_socket);
+                c->control_socket = xstrdup(v);
+                return true;
+        }
+        return false;
+}
+
+static bool parse_include_dir(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        const char *v;
+
+        if (!get_string(L, ctx, s, STR_NONEMPTY, &v))
+                return false;
+        L->include_dir = s; /* read after the main file's workers */
+        return true;
+}
+
+#define SUPERVISOR_KEY(key, kind_, field) .name = key, .kind = kind_, .offset = offsetof(struct conf, field)
+
+static const struct key supervisor_keys[] = {
+        { FN_KEY("name", parse_supervisor_name) },
+        { SUPERVISOR_KEY("shutdown_timeout", KEY_TIMEOUT, shutdown_timeout), .def = 90 * USEC_PER_SEC },
+        { SUPERVISOR_KEY("signal_debounce", KEY_DURATION, signal_debounce), .def = 500 * USEC_PER_MSEC },
+        { SUPERVISOR_KEY("force_after", KEY_UINT, force_after), .min = 0, .max = FORCE_AFTER_MAX, .def = 2 },
+        { SUPERVISOR_KEY("max_parallel", KEY_UINT, max_parallel), .min = 1, .max = CONF_MAX_WORKERS, .def = 16 },
+        { SUPERVISOR_KEY("ready_timeout", KEY_TIMEOUT, ready_timeout), .def = 60 * USEC_PER_SEC },
+        { SUPERVISOR_KEY("report_file", KEY_PATH, report_file) },
+        { FN_KEY("control_socket", parse_control_socket) },
+        { FN_KEY("include_dir", parse_include_dir) },
+        { FN_KEY("cleanup", parse_cleanup) },
+};
+
+static void parse_supervisor(struct loader *L, const config_setting_t *g)
+{
+        if (!is_group(g)) {
                 diag_s(L, g, "supervisor must be a group { ... }");
                 return;
         }
-        n = config_setting_length(g);
-        for (int i = 0; i < n; i++) {
-                const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-                const char *key = key_of(s), *v;
-
-                if (strcmp(key, "name") == 0) {
-                        if (get_string(L, ctx, s, &v)) {
-                                if (!name_is_valid(v))
-                                        diag_s(L, s, "supervisor: invalid name \"%s\" (" NAME_RULE ")", v);
-                                else {
-                                        free(c->name);
-                                        c->name = xstrdup(v);
-                                }
-                        }
-                } else if (strcmp(key, "shutdown_timeout") == 0)
-                        get_duration(L, ctx, s, true, &c->shutdown_timeout);
-                else if (strcmp(key, "signal_debounce") == 0)
-                        get_duration(L, ctx, s, false, &c->signal_debounce);
-                else if (strcmp(key, "force_after") == 0)
-                        get_int_range(L, ctx, s, 0, FORCE_AFTER_MAX, &c->force_after);
-                else if (strcmp(key, "max_parallel") == 0)
-                        get_int_range(L, ctx, s, 1, CONF_MAX_WORKERS, &c->max_parallel);
-                else if (strcmp(key, "ready_timeout") == 0)
-                        get_duration(L, ctx, s, true, &c->ready_timeout);
-                else if (strcmp(key, "report_file") == 0) {
-                        if (get_abs_path(L, ctx, s, &v))
-                                c->report_file = xstrdup(v);
-                } else if (strcmp(key, "control_socket") == 0) {
-                        if (!get_string(L, ctx, s, &v))
-                                continue;
-                        if (v[0] && v[0] != '/')
-                                diag_s(L, s, "supervisor: control_socket must be an absolute path or \"\"");
-                        else if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-                                diag_s(L, s, "supervisor: control_socket path is longer than %zu bytes",
-                                       sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-                        else
-                                c->control_socket = xstrdup(v);
-                } else if (strcmp(key, "include_dir") == 0) {
-                        if (get_nonempty_string(L, ctx, s, &v))
-                                *include_s = s;
-                } else if (strcmp(key, "cleanup") == 0)
-                        parse_cleanup(L, s);
-                else
-                        unknown_setting(L, ctx, s, supervisor_keys, ELEMENTSOF(supervisor_keys));
-        }
+        parse_settings(L, "supervisor", g, supervisor_keys, ELEMENTSOF(supervisor_keys), L->c);
 }
+
+/* The top level: supervisor (main file only) and workers. */
+static const struct key top_keys[] = { { .name = "supervisor" }, { .name = "workers" } };
 
 /* ---- files ----------------------------------------------------------------- */
 
@@ -1212,12 +1264,28 @@ static char *name_quoted(const char *s)
 
 static int scan_file(struct scan *S, int fd, const char *path);
 
+/* "A -> B -> A" when the file of st is open already (an include cycle),
+ * else NULL. */
+static char *include_cycle(const struct scan *S, const struct stat *st)
+{
+        char *chain = NULL;
+
+        for (size_t i = 0; i <= S->depth; i++)
+                if (S->open[i].dev == st->st_dev && S->open[i].ino == st->st_ino) {
+                        for (size_t k = i; k <= S->depth; k++)
+                                str_appendf(&chain, "%s -> ", S->open[k].path);
+                        str_appendf(&chain, "%s", S->open[i].path);
+                        return chain;
+                }
+        return NULL;
+}
+
 /* The closing quote of an @include name in `file` at `line`: checks the
  * file it names and scans it in turn. */
 static void scan_include(struct scan *S, const char *file, int line)
 {
         struct loader *L = S->L;
-        char *name, *q, *path = NULL;
+        char *name, *q, *path = NULL, *chain;
         const char *why;
         struct stat st;
         int fd, r;
@@ -1229,34 +1297,28 @@ static void scan_include(struct scan *S, const char *file, int line)
         q = name_quoted(name);
         S->state = SCAN_INITIAL;
         if (S->depth >= INCLUDE_MAX_DEPTH) {
-                diag_at(L, file, line, "@include \"%s\": include file nesting too deep (more than %d levels)", q,
-                        INCLUDE_MAX_DEPTH);
+                conf_diags_add(&L->d, file, line,
+                               "@include \"%s\": include file nesting too deep (more than %d levels)", q,
+                               INCLUDE_MAX_DEPTH);
                 goto fail;
         }
         if (name[0] == '/') {
-                diag_at(L, file, line, "@include \"%s\": must be a name relative to %s", q, S->dir);
+                conf_diags_add(&L->d, file, line, "@include \"%s\": must be a name relative to %s", q, S->dir);
                 goto fail;
         }
         path = xasprintf("%s/%s", S->dir, name);
         fd = open_config_file(path, &st, &why);
         if (fd < 0) {
-                diag_at(L, file, line, "@include \"%s\": %s", q, why);
+                conf_diags_add(&L->d, file, line, "@include \"%s\": %s", q, why);
                 goto fail;
         }
-        for (size_t i = 0; i <= S->depth; i++)
-                if (S->open[i].dev == st.st_dev && S->open[i].ino == st.st_ino) {
-                        char *chain = xstrdup(""), *t;
-
-                        for (size_t k = i; k <= S->depth; k++) {
-                                t = xasprintf("%s%s -> ", chain, S->open[k].path);
-                                free(chain);
-                                chain = t;
-                        }
-                        diag_at(L, file, line, "@include \"%s\": include cycle: %s%s", q, chain, S->open[i].path);
-                        free(chain);
-                        safe_close(fd);
-                        goto fail;
-                }
+        chain = include_cycle(S, &st);
+        if (chain) {
+                conf_diags_add(&L->d, file, line, "@include \"%s\": include cycle: %s", q, chain);
+                free(chain);
+                safe_close(fd);
+                goto fail;
+        }
         register_file(L, path);
         /* from here on S->name belongs to the included file's includes */
         S->open[++S->depth] = (struct scan_file){ .dev = st.st_dev, .ino = st.st_ino, .path = path };
@@ -1264,7 +1326,7 @@ static void scan_include(struct scan *S, const char *file, int line)
         S->depth--;
         safe_close(fd);
         if (r < 0) {
-                diag_at(L, file, line, "@include \"%s\": %s", q, strerror(-r));
+                conf_diags_add(&L->d, file, line, "@include \"%s\": %s", q, strerror(-r));
                 goto fail;
         }
         free(q);
@@ -1358,7 +1420,7 @@ static bool prescan(struct loader *L, const char *path, const char *dir)
         int r, fd = open_config_file(path, &st, &why);
 
         if (fd < 0) {
-                diag_at(L, path, 0, "%s", why);
+                conf_diags_add(&L->d, path, 0, "%s", why);
                 return false;
         }
         S.open[0] = (struct scan_file){ .dev = st.st_dev, .ino = st.st_ino, .path = path };
@@ -1366,34 +1428,25 @@ static bool prescan(struct loader *L, const char *path, const char *dir)
         safe_close(fd);
         free(S.name);
         if (r < 0) {
-                diag_at(L, path, 0, "%s", strerror(-r));
+                conf_diags_add(&L->d, path, 0, "%s", strerror(-r));
                 return false;
         }
         return !S.bad;
 }
 
-static void check_world_writable(struct loader *L, const config_t *cfg)
-{
-        if (!L->opts->as_root)
-                return;
-        for (unsigned i = 0; i < cfg->num_filenames; i++) {
-                const char *f = cfg->filenames[i];
-                char *path = strcmp(f, L->cur_file) == 0 ? xstrdup(f) : path_join(L->cur_dir, f);
-                struct stat st;
-
-                if (stat(path, &st) == 0 && (st.st_mode & S_IWOTH))
-                        diag_at(L, path, 0, "world-writable file refused when running as root");
-                free(path);
-        }
-}
-
-static void register_config_files(struct loader *L, const config_t *cfg)
+/* Every file libconfig read (the file and what it @includes): registered
+ * for the order of diagnostics, and refused when it is world-writable and
+ * graced runs as root. */
+static void check_files_read(struct loader *L, const config_t *cfg)
 {
         register_file(L, L->cur_file);
         for (unsigned i = 0; i < cfg->num_filenames; i++) {
-                const char *f = cfg->filenames[i];
-                char *path = strcmp(f, L->cur_file) == 0 ? xstrdup(f) : path_join(L->cur_dir, f);
+                char *path = file_name(L, cfg->filenames[i]);
+                struct stat st;
+
                 register_file(L, path);
+                if (L->opts->as_root && stat(path, &st) == 0 && (st.st_mode & S_IWOTH))
+                        conf_diags_add(&L->d, path, 0, "world-writable file refused when running as root");
                 free(path);
         }
 }
@@ -1401,6 +1454,8 @@ static void register_config_files(struct loader *L, const config_t *cfg)
 /* Reads one file with libconfig. false with a diagnostic on any error. */
 static bool read_config(struct loader *L, config_t *cfg, const char *path, const char *dir)
 {
+        bool ok;
+
         L->cur_file = path;
         L->cur_dir = dir;
         register_file(L, path);
@@ -1408,31 +1463,51 @@ static bool read_config(struct loader *L, config_t *cfg, const char *path, const
                 return false;
         config_init(cfg);
         config_set_include_dir(cfg, dir);
-        if (!config_read_file(cfg, path)) {
+        ok = config_read_file(cfg, path);
+        if (!ok) {
                 const char *ef = config_error_file(cfg);
-                char *file = !ef || strcmp(ef, path) == 0 ? xstrdup(path) : path_join(dir, ef);
+                char *file = file_name(L, ef);
+                bool no_line = config_error_type(cfg) == CONFIG_ERR_FILE_IO && !ef;
 
-                register_config_files(L, cfg);
-                if (config_error_type(cfg) == CONFIG_ERR_FILE_IO && !config_error_file(cfg))
-                        diag_at(L, file, 0, "%s", config_error_text(cfg));
-                else
-                        diag_at(L, file, config_error_line(cfg), "%s", config_error_text(cfg));
+                conf_diags_add(&L->d, file, no_line ? 0 : config_error_line(cfg), "%s", config_error_text(cfg));
                 free(file);
-                check_world_writable(L, cfg);
-                config_destroy(cfg);
-                return false;
         }
-        register_config_files(L, cfg);
-        check_world_writable(L, cfg);
-        return true;
+        check_files_read(L, cfg);
+        if (!ok)
+                config_destroy(cfg);
+        return ok;
 }
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* One file of include_dir: it may hold workers, nothing else. */
+static void parse_include_file(struct loader *L, const char *path, const char *dir)
+{
+        config_t cfg;
+        const config_setting_t *root;
+
+        if (!read_config(L, &cfg, path, dir)) {
+                L->c->names_complete = false;
+                return;
+        }
+        root = config_root_setting(&cfg);
+        for (int j = 0; j < config_setting_length(root); j++) {
+                const config_setting_t *s = config_setting_get_elem(root, (unsigned)j);
+                const char *key = key_of(s);
+
+                if (strcmp(key, "workers") == 0)
+                        parse_workers(L, s);
+                else if (strcmp(key, "supervisor") == 0)
+                        diag_s(L, s, "supervisor can only be set in the main configuration file");
+                else
+                        unknown_setting(L, NULL, s, top_keys + 1, 1);
+        }
+        config_destroy(&cfg);
+}
+
 static void load_include_dir(struct loader *L, const config_setting_t *include_s, const char *main_dir)
 {
-        const char *v = config_setting_get_string(include_s);
-        char *dirpath = path_join(main_dir, v);
+        char *dirpath = path_join(main_dir, config_setting_get_string(include_s));
         char **names = NULL;
         size_t n = 0;
         DIR *d;
@@ -1442,7 +1517,7 @@ static void load_include_dir(struct loader *L, const config_setting_t *include_s
         d = opendir(dirpath);
         if (!d) {
                 diag_s(L, include_s, "supervisor: cannot open include_dir \"%s\": %s", dirpath, strerror(errno));
-                L->names_complete = false;
+                L->c->names_complete = false;
                 return;
         }
         while ((de = readdir(d))) {
@@ -1453,83 +1528,23 @@ static void load_include_dir(struct loader *L, const config_setting_t *include_s
                 if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".conf") != 0)
                         continue;
                 p = path_join(dirpath, de->d_name);
-                if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-                        names = xrealloc(names, (n + 1) * sizeof(char *));
-                        names[n++] = xstrdup(de->d_name);
-                }
+                if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+                        strv_push(&names, &n, de->d_name);
                 free(p);
         }
         closedir(d);
         if (n > 0)
                 qsort(names, n, sizeof(char *), name_cmp);
-
         for (size_t i = 0; i < n; i++) {
                 char *path = path_join(dirpath, names[i]);
-                config_t cfg;
 
-                if (read_config(L, &cfg, path, dirpath)) {
-                        config_setting_t *root = config_root_setting(&cfg);
-                        int m = config_setting_length(root);
-
-                        for (int j = 0; j < m; j++) {
-                                config_setting_t *s = config_setting_get_elem(root, (unsigned)j);
-                                const char *key = key_of(s);
-
-                                if (strcmp(key, "workers") == 0)
-                                        parse_workers(L, s);
-                                else if (strcmp(key, "supervisor") == 0)
-                                        diag_s(L, s, "supervisor can only be set in the main configuration file");
-                                else
-                                        unknown_setting(L, NULL, s, top_keys + 1, 1);
-                        }
-                        config_destroy(&cfg);
-                } else
-                        L->names_complete = false;
+                parse_include_file(L, path, dirpath);
                 free(path);
-                free(names[i]);
         }
-        free(names);
+        strv_free(names);
 }
 
 /* ---- conf_load --------------------------------------------------------------- */
-
-/* Unknown `after` names and cycles (plan.c) among the workers that were
- * kept, whatever else is wrong, so that one run reports everything. An
- * `after` name that is no kept worker is left out of the check when it
- * names a worker that was not kept, or when not every name is known (it
- * may name a worker that could not be read): only a name that is surely
- * unknown is reported. */
-static void check_dependencies(struct loader *L)
-{
-        const struct conf *c = L->c;
-        struct conf view = *c;
-        struct plan *p = NULL;
-
-        view.workers = xcalloc(c->n_workers ?: 1, sizeof(*view.workers));
-        for (size_t i = 0; i < c->n_workers; i++) {
-                const struct conf_worker *w = &c->workers[i];
-                size_t n = 0;
-
-                view.workers[i] = *w;
-                if (!w->after)
-                        continue;
-                /* borrowed strings: only the vector is freed below */
-                view.workers[i].after = xcalloc(strv_length(w->after) + 1, sizeof(char *));
-                for (char **a = w->after; *a; a++) {
-                        bool dropped = !L->names_complete;
-
-                        for (size_t k = 0; !dropped && k < L->n_dropped_names; k++)
-                                dropped = strcmp(*a, L->dropped_names[k]) == 0;
-                        if (!dropped || find_worker_n(c, *a))
-                                view.workers[i].after[n++] = *a;
-                }
-        }
-        if (plan_build(&view, &p, &L->d) >= 0)
-                plan_free(p);
-        for (size_t i = 0; i < c->n_workers; i++)
-                free(view.workers[i].after);
-        free(view.workers);
-}
 
 static struct conf *conf_new(const char *path)
 {
@@ -1537,107 +1552,99 @@ static struct conf *conf_new(const char *path)
 
         c->path = xstrdup(path);
         c->name = xstrdup("graced");
-        c->shutdown_timeout = 90 * USEC_PER_SEC;
-        c->signal_debounce = 500 * USEC_PER_MSEC;
-        c->force_after = 2;
-        c->max_parallel = 16;
-        c->ready_timeout = 60 * USEC_PER_SEC;
+        set_defaults(supervisor_keys, ELEMENTSOF(supervisor_keys), c);
+        c->names_complete = true;
         return c;
 }
 
-int conf_load(const char *path, const struct conf_load_opts *opts, struct conf **ret, struct conf_diags *diags)
+/* The main file, read: its supervisor, its workers, then include_dir. */
+static void parse_main_file(struct loader *L, const config_t *cfg, const char *main_dir)
 {
-        static const struct conf_load_opts default_opts = { 0 };
-        struct loader L = { .opts = opts ?: &default_opts, .names_complete = true };
-        const config_setting_t *include_s = NULL, *sup, *workers;
-        config_setting_t *root;
-        char *main_dir = dir_of(path);
-        config_t cfg;
-        int r = 0;
+        const config_setting_t *root = config_root_setting(cfg), *sup, *workers;
 
-        L.c = conf_new(path);
-        if (!read_config(&L, &cfg, path, main_dir)) {
-                r = -EINVAL;
-                goto finish;
-        }
-        root = config_root_setting(&cfg);
         for (int i = 0; i < config_setting_length(root); i++) {
                 const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
-                if (strcmp(key_of(s), "supervisor") != 0 && strcmp(key_of(s), "workers") != 0)
-                        unknown_setting(&L, NULL, s, top_keys, ELEMENTSOF(top_keys));
+                if (!find_key(top_keys, ELEMENTSOF(top_keys), key_of(s)))
+                        unknown_setting(L, NULL, s, top_keys, ELEMENTSOF(top_keys));
         }
         /* the supervisor first: workers take their ready_timeout default from it */
         sup = config_setting_get_member(root, "supervisor");
         if (sup)
-                parse_supervisor(&L, sup, &include_s);
+                parse_supervisor(L, sup);
         workers = config_setting_get_member(root, "workers");
         if (workers)
-                parse_workers(&L, workers);
-        if (include_s)
-                load_include_dir(&L, include_s, main_dir);
-        config_destroy(&cfg);
+                parse_workers(L, workers);
+        if (L->include_dir)
+                load_include_dir(L, L->include_dir, main_dir);
+}
 
-        check_dependencies(&L);
+int conf_load_partial(const char *path, const struct conf_load_opts *opts, struct conf **ret,
+                      struct conf_diags *diags)
+{
+        static const struct conf_load_opts default_opts = { 0 };
+        struct loader L = { .opts = opts ?: &default_opts, .c = conf_new(path) };
+        char *main_dir = dir_of(path);
+        config_t cfg;
+        int r;
 
-finish:
-        if (L.d.n > 0)
-                r = -EINVAL;
-        if (r < 0) {
-                if (diags)
-                        diags_flush(&L, diags);
-                else
-                        conf_diags_clear(&L.d);
-                conf_free(L.c);
-        } else if (ret)
-                *ret = L.c;
-        else /* only checking */
-                conf_free(L.c);
-        for (size_t i = 0; i < L.n_files; i++)
-                free(L.files[i]);
-        free(L.files);
-        for (size_t i = 0; i < L.n_dropped_names; i++)
-                free(L.dropped_names[i]);
-        free(L.dropped_names);
+        if (read_config(&L, &cfg, path, main_dir)) {
+                parse_main_file(&L, &cfg, main_dir);
+                config_destroy(&cfg);
+        } else
+                L.c->names_complete = false;
         free(main_dir);
+        r = L.d.n > 0 ? -EINVAL : 0;
+        conf_diags_move(diags, &L.d);
+        *ret = L.c;
+        return r;
+}
+
+int conf_load(const char *path, const struct conf_load_opts *opts, struct conf **ret, struct conf_diags *diags)
+{
+        struct conf_diags d = { 0 };
+        struct conf *c;
+        int r = conf_load_partial(path, opts, &c, &d);
+
+        conf_diags_sort(&d, c);
+        conf_diags_move(diags, &d);
+        if (r == 0 && ret)
+                *ret = c;
+        else /* failed, or only checking */
+                conf_free(c);
         return r;
 }
 
 /* ---- the model ------------------------------------------------------------------ */
 
+/* What a worker owns: strings and string vectors. */
+#define WORKER_FIELD(f) offsetof(struct conf_worker, f)
+static const size_t worker_strings[] = { WORKER_FIELD(name), WORKER_FIELD(file), WORKER_FIELD(cwd),
+                                         WORKER_FIELD(user), WORKER_FIELD(group), WORKER_FIELD(out_path[0]),
+                                         WORKER_FIELD(out_path[1]) };
+static const size_t worker_strvs[] = { WORKER_FIELD(argv), WORKER_FIELD(env), WORKER_FIELD(after),
+                                       WORKER_FIELD(pre_stop), WORKER_FIELD(post_stop) };
+
+static char **string_at(const struct conf_worker *w, size_t offset) { return (char **)((char *)w + offset); }
+static char ***strv_at(const struct conf_worker *w, size_t offset) { return (char ***)((char *)w + offset); }
+
 void conf_worker_done(struct conf_worker *w)
 {
         if (!w)
                 return;
-        free(w->name);
-        free(w->file);
-        strv_free(w->argv);
-        strv_free(w->env);
-        free(w->cwd);
-        free(w->user);
-        free(w->group);
-        strv_free(w->after);
-        strv_free(w->pre_stop);
-        strv_free(w->post_stop);
-        free(w->out_path[0]);
-        free(w->out_path[1]);
+        for (size_t i = 0; i < ELEMENTSOF(worker_strings); i++)
+                free(*string_at(w, worker_strings[i]));
+        for (size_t i = 0; i < ELEMENTSOF(worker_strvs); i++)
+                strv_free(*strv_at(w, worker_strvs[i]));
         *w = (struct conf_worker){ .umask = -1 };
 }
 
 struct conf_worker *conf_worker_copy(struct conf_worker *dst, const struct conf_worker *src)
 {
         *dst = *src;
-        dst->name = xstrdup(src->name);
-        dst->file = xstrdup(src->file);
-        dst->argv = strv_dup(src->argv);
-        dst->env = strv_dup(src->env);
-        dst->cwd = xstrdup(src->cwd);
-        dst->user = xstrdup(src->user);
-        dst->group = xstrdup(src->group);
-        dst->after = strv_dup(src->after);
-        dst->pre_stop = strv_dup(src->pre_stop);
-        dst->post_stop = strv_dup(src->post_stop);
-        dst->out_path[0] = xstrdup(src->out_path[0]);
-        dst->out_path[1] = xstrdup(src->out_path[1]);
+        for (size_t i = 0; i < ELEMENTSOF(worker_strings); i++)
+                *string_at(dst, worker_strings[i]) = xstrdup(*string_at(src, worker_strings[i]));
+        for (size_t i = 0; i < ELEMENTSOF(worker_strvs); i++)
+                *strv_at(dst, worker_strvs[i]) = strv_dup(*strv_at(src, worker_strvs[i]));
         return dst;
 }
 
@@ -1687,15 +1694,14 @@ struct conf *conf_free(struct conf *c)
         free(c->report_file);
         free(c->control_socket);
         free(c->include_dir);
-        for (size_t i = 0; i < c->n_cleanup; i++) {
-                free(c->cleanup[i].name);
-                strv_free(c->cleanup[i].argv);
-                free(c->cleanup[i].file);
-        }
+        for (size_t i = 0; i < c->n_cleanup; i++)
+                cleanup_done(&c->cleanup[i]);
         free(c->cleanup);
         for (size_t i = 0; i < c->n_workers; i++)
                 conf_worker_done(&c->workers[i]);
         free(c->workers);
+        strv_free(c->files);
+        strv_free(c->dropped_names);
         free(c);
         return NULL;
 }

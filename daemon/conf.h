@@ -83,6 +83,20 @@ struct conf {
         size_t n_cleanup;
         struct conf_worker *workers; /* in definition order (main, then includes) */
         size_t n_workers;
+
+        /* What loading learnt besides the settings. files: every file read,
+         * in reading order (the order of diagnostics, conf_diags_sort()).
+         * The rest only matters in a model that could not be loaded whole
+         * (conf_load_partial()), for the dependency checks (plan_load()):
+         * names_complete is false once a worker may exist whose name is
+         * not known (no name, not a group, a file that could not be read);
+         * dropped_names are the names of workers that were not kept (an
+         * invalid name, beyond the limit). */
+        char **files;
+        size_t n_files;
+        bool names_complete;
+        char **dropped_names;
+        size_t n_dropped_names;
 };
 
 /* Defaults of worker settings not given (besides the supervisor's). */
@@ -113,38 +127,49 @@ struct conf_load_opts {
 
 /* Load and validate. Returns 0 and *ret on success (nothing is appended to
  * diags then). On failure returns -EINVAL with every problem appended to
- * diags (sorted by file, then line), *ret untouched. Includes dependency
- * checks (unknown `after`, cycles) via plan.c. Every file is opened without
- * blocking and must be a regular file, and is scanned for @include before
- * libconfig reads it (see conf.c): an included name that is not a regular
- * file that can be read is an error at the line of its @include. */
+ * diags (sorted by file, then line), *ret untouched. Dependencies between
+ * workers (unknown `after` names, cycles) are not checked here: see
+ * plan_load(). Every file is opened without blocking and must be a regular
+ * file, and is scanned for @include before libconfig reads it (see
+ * conf.c): an included name that is not a regular file that can be read is
+ * an error at the line of its @include. */
 int conf_load(const char *path, const struct conf_load_opts *opts, struct conf **ret, struct conf_diags *diags);
-/* conf_load() as graced itself uses it (start-up, --check, reload): the
- * file is checked first by conf_load() in a short-lived forked child
- * (conffork.c), and only when the child found nothing wrong is it loaded
- * here. libconfig 1.5 leaks memory on every syntax error (fixed in 1.7.3)
- * and can exit() on input it cannot read: a failed reload must cost graced
- * nothing that lasts, and graced must never die of what a file holds. A
- * child that does not answer completely (an exit, a signal, no answer
- * within CONF_CHECK_TIMEOUT: then it is SIGKILLed) is one diagnostic
- * "FILE: the configuration parser failed: REASON". The child is reaped
- * here, by its pid, before returning. When no child can be made (fork
- * fails), the file is loaded here directly. Same contract as conf_load. */
-#define CONF_CHECK_TIMEOUT (10 * USEC_PER_SEC)
-int conf_load_isolated(const char *path, const struct conf_load_opts *opts, struct conf **ret,
-                       struct conf_diags *diags);
+/* conf_load() for a caller that checks more (plan_load()): *ret is always
+ * set, on failure to the model of what could be read (the workers that
+ * were kept; see names_complete and dropped_names), and the diagnostics
+ * are appended unsorted: the caller adds its own, then sorts them with
+ * conf_diags_sort(). Returns 0 or -EINVAL, like conf_load(). */
+int conf_load_partial(const char *path, const struct conf_load_opts *opts, struct conf **ret,
+                      struct conf_diags *diags);
 
-/* The mechanism of conf_load_isolated, also for tests: runs check() in a
- * forked child that sends its diagnostics back through a close-on-exec
- * pipe and _exit()s, bounded by timeout. Returns 0 (check() found nothing),
- * -EINVAL with the child's diagnostics (or the failure) appended to diags,
- * or -errno when no child could be made (nothing appended). */
+/* The mechanism that isolates loading (plan_load_isolated()), also for
+ * tests: libconfig 1.5 leaks memory on every syntax error (fixed in 1.7.3)
+ * and can exit() on input it cannot read: a failed reload must cost graced
+ * nothing that lasts, and graced must never die of what a file holds. So
+ * check() runs in a short-lived forked child (conffork.c) that sends its
+ * diagnostics back through a close-on-exec pipe and _exit()s. A child that
+ * does not answer completely (an exit, a signal, no answer within timeout:
+ * then it is SIGKILLed) is one diagnostic "FILE: the configuration parser
+ * failed: REASON". The child is reaped here, by its pid, before returning.
+ * Returns 0 (check() found nothing), -EINVAL with the child's diagnostics
+ * (or the failure) appended to diags, or -errno when no child could be made
+ * (nothing appended). */
+#define CONF_CHECK_TIMEOUT (10 * USEC_PER_SEC)
 typedef int conf_check_fn(const char *path, const struct conf_load_opts *opts, struct conf_diags *diags);
 int conf_check_in_child(const char *path, const struct conf_load_opts *opts, conf_check_fn *check, usec_t timeout,
                         struct conf_diags *diags);
 
 struct conf *conf_free(struct conf *c); /* NULL-safe, returns NULL */
 void conf_diags_clear(struct conf_diags *d);
+/* Appends one diagnostic (file may be NULL, line 0: none); d NULL: nothing. */
+_printf_(4, 5) void conf_diags_add(struct conf_diags *d, const char *file, int line, const char *fmt, ...);
+_printf_(4, 0) void conf_diags_addv(struct conf_diags *d, const char *file, int line, const char *fmt, va_list ap);
+/* Moves every diagnostic of from to the end of to (to NULL: frees them). */
+void conf_diags_move(struct conf_diags *to, struct conf_diags *from);
+/* Sorts d the way diagnostics are shown: those without a file first, then
+ * by file in c's reading order (c->files; another file after those, by
+ * name), then by line; stable otherwise. */
+void conf_diags_sort(struct conf_diags *d, const struct conf *c);
 /* "FILE:LINE: msg" (or "FILE: msg" / "msg"), caller frees. */
 char *conf_diag_format(const struct conf_diag *d);
 

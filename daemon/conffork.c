@@ -1,7 +1,8 @@
-/* conffork.c - conf_load() behind a short-lived child: libconfig 1.5 (the
- * version of Debian 12) leaks memory on every syntax error and can exit()
- * or hang on input it cannot read, so a file is parsed in a forked child
- * first, and graced parses it only once the child found nothing wrong.
+/* conffork.c - a check of a configuration file in a short-lived child:
+ * libconfig 1.5 (the version of Debian 12) leaks memory on every syntax
+ * error and can exit() or hang on input it cannot read, so a file is parsed
+ * in a forked child first (plan_load_isolated()), and graced parses it only
+ * once the child found nothing wrong.
  * Owns the child from fork to reaping; never logs (see conf.h). */
 #include <errno.h>
 #include <fcntl.h>
@@ -110,10 +111,7 @@ static int parse_answer(const char *buf, size_t len, struct conf_diags *diags)
                 goto bad;
         if (got.n == 0)
                 return 1;
-        diags->v = xrealloc(diags->v, (diags->n + got.n) * sizeof(*diags->v));
-        memcpy(diags->v + diags->n, got.v, got.n * sizeof(*got.v));
-        diags->n += got.n;
-        free(got.v);
+        conf_diags_move(diags, &got);
         return 0;
 
 bad:
@@ -121,22 +119,73 @@ bad:
         return -EBADMSG;
 }
 
-static void add_failure(struct conf_diags *diags, const char *path, const char *why)
+/* The child's answer, read while it writes it (it may not fit in the
+ * pipe) until EOF or timeout. Sets why (WHY_MAX bytes) when it cannot be
+ * read whole; the caller frees *buf either way. */
+#define WHY_MAX 96
+static void read_answer(int fd, usec_t timeout, char **buf, size_t *len, char *why)
 {
-        diags->v = xrealloc(diags->v, (diags->n + 1) * sizeof(*diags->v));
-        diags->v[diags->n++] = (struct conf_diag){
-                .file = xstrdup(path),
-                .msg = xasprintf("the configuration parser failed: %s", why),
-        };
+        usec_t deadline = now_mono() + timeout;
+        size_t cap = 0;
+
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                usec_t now = now_mono();
+                ssize_t n;
+                int r;
+
+                if (now >= deadline) {
+                        char d[32];
+                        snprintf(why, WHY_MAX, "no answer within %s", format_duration(timeout, d, sizeof(d)));
+                        return;
+                }
+                r = poll(&p, 1, (int)((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                if (r < 0 && errno != EINTR) {
+                        snprintf(why, WHY_MAX, "poll: %s", strerror(errno));
+                        return;
+                }
+                if (r <= 0)
+                        continue;
+                if (*len == cap) {
+                        if (cap >= ANSWER_MAX) {
+                                snprintf(why, WHY_MAX, "answer larger than %u bytes", ANSWER_MAX);
+                                return;
+                        }
+                        cap = cap ? 2 * cap : 4096;
+                        *buf = xrealloc(*buf, cap);
+                }
+                n = read(fd, *buf + *len, cap - *len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        snprintf(why, WHY_MAX, "read: %s", strerror(errno));
+                        return;
+                }
+                if (n == 0)
+                        return;
+                *len += (size_t)n;
+        }
+}
+
+/* Reaps the child, here, by its pid: graced's SIGCHLD handler (waitpid(-1))
+ * never gets to see it. Returns its wait status. */
+static int reap(pid_t pid)
+{
+        int status = 0, r;
+
+        while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+                ;
+        if (r < 0) /* SIGCHLD ignored (inherited SIG_IGN): the kernel reaped it */
+                status = 0;
+        return status;
 }
 
 int conf_check_in_child(const char *path, const struct conf_load_opts *opts, conf_check_fn *check, usec_t timeout,
                         struct conf_diags *diags)
 {
-        usec_t deadline = now_mono() + timeout;
-        char *buf = NULL, why[96] = "";
-        size_t len = 0, cap = 0;
-        int fds[2], status = 0, r;
+        char *buf = NULL, why[WHY_MAX] = "";
+        size_t len = 0;
+        int fds[2], status, r;
         pid_t pid;
 
         if (pipe2(fds, O_CLOEXEC) < 0)
@@ -154,55 +203,11 @@ int conf_check_in_child(const char *path, const struct conf_load_opts *opts, con
         }
         /* EOF on fds[0] once the child is gone */
         safe_close(fds[1]);
-
-        /* read the whole answer while the child writes it (it may not fit
-         * in the pipe), within the deadline */
-        for (;;) {
-                struct pollfd p = { .fd = fds[0], .events = POLLIN };
-                usec_t now = now_mono();
-                ssize_t n;
-
-                if (now >= deadline) {
-                        char d[32];
-                        snprintf(why, sizeof(why), "no answer within %s", format_duration(timeout, d, sizeof(d)));
-                        break;
-                }
-                r = poll(&p, 1, (int)((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
-                if (r < 0 && errno != EINTR) {
-                        snprintf(why, sizeof(why), "poll: %s", strerror(errno));
-                        break;
-                }
-                if (r <= 0)
-                        continue;
-                if (len == cap) {
-                        if (cap >= ANSWER_MAX) {
-                                snprintf(why, sizeof(why), "answer larger than %u bytes", ANSWER_MAX);
-                                break;
-                        }
-                        cap = cap ? 2 * cap : 4096;
-                        buf = xrealloc(buf, cap);
-                }
-                n = read(fds[0], buf + len, cap - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        snprintf(why, sizeof(why), "read: %s", strerror(errno));
-                        break;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
+        read_answer(fds[0], timeout, &buf, &len, why);
         safe_close(fds[0]);
         if (why[0])
                 (void)kill(pid, SIGKILL);
-
-        /* reaped here, by its pid: graced's SIGCHLD handler (waitpid(-1))
-         * never gets to see it */
-        while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-                ;
-        if (r < 0) /* SIGCHLD ignored (inherited SIG_IGN): the kernel reaped it */
-                status = 0;
+        status = reap(pid);
 
         if (!why[0]) {
                 if (WIFSIGNALED(status))
@@ -216,32 +221,6 @@ int conf_check_in_child(const char *path, const struct conf_load_opts *opts, con
                         snprintf(why, sizeof(why), "incomplete or invalid answer");
         }
         free(buf);
-        add_failure(diags, path, why);
+        conf_diags_add(diags, path, 0, "the configuration parser failed: %s", why);
         return -EINVAL;
-}
-
-static int check_only(const char *path, const struct conf_load_opts *opts, struct conf_diags *diags)
-{
-        return conf_load(path, opts, NULL, diags);
-}
-
-int conf_load_isolated(const char *path, const struct conf_load_opts *opts, struct conf **ret,
-                       struct conf_diags *diags)
-{
-        struct conf_diags d = { 0 };
-        int r = conf_check_in_child(path, opts, check_only, CONF_CHECK_TIMEOUT, &d);
-
-        if (r == -EINVAL) {
-                if (diags) {
-                        diags->v = xrealloc(diags->v, (diags->n + d.n) * sizeof(*diags->v));
-                        memcpy(diags->v + diags->n, d.v, d.n * sizeof(*d.v));
-                        diags->n += d.n;
-                        free(d.v);
-                } else
-                        conf_diags_clear(&d);
-                return r;
-        }
-        /* valid in the child (or no child could be made: fork failed, and
-         * the pre-scan still keeps the dangerous files from libconfig) */
-        return conf_load(path, opts, ret, diags);
 }

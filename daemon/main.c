@@ -14,6 +14,7 @@
 #include "run.h"
 
 #define EXIT_USAGE 2
+#define EXIT_OSERR 71
 #define EXIT_CONFIG 78
 
 static void usage(FILE *f)
@@ -62,17 +63,43 @@ static void dev_start(const struct conf *c, const char *config)
                    c->n_workers == 1 ? "" : "s", config, ctrl_c);
 }
 
-static int print_diags(const struct conf_diags *d)
+/* What graced does with the configuration: --print-plan wins over --check. */
+enum mode { MODE_RUN, MODE_CHECK, MODE_PRINT_PLAN };
+
+struct options {
+        const char *config;
+        enum mode mode;
+        int format; /* enum log_format */
+        int color;  /* enum log_color */
+        int level;
+        struct run_opts run;
+};
+
+static const char *const log_format_names[] = { [LOG_FORMAT_AUTO] = "auto", [LOG_FORMAT_TEXT] = "text",
+                                                [LOG_FORMAT_DEV] = "dev", [LOG_FORMAT_JSON] = "json",
+                                                [LOG_FORMAT_JOURNAL] = "journal" };
+static const char *const color_names[] = { [LOG_COLOR_AUTO] = "auto", [LOG_COLOR_ALWAYS] = "always",
+                                           [LOG_COLOR_NEVER] = "never" };
+
+/* *ret = the index of value in names[]; false after "graced: invalid
+ * --OPTION 'VALUE' (NAME, ...)" when it is none of them. */
+static bool option_value(const char *option, const char *value, const char *const *names, size_t n, int *ret)
 {
-        for (size_t i = 0; i < d->n; i++) {
-                char *s = conf_diag_format(&d->v[i]);
-                fprintf(stderr, "%s\n", s);
-                free(s);
-        }
-        return EXIT_CONFIG;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(value, names[i]) == 0) {
+                        *ret = (int)i;
+                        return true;
+                }
+        fprintf(stderr, "graced: invalid --%s '%s' (", option, value);
+        for (size_t i = 0; i < n; i++)
+                fprintf(stderr, "%s%s", i ? ", " : "", names[i]);
+        fprintf(stderr, ")\n");
+        return false;
 }
 
-int main(int argc, char **argv)
+/* The command line into o. Returns 1 to go on, 0 when done (--help,
+ * --version), -EINVAL on a usage error (reported on stderr). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
         enum { OPT_PRINT_PLAN = 256, OPT_LOG_FORMAT, OPT_COLOR, OPT_REPORT, OPT_SUBREAPER };
         static const struct option longopts[] = {
@@ -90,74 +117,35 @@ int main(int argc, char **argv)
                 { "version", no_argument, NULL, 'V' },
                 {}
         };
-        const char *config = SYSCONFDIR "/graced/graced.conf";
-        bool check = false, print_plan = false;
-        enum log_format fmt = LOG_FORMAT_AUTO;
-        enum log_color color = LOG_COLOR_AUTO;
-        int level = LOG_INFO, opt;
-        struct run_opts ro = { 0 };
-        struct conf_load_opts lo = { .as_root = geteuid() == 0 };
-        struct conf_diags diags = { 0 };
-        struct conf *c = NULL;
-        struct plan *p = NULL;
-
-        /* a closed 0, 1 or 2 would be taken by the next open(): a pipe of
-         * ours could become a worker's stdout, our logs go to a worker */
-        for (int fd = 0; fd < 3; fd++)
-                if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
-                        return 71;
+        int opt;
 
         while ((opt = getopt_long(argc, argv, "c:tvqhV", longopts, NULL)) != -1) {
                 switch (opt) {
                 case 'c':
-                        config = optarg;
+                        o->config = optarg;
                         break;
                 case 't':
-                        check = true;
-                        break;
                 case OPT_PRINT_PLAN:
-                        print_plan = true;
+                        o->mode = MAX(o->mode, opt == 't' ? MODE_CHECK : MODE_PRINT_PLAN);
                         break;
                 case OPT_LOG_FORMAT:
-                        if (strcmp(optarg, "auto") == 0)
-                                fmt = LOG_FORMAT_AUTO;
-                        else if (strcmp(optarg, "text") == 0)
-                                fmt = LOG_FORMAT_TEXT;
-                        else if (strcmp(optarg, "dev") == 0)
-                                fmt = LOG_FORMAT_DEV;
-                        else if (strcmp(optarg, "json") == 0)
-                                fmt = LOG_FORMAT_JSON;
-                        else if (strcmp(optarg, "journal") == 0)
-                                fmt = LOG_FORMAT_JOURNAL;
-                        else {
-                                fprintf(stderr, "graced: invalid --log-format '%s' (auto, text, dev, json, journal)\n",
-                                        optarg);
-                                return EXIT_USAGE;
-                        }
+                        if (!option_value("log-format", optarg, log_format_names, ELEMENTSOF(log_format_names),
+                                          &o->format))
+                                return -EINVAL;
                         break;
                 case OPT_COLOR:
-                        if (strcmp(optarg, "auto") == 0)
-                                color = LOG_COLOR_AUTO;
-                        else if (strcmp(optarg, "always") == 0)
-                                color = LOG_COLOR_ALWAYS;
-                        else if (strcmp(optarg, "never") == 0)
-                                color = LOG_COLOR_NEVER;
-                        else {
-                                fprintf(stderr, "graced: invalid --color '%s' (auto, always, never)\n", optarg);
-                                return EXIT_USAGE;
-                        }
+                        if (!option_value("color", optarg, color_names, ELEMENTSOF(color_names), &o->color))
+                                return -EINVAL;
                         break;
                 case OPT_REPORT:
-                        ro.report_path = optarg;
+                        o->run.report_path = optarg;
                         break;
                 case OPT_SUBREAPER:
-                        ro.subreaper = true;
+                        o->run.subreaper = true;
                         break;
                 case 'v':
-                        level = LOG_DEBUG;
-                        break;
                 case 'q':
-                        level = LOG_WARNING;
+                        o->level = opt == 'v' ? LOG_DEBUG : LOG_WARNING;
                         break;
                 case 'h':
                         usage(stdout);
@@ -167,39 +155,80 @@ int main(int argc, char **argv)
                         return 0;
                 default:
                         fprintf(stderr, "Try 'graced --help' for more information.\n");
-                        return EXIT_USAGE;
+                        return -EINVAL;
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, "graced: unexpected argument '%s'\nTry 'graced --help' for more information.\n",
                         argv[optind]);
-                return EXIT_USAGE;
+                return -EINVAL;
         }
+        return 1;
+}
 
-        if (conf_load_isolated(config, &lo, &c, &diags) < 0) {
-                print_diags(&diags);
-                conf_diags_clear(&diags);
-                return EXIT_CONFIG;
-        }
-        if (plan_build(c, &p, &diags) < 0) { /* conf_load checked it already */
-                print_diags(&diags);
-                conf_diags_clear(&diags);
-                conf_free(c);
-                return EXIT_CONFIG;
-        }
-        if (check || print_plan) {
-                if (print_plan)
-                        plan_print(stdout, c, p);
-                else
-                        printf("%s: valid: %zu worker%s, %zu cleanup step%s\n", config, c->n_workers,
-                               c->n_workers == 1 ? "" : "s", c->n_cleanup, c->n_cleanup == 1 ? "" : "s");
-                plan_free(p);
-                conf_free(c);
-                return 0;
-        }
+/* A closed 0, 1 or 2 would be taken by the next open(): a pipe of ours
+ * could become a worker's stdout, our logs go to a worker. */
+static int open_std_fds(void)
+{
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+                        return -EBADF;
+        return 0;
+}
 
-        log_setup(fmt, color, level);
-        dev_start(c, config);
-        ro.config_path = config;
-        return run_main(c, p, &ro);
+/* The configuration and its plan (in a child first: plan_load_isolated());
+ * every problem goes to stderr. */
+static int load(const struct options *o, struct conf **ret_conf, struct plan **ret_plan)
+{
+        struct conf_load_opts lo = { .as_root = geteuid() == 0 };
+        struct conf_diags diags = { 0 };
+        int r = plan_load_isolated(o->config, &lo, ret_conf, ret_plan, &diags);
+
+        for (size_t i = 0; i < diags.n; i++) {
+                char *s = conf_diag_format(&diags.v[i]);
+                fprintf(stderr, "%s\n", s);
+                free(s);
+        }
+        conf_diags_clear(&diags);
+        return r;
+}
+
+/* --check and --print-plan: a valid configuration, told on stdout. */
+static int print_valid(const struct options *o, struct conf *c, struct plan *p)
+{
+        if (o->mode == MODE_PRINT_PLAN)
+                plan_print(stdout, c, p);
+        else
+                printf("%s: valid: %zu worker%s, %zu cleanup step%s\n", o->config, c->n_workers,
+                       c->n_workers == 1 ? "" : "s", c->n_cleanup, c->n_cleanup == 1 ? "" : "s");
+        plan_free(p);
+        conf_free(c);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        struct options o = {
+                .config = SYSCONFDIR "/graced/graced.conf",
+                .format = LOG_FORMAT_AUTO,
+                .color = LOG_COLOR_AUTO,
+                .level = LOG_INFO,
+        };
+        struct conf *c = NULL;
+        struct plan *p = NULL;
+        int r;
+
+        if (open_std_fds() < 0)
+                return EXIT_OSERR;
+        r = parse_options(argc, argv, &o);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : 0;
+        if (load(&o, &c, &p) < 0)
+                return EXIT_CONFIG;
+        if (o.mode != MODE_RUN)
+                return print_valid(&o, c, p);
+        log_setup((enum log_format)o.format, (enum log_color)o.color, o.level);
+        dev_start(c, o.config);
+        o.run.config_path = o.config;
+        return run_main(c, p, &o.run);
 }

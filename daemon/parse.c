@@ -17,35 +17,29 @@
  * arithmetic (now + timeout, sums of bounds) far from overflowing. */
 #define DURATION_MAX ((usec_t)365 * 24 * 3600 * USEC_PER_SEC)
 
+/* The units of a duration: each with its names (any case). */
 static const struct {
-        const char *name;
         usec_t usec;
+        const char *names[5];
 } duration_units[] = {
-        { "us", 1 },
-        { "usec", 1 },
-        { "usecs", 1 },
-        { "ms", USEC_PER_MSEC },
-        { "msec", USEC_PER_MSEC },
-        { "msecs", USEC_PER_MSEC },
-        { "s", USEC_PER_SEC },
-        { "sec", USEC_PER_SEC },
-        { "secs", USEC_PER_SEC },
-        { "second", USEC_PER_SEC },
-        { "seconds", USEC_PER_SEC },
-        { "m", 60 * USEC_PER_SEC },
-        { "min", 60 * USEC_PER_SEC },
-        { "mins", 60 * USEC_PER_SEC },
-        { "minute", 60 * USEC_PER_SEC },
-        { "minutes", 60 * USEC_PER_SEC },
-        { "h", 3600 * USEC_PER_SEC },
-        { "hr", 3600 * USEC_PER_SEC },
-        { "hrs", 3600 * USEC_PER_SEC },
-        { "hour", 3600 * USEC_PER_SEC },
-        { "hours", 3600 * USEC_PER_SEC },
-        { "d", 86400 * USEC_PER_SEC },
-        { "day", 86400 * USEC_PER_SEC },
-        { "days", 86400 * USEC_PER_SEC },
+        { 1, { "us", "usec", "usecs" } },
+        { USEC_PER_MSEC, { "ms", "msec", "msecs" } },
+        { USEC_PER_SEC, { "s", "sec", "secs", "second", "seconds" } },
+        { 60 * USEC_PER_SEC, { "m", "min", "mins", "minute", "minutes" } },
+        { 3600 * USEC_PER_SEC, { "h", "hr", "hrs", "hour", "hours" } },
+        { 86400 * USEC_PER_SEC, { "d", "day", "days" } },
 };
+
+/* The unit named by the len bytes at u, or 0. */
+static usec_t duration_unit(const char *u, size_t len)
+{
+        for (size_t i = 0; i < ELEMENTSOF(duration_units); i++)
+                for (size_t k = 0; k < ELEMENTSOF(duration_units[i].names) && duration_units[i].names[k]; k++)
+                        if (strlen(duration_units[i].names[k]) == len &&
+                            strncasecmp(duration_units[i].names[k], u, len) == 0)
+                                return duration_units[i].usec;
+        return 0;
+}
 
 static bool add_overflows(usec_t a, usec_t b, usec_t *r)
 {
@@ -83,15 +77,9 @@ static int parse_component(const char **p, usec_t *ret)
                         return -EINVAL; /* "1.5.3", "10-" */
         }
         if (ulen > 0) {
-                size_t i;
-
-                for (i = 0; i < ELEMENTSOF(duration_units); i++)
-                        if (strlen(duration_units[i].name) == ulen &&
-                            strncasecmp(duration_units[i].name, u, ulen) == 0)
-                                break;
-                if (i == ELEMENTSOF(duration_units))
+                unit = duration_unit(u, ulen);
+                if (unit == 0)
                         return -EINVAL;
-                unit = duration_units[i].usec;
         }
 
         for (size_t i = 0; i < ilen; i++) {

@@ -1,28 +1,13 @@
 /* plan.c - the dependency graph of a configuration: start order, stop
- * stages, cycle detection, worst-case shutdown time, --print-plan. */
+ * stages, cycle detection, worst-case shutdown time, --print-plan; and
+ * plan_load(), the configuration with its plan: conf.c reads the file, the
+ * dependency checks are made here. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "parse.h"
 #include "plan.h"
-
-_printf_(4, 5) static void plan_diag(struct conf_diags *d, const char *file, int line, const char *fmt, ...)
-{
-        va_list ap;
-        char *msg;
-
-        if (!d)
-                return;
-        va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
-        va_end(ap);
-        d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-        d->v[d->n++] = (struct conf_diag){ .file = xstrdup(file), .line = line,
-                                           .msg = msg ?: xstrdup("out of memory") };
-}
 
 static usec_t sat_add(usec_t a, usec_t b)
 {
@@ -33,17 +18,12 @@ struct plan *plan_free(struct plan *p)
 {
         if (!p)
                 return NULL;
-        for (size_t i = 0; i < p->n; i++) {
+        /* one array holds deps[] and rdeps[], one block every per-worker
+         * number (plan_new()) */
+        for (size_t i = 0; i < 2 * p->n; i++)
                 free(p->deps[i]);
-                free(p->rdeps[i]);
-        }
         free(p->deps);
         free(p->n_deps);
-        free(p->rdeps);
-        free(p->n_rdeps);
-        free(p->start_order);
-        free(p->start_stage);
-        free(p->stop_stage);
         free(p);
         return NULL;
 }
@@ -150,25 +130,17 @@ static void report_cycles(const struct conf *c, const struct plan *p, const bool
                         /* stack[pos[u] .. depth-1] is a cycle; name it from its
                          * earliest defined worker */
                         size_t first = pos[u], len = depth - first, min = first;
-                        size_t cap = 64, at = 0;
-                        char *msg = xmalloc(cap);
+                        char *msg = NULL;
                         const struct conf_worker *w;
 
                         for (size_t k = first; k < depth; k++)
                                 if (stack[k] < stack[min])
                                         min = k;
-                        msg[0] = 0;
-                        for (size_t k = 0; k <= len; k++) {
-                                const char *name = c->workers[stack[first + (min - first + k) % len]].name;
-                                size_t need = strlen(name) + 5;
-                                if (at + need >= cap) {
-                                        cap = (at + need) * 2;
-                                        msg = xrealloc(msg, cap);
-                                }
-                                at += (size_t)sprintf(msg + at, "%s%s", k ? " -> " : "", name);
-                        }
+                        for (size_t k = 0; k <= len; k++)
+                                str_appendf(&msg, "%s%s", k ? " -> " : "",
+                                            c->workers[stack[first + (min - first + k) % len]].name);
                         w = &c->workers[stack[min]];
-                        plan_diag(diags, w->file, w->line, "dependency cycle: %s", msg);
+                        conf_diags_add(diags, w->file, w->line, "dependency cycle: %s", msg);
                         free(msg);
                 }
                 for (size_t k = 0; k < depth; k++)
@@ -179,55 +151,63 @@ static void report_cycles(const struct conf *c, const struct plan *p, const bool
         free(state);
 }
 
-int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags)
+static struct plan *plan_new(size_t n)
 {
         struct plan *p = xcalloc(1, sizeof(*p));
-        struct name_index ni = { .c = c };
-        struct heap h;
-        size_t n = c->n_workers, *indeg, n_done = 0;
-        bool *done, bad = false;
+        size_t *numbers = xcalloc(5 * n, sizeof(size_t));
 
         p->n = n;
-        p->deps = xcalloc(n, sizeof(size_t *));
-        p->n_deps = xcalloc(n, sizeof(size_t));
-        p->rdeps = xcalloc(n, sizeof(size_t *));
-        p->n_rdeps = xcalloc(n, sizeof(size_t));
-        p->start_order = xcalloc(n, sizeof(size_t));
-        p->start_stage = xcalloc(n, sizeof(size_t));
-        p->stop_stage = xcalloc(n, sizeof(size_t));
+        p->deps = xcalloc(2 * n, sizeof(size_t *));
+        p->rdeps = p->deps + n;
+        p->n_deps = numbers;
+        p->n_rdeps = numbers + n;
+        p->start_order = numbers + 2 * n;
+        p->start_stage = numbers + 3 * n;
+        p->stop_stage = numbers + 4 * n;
+        return p;
+}
 
-        ni.idx = xcalloc(n, sizeof(size_t));
-        for (size_t i = 0; i < n; i++)
+static void unknown_after(const struct conf *c, const struct conf_worker *w, const char *name,
+                          struct conf_diags *diags)
+{
+        const char **names = xcalloc(c->n_workers, sizeof(char *));
+        const char *sug;
+
+        for (size_t x = 0; x < c->n_workers; x++)
+                names[x] = c->workers[x].name;
+        sug = suggest(name, names, c->n_workers);
+        if (sug)
+                conf_diags_add(diags, w->file, w->line,
+                               "worker \"%s\": unknown worker \"%s\" in after; did you mean \"%s\"?", w->name, name,
+                               sug);
+        else
+                conf_diags_add(diags, w->file, w->line, "worker \"%s\": unknown worker \"%s\" in after", w->name,
+                               name);
+        free(names);
+}
+
+/* deps (deduplicated, in the order written), then rdeps (in definition
+ * order of the dependents). false when an `after` name is unknown. */
+static bool link_deps(const struct conf *c, struct plan *p, struct conf_diags *diags)
+{
+        struct name_index ni = { .c = c, .idx = xcalloc(p->n, sizeof(size_t)) };
+        bool ok = true;
+
+        for (size_t i = 0; i < p->n; i++)
                 ni.idx[i] = i;
-        if (n > 1)
-                qsort_r(ni.idx, n, sizeof(size_t), idx_cmp, (void *)c);
-
-        /* deps (deduplicated, in the order written) */
-        for (size_t i = 0; i < n; i++) {
+        if (p->n > 1)
+                qsort_r(ni.idx, p->n, sizeof(size_t), idx_cmp, (void *)c);
+        for (size_t i = 0; i < p->n; i++) {
                 const struct conf_worker *w = &c->workers[i];
-                size_t m = strv_length(w->after);
 
-                p->deps[i] = xcalloc(m, sizeof(size_t));
-                for (size_t k = 0; k < m; k++) {
-                        ssize_t j = name_lookup(&ni, w->after[k]);
+                p->deps[i] = xcalloc(strv_length(w->after), sizeof(size_t));
+                for (char **a = w->after; a && *a; a++) {
+                        ssize_t j = name_lookup(&ni, *a);
                         bool dup = false;
 
                         if (j < 0) {
-                                const char *sug = NULL;
-                                const char **names = xcalloc(n, sizeof(char *));
-                                for (size_t x = 0; x < n; x++)
-                                        names[x] = c->workers[x].name;
-                                sug = suggest(w->after[k], names, n);
-                                if (sug)
-                                        plan_diag(diags, w->file, w->line,
-                                                  "worker \"%s\": unknown worker \"%s\" in after; did you mean \"%s\"?",
-                                                  w->name, w->after[k], sug);
-                                else
-                                        plan_diag(diags, w->file, w->line,
-                                                  "worker \"%s\": unknown worker \"%s\" in after", w->name,
-                                                  w->after[k]);
-                                free(names);
-                                bad = true;
+                                unknown_after(c, w, *a, diags);
+                                ok = false;
                                 continue;
                         }
                         for (size_t q = 0; q < p->n_deps[i]; q++)
@@ -238,24 +218,29 @@ int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags
         }
         free(ni.idx);
 
-        /* rdeps, in definition order of the dependents */
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < p->n; i++)
                 for (size_t k = 0; k < p->n_deps[i]; k++)
                         p->n_rdeps[p->deps[i][k]]++;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < p->n; i++) {
                 p->rdeps[i] = xcalloc(p->n_rdeps[i], sizeof(size_t));
                 p->n_rdeps[i] = 0;
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < p->n; i++)
                 for (size_t k = 0; k < p->n_deps[i]; k++) {
                         size_t j = p->deps[i][k];
                         p->rdeps[j][p->n_rdeps[j]++] = i;
                 }
+        return ok;
+}
 
-        /* Kahn: a worker is ready once all its deps are ordered */
-        indeg = xcalloc(n, sizeof(size_t));
-        done = xcalloc(n, sizeof(bool));
-        h = (struct heap){ .v = xcalloc(n, sizeof(size_t)) };
+/* Kahn: a worker is ready once all its deps are ordered. false when some
+ * workers are in a cycle (reported). */
+static bool order(const struct conf *c, struct plan *p, struct conf_diags *diags)
+{
+        size_t n = p->n, *indeg = xcalloc(n, sizeof(size_t)), n_done = 0;
+        bool *done = xcalloc(n, sizeof(bool)), ok;
+        struct heap h = { .v = xcalloc(n, sizeof(size_t)) };
+
         for (size_t i = 0; i < n; i++) {
                 indeg[i] = p->n_deps[i];
                 if (indeg[i] == 0)
@@ -270,37 +255,129 @@ int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags
                         if (--indeg[p->rdeps[u][k]] == 0)
                                 heap_push(&h, p->rdeps[u][k]);
         }
+        ok = n_done == n;
+        if (!ok)
+                report_cycles(c, p, done, diags);
         free(h.v);
         free(indeg);
-        if (n_done < n) {
-                report_cycles(c, p, done, diags);
-                bad = true;
-        }
         free(done);
-        if (bad) {
-                plan_free(p);
-                return -EINVAL;
-        }
+        return ok;
+}
 
-        for (size_t k = 0; k < n; k++) {
+/* Start stages along the start order, stop stages against it. */
+static void stages(struct plan *p)
+{
+        for (size_t k = 0; k < p->n; k++) {
                 size_t u = p->start_order[k], st = 0;
                 for (size_t q = 0; q < p->n_deps[u]; q++)
-                        if (p->start_stage[p->deps[u][q]] + 1 > st)
-                                st = p->start_stage[p->deps[u][q]] + 1;
+                        st = MAX(st, p->start_stage[p->deps[u][q]] + 1);
                 p->start_stage[u] = st;
         }
         p->n_stop_stages = 0;
-        for (size_t k = n; k-- > 0;) {
+        for (size_t k = p->n; k-- > 0;) {
                 size_t u = p->start_order[k], st = 0;
                 for (size_t q = 0; q < p->n_rdeps[u]; q++)
-                        if (p->stop_stage[p->rdeps[u][q]] + 1 > st)
-                                st = p->stop_stage[p->rdeps[u][q]] + 1;
+                        st = MAX(st, p->stop_stage[p->rdeps[u][q]] + 1);
                 p->stop_stage[u] = st;
-                if (st + 1 > p->n_stop_stages)
-                        p->n_stop_stages = st + 1;
+                p->n_stop_stages = MAX(p->n_stop_stages, st + 1);
         }
+}
+
+int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags)
+{
+        struct plan *p = plan_new(c->n_workers);
+        bool linked = link_deps(c, p, diags);
+
+        /* a cycle is reported even when a name is unknown */
+        if (!order(c, p, diags) || !linked) {
+                plan_free(p);
+                return -EINVAL;
+        }
+        stages(p);
         *ret = p;
         return 0;
+}
+
+/* ---- a configuration with its plan --------------------------------------- */
+
+/* plan_build() over the workers of c that were kept, whatever else is
+ * wrong with c, so that one run reports everything. An `after` name that
+ * is no kept worker is left out of the check when it names a worker that
+ * was not kept, or when not every name is known (it may name a worker that
+ * could not be read): only a name that is surely unknown is reported. */
+static int plan_build_kept(const struct conf *c, struct plan **ret, struct conf_diags *diags)
+{
+        struct conf view = *c;
+        int r;
+
+        view.workers = xcalloc(c->n_workers ?: 1, sizeof(*view.workers));
+        for (size_t i = 0; i < c->n_workers; i++) {
+                const struct conf_worker *w = &c->workers[i];
+                size_t n = 0;
+
+                view.workers[i] = *w;
+                if (!w->after)
+                        continue;
+                /* borrowed strings: only the vector is freed below */
+                view.workers[i].after = xcalloc(strv_length(w->after) + 1, sizeof(char *));
+                for (char **a = w->after; *a; a++) {
+                        bool dropped = !c->names_complete;
+
+                        for (size_t k = 0; !dropped && k < c->n_dropped_names; k++)
+                                dropped = strcmp(*a, c->dropped_names[k]) == 0;
+                        if (!dropped || conf_find_worker(c, *a))
+                                view.workers[i].after[n++] = *a;
+                }
+        }
+        r = plan_build(&view, ret, diags);
+        for (size_t i = 0; i < c->n_workers; i++)
+                free(view.workers[i].after);
+        free(view.workers);
+        return r;
+}
+
+int plan_load(const char *path, const struct conf_load_opts *opts, struct conf **ret_conf, struct plan **ret_plan,
+              struct conf_diags *diags)
+{
+        struct conf_diags d = { 0 };
+        struct plan *p = NULL;
+        struct conf *c;
+        int r = conf_load_partial(path, opts, &c, &d);
+
+        if (plan_build_kept(c, &p, &d) < 0)
+                r = -EINVAL;
+        conf_diags_sort(&d, c);
+        conf_diags_move(diags, &d);
+        if (r == 0 && ret_conf) {
+                *ret_conf = c;
+                c = NULL;
+        }
+        if (r == 0 && ret_plan) {
+                *ret_plan = p;
+                p = NULL;
+        }
+        conf_free(c);
+        plan_free(p);
+        return r;
+}
+
+static int check_only(const char *path, const struct conf_load_opts *opts, struct conf_diags *diags)
+{
+        return plan_load(path, opts, NULL, NULL, diags);
+}
+
+int plan_load_isolated(const char *path, const struct conf_load_opts *opts, struct conf **ret_conf,
+                       struct plan **ret_plan, struct conf_diags *diags)
+{
+        struct conf_diags d = { 0 };
+        int r = conf_check_in_child(path, opts, check_only, CONF_CHECK_TIMEOUT, &d);
+
+        conf_diags_move(diags, &d);
+        if (r == -EINVAL)
+                return r;
+        /* valid in the child (or no child could be made: fork failed, and
+         * the pre-scan still keeps the dangerous files from libconfig) */
+        return plan_load(path, opts, ret_conf, ret_plan, diags);
 }
 
 usec_t plan_worker_bound(const struct conf_worker *w)

@@ -1,11 +1,14 @@
 /* plan.h - the dependency graph of a configuration: start order, stop
- * stages, cycle detection and the worst-case shutdown time. Pure: no I/O
- * except plan_print(). Indices refer to conf->workers[]. */
+ * stages, cycle detection and the worst-case shutdown time; and the
+ * configuration with its plan, loaded in one step (plan_load()). Pure: no
+ * I/O except plan_print() and the loading of plan_load*() (conf.c).
+ * Indices refer to conf->workers[]. */
 #pragma once
 
 #include <stdio.h>
 #include "conf.h"
 
+/* deps and rdeps are one allocation, n_deps to stop_stage another. */
 struct plan {
         size_t n;
         size_t **deps;    /* deps[i]: NULL-less array of indices worker i is `after` */
@@ -23,6 +26,22 @@ struct plan {
  *  "FILE:LINE: dependency cycle: a -> b -> c -> a") and give -EINVAL. */
 int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags);
 struct plan *plan_free(struct plan *p);
+
+/* Loads path (conf_load_partial()) and builds its plan: returns 0 with
+ * *ret_conf and *ret_plan (either may be NULL: not wanted), or -EINVAL with
+ * every problem appended to diags, sorted by file, then line, and both
+ * untouched. The dependency checks (unknown `after` names, cycles) run
+ * over the workers that were kept even when the file has other problems,
+ * so that one run reports everything. */
+int plan_load(const char *path, const struct conf_load_opts *opts, struct conf **ret_conf, struct plan **ret_plan,
+              struct conf_diags *diags);
+/* plan_load() as graced itself uses it (start-up, --check, reload): the
+ * file is checked first by plan_load() in a short-lived forked child
+ * (conf_check_in_child(), CONF_CHECK_TIMEOUT), and only when the child
+ * found nothing wrong is it loaded here; when no child can be made (fork
+ * fails), it is loaded here directly. Same contract as plan_load(). */
+int plan_load_isolated(const char *path, const struct conf_load_opts *opts, struct conf **ret_conf,
+                       struct plan **ret_plan, struct conf_diags *diags);
 
 /* Bound of stopping one worker: pre_stop_timeout (if pre_stop) +
  * stop_timeout + post_stop_timeout (if post_stop). */

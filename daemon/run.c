@@ -687,7 +687,7 @@ static int run_reload(struct run *r, char **errors)
         }
         snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now_mono());
         notify_send(msg);
-        if (conf_load_isolated(r->config_path, &lo, &c, &d) < 0) {
+        if (plan_load_isolated(r->config_path, &lo, &c, NULL, &d) < 0) {
                 char *st;
 
                 *errors = join_diags(&d);

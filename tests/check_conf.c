@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "parse.h"
+#include "plan.h"
 
 static const char *data_dir(void)
 {
@@ -65,8 +66,9 @@ static char *joined(const struct conf_diags *d)
         return out;
 }
 
-/* Loads path and checks that the diagnostics are exactly `expected`
- * (lines joined by "\n", with @DATA@ expanded). */
+/* Loads path as graced does (plan_load(): the settings, then the
+ * dependencies between workers) and checks that the diagnostics are
+ * exactly `expected` (lines joined by "\n", with @DATA@ expanded). */
 static void expect_diags(const char *path, bool as_root, const char *expected)
 {
         struct conf_load_opts opts = { .as_root = as_root };
@@ -75,9 +77,9 @@ static void expect_diags(const char *path, bool as_root, const char *expected)
         char *want = expand(expected), *got;
         int r;
 
-        r = conf_load(path, &opts, &c, &d);
+        r = plan_load(path, &opts, &c, NULL, &d);
         got = joined(&d);
-        ck_assert_msg(r == -EINVAL, "%s: conf_load() = %d, expected -EINVAL", path, r);
+        ck_assert_msg(r == -EINVAL, "%s: plan_load() = %d, expected -EINVAL", path, r);
         ck_assert_ptr_null(c);
         ck_assert_msg(strcmp(got, want) == 0, "%s:\n--- got:\n%s--- expected:\n%s", path, got, want);
         free(got);
@@ -90,10 +92,10 @@ static struct conf *load_ok(const char *path, bool as_root)
         struct conf_load_opts opts = { .as_root = as_root };
         struct conf_diags d = { 0 };
         struct conf *c = NULL;
-        int r = conf_load(path, &opts, &c, &d);
+        int r = plan_load(path, &opts, &c, NULL, &d);
         char *got = joined(&d);
 
-        ck_assert_msg(r == 0, "%s: conf_load() = %d:\n%s", path, r, got);
+        ck_assert_msg(r == 0, "%s: plan_load() = %d:\n%s", path, r, got);
         ck_assert_uint_eq(d.n, 0);
         ck_assert_ptr_nonnull(c);
         free(got);
@@ -1064,7 +1066,7 @@ START_TEST(test_child_failures)
 }
 END_TEST
 
-/* conf_load_isolated answers like conf_load. */
+/* plan_load_isolated answers like plan_load. */
 START_TEST(test_load_isolated)
 {
         char *invalid = data_path("bad/syntax.conf"), *good = data_path("good/full.conf"), *want, *got;
@@ -1072,7 +1074,7 @@ START_TEST(test_load_isolated)
         struct conf *c = NULL;
         int fds = count_fds();
 
-        ck_assert_int_eq(conf_load_isolated(invalid, NULL, &c, &d), -EINVAL);
+        ck_assert_int_eq(plan_load_isolated(invalid, NULL, &c, NULL, &d), -EINVAL);
         ck_assert_ptr_null(c);
         got = joined(&d);
         want = expand("@DATA@/bad/syntax.conf:3: syntax error\n");
@@ -1080,9 +1082,9 @@ START_TEST(test_load_isolated)
         free(got);
         free(want);
         conf_diags_clear(&d);
-        ck_assert_int_eq(conf_load_isolated(invalid, NULL, &c, NULL), -EINVAL);
+        ck_assert_int_eq(plan_load_isolated(invalid, NULL, &c, NULL, NULL), -EINVAL);
 
-        ck_assert_int_eq(conf_load_isolated(good, NULL, &c, &d), 0);
+        ck_assert_int_eq(plan_load_isolated(good, NULL, &c, NULL, &d), 0);
         ck_assert_ptr_nonnull(c);
         ck_assert_uint_eq(d.n, 0);
         ck_assert_uint_ge(c->n_workers, 2);

@@ -448,6 +448,114 @@ START_TEST(test_print_loaded_config)
 }
 END_TEST
 
+static char *data_file(const char *rel)
+{
+        const char *data = getenv("GRACED_TEST_DATA");
+
+        ck_assert_msg(data && data[0] == '/', "GRACED_TEST_DATA must be set to an absolute path");
+        return xasprintf("%s/%s", data, rel);
+}
+
+/* conf_load() reads the settings only: the dependencies between workers
+ * are plan_load()'s, which gives the configuration and its plan. */
+START_TEST(test_load_checks_dependencies)
+{
+        char *path = data_file("bad/cycle.conf"), *good = data_file("plan/shop.conf"), *want, *got;
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+        struct plan *p = (struct plan *)0x1;
+
+        ck_assert_int_eq(conf_load(path, NULL, &c, &d), 0);
+        ck_assert_uint_eq(d.n, 0);
+        ck_assert_uint_eq(c->n_workers, 4);
+        c = conf_free(c);
+
+        ck_assert_int_eq(plan_load(path, NULL, &c, &p, &d), -EINVAL);
+        ck_assert_ptr_null(c);
+        ck_assert_ptr_eq(p, (struct plan *)0x1); /* untouched */
+        ck_assert_uint_eq(d.n, 1);
+        want = xasprintf("%s:3: dependency cycle: a -> c -> b -> a", path);
+        got = conf_diag_format(&d.v[0]);
+        ck_assert_str_eq(got, want);
+        free(got);
+        free(want);
+        conf_diags_clear(&d);
+        /* only checking, no diagnostics wanted */
+        ck_assert_int_eq(plan_load(path, NULL, NULL, NULL, NULL), -EINVAL);
+
+        ck_assert_int_eq(plan_load(good, NULL, &c, &p, &d), 0);
+        ck_assert_uint_eq(d.n, 0);
+        ck_assert_uint_eq(p->n, c->n_workers);
+        ck_assert_uint_eq(plan_worst_case(c, p), 18 * SEC);
+        plan_free(p);
+        conf_free(c);
+        ck_assert_int_eq(plan_load(good, NULL, NULL, NULL, NULL), 0);
+        free(path);
+        free(good);
+}
+END_TEST
+
+/* The model conf_load_partial() leaves for the dependency checks: the
+ * workers kept, the names dropped, whether every name could be read. */
+static const struct {
+        const char *file;
+        size_t n_workers;
+        bool names_complete;
+        const char *dropped; /* the one name dropped, or NULL */
+} partial[] = {
+        { "bad/invalid-name-cycle.conf", 3, true, "web server" },
+        { "bad/missing-name-cycle.conf", 2, false, NULL },
+};
+
+START_TEST(test_load_partial)
+{
+        char *path = data_file(partial[_i].file);
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+
+        ck_assert_int_eq(conf_load_partial(path, NULL, &c, &d), -EINVAL);
+        ck_assert_uint_eq(d.n, 1);
+        ck_assert_uint_eq(c->n_workers, partial[_i].n_workers);
+        ck_assert(c->names_complete == partial[_i].names_complete);
+        ck_assert_uint_eq(c->n_dropped_names, partial[_i].dropped ? 1 : 0);
+        if (partial[_i].dropped)
+                ck_assert_str_eq(c->dropped_names[0], partial[_i].dropped);
+        ck_assert_uint_eq(c->n_files, 1);
+        ck_assert_str_eq(c->files[0], path);
+        conf_free(c);
+        conf_diags_clear(&d);
+        free(path);
+}
+END_TEST
+
+/* plan_load() appends: what diags held stays first, the new ones sorted
+ * by line, the cycle among them. */
+START_TEST(test_load_appends_sorted)
+{
+        char *path = data_file("bad/sorted.conf"), *got = NULL, *want;
+        struct conf_diags d = { 0 };
+
+        conf_diags_add(&d, "z.conf", 99, "earlier %s", "problem");
+        ck_assert_int_eq(plan_load(path, NULL, NULL, NULL, &d), -EINVAL);
+        for (size_t i = 0; i < d.n; i++) {
+                char *line = conf_diag_format(&d.v[i]);
+                str_appendf(&got, "%s\n", line);
+                free(line);
+        }
+        want = xasprintf("z.conf:99: earlier problem\n"
+                         "%1$s:4: dependency cycle: a -> b -> a\n"
+                         "%1$s:7: worker \"c\": missing command\n"
+                         "%1$s:8: worker \"c\": unknown signal \"NOPE\" in stop_signal\n"
+                         "%1$s:12: supervisor: max_parallel must be >= 1\n",
+                         path);
+        ck_assert_str_eq(got, want);
+        free(got);
+        free(want);
+        conf_diags_clear(&d);
+        free(path);
+}
+END_TEST
+
 START_TEST(test_large)
 {
         /* a long chain and a wide fan-in stay fast */
@@ -495,6 +603,9 @@ static Suite *plan_suite(void)
         tcase_add_test(tc, test_worker_bound);
         tcase_add_test(tc, test_worst_case_cleanup);
         tcase_add_test(tc, test_print_loaded_config);
+        tcase_add_test(tc, test_load_checks_dependencies);
+        tcase_add_loop_test(tc, test_load_partial, 0, ELEMENTSOF(partial));
+        tcase_add_test(tc, test_load_appends_sorted);
         tcase_add_test(tc, test_large);
         suite_add_tcase(s, tc);
         return s;
