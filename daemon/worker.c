@@ -122,24 +122,20 @@ static void account(struct worker_env *env, const struct worker *w, int d)
                 env->n_up_done += (unsigned)d;
 }
 
-/* Every change of state and of goal goes through these two. */
-static void set_state(struct worker_env *env, struct worker *w, enum worker_state st)
+/* Every change of state and of goal goes through here: the supervisor's
+ * counts follow, and it hears of it (touched). */
+static void change(struct worker_env *env, struct worker *w, enum worker_state st, enum worker_goal g)
 {
         account(env, w, -1);
         w->state = st;
-        account(env, w, +1);
-        if (env->touched)
-                env->touched(env, w);
-}
-
-static void set_goal(struct worker_env *env, struct worker *w, enum worker_goal g)
-{
-        account(env, w, -1);
         w->goal = g;
         account(env, w, +1);
         if (env->touched)
                 env->touched(env, w);
 }
+
+static void set_state(struct worker_env *env, struct worker *w, enum worker_state st) { change(env, w, st, w->goal); }
+static void set_goal(struct worker_env *env, struct worker *w, enum worker_goal g) { change(env, w, w->state, g); }
 
 /* ---- hooks ---------------------------------------------------------------- */
 
