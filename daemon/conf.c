@@ -826,7 +826,7 @@ static void worker_defaults(struct conf_worker *w, const struct conf *c)
 
 /* The name, file and line of worker g. false: it is not kept (no valid
  * name, or a duplicate). */
-static bool worker_name(struct loader *L, const config_setting_t *g, char *ctx, size_t ctxlen,
+static bool read_worker_name(struct loader *L, const config_setting_t *g, char *ctx, size_t ctxlen,
                         struct conf_worker *w)
 {
         const config_setting_t *name_s;
@@ -888,7 +888,7 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
         }
         worker_defaults(&w, c);
         snprintf(ctx, sizeof(ctx), "worker #%u", index);
-        keep = worker_name(L, g, ctx, sizeof(ctx), &w);
+        keep = read_worker_name(L, g, ctx, sizeof(ctx), &w);
         valid = parse_settings(L, ctx, g, worker_keys, ELEMENTSOF(worker_keys), &w);
         check_worker(L, g, valid, ctx, &w);
         if (keep && c->n_workers >= CONF_MAX_WORKERS) {
