@@ -10,7 +10,7 @@
 #include "util.h"
 
 /* Limits on what a user controls. */
-#define CONF_MAX_WORKERS 4096
+#define CONF_MAX_WORKERS 10000
 #define CONF_MAX_ARGV 1024
 #define CONF_MAX_ENV 1024
 #define CONF_MAX_CLEANUP 256

@@ -48,13 +48,42 @@ const char *proc_stage_name(enum proc_stage s)
         }
 }
 
+/* The kernel's ceiling for RLIMIT_NOFILE (fs.nr_open); 0 when unreadable. */
+static uint64_t read_nr_open(void)
+{
+        char buf[32];
+        ssize_t n;
+        int fd = open("/proc/sys/fs/nr_open", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof buf - 1);
+        safe_close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = 0;
+        return strtoull(buf, NULL, 10);
+}
+
 int proc_init(void)
 {
         struct rlimit rl;
 
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+                uint64_t nr_open = read_nr_open();
+
                 orig_nofile = rl;
                 have_orig_nofile = true;
+                /* as systemd does for itself: with CAP_SYS_RESOURCE, the hard limit
+                 * goes up to the kernel's ceiling (descriptors cost nothing until
+                 * used, and graced never select()s); never lowered. Without the
+                 * capability this fails with EPERM and the hard limit stays. */
+                if (nr_open > 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < nr_open) {
+                        struct rlimit up = { .rlim_cur = nr_open, .rlim_max = nr_open };
+
+                        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+                                rl = up;
+                }
                 if (rl.rlim_cur < rl.rlim_max) {
                         rl.rlim_cur = rl.rlim_max;
                         /* best effort: a lower limit only caps the number of workers */
@@ -63,6 +92,32 @@ int proc_init(void)
         }
         devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         return devnull < 0 ? -errno : 0;
+}
+
+size_t proc_workers_for_nofile(uint64_t limit, size_t parallel, size_t reserved)
+{
+        uint64_t avail, m;
+
+        if (limit <= PROC_FDS_FIXED + (uint64_t)reserved)
+                return 0;
+        avail = limit - PROC_FDS_FIXED - reserved;
+        /* m workers, min(m, parallel) of them starting:
+         * PER_WORKER * m + PER_STARTING * min(m, parallel) <= avail */
+        m = avail / (PROC_FDS_PER_WORKER + PROC_FDS_PER_STARTING);
+        if (m > parallel) {
+                uint64_t rest = avail - (uint64_t)PROC_FDS_PER_STARTING * parallel;
+                m = rest / PROC_FDS_PER_WORKER;
+        }
+        return m > SIZE_MAX ? SIZE_MAX : (size_t)m;
+}
+
+uint64_t proc_nofile_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 0;
+        return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
 }
 
 void proc_done(void)

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "util.h"
 
@@ -43,9 +45,32 @@ struct proc_child {
         int status_fd; /* read end of the exec-status pipe (non-blocking, cloexec) */
 };
 
-/* Once at start: raises RLIMIT_NOFILE's soft limit to the hard one and
- * remembers the original for children; opens /dev/null for stdin. */
+/* Once at start: remembers RLIMIT_NOFILE for children (they get both
+ * limits back before exec); raises the hard limit to the kernel's
+ * fs.nr_open when allowed (CAP_SYS_RESOURCE; never lowers it), then the
+ * soft limit to the hard one; opens /dev/null for stdin. */
 int proc_init(void);
+
+/* Descriptors per worker, for the limit above: its pidfd and the read ends
+ * of its stdout and stderr pipes ("log"); while it starts, also the read end
+ * of its exec-status pipe. */
+#define PROC_FDS_PER_WORKER 3
+#define PROC_FDS_PER_STARTING 1
+/* graced's own, whatever the number of workers: 0-2, the log, epoll,
+ * timerfd, signalfd, two /dev/null, the notify and control sockets, the
+ * three pipe ends of the spawn in progress, a report or configuration file
+ * being written or read; rounded up for hooks and cleanup steps. */
+#define PROC_FDS_FIXED 32
+
+/* Pure: about how many workers a descriptor limit allows when up to
+ * `parallel` start at once (max_parallel) and `reserved` more descriptors
+ * are kept for other uses (e.g. control clients). 0 when the limit does not
+ * even cover graced's own. */
+size_t proc_workers_for_nofile(uint64_t limit, size_t parallel, size_t reserved);
+
+/* graced's RLIMIT_NOFILE soft limit now (after proc_init: the one workers
+ * count against); UINT64_MAX for unlimited, 0 when unknown. */
+uint64_t proc_nofile_limit(void);
 void proc_done(void);
 /* Becomes a child subreaper (PR_SET_CHILD_SUBREAPER). */
 int proc_set_subreaper(void);

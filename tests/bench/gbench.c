@@ -6,6 +6,12 @@
  *        gbench chain [K...]          ordered stop (and start) of a chain of K workers
  *        gbench ladder [L...]         ordered stop of L layers of 2 workers (each after both below)
  *        gbench idle [N [SECONDS]]    graced's wake-ups with N idle workers
+ *        gbench scale [N...]          start/stop at large N in one table, chain of 50 and 1000,
+ *                                     RssAnon / N, idle system calls, what graced spends after
+ *                                     the last worker is gone (default N: 1000 2000 5000 10000)
+ *        gbench soak [SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]]
+ *                                     graced's RssAnon under output load with reloads
+ *                                     (default 600 s, quick 60 s; 150 workers, 6400 lines/s, 3 s)
  *
  * Environment (run-bench.sh sets all of them):
  *   GRACED_BIN         the graced binary
@@ -15,7 +21,10 @@
  *   BENCH_QUICK=1      fewer repetitions, 2 s idle window
  *   BENCH_REPS=N       runs per figure (medians reported); default 11 for cases
  *                      of <= 100 workers, 5 above (quick: 5 and 3); output: 3 (quick: 1)
- *   BENCH_STRACE=0     skip the strace part of "idle"
+ *   BENCH_STRACE=0     skip the strace part of "idle" (and of "scale")
+ *   BENCH_PERF=0       skip the perf part of "scale" (what graced spends after the last worker)
+ *   BENCH_SOAK_MALLOC_INFO=1  at the end of the soak, glibc's malloc_info() of graced (through
+ *                      gdb) into BENCH_DIR/malloc-info.xml, and its totals printed
  *
  * Every worker is bw: once exec'd it writes its pid (4 bytes) to a FIFO that
  * gbench holds open, so "N workers have exec'd" is "4N bytes were read",
@@ -34,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -48,6 +58,11 @@ static char fifo_path[PATH_MAX];
 static int fifo_fd = -1;
 static bool quick;
 static int reps;       /* BENCH_REPS, or 0: the defaults of reps_for() */
+static struct rlimit orig_nofile; /* what graced gets: the limits gbench was started with */
+static uint64_t graced_hard;      /* the hard RLIMIT_NOFILE graced can reach (UINT64_MAX: none) */
+static bool graced_can_raise;     /* graced can raise its hard limit (CAP_SYS_RESOURCE) */
+static const char *conf_report;   /* report_file for write_conf, or NULL */
+static size_t conf_parallel;      /* max_parallel for graced_startstop, or 0: its default */
 
 /* Repetitions for a case of n workers: small cases are cheap and noisier
  * (a scheduling hiccup is a large part of a millisecond), so they get more. */
@@ -315,8 +330,11 @@ static void write_conf(const char *path, size_t n, const char *out, enum topo to
         if (!f)
                 die("%s: %s", path, strerror(errno));
         fprintf(f, "supervisor = { name = \"bench\"; control_socket = \"\"; max_parallel = %zu; "
-                   "shutdown_timeout = \"10min\"; };\nworkers = (\n",
+                   "shutdown_timeout = \"10min\";",
                 max_parallel);
+        if (conf_report)
+                fprintf(f, " report_file = \"%s\";", conf_report);
+        fprintf(f, " };\nworkers = (\n");
         for (size_t i = 0; i < n; i++) {
                 fprintf(f, "  { name = \"w%zu\"; command = [", i);
                 for (size_t k = 0; cmd[k]; k++)
@@ -349,6 +367,8 @@ static pid_t spawn_graced(const char *conf, const char *log_format, const char *
                 dup2(nul, 0);
                 dup2(nul, 1);
                 dup2(lf, 2);
+                /* graced starts with the limits gbench was given, not gbench's raised ones */
+                setrlimit(RLIMIT_NOFILE, &orig_nofile);
                 snprintf(fmt, sizeof fmt, "--log-format=%s", log_format);
                 execl(graced_bin, "graced", "-c", conf, fmt, (char *)NULL);
                 _exit(127);
@@ -395,7 +415,7 @@ static struct run graced_startstop(size_t n, const char *out, enum topo topo)
 
         snprintf(conf, sizeof conf, "%s/bench.conf", dir);
         snprintf(log, sizeof log, "%s/graced.log", dir);
-        write_conf(conf, n, out, topo, topo != T_INDEP ? 16 : n, cmd);
+        write_conf(conf, n, out, topo, conf_parallel ? conf_parallel : topo != T_INDEP ? 16 : n, cmd);
         fifo_drain();
         t0 = now_s();
         g = spawn_graced(conf, "text", log);
@@ -673,7 +693,7 @@ static void bench_ladder(size_t *ls, size_t nl)
         }
 }
 
-static void bench_idle(size_t n, double window)
+static void bench_idle(size_t n, double window, const char *mode, size_t parallel, const char *title)
 {
         char conf[PATH_MAX], log[PATH_MAX], out[PATH_MAX];
         const char *cmd[] = { bw_bin, fifo_path, NULL };
@@ -684,15 +704,18 @@ static void bench_idle(size_t n, double window)
 
         snprintf(conf, sizeof conf, "%s/bench.conf", dir);
         snprintf(log, sizeof log, "%s/graced.log", dir);
-        write_conf(conf, n, "log", T_INDEP, 16, cmd);
+        write_conf(conf, n, mode, T_INDEP, parallel, cmd);
         fifo_drain();
         g = spawn_graced(conf, "text", log);
-        read_pids(n, g, 120);
+        read_pids(n, g, 300);
         settle(g);
         read_pstat(g, &a);
         sleep_s(window);
         read_pstat(g, &b);
-        printf("\n== 5. idle: %zu idle workers (stdout/stderr = log), %.0f s window after all started ==\n", n, window);
+        printf("\n== %s: %zu idle workers (stdout/stderr = %s), %.0f s window after all started ==\n", title, n, mode,
+               window);
+        printf("graced: RssAnon %ld KiB (%.0f bytes per worker), VmRSS %ld KiB\n", b.anon_kb,
+               (double)b.anon_kb * 1024 / (double)n, b.rss_kb);
         printf("%-28s %8s %8s %8s\n", "graced", "before", "after", "delta");
         printf("%-28s %8ld %8ld %8ld\n", "voluntary_ctxt_switches", a.vol, b.vol, b.vol - a.vol);
         printf("%-28s %8ld %8ld %8ld\n", "nonvoluntary_ctxt_switches", a.nonvol, b.nonvol, b.nonvol - a.nonvol);
@@ -932,6 +955,452 @@ static void bench_output(long lines)
         unlink(outfile);
 }
 
+/* ---- scale: large N, one table ------------------------------------------ */
+
+/* graced's own descriptors whatever the number of workers (daemon/proc.h:
+ * PROC_FDS_FIXED); per worker: the pidfd, plus 2 pipes with "log"; plus
+ * the exec-status pipe of each worker still starting. */
+#define GRACED_FDS_FIXED 32
+
+/* max_parallel that lets n workers with per descriptors each fit graced's
+ * hard limit: n when it fits, less when the exec-status pipes of n workers
+ * starting at once would not; 0 when even 1 does not fit. */
+static size_t fit_parallel(size_t n, size_t per)
+{
+        uint64_t need = GRACED_FDS_FIXED + (uint64_t)per * n, room;
+
+        if (graced_hard == UINT64_MAX)
+                return n;
+        if (need + 1 > graced_hard)
+                return 0;
+        room = graced_hard - need;
+        return room < n ? (size_t)room : n;
+}
+
+struct tail {
+        bool ok;
+        double stop;       /* SIGTERM -> waitpid(graced) returned */
+        double last_exit;  /* SIGTERM -> the last worker exited (sched_process_exit) */
+        double reap_gap;   /* the last worker exited -> graced reaped it (its last wait4 > 0) */
+        double user_tail;  /* the last reap -> graced's exit_group() */
+        double kernel_tail; /* exit_group() -> gbench's waitpid() returned */
+        double fsync;      /* time inside fsync() (graced), total */
+        int n_fsync;
+};
+
+/* One stop of n "null" workers under `perf record` (kernel timestamps on
+ * CLOCK_MONOTONIC, comparable to now_s()): where the time goes after the
+ * last worker is gone. Not one of the timed runs: perf costs a little. */
+static struct tail scale_tail(size_t n, const char *report)
+{
+        char conf[PATH_MAX], log[PATH_MAX], data[PATH_MAX], cmdline[PATH_MAX * 2], filt[64];
+        const char *cmd[] = { bw_bin, fifo_path, NULL };
+        struct tail t = { 0 };
+        double t_term, t_waited, last_exit = 0, last_reap = 0, t_exit_group = 0, fs_enter = 0;
+        pid_t g, perf;
+        int st;
+        FILE *f;
+        char line[512];
+
+        snprintf(conf, sizeof conf, "%s/bench.conf", dir);
+        snprintf(log, sizeof log, "%s/graced.log", dir);
+        snprintf(data, sizeof data, "%s/perf.data", dir);
+        conf_report = report;
+        write_conf(conf, n, "null", T_INDEP, fit_parallel(n, 1), cmd);
+        conf_report = NULL;
+        fifo_drain();
+        g = spawn_graced(conf, "text", log);
+        read_pids(n, g, 300);
+        settle(g);
+        snprintf(filt, sizeof filt, "common_pid == %d", (int)g);
+        perf = fork();
+        if (perf == 0) {
+                int nul = open("/dev/null", O_RDWR);
+                dup2(nul, 1);
+                dup2(nul, 2);
+                execlp("perf", "perf", "record", "-q", "-k", "CLOCK_MONOTONIC", "-a", "-o", data, "-e",
+                       "sched:sched_process_exit", "-e", "syscalls:sys_exit_wait4", "--filter", filt, "-e",
+                       "syscalls:sys_enter_exit_group", "--filter", filt, "-e", "syscalls:sys_enter_fsync",
+                       "--filter", filt, "-e", "syscalls:sys_exit_fsync", "--filter", filt, (char *)NULL);
+                _exit(127);
+        }
+        /* perf has no "ready" signal: give it time to set up its buffers */
+        sleep_s(1.5);
+        if (waitpid(perf, &st, WNOHANG) == perf) {
+                stop_graced(g, &st);
+                check_clean(st, "tail stop");
+                return t;
+        }
+        t_term = now_s();
+        if (kill(g, SIGTERM) < 0)
+                die("kill graced: %s", strerror(errno));
+        if (waitpid(g, &st, 0) != g)
+                die("waitpid graced: %s", strerror(errno));
+        t_waited = now_s();
+        cur_graced = 0;
+        check_clean(st, "tail stop");
+        if (count_left())
+                die("workers left behind after graced exited");
+        sleep_s(0.2);
+        kill(perf, SIGINT);
+        waitpid(perf, &st, 0);
+        snprintf(cmdline, sizeof cmdline, "perf script -i '%s' -F pid,time,event,trace 2>/dev/null", data);
+        if (!(f = popen(cmdline, "r")))
+                return t;
+        while (fgets(line, sizeof line, f)) {
+                int pid;
+                double ts;
+                char ev[96];
+                int off = 0;
+
+                if (sscanf(line, " %d %lf: %95s %n", &pid, &ts, ev, &off) < 3)
+                        continue;
+                if (!strcmp(ev, "sched:sched_process_exit:")) {
+                        if (strstr(line + off, "comm=bw ") && ts > last_exit)
+                                last_exit = ts;
+                } else if (pid != (int)g) {
+                        continue;
+                } else if (!strcmp(ev, "syscalls:sys_exit_wait4:")) {
+                        const char *x = strstr(line + off, "0x");
+                        long long r = x ? (long long)strtoull(x, NULL, 16) : -1;
+                        if (r > 0 && ts > last_reap)
+                                last_reap = ts;
+                } else if (!strcmp(ev, "syscalls:sys_enter_exit_group:")) {
+                        t_exit_group = ts;
+                } else if (!strcmp(ev, "syscalls:sys_enter_fsync:")) {
+                        fs_enter = ts;
+                } else if (!strcmp(ev, "syscalls:sys_exit_fsync:") && fs_enter > 0) {
+                        t.fsync += ts - fs_enter;
+                        t.n_fsync++;
+                        fs_enter = 0;
+                }
+        }
+        pclose(f);
+        unlink(data);
+        if (last_exit <= 0 || last_reap <= 0 || t_exit_group <= 0)
+                return t;
+        t.ok = true;
+        t.stop = t_waited - t_term;
+        t.last_exit = last_exit - t_term;
+        t.reap_gap = last_reap - last_exit;
+        t.user_tail = t_exit_group - last_reap;
+        t.kernel_tail = t_waited - t_exit_group;
+        return t;
+}
+
+static void bench_scale(size_t *ns, size_t nn)
+{
+        static const char *const modes[] = { "null", "log" };
+        static const size_t per[] = { 1, 3 };
+        static double fs[16][64], fst[16][64], gs[16][2][64], gst[16][2][64], anon[16][2][64];
+        size_t par[16][2];
+        int rk[16] = { 0 };
+        const char *np = getenv("BENCH_PERF");
+        size_t big = 0;
+
+        printf("\n== S. scale: start and stop of N independent workers (medians) ==\n");
+        printf("graced's RLIMIT_NOFILE: soft %llu, hard %llu at launch; it can %s its hard limit (CAP_SYS_RESOURCE)"
+               " -> up to %llu descriptors\n",
+               (unsigned long long)orig_nofile.rlim_cur, (unsigned long long)orig_nofile.rlim_max,
+               graced_can_raise ? "raise" : "NOT raise", (unsigned long long)graced_hard);
+        for (size_t k = 0; k < nn; k++) {
+                for (int m = 0; m < 2; m++)
+                        par[k][m] = fit_parallel(ns[k], per[m]);
+                big = ns[k] > big ? ns[k] : big;
+                rk[k] = reps_for(ns[k]);
+                for (int i = 0; i < rk[k]; i++) {
+                        struct run r = floor_startstop(ns[k]);
+                        fs[k][i] = r.start;
+                        fst[k][i] = r.stop;
+                        for (int m = 0; m < 2; m++) {
+                                if (!par[k][m])
+                                        continue;
+                                conf_parallel = par[k][m];
+                                r = graced_startstop(ns[k], modes[m], T_INDEP);
+                                conf_parallel = 0;
+                                gs[k][m][i] = r.start;
+                                gst[k][m][i] = r.stop;
+                                anon[k][m][i] = (double)r.anon_kb;
+                        }
+                }
+        }
+        printf("floor: one C process fork+execs N bw, then kill()s them all and reaps them; graced: stdout/stderr"
+               " = null | log,\nmax_parallel = N unless the descriptor limit needs less (column par); stop: "
+               "SIGTERM -> graced exited, no worker left\n");
+        printf("%6s %4s %6s | %9s %9s %6s %7s %7s | %9s %9s %6s %7s %7s | %8s %6s %4s\n", "N", "out", "par",
+               "floor ms", "graced ms", "ratio", "f us/w", "g us/w", "floor ms", "graced ms", "ratio", "f us/w",
+               "g us/w", "RssAnon", "B/w", "runs");
+        printf("%6s %4s %6s | %-41s | %-41s | %8s\n", "", "", "", "start (launch -> all N exec'd)",
+               "stop (SIGTERM -> graced exited)", "KiB");
+        for (size_t k = 0; k < nn; k++) {
+                double f = median(fs[k], rk[k]), fsp = median(fst[k], rk[k]);
+                for (int m = 0; m < 2; m++) {
+                        if (!par[k][m]) {
+                                printf("%6zu %4s %6s | skipped: graced needs about %llu descriptors, its hard limit "
+                                       "is %llu\n",
+                                       ns[k], modes[m], "-",
+                                       (unsigned long long)(GRACED_FDS_FIXED + (per[m] + 1) * ns[k]),
+                                       (unsigned long long)graced_hard);
+                                continue;
+                        }
+                        double g = median(gs[k][m], rk[k]), gp = median(gst[k][m], rk[k]);
+                        double a = median(anon[k][m], rk[k]);
+                        printf("%6zu %4s %6zu | %9.1f %9.1f %5.2fx %7.1f %7.1f | %9.1f %9.1f %5.2fx %7.1f %7.1f | "
+                               "%8.0f %6.0f %4d\n",
+                               ns[k], modes[m], par[k][m], f * 1e3, g * 1e3, g / f, f * 1e6 / (double)ns[k],
+                               g * 1e6 / (double)ns[k], fsp * 1e3, gp * 1e3, gp / fsp, fsp * 1e6 / (double)ns[k],
+                               gp * 1e6 / (double)ns[k], a, a * 1024 / (double)ns[k], rk[k]);
+                }
+        }
+        printf("(us/w: time per worker, f = floor, g = graced: constant when nothing grows faster than N;\n"
+               " RssAnon: graced's, settled after the start; B/w: RssAnon / N in bytes)\n");
+        for (size_t k = 0; k < nn; k++) {
+                if (ns[k] != 1000 && ns[k] != 10000)
+                        continue;
+                for (int m = 0; m < 2; m++) {
+                        if (!par[k][m])
+                                continue;
+                        double rs = median(gs[k][m], rk[k]) / median(fs[k], rk[k]);
+                        double rp = median(gst[k][m], rk[k]) / median(fst[k], rk[k]);
+                        printf("target N=%zu %s: start %.2fx %s, stop %.2fx %s (<= 1.2x)\n", ns[k], modes[m], rs,
+                               verdict(rs <= 1.2), rp, verdict(rp <= 1.2));
+                }
+                if (ns[k] == 10000 && par[k][0]) {
+                        double a = median(anon[k][0], rk[k]);
+                        printf("target N=10000: RssAnon / N <= 1.5 KiB: %.2f KiB %s\n", a / (double)ns[k],
+                               verdict(a / (double)ns[k] <= 1.5));
+                }
+        }
+        for (size_t k = 1; k < nn; k++)
+                for (int m = 0; m < 2; m++)
+                        if (par[k][m] && par[k - 1][m] && ns[k] > ns[k - 1])
+                                printf("heap growth %s N=%zu->%zu: %.0f bytes per added worker\n", modes[m],
+                                       ns[k - 1], ns[k],
+                                       (median(anon[k][m], rk[k]) - median(anon[k - 1][m], rk[k - 1])) * 1024 /
+                                               (double)(ns[k] - ns[k - 1]));
+
+        /* ordered stop: the chain benchmark at 50 and 1000 */
+        {
+                size_t ks[] = { 50, 1000 };
+                bench_chain(ks, 2);
+        }
+
+        /* idle with the largest N */
+        if (fit_parallel(big, 1))
+                bench_idle(big, quick ? 2 : 10, "null", fit_parallel(big, 1), "S2. idle");
+
+        /* what graced spends after the last worker is gone */
+        if (np && !strcmp(np, "0")) {
+                printf("\n== S3. after the last worker: skipped (BENCH_PERF=0) ==\n");
+                return;
+        }
+        if (system("command -v perf >/dev/null 2>&1") != 0) {
+                printf("\n== S3. after the last worker: skipped, no perf ==\n");
+                return;
+        }
+        {
+                char rp[PATH_MAX];
+                int runs = quick ? 1 : 3;
+                size_t tn[2] = { 1000, big };
+
+                snprintf(rp, sizeof rp, "%s/report.json", dir);
+                printf("\n== S3. stop of N null workers under perf record (kernel timestamps; medians of %d; ms) ==\n",
+                       runs);
+                printf("%6s %7s | %8s %10s %10s %10s %10s | %9s\n", "N", "report", "stop", "last exit",
+                       "-> reaped", "-> exit()", "-> waited", "fsync");
+                for (int j = 0; j < 2; j++) {
+                        if (j == 1 && tn[1] == tn[0])
+                                break;
+                        if (!fit_parallel(tn[j], 1))
+                                continue;
+                        for (int rep = 0; rep < 2; rep++) {
+                                double v[6][8];
+                                int ok = 0, nfs = 0;
+                                for (int i = 0; i < runs; i++) {
+                                        struct tail t = scale_tail(tn[j], rep ? rp : NULL);
+                                        if (!t.ok)
+                                                continue;
+                                        v[0][ok] = t.stop, v[1][ok] = t.last_exit, v[2][ok] = t.reap_gap;
+                                        v[3][ok] = t.user_tail, v[4][ok] = t.kernel_tail, v[5][ok] = t.fsync;
+                                        nfs = t.n_fsync;
+                                        ok++;
+                                }
+                                if (!ok) {
+                                        printf("%6zu %7s | perf record did not work here\n", tn[j], rep ? "yes" : "no");
+                                        continue;
+                                }
+                                printf("%6zu %7s | %8.2f %10.2f %10.3f %10.3f %10.3f | %6.3f/%d\n", tn[j],
+                                       rep ? "yes" : "no", median(v[0], ok) * 1e3, median(v[1], ok) * 1e3,
+                                       median(v[2], ok) * 1e3, median(v[3], ok) * 1e3, median(v[4], ok) * 1e3,
+                                       median(v[5], ok) * 1e3, nfs);
+                        }
+                }
+                printf("(stop: SIGTERM -> waitpid(graced); last exit: SIGTERM -> the last worker's "
+                       "sched_process_exit;\n -> reaped: to graced's last wait4() > 0; -> exit(): to graced's "
+                       "exit_group(); -> waited: to gbench's waitpid() return\n (the kernel tears graced down); "
+                       "fsync: ms inside fsync()/number of calls, the report's file and directory)\n");
+        }
+}
+
+/* ---- soak: memory under output load -------------------------------------- */
+
+static long children_of(pid_t pid)
+{
+        char path[64], buf[256 * 1024];
+        FILE *f;
+        size_t n;
+        long c = 0;
+
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+        if (!(f = fopen(path, "re")))
+                return -1;
+        n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        for (char *p = buf; *p; p++)
+                c += *p == ' ';
+        return c;
+}
+
+static void soak_malloc_info(pid_t g)
+{
+        char out[PATH_MAX], ex[PATH_MAX + 128], cmd[PATH_MAX * 3];
+        FILE *f;
+        char line[512];
+
+        snprintf(out, sizeof out, "%s/malloc-info.xml", dir);
+        snprintf(ex, sizeof ex, "call (int)malloc_info(0, (void *)fopen(\"%s\", \"w\"))", out);
+        snprintf(cmd, sizeof cmd,
+                 "gdb -q -batch -nx -p %d -ex '%s' -ex 'call (int)fflush(0)' >/dev/null 2>&1", (int)g, ex);
+        if (system(cmd) != 0 || !(f = fopen(out, "r"))) {
+                printf("malloc_info: gdb could not call it here\n");
+                return;
+        }
+        printf("malloc_info() of graced at the end (%s), the totals:\n", out);
+        /* the last lines: the totals of all arenas */
+        {
+                char last[16][512];
+                int k = 0;
+                while (fgets(line, sizeof line, f))
+                        if (strstr(line, "<total ") || strstr(line, "<system ") || strstr(line, "<aspace "))
+                                snprintf(last[k++ % 16], sizeof last[0], "%s", line);
+                for (int i = k > 6 ? k - 6 : 0; i < k; i++)
+                        printf("  %s", last[i % 16]);
+        }
+        fclose(f);
+}
+
+static void bench_soak(double seconds, size_t nw, double rate, double reload)
+{
+        char conf[PATH_MAX], log[PATH_MAX], go[PATH_MAX], rate_s[32];
+        const char *cmd[] = { bw_bin, "-r", rate_s, go, NULL };
+        const char *mi = getenv("BENCH_SOAK_MALLOC_INFO");
+        long *anon = calloc((size_t)seconds + 2, sizeof *anon), *rss = calloc((size_t)seconds + 2, sizeof *rss);
+        struct pstat ps, idle;
+        double t0, next_reload, deadline;
+        long ticks0, max_anon = 0, lines;
+        int n = 0, st, reloads = 0, tmax = 0;
+        struct stat sb;
+        pid_t g;
+
+        if (!anon || !rss)
+                die("out of memory");
+        snprintf(rate_s, sizeof rate_s, "%.3f", rate / (double)nw);
+        snprintf(conf, sizeof conf, "%s/soak.conf", dir);
+        snprintf(log, sizeof log, "%s/soak.log", dir);
+        snprintf(go, sizeof go, "%s/soak.go", dir);
+        unlink(go);
+        write_conf(conf, nw, "log", T_INDEP, nw, cmd);
+        g = spawn_graced(conf, "json", log);
+        deadline = now_s() + 60;
+        while (children_of(g) < (long)nw) {
+                int s2;
+                if (waitpid(g, &s2, WNOHANG) == g) {
+                        cur_graced = 0;
+                        die("graced exited during the soak's start (0x%x); see %s", s2, log);
+                }
+                if (now_s() > deadline)
+                        die("the soak's %zu workers did not start within 60 s", nw);
+                sleep_s(0.01);
+        }
+        settle(g);
+        read_pstat(g, &idle);
+        printf("\n== soak: %zu workers, %.0f lines/s in all (stdout = stderr = log), --log-format=json to a file, "
+               "SIGHUP every %.0f s, %.0f s ==\n",
+               nw, rate, reload, seconds);
+        printf("idle (all started, no output yet): RssAnon %ld KiB, VmRSS %ld KiB\n", idle.anon_kb, idle.rss_kb);
+        ticks0 = idle.ticks;
+        {
+                int fd = open(go, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                if (fd < 0)
+                        die("%s: %s", go, strerror(errno));
+                close(fd);
+        }
+        t0 = now_s();
+        next_reload = t0 + reload;
+        while (n <= (int)seconds) {
+                double due = t0 + n;
+                while (now_s() < due) {
+                        double t = now_s();
+                        if (t >= next_reload) {
+                                kill(g, SIGHUP);
+                                reloads++;
+                                next_reload += reload;
+                        }
+                        sleep_s((next_reload < due ? next_reload : due) - t);
+                }
+                if (waitpid(g, &st, WNOHANG) == g) {
+                        cur_graced = 0;
+                        die("graced exited during the soak (0x%x); see %s", st, log);
+                }
+                read_pstat(g, &ps);
+                anon[n] = ps.anon_kb;
+                rss[n] = ps.rss_kb;
+                if (ps.anon_kb > max_anon)
+                        max_anon = ps.anon_kb, tmax = n;
+                n++;
+        }
+        read_pstat(g, &ps);
+        if (mi && *mi && strcmp(mi, "0") != 0)
+                soak_malloc_info(g);
+        stop_graced(g, &st);
+        check_clean(st, "soak stop");
+        lines = count_lines(log);
+        stat(log, &sb);
+        printf("RssAnon KiB, one sample a second from the first line on (t = 0 s):\n");
+        for (int i = 0; i < n; i += 10) {
+                printf("  t=%4d s:", i);
+                for (int j = i; j < i + 10 && j < n; j++)
+                        printf(" %6ld", anon[j]);
+                printf("\n");
+                if (n > 120 && i >= 60 && i + 10 < n - 60) {
+                        /* long runs: the first and last minute in full, every minute between */
+                        int skip = ((i + 10) / 60 + 1) * 60;
+                        if (skip > n - 60)
+                                skip = (n - 60) / 10 * 10;
+                        if (skip > i + 10) {
+                                printf("  ...");
+                                for (int j = i + 10; j < skip; j += 60)
+                                        printf(" t=%d: %ld", j, anon[j]);
+                                printf("\n");
+                                i = skip - 10;
+                        }
+                }
+        }
+        printf("summary: idle %ld KiB, at 10 s %ld KiB, max %ld KiB (t = %d s), end %ld KiB; max / idle %.2fx; "
+               "VmRSS end %ld KiB\n",
+               idle.anon_kb, n > 10 ? anon[10] : 0, max_anon, tmax, anon[n - 1], (double)max_anon / (double)idle.anon_kb,
+               rss[n - 1]);
+        printf("load: %ld records in the log (%.0f lines/s), %.0f MiB; %d reloads; graced's CPU %.1f%%\n", lines,
+               (double)lines / (now_s() - t0), (double)sb.st_size / 1048576.0, reloads,
+               (double)(ps.ticks - ticks0) / (double)sysconf(_SC_CLK_TCK) / seconds * 100);
+        printf("target: RssAnon under load within 2x its idle value: %s\n", verdict(max_anon <= 2 * idle.anon_kb));
+        unlink(go);
+        unlink(log);
+        free(anon);
+        free(rss);
+}
+
 static size_t parse_list(int argc, char **argv, size_t *v, size_t max, const size_t *def, size_t ndef)
 {
         size_t n = 0;
@@ -957,6 +1426,39 @@ static const char *need_env(const char *k)
         return v;
 }
 
+/* gbench's own descriptor limit: the floor holds none per worker, but the
+ * scale benchmark's perf and strace children and 10,000 pids read from the
+ * FIFO must not be the limit; raised like graced raises its own (hard to
+ * fs.nr_open when allowed, soft to hard). graced gets the original back. */
+static void nofile_setup(void)
+{
+        struct rlimit rl;
+        FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+        unsigned long long nr = 0;
+
+        if (f) {
+                if (fscanf(f, "%llu", &nr) != 1)
+                        nr = 0;
+                fclose(f);
+        }
+        if (getrlimit(RLIMIT_NOFILE, &orig_nofile) < 0)
+                die("getrlimit: %s", strerror(errno));
+        rl = orig_nofile;
+        graced_hard = rl.rlim_max == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_max;
+        if (nr > 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < nr) {
+                struct rlimit up = { .rlim_cur = nr, .rlim_max = nr };
+                if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+                        graced_can_raise = true;
+                        graced_hard = nr;
+                        rl = up;
+                }
+        }
+        if (rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
 int main(int argc, char **argv)
 {
         const char *q = getenv("BENCH_QUICK"), *rp = getenv("BENCH_REPS");
@@ -965,7 +1467,7 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc < 2) {
                 fprintf(stderr, "usage: gbench startstop [N...] | output [LINES] | chain [K...] | ladder [L...] | "
-                                "idle [N [SECONDS]]\n");
+                                "idle [N [SECONDS]] | scale [N...] | soak [SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]]\n");
                 return 2;
         }
         /* what systemd may have given us must not reach graced */
@@ -984,6 +1486,7 @@ int main(int argc, char **argv)
         if (!realpath(bw_bin, bw_real))
                 die("%s: %s", bw_bin, strerror(errno));
         fifo_open();
+        nofile_setup();
 
         if (!strcmp(argv[1], "startstop")) {
                 static const size_t def[] = { 10, 100, 1000 };
@@ -1002,7 +1505,18 @@ int main(int argc, char **argv)
                 double w = argc > 3 ? atof(argv[3]) : quick ? 2 : 10;
                 if (n == 0 || n >= MAXN || w <= 0)
                         die("bad idle arguments");
-                bench_idle(n, w);
+                bench_idle(n, w, "log", 16, "5. idle");
+        } else if (!strcmp(argv[1], "scale")) {
+                static const size_t def[] = { 1000, 2000, 5000, 10000 };
+                size_t n = parse_list(argc - 2, argv + 2, ns, 16, def, 4);
+                bench_scale(ns, n);
+        } else if (!strcmp(argv[1], "soak")) {
+                double secs = argc > 2 ? atof(argv[2]) : quick ? 60 : 600;
+                long nw = argc > 3 ? atol(argv[3]) : 150;
+                double rate = argc > 4 ? atof(argv[4]) : 6400, rl = argc > 5 ? atof(argv[5]) : 3;
+                if (secs < 1 || nw <= 0 || nw >= MAXN || rate <= 0 || rl <= 0)
+                        die("bad soak arguments");
+                bench_soak(secs, (size_t)nw, rate, rl);
         } else if (!strcmp(argv[1], "output")) {
                 long lines = argc > 2 ? atol(argv[2]) : 1000000;
                 tw_bin = need_env("GRACED_TESTWORKER");

@@ -1,9 +1,11 @@
 #!/bin/sh
 # run-bench.sh - graced's benchmarks (see tests/bench/README.md).
 #
-# Usage: tests/bench/run-bench.sh [start|stop|startstop|output|chain|ladder|idle|all]...
+# Usage: tests/bench/run-bench.sh [start|stop|startstop|output|chain|ladder|idle|scale|soak|all]...
 #   (no argument: all). "start" and "stop" are measured in the same runs
-#   (graced is started, then stopped), so either name runs both.
+#   (graced is started, then stopped), so either name runs both. "scale"
+#   (N = 1000 .. 10,000, several minutes) and "soak" (10 minutes, quick: 1)
+#   are not part of "all".
 #
 # Environment:
 #   GRACED_BIN         graced to measure (default: <top>/daemon/graced)
@@ -13,7 +15,12 @@
 #   BENCH_QUICK=1      fewer repetitions, 2 s idle windows
 #   BENCH_REPS=N       runs per figure (medians are reported); default: 11 for
 #                      cases of <= 100 workers, 5 above (quick: 5 and 3); output: 3 (quick: 1)
-#   BENCH_STRACE=0     skip the strace part of the idle benchmark
+#   BENCH_STRACE=0     skip the strace part of the idle benchmark (and of scale)
+#   BENCH_PERF=0       skip the perf part of scale (what graced spends after the last worker)
+#   BENCH_SCALE="N..." the sizes of scale (default: 1000 2000 5000 10000)
+#   BENCH_SOAK="SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]"  the soak's parameters
+#                      (default: 600 150 6400 3; BENCH_QUICK: 60 s)
+#   BENCH_SOAK_MALLOC_INFO=1  malloc_info() of graced through gdb at the soak's end
 #   BENCH_CPUS=LIST    run everything (gbench, graced, the workers) under
 #                      taskset -c LIST, e.g. BENCH_CPUS=0 for one CPU
 set -eu
@@ -65,16 +72,18 @@ list=
 for b in "$@"; do
         case $b in
         start|stop|startstop) list="$list startstop" ;;
-        output|idle) list="$list $b" ;;
+        output|idle|scale|soak) list="$list $b" ;;
         chain|ladder) list="$list chain ladder" ;;
         all) list="$list startstop output chain ladder idle" ;;
-        *) echo "run-bench.sh: unknown benchmark '$b' (start stop output chain ladder idle all)" >&2; exit 2 ;;
+        *) echo "run-bench.sh: unknown benchmark '$b' (start stop output chain ladder idle scale soak all)" >&2; exit 2 ;;
         esac
 done
 
 env_desc="GRACED_BIN=$GRACED_BIN"
 [ -n "${BENCH_QUICK:-}" ] && env_desc="$env_desc BENCH_QUICK=$BENCH_QUICK"
 [ -n "${BENCH_REPS:-}" ] && env_desc="$env_desc BENCH_REPS=$BENCH_REPS"
+[ -n "${BENCH_SCALE:-}" ] && env_desc="$env_desc BENCH_SCALE='$BENCH_SCALE'"
+[ -n "${BENCH_SOAK:-}" ] && env_desc="$env_desc BENCH_SOAK='$BENCH_SOAK'"
 pin=
 if [ -n "${BENCH_CPUS:-}" ]; then
         if ! command -v taskset >/dev/null 2>&1; then
@@ -107,6 +116,12 @@ for b in $list; do
                 fi
                 ;;
         esac
-        $pin "$bdir/gbench" "$b"
+        args=
+        case $b in
+        scale) args=${BENCH_SCALE:-} ;;
+        soak) args=${BENCH_SOAK:-} ;;
+        esac
+        # shellcheck disable=SC2086
+        $pin "$bdir/gbench" "$b" $args
         echo "reproduce: $env_desc GRACED_TESTWORKER=$GRACED_TESTWORKER sh $here/run-bench.sh $what"
 done
