@@ -23,6 +23,7 @@
  *                      of <= 100 workers, 5 above (quick: 5 and 3); output: 3 (quick: 1)
  *   BENCH_STRACE=0     skip the strace part of "idle" (and of "scale")
  *   BENCH_PERF=0       skip the perf part of "scale" (what graced spends after the last worker)
+ *   BENCH_SOAK_FORMAT  the soak's --log-format (default json)
  *   BENCH_SOAK_MALLOC_INFO=1  at the end of the soak, glibc's malloc_info() of graced (through
  *                      gdb) into BENCH_DIR/malloc-info.xml, and its totals printed
  *
@@ -1294,7 +1295,7 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
 {
         char conf[PATH_MAX], log[PATH_MAX], go[PATH_MAX], rate_s[32];
         const char *cmd[] = { bw_bin, "-r", rate_s, go, NULL };
-        const char *mi = getenv("BENCH_SOAK_MALLOC_INFO");
+        const char *mi = getenv("BENCH_SOAK_MALLOC_INFO"), *fmt = getenv("BENCH_SOAK_FORMAT");
         long *anon = calloc((size_t)seconds + 2, sizeof *anon), *rss = calloc((size_t)seconds + 2, sizeof *rss);
         struct pstat ps, idle;
         double t0, next_reload, deadline;
@@ -1305,13 +1306,15 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
 
         if (!anon || !rss)
                 die("out of memory");
+        if (!fmt || !*fmt)
+                fmt = "json";
         snprintf(rate_s, sizeof rate_s, "%.3f", rate / (double)nw);
         snprintf(conf, sizeof conf, "%s/soak.conf", dir);
         snprintf(log, sizeof log, "%s/soak.log", dir);
         snprintf(go, sizeof go, "%s/soak.go", dir);
         unlink(go);
         write_conf(conf, nw, "log", T_INDEP, nw, cmd);
-        g = spawn_graced(conf, "json", log);
+        g = spawn_graced(conf, fmt, log);
         deadline = now_s() + 60;
         while (children_of(g) < (long)nw) {
                 int s2;
@@ -1325,9 +1328,9 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
         }
         settle(g);
         read_pstat(g, &idle);
-        printf("\n== soak: %zu workers, %.0f lines/s in all (stdout = stderr = log), --log-format=json to a file, "
+        printf("\n== soak: %zu workers, %.0f lines/s in all (stdout = stderr = log), --log-format=%s to a file, "
                "SIGHUP every %.0f s, %.0f s ==\n",
-               nw, rate, reload, seconds);
+               nw, rate, fmt, reload, seconds);
         printf("idle (all started, no output yet): RssAnon %ld KiB, VmRSS %ld KiB\n", idle.anon_kb, idle.rss_kb);
         ticks0 = idle.ticks;
         {
@@ -1396,7 +1399,8 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
                (double)(ps.ticks - ticks0) / (double)sysconf(_SC_CLK_TCK) / seconds * 100);
         printf("target: RssAnon under load within 2x its idle value: %s\n", verdict(max_anon <= 2 * idle.anon_kb));
         unlink(go);
-        unlink(log);
+        if (!getenv("BENCH_SOAK_KEEP"))
+                unlink(log);
         free(anon);
         free(rss);
 }
