@@ -170,7 +170,7 @@ static const struct {
           B "duration-too-large.conf:5: worker \"web\": stop_timeout must be at most 365d" },
         { "hook-timeout-zero.conf", false, B "hook-timeout-zero.conf:6: worker \"web\": pre_stop_timeout must be > 0" },
         { "max-parallel.conf", false, B "max-parallel.conf:2: supervisor: max_parallel must be >= 1" },
-        { "max-parallel-large.conf", false, B "max-parallel-large.conf:2: supervisor: max_parallel must be <= 4096" },
+        { "max-parallel-large.conf", false, B "max-parallel-large.conf:2: supervisor: max_parallel must be <= 10000" },
         { "force-after.conf", false, B "force-after.conf:2: supervisor: force_after must be >= 0" },
         { "int-type.conf", false, B "int-type.conf:2: supervisor: max_parallel must be an integer" },
         { "start-limit-burst.conf", false,
