@@ -1370,25 +1370,15 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
         check_clean(st, "soak stop");
         lines = count_lines(log);
         stat(log, &sb);
-        printf("RssAnon KiB, one sample a second from the first line on (t = 0 s):\n");
+        printf("RssAnon KiB, one sample a second from the first line on (t = 0 s)%s:\n",
+               n > 120 ? "; the first and last minute in full, between them a row a minute" : "");
         for (int i = 0; i < n; i += 10) {
+                if (n > 120 && i >= 60 && i < n - 60 && i % 60 != 0)
+                        continue;
                 printf("  t=%4d s:", i);
                 for (int j = i; j < i + 10 && j < n; j++)
                         printf(" %6ld", anon[j]);
                 printf("\n");
-                if (n > 120 && i >= 60 && i + 10 < n - 60) {
-                        /* long runs: the first and last minute in full, every minute between */
-                        int skip = ((i + 10) / 60 + 1) * 60;
-                        if (skip > n - 60)
-                                skip = (n - 60) / 10 * 10;
-                        if (skip > i + 10) {
-                                printf("  ...");
-                                for (int j = i + 10; j < skip; j += 60)
-                                        printf(" t=%d: %ld", j, anon[j]);
-                                printf("\n");
-                                i = skip - 10;
-                        }
-                }
         }
         printf("summary: idle %ld KiB, at 10 s %ld KiB, max %ld KiB (t = %d s), end %ld KiB; max / idle %.2fx; "
                "VmRSS end %ld KiB\n",
