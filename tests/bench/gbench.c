@@ -22,6 +22,8 @@
  *   BENCH_REPS=N       runs per figure (medians reported); default 11 for cases
  *                      of <= 100 workers, 5 above (quick: 5 and 3); output: 3 (quick: 1)
  *   BENCH_STRACE=0     skip the strace part of "idle" (and of "scale")
+ *   BENCH_FLOOR=vfork  the floors spawn with vfork() instead of fork() (no copy of
+ *                      gbench's page tables: the cheapest way to start a process)
  *   BENCH_PERF=0       skip the perf part of "scale" (what graced spends after the last worker)
  *   BENCH_SOAK_FORMAT  the soak's --log-format (default json)
  *   BENCH_SOAK_MALLOC_INFO=1  at the end of the soak, glibc's malloc_info() of graced (through
@@ -64,6 +66,7 @@ static uint64_t graced_hard;      /* the hard RLIMIT_NOFILE graced can reach (UI
 static bool graced_can_raise;     /* graced can raise its hard limit (CAP_SYS_RESOURCE) */
 static const char *conf_report;   /* report_file for write_conf, or NULL */
 static size_t conf_parallel;      /* max_parallel for graced_startstop, or 0: its default */
+static bool floor_vfork;          /* BENCH_FLOOR=vfork: the floor spawns with vfork() */
 
 /* Repetitions for a case of n workers: small cases are cheap and noisier
  * (a scheduling hiccup is a large part of a millisecond), so they get more. */
@@ -440,7 +443,8 @@ static struct run graced_startstop(size_t n, const char *out, enum topo topo)
 
 static pid_t fork_bw(int status_w)
 {
-        pid_t pid = fork();
+        /* the child only execs (and reports errno): vfork-safe */
+        pid_t pid = floor_vfork ? vfork() : fork();
 
         if (pid < 0)
                 die("fork: %s", strerror(errno));
@@ -1125,9 +1129,9 @@ static void bench_scale(size_t *ns, size_t nn)
                         }
                 }
         }
-        printf("floor: one C process fork+execs N bw, then kill()s them all and reaps them; graced: stdout/stderr"
+        printf("floor: one C process %s+execs N bw, then kill()s them all and reaps them; graced: stdout/stderr"
                " = null | log,\nmax_parallel = N unless the descriptor limit needs less (column par); stop: "
-               "SIGTERM -> graced exited, no worker left\n");
+               "SIGTERM -> graced exited, no worker left\n", floor_vfork ? "vfork" : "fork");
         printf("%6s %4s %6s | %9s %9s %6s %7s %7s | %9s %9s %6s %7s %7s | %8s %6s %4s\n", "N", "out", "par",
                "floor ms", "graced ms", "ratio", "f us/w", "g us/w", "floor ms", "graced ms", "ratio", "f us/w",
                "g us/w", "RssAnon", "B/w", "runs");
@@ -1471,6 +1475,7 @@ int main(int argc, char **argv)
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_PID");
         quick = q && *q && strcmp(q, "0") != 0;
+        floor_vfork = getenv("BENCH_FLOOR") && !strcmp(getenv("BENCH_FLOOR"), "vfork");
         reps = rp && atoi(rp) > 0 ? atoi(rp) : 0;
         if (reps > 63)
                 reps = 63;
