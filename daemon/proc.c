@@ -94,20 +94,18 @@ int proc_init(void)
         return devnull < 0 ? -errno : 0;
 }
 
-size_t proc_workers_for_nofile(uint64_t limit, size_t parallel, size_t reserved)
+size_t proc_workers_for_nofile(uint64_t limit, unsigned per_worker, size_t parallel, size_t reserved)
 {
-        uint64_t avail, m;
+        uint64_t avail, m, per = per_worker ? per_worker : PROC_FDS_PER_WORKER;
 
         if (limit <= PROC_FDS_FIXED + (uint64_t)reserved)
                 return 0;
         avail = limit - PROC_FDS_FIXED - reserved;
         /* m workers, min(m, parallel) of them starting:
-         * PER_WORKER * m + PER_STARTING * min(m, parallel) <= avail */
-        m = avail / (PROC_FDS_PER_WORKER + PROC_FDS_PER_STARTING);
-        if (m > parallel) {
-                uint64_t rest = avail - (uint64_t)PROC_FDS_PER_STARTING * parallel;
-                m = rest / PROC_FDS_PER_WORKER;
-        }
+         * per * m + PER_STARTING * min(m, parallel) <= avail */
+        m = avail / (per + PROC_FDS_PER_STARTING);
+        if (m > parallel)
+                m = (avail - (uint64_t)PROC_FDS_PER_STARTING * parallel) / per;
         return m > SIZE_MAX ? SIZE_MAX : (size_t)m;
 }
 

@@ -51,9 +51,10 @@ struct proc_child {
  * soft limit to the hard one; opens /dev/null for stdin. */
 int proc_init(void);
 
-/* Descriptors per worker, for the limit above: its pidfd and the read ends
- * of its stdout and stderr pipes ("log"); while it starts, also the read end
- * of its exec-status pipe. */
+/* Descriptors per worker, for the limit above: its pidfd, plus the read end
+ * of its stdout and of its stderr pipe when they are "log" (at most
+ * PROC_FDS_PER_WORKER); while it starts, also the read end of its
+ * exec-status pipe. */
 #define PROC_FDS_PER_WORKER 3
 #define PROC_FDS_PER_STARTING 1
 /* graced's own, whatever the number of workers: 0-2, the log, epoll,
@@ -62,11 +63,12 @@ int proc_init(void);
  * being written or read; rounded up for hooks and cleanup steps. */
 #define PROC_FDS_FIXED 32
 
-/* Pure: about how many workers a descriptor limit allows when up to
- * `parallel` start at once (max_parallel) and `reserved` more descriptors
- * are kept for other uses (e.g. control clients). 0 when the limit does not
- * even cover graced's own. */
-size_t proc_workers_for_nofile(uint64_t limit, size_t parallel, size_t reserved);
+/* Pure: about how many workers a descriptor limit allows, each holding
+ * per_worker descriptors (1 + its "log" streams; 0 means the worst case,
+ * PROC_FDS_PER_WORKER), up to `parallel` of them starting at once
+ * (max_parallel), `reserved` more kept for other uses (e.g. control
+ * clients). 0 when the limit does not even cover graced's own. */
+size_t proc_workers_for_nofile(uint64_t limit, unsigned per_worker, size_t parallel, size_t reserved);
 
 /* graced's RLIMIT_NOFILE soft limit now (after proc_init: the one workers
  * count against); UINT64_MAX for unlimited, 0 when unknown. */

@@ -22,7 +22,10 @@
  *   BENCH_REPS=N       runs per figure (medians reported); default 11 for cases
  *                      of <= 100 workers, 5 above (quick: 5 and 3); output: 3 (quick: 1)
  *   BENCH_STRACE=0     skip the strace part of "idle" (and of "scale")
+ *   BENCH_FLOOR=vfork  the floors spawn with vfork() instead of fork() (no copy of
+ *                      gbench's page tables: the cheapest way to start a process)
  *   BENCH_PERF=0       skip the perf part of "scale" (what graced spends after the last worker)
+ *   BENCH_SOAK_FORMAT  the soak's --log-format (default json)
  *   BENCH_SOAK_MALLOC_INFO=1  at the end of the soak, glibc's malloc_info() of graced (through
  *                      gdb) into BENCH_DIR/malloc-info.xml, and its totals printed
  *
@@ -63,6 +66,7 @@ static uint64_t graced_hard;      /* the hard RLIMIT_NOFILE graced can reach (UI
 static bool graced_can_raise;     /* graced can raise its hard limit (CAP_SYS_RESOURCE) */
 static const char *conf_report;   /* report_file for write_conf, or NULL */
 static size_t conf_parallel;      /* max_parallel for graced_startstop, or 0: its default */
+static bool floor_vfork;          /* BENCH_FLOOR=vfork: the floor spawns with vfork() */
 
 /* Repetitions for a case of n workers: small cases are cheap and noisier
  * (a scheduling hiccup is a large part of a millisecond), so they get more. */
@@ -439,7 +443,8 @@ static struct run graced_startstop(size_t n, const char *out, enum topo topo)
 
 static pid_t fork_bw(int status_w)
 {
-        pid_t pid = fork();
+        /* the child only execs (and reports errno): vfork-safe */
+        pid_t pid = floor_vfork ? vfork() : fork();
 
         if (pid < 0)
                 die("fork: %s", strerror(errno));
@@ -1124,9 +1129,9 @@ static void bench_scale(size_t *ns, size_t nn)
                         }
                 }
         }
-        printf("floor: one C process fork+execs N bw, then kill()s them all and reaps them; graced: stdout/stderr"
+        printf("floor: one C process %s+execs N bw, then kill()s them all and reaps them; graced: stdout/stderr"
                " = null | log,\nmax_parallel = N unless the descriptor limit needs less (column par); stop: "
-               "SIGTERM -> graced exited, no worker left\n");
+               "SIGTERM -> graced exited, no worker left\n", floor_vfork ? "vfork" : "fork");
         printf("%6s %4s %6s | %9s %9s %6s %7s %7s | %9s %9s %6s %7s %7s | %8s %6s %4s\n", "N", "out", "par",
                "floor ms", "graced ms", "ratio", "f us/w", "g us/w", "floor ms", "graced ms", "ratio", "f us/w",
                "g us/w", "RssAnon", "B/w", "runs");
@@ -1294,7 +1299,7 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
 {
         char conf[PATH_MAX], log[PATH_MAX], go[PATH_MAX], rate_s[32];
         const char *cmd[] = { bw_bin, "-r", rate_s, go, NULL };
-        const char *mi = getenv("BENCH_SOAK_MALLOC_INFO");
+        const char *mi = getenv("BENCH_SOAK_MALLOC_INFO"), *fmt = getenv("BENCH_SOAK_FORMAT");
         long *anon = calloc((size_t)seconds + 2, sizeof *anon), *rss = calloc((size_t)seconds + 2, sizeof *rss);
         struct pstat ps, idle;
         double t0, next_reload, deadline;
@@ -1305,13 +1310,15 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
 
         if (!anon || !rss)
                 die("out of memory");
+        if (!fmt || !*fmt)
+                fmt = "json";
         snprintf(rate_s, sizeof rate_s, "%.3f", rate / (double)nw);
         snprintf(conf, sizeof conf, "%s/soak.conf", dir);
         snprintf(log, sizeof log, "%s/soak.log", dir);
         snprintf(go, sizeof go, "%s/soak.go", dir);
         unlink(go);
         write_conf(conf, nw, "log", T_INDEP, nw, cmd);
-        g = spawn_graced(conf, "json", log);
+        g = spawn_graced(conf, fmt, log);
         deadline = now_s() + 60;
         while (children_of(g) < (long)nw) {
                 int s2;
@@ -1325,9 +1332,9 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
         }
         settle(g);
         read_pstat(g, &idle);
-        printf("\n== soak: %zu workers, %.0f lines/s in all (stdout = stderr = log), --log-format=json to a file, "
+        printf("\n== soak: %zu workers, %.0f lines/s in all (stdout = stderr = log), --log-format=%s to a file, "
                "SIGHUP every %.0f s, %.0f s ==\n",
-               nw, rate, reload, seconds);
+               nw, rate, fmt, reload, seconds);
         printf("idle (all started, no output yet): RssAnon %ld KiB, VmRSS %ld KiB\n", idle.anon_kb, idle.rss_kb);
         ticks0 = idle.ticks;
         {
@@ -1367,25 +1374,15 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
         check_clean(st, "soak stop");
         lines = count_lines(log);
         stat(log, &sb);
-        printf("RssAnon KiB, one sample a second from the first line on (t = 0 s):\n");
+        printf("RssAnon KiB, one sample a second from the first line on (t = 0 s)%s:\n",
+               n > 120 ? "; the first and last minute in full, between them a row a minute" : "");
         for (int i = 0; i < n; i += 10) {
+                if (n > 120 && i >= 60 && i < n - 60 && i % 60 != 0)
+                        continue;
                 printf("  t=%4d s:", i);
                 for (int j = i; j < i + 10 && j < n; j++)
                         printf(" %6ld", anon[j]);
                 printf("\n");
-                if (n > 120 && i >= 60 && i + 10 < n - 60) {
-                        /* long runs: the first and last minute in full, every minute between */
-                        int skip = ((i + 10) / 60 + 1) * 60;
-                        if (skip > n - 60)
-                                skip = (n - 60) / 10 * 10;
-                        if (skip > i + 10) {
-                                printf("  ...");
-                                for (int j = i + 10; j < skip; j += 60)
-                                        printf(" t=%d: %ld", j, anon[j]);
-                                printf("\n");
-                                i = skip - 10;
-                        }
-                }
         }
         printf("summary: idle %ld KiB, at 10 s %ld KiB, max %ld KiB (t = %d s), end %ld KiB; max / idle %.2fx; "
                "VmRSS end %ld KiB\n",
@@ -1396,7 +1393,8 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
                (double)(ps.ticks - ticks0) / (double)sysconf(_SC_CLK_TCK) / seconds * 100);
         printf("target: RssAnon under load within 2x its idle value: %s\n", verdict(max_anon <= 2 * idle.anon_kb));
         unlink(go);
-        unlink(log);
+        if (!getenv("BENCH_SOAK_KEEP"))
+                unlink(log);
         free(anon);
         free(rss);
 }
@@ -1477,6 +1475,7 @@ int main(int argc, char **argv)
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_PID");
         quick = q && *q && strcmp(q, "0") != 0;
+        floor_vfork = getenv("BENCH_FLOOR") && !strcmp(getenv("BENCH_FLOOR"), "vfork");
         reps = rp && atoi(rp) > 0 ? atoi(rp) : 0;
         if (reps > 63)
                 reps = 63;

@@ -16,6 +16,7 @@
 #   BENCH_REPS=N       runs per figure (medians are reported); default: 11 for
 #                      cases of <= 100 workers, 5 above (quick: 5 and 3); output: 3 (quick: 1)
 #   BENCH_STRACE=0     skip the strace part of the idle benchmark (and of scale)
+#   BENCH_FLOOR=vfork  the floors spawn with vfork() instead of fork()
 #   BENCH_PERF=0       skip the perf part of scale (what graced spends after the last worker)
 #   BENCH_SCALE="N..." the sizes of scale (default: 1000 2000 5000 10000)
 #   BENCH_SOAK="SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]"  the soak's parameters
@@ -82,6 +83,7 @@ done
 env_desc="GRACED_BIN=$GRACED_BIN"
 [ -n "${BENCH_QUICK:-}" ] && env_desc="$env_desc BENCH_QUICK=$BENCH_QUICK"
 [ -n "${BENCH_REPS:-}" ] && env_desc="$env_desc BENCH_REPS=$BENCH_REPS"
+[ -n "${BENCH_FLOOR:-}" ] && env_desc="$env_desc BENCH_FLOOR=$BENCH_FLOOR"
 [ -n "${BENCH_SCALE:-}" ] && env_desc="$env_desc BENCH_SCALE='$BENCH_SCALE'"
 [ -n "${BENCH_SOAK:-}" ] && env_desc="$env_desc BENCH_SOAK='$BENCH_SOAK'"
 pin=
