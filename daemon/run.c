@@ -115,6 +115,7 @@ static char **build_env(const struct conf_worker *c, const char *notify_env, con
 }
 
 static int run_reload(struct run *r, char **errors);
+static void check_nofile(const struct conf *c);
 static const struct control_hooks ctl_hooks;
 static void rebind_control(struct run *r, const char *configured);
 
@@ -722,7 +723,11 @@ static int run_reload(struct run *r, char **errors)
                 r->report_path = xstrdup(c->report_file);
         }
         rebind_control(r, c->control_socket);
+        check_nofile(c);
         conf_free(c);
+        /* what the parse and the old settings leave in the heap goes back: a
+         * reload every few seconds would otherwise scatter it (soak benchmark) */
+        malloc_trim(0);
         notify_send("READY=1");
         return 0;
 }
@@ -833,6 +838,24 @@ static void set_up(struct run *r, const struct run_opts *o)
         log_set_nonblocking(true);
 }
 
+/* Warns when the descriptor limit cannot hold every worker of c (each has
+ * its pidfd and a pipe per "log" stream). */
+static void check_nofile(const struct conf *c)
+{
+        uint64_t limit = proc_nofile_limit();
+        size_t need = 0, fit;
+
+        for (size_t i = 0; i < c->n_workers; i++)
+                need += 1 + (c->workers[i].out[0] == OUT_LOG) + (c->workers[i].out[1] == OUT_LOG);
+        if (c->n_workers == 0 || limit == 0 || limit == UINT64_MAX)
+                return;
+        fit = proc_workers_for_nofile(limit, (unsigned)((need + c->n_workers - 1) / c->n_workers), c->max_parallel,
+                                      CONTROL_MAX_CLIENTS);
+        if (c->n_workers > fit)
+                log_warning(NULL, "start", "descriptor limit %llu allows about %zu workers; this configuration has %zu",
+                            (unsigned long long)limit, fit, c->n_workers);
+}
+
 /* The control socket, before any worker starts: a live one of another
  * graced there is fatal (71). */
 static void open_control(struct run *r, const char *configured)
@@ -883,6 +906,7 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         r.report_override = o->report_path;
         r.report_path = xstrdup(o->report_path ? o->report_path : c->report_file);
         set_up(&r, o);
+        check_nofile(c);
         open_control(&r, c->control_socket);
         r.sup = sup_new(c, p, &ops, &r); /* takes p */
         log_set_name_width(sup_label_width(r.sup));

@@ -21,6 +21,7 @@
 #endif
 
 #include <check.h>
+#include <sys/resource.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,6 +35,7 @@
 #include <json-c/json.h>
 
 #include "harness.h"
+#include "util.h"
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define T 5000 /* ms: generous bound for things that happen at once */
@@ -1098,6 +1100,50 @@ END_TEST
 /* Dev mode (asked for by name here; on a terminal it is the default):
  * one line at start with graced's pid, for `kill -USR1`; each worker its
  * own colour. */
+/* A descriptor limit that cannot hold every worker is said at start, with
+ * the numbers (graced raises its hard limit only with CAP_SYS_RESOURCE:
+ * where it could, there is nothing to say). */
+START_TEST(test_nofile_warning)
+{
+        struct gh g;
+        const char *conf;
+        struct rlimit old, low = { 300, 300 };
+        char *path, *limits, *line;
+        unsigned long long soft = 0;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        /* 300 - 32 graced's own - 256 control clients = 12; 3 per worker (pidfd,
+         * two log pipes) + 1 while it starts: about 3 workers, the file has 4 */
+        conf = gh_write_file(&g, "graced.conf", "workers = (%s, %s, %s, %s);\n", (char *)
+                             gh_keep(&g, xasprintf("{ name = \"a\"; command = [\"%s\", \"--block\"]; }", TW)),
+                             (char *)gh_keep(&g, xasprintf("{ name = \"b\"; command = [\"%s\", \"--block\"]; }", TW)),
+                             (char *)gh_keep(&g, xasprintf("{ name = \"c\"; command = [\"%s\", \"--block\"]; }", TW)),
+                             (char *)gh_keep(&g, xasprintf("{ name = \"d\"; command = [\"%s\", \"--block\"]; }", TW)));
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+        start(&g, conf, NULL, NULL);
+        /* without CAP_SYS_RESOURCE a lowered hard limit stays lowered: this
+         * test runs in a process of its own (check forks each test) */
+        (void)setrlimit(RLIMIT_NOFILE, &old);
+        wait_log(&g, "running: 4/4 workers");
+        path = xasprintf("/proc/%d/limits", (int)g.pid);
+        limits = h_read_file(path);
+        free(path);
+        ck_assert_ptr_nonnull(limits);
+        line = strstr(limits, "Max open files");
+        ck_assert_ptr_nonnull(line);
+        ck_assert_int_eq(sscanf(line, "Max open files %llu", &soft), 1);
+        free(limits);
+        if (soft <= 300)
+                ck_assert_int_eq(
+                        h_count_log(&g, "warning: descriptor limit 300 allows about 3 workers; this configuration has 4"), 1);
+        else /* raised its hard limit: nothing to say */
+                ck_assert_int_eq(h_count_log(&g, "descriptor limit"), 0);
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 START_TEST(test_dev_mode)
 {
         static const char *const names[] = { "db", "web", "jobs" };
@@ -1658,6 +1704,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_sigusr1_status);
         tcase_add_test(tc, test_no_workers);
         tcase_add_test(tc, test_dev_mode);
+        tcase_add_test(tc, test_nofile_warning);
 
         tc = tcase(s, "output");
         tcase_add_test(tc, test_million_lines);
