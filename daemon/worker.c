@@ -143,8 +143,15 @@ void hook_init(struct hook_run *h, struct worker *owner, const char *owner_name,
                usec_t timeout)
 {
         memset(h, 0, sizeof *h);
-        h->label = xasprintf("%s/%s", owner_name, what);
-        h->what = h->label + strlen(owner_name) + 1;
+        /* a worker's hook: what is "pre_stop" or "post_stop" (static), and
+         * its label is made only when there is a hook (memory per worker) */
+        if (owner) {
+                h->what = what;
+                h->label = argv ? xasprintf("%s/%s", owner_name, what) : NULL;
+        } else {
+                h->label = xasprintf("%s/%s", owner_name, what);
+                h->what = h->label + strlen(owner_name) + 1;
+        }
         h->argv = strv_dup(argv);
         h->timeout = timeout;
         h->owner = owner;
@@ -312,11 +319,13 @@ struct worker *worker_free(struct worker_env *env, struct worker *w)
 }
 
 /* The hook's settings change; a run under way keeps its record. */
-static void hook_reconfigure(struct hook_run *h, char **argv, usec_t timeout)
+static void hook_reconfigure(struct hook_run *h, const char *owner_name, char **argv, usec_t timeout)
 {
         strv_free(h->argv);
         h->argv = strv_dup(argv);
         h->timeout = timeout;
+        if (argv && !h->label)
+                h->label = xasprintf("%s/%s", owner_name, h->what);
 }
 
 bool worker_reconfigure(struct worker_env *env, struct worker *w, const struct conf_worker *c)
@@ -332,8 +341,8 @@ bool worker_reconfigure(struct worker_env *env, struct worker *w, const struct c
         free(w->c.name);
         w->c.name = name;
         account(env, w, +1);
-        hook_reconfigure(&w->pre, w->c.pre_stop, w->c.pre_stop_timeout);
-        hook_reconfigure(&w->post, w->c.post_stop, w->c.post_stop_timeout);
+        hook_reconfigure(&w->pre, w->c.name, w->c.pre_stop, w->c.pre_stop_timeout);
+        hook_reconfigure(&w->post, w->c.name, w->c.post_stop, w->c.post_stop_timeout);
         free(w->start_times);
         w->start_times = xcalloc(w->c.start_limit_burst ? w->c.start_limit_burst : 1, sizeof(usec_t));
         /* the start limit counts afresh under the new settings */

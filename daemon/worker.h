@@ -63,7 +63,7 @@ struct timer {
 
 /* A hook or cleanup process: a plain record, read by the report. */
 struct hook_run {
-        char *label;      /* "web/pre_stop", "cleanup/flush" (its output's log name) */
+        char *label;      /* "web/pre_stop", "cleanup/flush" (its output's log name); NULL: no hook */
         const char *what; /* "pre_stop", "flush": points into label */
         char **argv;      /* the owner's copy */
         usec_t timeout;

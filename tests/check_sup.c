@@ -309,9 +309,9 @@ static struct hook_run *H(const char *label)
 {
         for (size_t i = 0; i < sup_n_workers(S); i++) {
                 struct worker *w = sup_worker(S, i);
-                if (strcmp(worker_pre_stop(w)->label, label) == 0)
+                if (worker_pre_stop(w)->label && strcmp(worker_pre_stop(w)->label, label) == 0)
                         return (struct hook_run *)worker_pre_stop(w);
-                if (strcmp(worker_post_stop(w)->label, label) == 0)
+                if (worker_post_stop(w)->label && strcmp(worker_post_stop(w)->label, label) == 0)
                         return (struct hook_run *)worker_post_stop(w);
         }
         for (size_t i = 0; i < sup_n_cleanup(S); i++)
