@@ -1294,9 +1294,9 @@ START_TEST(test_lines_exact)
                              "  { name = \"p4097\"; type = \"oneshot\"; command = [\"%s\", \"--print-bytes\", \"4097\", \"--print\", \"1\"]; },\n"
                              "  { name = \"p8192\"; type = \"oneshot\"; command = [\"%s\", \"--print-bytes\", \"8193\"]; },\n"
                              "  { name = \"perr\"; type = \"oneshot\"; command = [\"%s\", \"--print\", \"1\", \"--print-err\", \"2\"]; },\n"
-                             "  { name = \"pblk\"; command = [\"%s\", \"--no-newline\", \"--print\", \"1\", \"--block\"]; }\n"
+                             "  { name = \"pblk\"; command = [\"%s\", \"--no-newline\", \"--print\", \"1\", \"--stamp\", \"%s\", \"--block\"]; }\n"
                              ");\n",
-                             TW, TW, TW, TW, TW, TW);
+                             TW, TW, TW, TW, TW, TW, gh_path(&g, "pblk.stamp"));
         start(&g, conf, NULL, NULL);
         wait_log(&g, "part: done");
         wait_log(&g, "p4096: done");
@@ -1304,6 +1304,8 @@ START_TEST(test_lines_exact)
         wait_log(&g, "p8192: done");
         wait_log(&g, "perr: done");
         wait_log(&g, "pblk: ready");
+        /* written once its partial line is out (ready only says it exec'd) */
+        ck_assert(h_wait_file(gh_path(&g, "pblk.stamp"), T));
         /* a partial line of a running worker is delivered once its pipe closes */
         ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
         ck_assert_int_eq(gh_exit_code(&g, T), 0);
