@@ -157,42 +157,6 @@ static const char *status_state(struct gh *g, const char *name)
         return r;
 }
 
-/* Valid UTF-8 as RFC 3629 defines it (no overlongs, surrogates or code
- * points above U+10FFFF); written here on its own, not taken from graced. */
-static bool valid_utf8(const char *str, size_t len)
-{
-        const unsigned char *s = (const unsigned char *)str;
-
-        for (size_t i = 0; i < len;) {
-                unsigned cp, n;
-
-                if (s[i] < 0x80) {
-                        i++;
-                        continue;
-                }
-                if ((s[i] & 0xe0) == 0xc0)
-                        n = 2, cp = s[i] & 0x1f;
-                else if ((s[i] & 0xf0) == 0xe0)
-                        n = 3, cp = s[i] & 0x0f;
-                else if ((s[i] & 0xf8) == 0xf0)
-                        n = 4, cp = s[i] & 0x07;
-                else
-                        return false;
-                if (i + n > len)
-                        return false;
-                for (unsigned k = 1; k < n; k++) {
-                        if ((s[i + k] & 0xc0) != 0x80)
-                                return false;
-                        cp = cp << 6 | (s[i + k] & 0x3f);
-                }
-                if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-                        return false;
-                i += n;
-        }
-        return true;
-}
-
 #define U_FFFD "\xef\xbf\xbd"
 #define E_ACUTE "\xc3\xa9"
 
@@ -469,7 +433,7 @@ START_TEST(test_status_utf8)
         ck_assert(h_wait_log(&g, "long: ready", T));
 
         CTL(0, &g, &out, "--json", "status");
-        ck_assert_msg(valid_utf8(out, strlen(out)), "gracectl --json status is not UTF-8: %s", out);
+        ck_assert_msg(h_valid_utf8(out, strlen(out)), "gracectl --json status is not UTF-8: %s", out);
         st = json_tokener_parse(out);
         ck_assert_ptr_nonnull(st);
         ck_assert_str_eq(h_json_str(status_worker(st, "bad"), "status"),
@@ -1098,7 +1062,7 @@ START_TEST(test_proto_utf8)
                 RAW_SEND(fd, req);
                 line = raw_line(fd, T);
                 ck_assert_msg(line != NULL, "no answer to %s", req);
-                ck_assert_msg(valid_utf8(line, strlen(line)), "answer is not UTF-8: %s", line);
+                ck_assert_msg(h_valid_utf8(line, strlen(line)), "answer is not UTF-8: %s", line);
                 o = json_tokener_parse(line);
                 ck_assert_ptr_nonnull(o);
                 ck_assert_str_eq(h_json_str(o, "error"), want);

@@ -218,42 +218,6 @@ static size_t line_times(struct gh *g, const char *substr, long long *out, size_
         return n;
 }
 
-/* Valid UTF-8 as RFC 3629 defines it (no overlongs, surrogates or code
- * points above U+10FFFF); written here on its own, not taken from graced. */
-static bool valid_utf8(const char *str, size_t len)
-{
-        const unsigned char *s = (const unsigned char *)str;
-
-        for (size_t i = 0; i < len;) {
-                unsigned cp, n;
-
-                if (s[i] < 0x80) {
-                        i++;
-                        continue;
-                }
-                if ((s[i] & 0xe0) == 0xc0)
-                        n = 2, cp = s[i] & 0x1f;
-                else if ((s[i] & 0xf0) == 0xe0)
-                        n = 3, cp = s[i] & 0x0f;
-                else if ((s[i] & 0xf8) == 0xf0)
-                        n = 4, cp = s[i] & 0x07;
-                else
-                        return false;
-                if (i + n > len)
-                        return false;
-                for (unsigned k = 1; k < n; k++) {
-                        if ((s[i + k] & 0xc0) != 0x80)
-                                return false;
-                        cp = cp << 6 | (s[i + k] & 0x3f);
-                }
-                if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-                        return false;
-                i += n;
-        }
-        return true;
-}
-
 #define U_FFFD "\xef\xbf\xbd"
 
 /* ---- order ----------------------------------------------------------------- */
@@ -1469,7 +1433,7 @@ START_TEST(test_json_output_utf8)
 
                 ck_assert_msg(end != NULL, "last log line without newline");
                 *end = '\0';
-                ck_assert_msg(valid_utf8(line, (size_t)(end - line)), "log line is not UTF-8: %.300s", line);
+                ck_assert_msg(h_valid_utf8(line, (size_t)(end - line)), "log line is not UTF-8: %.300s", line);
                 o = json_tokener_parse(line);
                 ck_assert_msg(o && json_object_is_type(o, json_type_object), "not a JSON object: %.200s", line);
                 if (strcmp(h_json_str(o, "event"), "output") == 0) {

@@ -1926,3 +1926,39 @@ int __lsan_is_turned_off(void)
 {
         return 1;
 }
+
+/* Valid UTF-8 as RFC 3629 defines it (no overlongs, surrogates or code
+ * points above U+10FFFF); written here on its own, not taken from graced. */
+bool h_valid_utf8(const char *str, size_t len)
+{
+        const unsigned char *s = (const unsigned char *)str;
+
+        for (size_t i = 0; i < len;) {
+                unsigned cp, n;
+
+                if (s[i] < 0x80) {
+                        i++;
+                        continue;
+                }
+                if ((s[i] & 0xe0) == 0xc0)
+                        n = 2, cp = s[i] & 0x1f;
+                else if ((s[i] & 0xf0) == 0xe0)
+                        n = 3, cp = s[i] & 0x0f;
+                else if ((s[i] & 0xf8) == 0xf0)
+                        n = 4, cp = s[i] & 0x07;
+                else
+                        return false;
+                if (i + n > len)
+                        return false;
+                for (unsigned k = 1; k < n; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (s[i + k] & 0x3f);
+                }
+                if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+                        return false;
+                i += n;
+        }
+        return true;
+}

@@ -136,6 +136,8 @@ char *h_read_file(const char *path);
 char *h_read_file_len(const char *path, size_t *len);
 /* Waits until path exists and is not empty. */
 bool h_wait_file(const char *path, int timeout_ms);
+/* Valid UTF-8 (RFC 3629), checked independently of graced's own code. */
+bool h_valid_utf8(const char *s, size_t len);
 /* Lines of the file that contain substr (a last line without newline
  * counts); -1 when the file cannot be read. */
 int h_count_lines(const char *path, const char *substr);
