@@ -16,11 +16,28 @@
 #define CONF_MAX_CLEANUP 256
 
 enum worker_type { WORKER_TYPE_SIMPLE, WORKER_TYPE_ONESHOT };
-enum ready_mode { READY_EXEC, READY_NOTIFY };
+enum ready_mode { READY_EXEC, READY_NOTIFY, READY_PROBE };
+enum probe_kind { PROBE_NONE, PROBE_TCP, PROBE_UNIX, PROBE_HTTP, PROBE_EXEC, PROBE_LOG };
 enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
 enum kill_mode { KILL_GROUP, KILL_PROCESS };
 enum out_mode { OUT_LOG, OUT_INHERIT, OUT_NULL, OUT_FILE };
 enum { STREAM_STDOUT = 0, STREAM_STDERR = 1 };
+
+/* A readiness (`ready = { ... }`) or liveness (`health = { ... }`) probe
+ * group: exactly one kind. */
+struct conf_probe {
+        enum probe_kind kind; /* PROBE_NONE: no group */
+        /* tcp: the address as written ("127.0.0.1:5432", "[::1]:80",
+         * "localhost:8080", see parse_inet_address()); unix: the socket's
+         * path; http: the URL (parse_probe_url()); log: the POSIX ERE.
+         * NULL for exec. */
+        char *target;
+        char **argv;       /* exec: NULL-terminated, argv[0] resolved as the worker's command */
+        usec_t interval;   /* from the start of one attempt to the next; 0 for log */
+        usec_t timeout;    /* of one attempt; 0 for log */
+        unsigned failures; /* health: consecutive failures that fail the worker; 0 for ready */
+        int line;          /* of the group, for messages */
+};
 
 struct conf_worker {
         char *name;
@@ -40,6 +57,9 @@ struct conf_worker {
         int umask; /* -1: inherit */
         char **after; /* NULL-terminated names (may be NULL) */
         enum ready_mode ready;
+        struct conf_probe ready_probe; /* ready == READY_PROBE */
+        struct conf_probe health;      /* kind PROBE_NONE: no liveness probe */
+        char **part_of; /* NULL-terminated names (may be NULL); each is in after too */
         usec_t ready_timeout;
         usec_t watchdog; /* 0: none */
         int stop_signal;
@@ -107,6 +127,10 @@ struct conf {
 #define DEFAULT_START_LIMIT_BURST 5
 #define DEFAULT_START_LIMIT_INTERVAL (10 * USEC_PER_SEC)
 #define DEFAULT_CLEANUP_TIMEOUT (10 * USEC_PER_SEC)
+#define DEFAULT_READY_PROBE_INTERVAL (250 * USEC_PER_MSEC)
+#define DEFAULT_HEALTH_INTERVAL (10 * USEC_PER_SEC)
+#define DEFAULT_PROBE_TIMEOUT (1 * USEC_PER_SEC)
+#define DEFAULT_HEALTH_FAILURES 3
 /* A worker that ran this long resets its restart backoff. */
 #define RESTART_RESET_AFTER (10 * USEC_PER_SEC)
 

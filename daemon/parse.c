@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <strings.h>
 
 #include "parse.h"
@@ -456,4 +458,115 @@ char *format_exit(int status, int stop_signal, char *buf, size_t len)
                 snprintf(buf, len, "ended (status 0x%x)", (unsigned)status);
         }
         return buf;
+}
+
+static int parse_port(const char *s, in_port_t *ret)
+{
+        unsigned long v = 0;
+
+        if (!*s || strlen(s) > 5)
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned long)(*p - '0');
+        }
+        if (v < 1 || v > 65535)
+                return -EINVAL;
+        *ret = htons((in_port_t)v);
+        return 0;
+}
+
+int parse_inet_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len, const char **why)
+{
+        char host[INET6_ADDRSTRLEN + 1];
+        const char *port, *h = s;
+        size_t hlen;
+        in_port_t p;
+
+        memset(ret, 0, sizeof *ret);
+        if (*s == '[') {
+                const char *e = strchr(s, ']');
+
+                if (!e || e[1] != ':')
+                        goto syntax;
+                h = s + 1;
+                hlen = (size_t)(e - h);
+                port = e + 2;
+        } else {
+                const char *c = strrchr(s, ':');
+
+                if (!c || c == s)
+                        goto syntax;
+                hlen = (size_t)(c - s);
+                if (memchr(s, ':', hlen)) /* an IPv6 address goes in brackets */
+                        goto syntax;
+                port = c + 1;
+        }
+        if (hlen == 0 || hlen >= sizeof host)
+                goto host;
+        memcpy(host, h, hlen);
+        host[hlen] = 0;
+        if (parse_port(port, &p) < 0) {
+                *why = "bad port (1-65535)";
+                return -EINVAL;
+        }
+        if (*s == '[') {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *)ret;
+
+                if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+                        goto host;
+                a->sin6_family = AF_INET6;
+                a->sin6_port = p;
+                *ret_len = sizeof *a;
+        } else {
+                struct sockaddr_in *a = (struct sockaddr_in *)ret;
+
+                if (strcasecmp(host, "localhost") == 0)
+                        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                else if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+                        goto host;
+                a->sin_family = AF_INET;
+                a->sin_port = p;
+                *ret_len = sizeof *a;
+        }
+        return 0;
+syntax:
+        *why = "expected HOST:PORT";
+        return -EINVAL;
+host:
+        *why = "the host must be a numeric address or localhost";
+        return -EINVAL;
+}
+
+int parse_probe_url(const char *url, const char **why)
+{
+        struct sockaddr_storage ss;
+        socklen_t len;
+        const char *a;
+        char auth[300];
+        size_t n;
+        bool https = strncasecmp(url, "https://", 8) == 0;
+
+        if (!https && strncasecmp(url, "http://", 7) != 0) {
+                *why = "expected http:// or https://";
+                return -EINVAL;
+        }
+        a = url + (https ? 8 : 7);
+        n = strcspn(a, "/?#");
+        if (n == 0 || n >= sizeof auth - 8 || memchr(a, '@', n)) {
+                *why = "the host must be a numeric address or localhost";
+                return -EINVAL;
+        }
+        for (const char *p = a + n; *p; p++)
+                if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+                        *why = "spaces and control characters must be %-encoded";
+                        return -EINVAL;
+                }
+        memcpy(auth, a, n);
+        auth[n] = 0;
+        /* no port: the scheme's */
+        if (auth[0] == '[' ? (strchr(auth, ']') && strchr(auth, ']')[1] != ':') : !strchr(auth, ':'))
+                strcat(auth, https ? ":443" : ":80");
+        return parse_inet_address(auth, &ss, &len, why);
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include "util.h"
 
 /* "500ms", "10s", "1min 30s", "2h", "1.5s", "0" -> usec.
@@ -45,3 +46,14 @@ const char *suggest(const char *word, const char *const *candidates, size_t n);
  * message that tells how a process ended uses it. buf >= EXIT_DESC_MAX. */
 #define EXIT_DESC_MAX 64
 char *format_exit(int status, int stop_signal, char *buf, size_t len);
+
+/* A probe's address: "127.0.0.1:5432", "[::1]:80" or "localhost:8080"
+ * (127.0.0.1): numeric, so that no name lookup ever blocks the loop; port
+ * 1-65535. 0, or -EINVAL with *why set to a static phrase
+ * ("expected HOST:PORT", "the host must be a numeric address or localhost",
+ * "bad port"). */
+int parse_inet_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len, const char **why);
+/* An http:// or https:// URL whose host follows parse_inet_address()'s rule
+ * (the port may be left out). 0, or -EINVAL with *why set as above
+ * ("expected http:// or https://", "the host must be ..."). */
+int parse_probe_url(const char *url, const char **why);

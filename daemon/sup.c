@@ -722,6 +722,8 @@ static void on_timer(struct sup *s, struct timer *t)
         case TIMER_WATCHDOG:
                 worker_on_watchdog(&s->env, worker_of_timer(t));
                 return;
+        case TIMER_PROBE: /* not set yet: probes come with the health policy */
+                return;
         }
 }
 

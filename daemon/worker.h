@@ -54,7 +54,10 @@ const char *outcome_name(enum outcome o);
 enum stop_reason { STOP_NONE, STOP_SHUTDOWN, STOP_MANUAL, STOP_FAILED_START, STOP_RESTART };
 
 /* A deadline in the supervisor's heap, tagged with what it belongs to. */
-enum timer_kind { TIMER_WORKER, TIMER_WATCHDOG, TIMER_CLEANUP, TIMER_BUDGET };
+enum timer_kind { TIMER_WORKER, TIMER_WATCHDOG, TIMER_PROBE, TIMER_CLEANUP, TIMER_BUDGET };
+
+/* Which of a worker's probes (conf ready_probe or health). */
+enum probe_use { PROBE_READY, PROBE_HEALTH };
 struct timer {
         struct heap_node node;
         enum timer_kind kind;
@@ -108,6 +111,16 @@ struct sup_ops {
         bool (*group_alive)(void *ctx, pid_t pgid);
         /* A process is gone for good: release its pidfd. */
         void (*release)(void *ctx, pid_t pid, int pidfd);
+        /* Start one attempt of w's probe for use (any kind but log: a log
+         * probe is matched by the mechanism on captured lines, which reports
+         * a match through worker_on_probe()). The attempt's end comes back
+         * through worker_on_probe(); the policy bounds it with the probe's
+         * timeout and cancels it when late. 0, or -errno: the attempt
+         * failed at once (the policy counts it as a failure). */
+        int (*probe_start)(void *ctx, struct worker *w, enum probe_use use);
+        /* End w's attempt under way, if any (its exec probe's group is
+         * SIGKILLed, its socket closed): no result comes back for it. */
+        void (*probe_cancel)(void *ctx, struct worker *w);
         /* w is about to be freed (removed by a reload and down): drop what
          * the mechanism keeps for it. May be NULL. */
         void (*forget)(void *ctx, struct worker *w);
@@ -168,6 +181,10 @@ void worker_on_stream_eof(struct worker_env *env, struct worker *w, unsigned epo
 void worker_on_notify(struct worker_env *env, struct worker *w, const char *msg);
 void worker_on_deadline(struct worker_env *env, struct worker *w);
 void worker_on_watchdog(struct worker_env *env, struct worker *w);
+/* An attempt of w's probe for use ended (ok, or failed with reason: "exit
+ * status 1: <last line>", "Connection refused", "HTTP 503"...). Results
+ * that no longer apply (another use, no attempt wanted) are ignored. */
+void worker_on_probe(struct worker_env *env, struct worker *w, enum probe_use use, bool ok, const char *reason);
 void worker_begin_stop(struct worker_env *env, struct worker *w, enum stop_reason why);
 /* Moves a stopping worker through its phases as far as it can go now. */
 void worker_advance_stop(struct worker_env *env, struct worker *w);
@@ -210,6 +227,9 @@ usec_t worker_started_at(const struct worker *w);
 unsigned worker_starts(const struct worker *w);
 unsigned worker_restarts(const struct worker *w);
 const char *worker_status_text(const struct worker *w);
+/* HEALTH in gracectl status: "-" (no health probe), "starting" (not ready
+ * yet), "ok", "failing N/M". buf >= 32. */
+const char *worker_health(const struct worker *w, char *buf, size_t len);
 /* How its last process ended ("exited 3", "exited on SIGTERM"...), false when none. */
 bool worker_last_exit(const struct worker *w, char *buf, size_t len);
 bool worker_has_exit(const struct worker *w, int *status);

@@ -1,4 +1,6 @@
 /* check_parse.c - unit tests of the value syntaxes (parse.c). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
@@ -318,6 +320,57 @@ START_TEST(test_suggest)
 }
 END_TEST
 
+START_TEST(test_inet_address)
+{
+        struct sockaddr_storage ss;
+        socklen_t len;
+        const char *why = NULL;
+
+        ck_assert_int_eq(parse_inet_address("127.0.0.1:5432", &ss, &len, &why), 0);
+        ck_assert_int_eq(ss.ss_family, AF_INET);
+        ck_assert_int_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 5432);
+        ck_assert_int_eq(parse_inet_address("localhost:80", &ss, &len, &why), 0);
+        ck_assert_uint_eq(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr), INADDR_LOOPBACK);
+        ck_assert_int_eq(parse_inet_address("[::1]:8080", &ss, &len, &why), 0);
+        ck_assert_int_eq(ss.ss_family, AF_INET6);
+        ck_assert_int_eq(len, sizeof(struct sockaddr_in6));
+        ck_assert_int_eq(parse_inet_address("db.example.com:5432", &ss, &len, &why), -EINVAL);
+        ck_assert_str_eq(why, "the host must be a numeric address or localhost");
+        ck_assert_int_eq(parse_inet_address("127.0.0.1", &ss, &len, &why), -EINVAL);
+        ck_assert_str_eq(why, "expected HOST:PORT");
+        ck_assert_int_eq(parse_inet_address("::1:80", &ss, &len, &why), -EINVAL);
+        ck_assert_str_eq(why, "expected HOST:PORT");
+        ck_assert_int_eq(parse_inet_address("[::1]80", &ss, &len, &why), -EINVAL);
+        ck_assert_int_eq(parse_inet_address(":80", &ss, &len, &why), -EINVAL);
+        ck_assert_int_eq(parse_inet_address("127.0.0.1:0", &ss, &len, &why), -EINVAL);
+        ck_assert_str_eq(why, "bad port (1-65535)");
+        ck_assert_int_eq(parse_inet_address("127.0.0.1:65536", &ss, &len, &why), -EINVAL);
+        ck_assert_int_eq(parse_inet_address("127.0.0.1:8x", &ss, &len, &why), -EINVAL);
+        ck_assert_int_eq(parse_inet_address("127.0.0.1:", &ss, &len, &why), -EINVAL);
+        ck_assert_int_eq(parse_inet_address("256.0.0.1:80", &ss, &len, &why), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_probe_url)
+{
+        const char *why = NULL;
+
+        ck_assert_int_eq(parse_probe_url("http://127.0.0.1:8080/healthz", &why), 0);
+        ck_assert_int_eq(parse_probe_url("https://localhost/x?y=1", &why), 0);
+        ck_assert_int_eq(parse_probe_url("HTTP://[::1]:81", &why), 0);
+        ck_assert_int_eq(parse_probe_url("http://[::1]/", &why), 0);
+        ck_assert_int_eq(parse_probe_url("ftp://127.0.0.1/", &why), -EINVAL);
+        ck_assert_str_eq(why, "expected http:// or https://");
+        ck_assert_int_eq(parse_probe_url("http://example.com/", &why), -EINVAL);
+        ck_assert_str_eq(why, "the host must be a numeric address or localhost");
+        ck_assert_int_eq(parse_probe_url("http://user@127.0.0.1/", &why), -EINVAL);
+        ck_assert_int_eq(parse_probe_url("http:///x", &why), -EINVAL);
+        ck_assert_int_eq(parse_probe_url("http://127.0.0.1:0/", &why), -EINVAL);
+        ck_assert_str_eq(why, "bad port (1-65535)");
+        ck_assert_int_eq(parse_probe_url("http://127.0.0.1/a b", &why), -EINVAL);
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
         Suite *s = suite_create("parse");
@@ -337,6 +390,8 @@ static Suite *parse_suite(void)
         tcase_add_test(tc, test_umask);
         tcase_add_test(tc, test_edit_distance);
         tcase_add_test(tc, test_suggest);
+        tcase_add_test(tc, test_inet_address);
+        tcase_add_test(tc, test_probe_url);
         suite_add_tcase(s, tc);
         return s;
 }
