@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -19,13 +21,33 @@
 
 #include "proc.h"
 
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
 #endif
 
 static struct rlimit orig_nofile;
 static bool have_orig_nofile;
 static int devnull = -1;
+
+/* How a child gets a small descriptor table (see spawn_small()): it
+ * shares graced's table for an instant and its first act is to unshare a
+ * copy of only the descriptors below table_low: devnull and the reserved
+ * slots, into which the parent dups the status pipe and the output pipes
+ * just before the clone. Without it (kernel < 5.9, sanitizer builds), a
+ * vfork child copies graced's whole table, and exec closes every
+ * close-on-exec descriptor in it one by one: with 10,000 workers, that
+ * copy made a full start grow with the square of the number of workers. */
+enum { SLOT_STATUS, SLOT_OUT, SLOT_ERR, N_SLOTS };
+static int slot[N_SLOTS] = { -1, -1, -1 };
+static unsigned table_low; /* 0: spawn_small() unavailable */
+#define CHILD_STACK_SIZE (256 * 1024)
+static void *child_stack;
 
 struct exec_status {
         int stage;
@@ -65,6 +87,36 @@ static uint64_t read_nr_open(void)
         return strtoull(buf, NULL, 10);
 }
 
+/* Sets up spawn_small() when the kernel can unshare part of a table
+ * (close_range(CLOSE_RANGE_UNSHARE), Linux 5.9; CLONE_PIDFD is older). */
+static void small_table_init(void)
+{
+#if !defined(__SANITIZE_ADDRESS__) /* ASan cannot follow a child that shares its memory */
+        int top = devnull;
+
+        if (syscall(SYS_close_range, ~0U, ~0U, CLOSE_RANGE_UNSHARE) < 0)
+                return;
+        for (int i = 0; i < N_SLOTS; i++) {
+                slot[i] = fcntl(devnull, F_DUPFD_CLOEXEC, 0);
+                if (slot[i] < 0)
+                        goto fail;
+                if (slot[i] > top)
+                        top = slot[i];
+        }
+        child_stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                           -1, 0);
+        if (child_stack == MAP_FAILED) {
+                child_stack = NULL;
+                goto fail;
+        }
+        table_low = (unsigned)top + 1;
+        return;
+fail:
+        for (int i = 0; i < N_SLOTS; i++)
+                slot[i] = safe_close(slot[i]);
+#endif
+}
+
 int proc_init(void)
 {
         struct rlimit rl;
@@ -91,7 +143,10 @@ int proc_init(void)
                 }
         }
         devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        return devnull < 0 ? -errno : 0;
+        if (devnull < 0)
+                return -errno;
+        small_table_init();
+        return 0;
 }
 
 size_t proc_workers_for_nofile(uint64_t limit, unsigned per_worker, size_t parallel, size_t reserved)
@@ -120,6 +175,12 @@ uint64_t proc_nofile_limit(void)
 
 void proc_done(void)
 {
+        for (int i = 0; i < N_SLOTS; i++)
+                slot[i] = safe_close(slot[i]);
+        if (child_stack)
+                (void)munmap(child_stack, CHILD_STACK_SIZE);
+        child_stack = NULL;
+        table_low = 0;
         devnull = safe_close(devnull);
 }
 
@@ -193,13 +254,59 @@ _noreturn_ static void child(const struct proc_spec *s, int status_fd, pid_t par
         child_fail(status_fd, PROC_STAGE_EXEC);
 }
 
-int proc_spawn(const struct proc_spec *s, struct proc_child *ret)
+struct small_arg {
+        const struct proc_spec *spec; /* fd_out and fd_err in their slots */
+        pid_t parent;
+};
+
+static int small_child(void *data)
 {
-        int p[2];
+        const struct small_arg *a = data;
+
+        /* from here on the table is the child's own: descriptors < table_low */
+        if (syscall(SYS_close_range, table_low, ~0U, CLOSE_RANGE_UNSHARE) < 0)
+                child_fail(slot[SLOT_STATUS], PROC_STAGE_SETSID);
+        child(a->spec, slot[SLOT_STATUS], a->parent);
+}
+
+/* The child shares graced's memory (as with vfork: graced waits until it
+ * has exec'd or failed) and, for an instant, its descriptor table. The
+ * pidfd comes with the clone. */
+static pid_t spawn_small(const struct proc_spec *s, int status_fd, int *ret_pidfd)
+{
+        struct proc_spec c = *s;
+        struct small_arg a = { .spec = &c, .parent = getpid() };
+        int pidfd = -1;
+        pid_t pid = -1;
+
+        if (dup3(status_fd, slot[SLOT_STATUS], O_CLOEXEC) < 0)
+                goto out;
+        if (s->fd_out >= 0 && dup3(s->fd_out, slot[SLOT_OUT], O_CLOEXEC) < 0)
+                goto out;
+        if (s->fd_err >= 0 && dup3(s->fd_err, slot[SLOT_ERR], O_CLOEXEC) < 0)
+                goto out;
+        c.fd_out = s->fd_out >= 0 ? slot[SLOT_OUT] : -1;
+        c.fd_err = s->fd_err >= 0 ? slot[SLOT_ERR] : -1;
+        pid = clone(small_child, (char *)child_stack + CHILD_STACK_SIZE,
+                    CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+out:;
+        int e = errno;
+
+        /* the slots must not keep the pipes open (EOF is how graced learns of an exec) */
+        for (int i = 0; i < N_SLOTS; i++)
+                if (dup3(devnull, slot[i], O_CLOEXEC) < 0)
+                        abort(); /* cannot fail: both are open, and they differ */
+        if (pid < 0)
+                return -e;
+        *ret_pidfd = pidfd;
+        return pid;
+}
+
+/* The child copies graced's whole descriptor table (see table_low). */
+static pid_t spawn_vfork(const struct proc_spec *s, int status_fd, int *ret_pidfd)
+{
         pid_t parent = getpid(), pid;
 
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
         /* vfork: no copy of graced's page tables (most of a fork's cost with
          * its shared libraries), and the child only makes system calls until
          * exec, on memory prepared by the parent; we resume once it has
@@ -209,22 +316,34 @@ int proc_spawn(const struct proc_spec *s, struct proc_child *ret)
 #else
         pid = vfork();
 #endif
-        if (pid < 0) {
-                int e = -errno;
-                safe_close(p[0]);
-                safe_close(p[1]);
-                return e;
-        }
+        if (pid < 0)
+                return -errno;
         if (pid == 0)
-                child(s, p[1], parent); /* p[0] is close-on-exec */
+                child(s, status_fd, parent); /* the read end is close-on-exec */
+        /* the child cannot have been reaped yet: only we reap, so the pid is ours */
+        *ret_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (*ret_pidfd >= 0)
+                (void)fd_set_cloexec(*ret_pidfd, true);
+        return pid;
+}
+
+int proc_spawn(const struct proc_spec *s, struct proc_child *ret)
+{
+        int p[2], pidfd = -1;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = table_low ? spawn_small(s, p[1], &pidfd) : spawn_vfork(s, p[1], &pidfd);
         safe_close(p[1]);
+        if (pid < 0) {
+                safe_close(p[0]);
+                return (int)pid;
+        }
         (void)fd_set_nonblock(p[0], true);
         ret->pid = pid;
         ret->status_fd = p[0];
-        /* the child cannot have been reaped yet: only we reap, so the pid is ours */
-        ret->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (ret->pidfd >= 0)
-                (void)fd_set_cloexec(ret->pidfd, true);
+        ret->pidfd = pidfd;
         return 0;
 }
 
