@@ -10,6 +10,7 @@
 #include <libconfig.h>
 #include <limits.h>
 #include <pwd.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 /* Range limits of integer settings (documented in graced.conf(5)). */
 #define FORCE_AFTER_MAX 100
 #define START_LIMIT_BURST_MAX 10000
+#define PROBE_FAILURES_MAX 1000
 #define NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . -"
 
 static const char *const type_names[] = { [WORKER_TYPE_SIMPLE] = "simple", [WORKER_TYPE_ONESHOT] = "oneshot" };
@@ -256,6 +258,7 @@ struct key {
         const char *const *names; /* ENUM */
         size_t n_names;
         key_fn *fn; /* FN */
+        unsigned where; /* a probe group's key: PROBE_IN_* */
 };
 
 /* ---- typed getters: each reports its own type error ------------------- */
@@ -554,10 +557,10 @@ static void unknown_setting(struct loader *L, const char *ctx, const config_sett
 }
 
 /* Reads every setting of the group g by its key into obj, in the order
- * written. Returns the mask of the keys (bit i: keys[i]) whose value was
- * valid. */
-static uint64_t parse_settings(struct loader *L, const char *ctx, const config_setting_t *g, const struct key *keys,
-                               size_t n, void *obj)
+ * written, but those of the keys in skip (bit i: keys[i]; the caller
+ * refused them). Returns the mask of the keys whose value was valid. */
+static uint64_t parse_settings_but(struct loader *L, const char *ctx, const config_setting_t *g,
+                                   const struct key *keys, size_t n, void *obj, uint64_t skip)
 {
         uint64_t valid = 0;
 
@@ -570,6 +573,8 @@ static uint64_t parse_settings(struct loader *L, const char *ctx, const config_s
                         unknown_setting(L, ctx, s, keys, n);
                         continue;
                 }
+                if (skip & (UINT64_C(1) << (k - keys)))
+                        continue;
                 if (k->kind == KEY_FN)
                         ok = k->fn(L, ctx, s, obj);
                 else
@@ -578,6 +583,12 @@ static uint64_t parse_settings(struct loader *L, const char *ctx, const config_s
                         valid |= UINT64_C(1) << (k - keys);
         }
         return valid;
+}
+
+static uint64_t parse_settings(struct loader *L, const char *ctx, const config_setting_t *g, const struct key *keys,
+                               size_t n, void *obj)
+{
+        return parse_settings_but(L, ctx, g, keys, n, obj, 0);
 }
 
 /* ---- names ------------------------------------------------------------- */
@@ -772,8 +783,244 @@ static bool parse_id(struct loader *L, const char *ctx, const config_setting_t *
         return true;
 }
 
-#define WORKER_KEY(key, kind_, field) .name = key, .kind = kind_, .offset = offsetof(struct conf_worker, field)
 #define FN_KEY(key, f) .name = key, .kind = KEY_FN, .fn = f
+
+/* ---- probes ------------------------------------------------------------------ */
+
+/* Where a key of a probe group belongs (struct key's where). */
+enum {
+        PROBE_IN_READY = 1 << 0,  /* `ready = { ... }` */
+        PROBE_IN_HEALTH = 1 << 1, /* `health = { ... }` */
+        PROBE_WITH_LOG = 1 << 2,  /* also beside `log` (a kind key is checked as a kind) */
+};
+
+/* The kinds, by the key that names them in a group. */
+static const char *const probe_kind_names[] = { [PROBE_TCP] = "tcp", [PROBE_UNIX] = "unix", [PROBE_HTTP] = "http",
+                                                [PROBE_EXEC] = "exec", [PROBE_LOG] = "log" };
+
+static enum probe_kind probe_kind_of(const char *key)
+{
+        for (size_t k = PROBE_NONE + 1; k < ELEMENTSOF(probe_kind_names); k++)
+                if (strcmp(key, probe_kind_names[k]) == 0)
+                        return (enum probe_kind)k;
+        return PROBE_NONE;
+}
+
+static bool set_target(struct conf_probe *p, const char *v)
+{
+        free(p->target);
+        p->target = xstrdup(v);
+        return true;
+}
+
+static bool parse_probe_tcp(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct sockaddr_storage ss;
+        const char *v, *why = "";
+        socklen_t len;
+
+        if (!get_string(L, ctx, s, STR_ANY, &v))
+                return false;
+        if (parse_inet_address(v, &ss, &len, &why) < 0) {
+                diag_s(L, s, "%s: invalid tcp address \"%s\": %s", ctx, v, why);
+                return false;
+        }
+        return set_target(obj, v);
+}
+
+static bool parse_probe_unix(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+        const char *v;
+
+        if (!get_string(L, ctx, s, STR_ABSPATH, &v))
+                return false;
+        if (strlen(v) > max) {
+                diag_s(L, s, "%s: unix path is longer than %zu bytes", ctx, max);
+                return false;
+        }
+        return set_target(obj, v);
+}
+
+static bool parse_probe_http(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        const char *v, *why = "";
+
+        if (!get_string(L, ctx, s, STR_ANY, &v))
+                return false;
+        if (parse_probe_url(v, &why) < 0) {
+                diag_s(L, s, "%s: invalid http URL \"%s\": %s", ctx, v, why);
+                return false;
+        }
+        return set_target(obj, v);
+}
+
+/* A POSIX extended regular expression, compiled once to check it. */
+static bool parse_probe_log(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        char why[256];
+        const char *v;
+        regex_t re;
+        int r;
+
+        if (!get_string(L, ctx, s, STR_NONEMPTY, &v))
+                return false;
+        r = regcomp(&re, v, REG_EXTENDED | REG_NOSUB);
+        if (r != 0) {
+                regerror(r, &re, why, sizeof(why));
+                diag_s(L, s, "%s: invalid log regular expression \"%s\": %s", ctx, v, why);
+                return false;
+        }
+        regfree(&re);
+        return set_target(obj, v);
+}
+
+#define PROBE_KEY(key, kind_, field) .name = key, .kind = kind_, .offset = offsetof(struct conf_probe, field)
+#define PROBE_ANYWHERE (PROBE_IN_READY | PROBE_IN_HEALTH)
+
+/* interval's default is the ready one; a health group's is set before. */
+static const struct key probe_keys[] = {
+        { FN_KEY("tcp", parse_probe_tcp), .where = PROBE_ANYWHERE },
+        { FN_KEY("unix", parse_probe_unix), .where = PROBE_ANYWHERE },
+        { FN_KEY("http", parse_probe_http), .where = PROBE_ANYWHERE },
+        { PROBE_KEY("exec", KEY_ARGV, argv), .where = PROBE_ANYWHERE },
+        { FN_KEY("log", parse_probe_log), .where = PROBE_IN_READY },
+        { PROBE_KEY("interval", KEY_TIMEOUT, interval), .def = DEFAULT_READY_PROBE_INTERVAL, .where = PROBE_ANYWHERE },
+        { PROBE_KEY("timeout", KEY_TIMEOUT, timeout), .def = DEFAULT_PROBE_TIMEOUT, .where = PROBE_ANYWHERE },
+        { PROBE_KEY("failures", KEY_UINT, failures), .min = 1, .max = PROBE_FAILURES_MAX,
+          .def = DEFAULT_HEALTH_FAILURES, .where = PROBE_IN_HEALTH },
+};
+_Static_assert(ELEMENTSOF(probe_keys) <= 64, "parse_settings() has a 64-bit mask");
+
+/* The one kind key of the probe group g; NULL when it has none (reported
+ * with the kinds of this use) or more than one (reported). */
+static const config_setting_t *probe_kind_setting(struct loader *L, const char *ctx, const config_setting_t *g,
+                                                  unsigned use)
+{
+        const config_setting_t *kind_s = NULL;
+        char kinds[64] = "";
+        bool several = false;
+
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+
+                if (probe_kind_of(key_of(s)) == PROBE_NONE)
+                        continue;
+                if (kind_s) {
+                        diag_s(L, s, "%s: %s and %s cannot be in one probe group", ctx, key_of(kind_s), key_of(s));
+                        several = true;
+                } else
+                        kind_s = s;
+        }
+        if (!kind_s) {
+                for (size_t i = PROBE_NONE + 1; i < ELEMENTSOF(probe_kind_names); i++) {
+                        const struct key *k = find_key(probe_keys, ELEMENTSOF(probe_keys), probe_kind_names[i]);
+
+                        if (k && (k->where & use))
+                                snprintf(kinds + strlen(kinds), sizeof(kinds) - strlen(kinds), "%s%s",
+                                         kinds[0] ? ", " : "", k->name);
+                }
+                diag_s(L, g, "%s: missing probe (one of %s)", ctx, kinds);
+        }
+        return several ? NULL : kind_s;
+}
+
+/* The keys of the probe group g that are out of place, reported: not for
+ * this use (where), or beside a log probe when they may not be. */
+static uint64_t probe_keys_misplaced(struct loader *L, const char *ctx, const config_setting_t *g, unsigned use,
+                                     enum probe_kind kind)
+{
+        const char *what = key_of(g), *other = use == PROBE_IN_READY ? "health" : "ready";
+        uint64_t bad = 0;
+
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+                const struct key *k = find_key(probe_keys, ELEMENTSOF(probe_keys), key_of(s));
+
+                if (!k) /* unknown: reported as such */
+                        continue;
+                if (!(k->where & use))
+                        diag_s(L, s, "%s: %s is not allowed in %s (only in %s)", ctx, k->name, what, other);
+                else if (kind == PROBE_LOG && probe_kind_of(k->name) == PROBE_NONE && !(k->where & PROBE_WITH_LOG))
+                        diag_s(L, s, "%s: %s is not allowed with log", ctx, k->name);
+                else
+                        continue;
+                bad |= UINT64_C(1) << (k - probe_keys);
+        }
+        return bad;
+}
+
+/* The probe group g (`ready = { ... }`: use PROBE_IN_READY, `health =
+ * { ... }`: PROBE_IN_HEALTH) into p; its messages begin "CTX: ready: ".
+ * A key out of place is reported as such, its value is not read. p->kind
+ * is set once its kind key is valid and alone, whatever else is wrong (the
+ * rules between the worker's settings need it). true when all is valid. */
+static bool parse_probe(struct loader *L, const char *ctx, const config_setting_t *g, unsigned use,
+                        struct conf_probe *p)
+{
+        const config_setting_t *kind_s;
+        enum probe_kind kind = PROBE_NONE;
+        char pctx[NAME_MAX_LEN + 48];
+        const struct key *kind_k;
+        uint64_t valid, misplaced;
+
+        *p = (struct conf_probe){ .line = setting_line(g) };
+        set_defaults(probe_keys, ELEMENTSOF(probe_keys), p);
+        if (use == PROBE_IN_HEALTH)
+                p->interval = DEFAULT_HEALTH_INTERVAL;
+        snprintf(pctx, sizeof(pctx), "%s: %s", ctx, key_of(g));
+        kind_s = probe_kind_setting(L, pctx, g, use);
+        kind_k = kind_s ? find_key(probe_keys, ELEMENTSOF(probe_keys), key_of(kind_s)) : NULL;
+        /* "not allowed with log" only where a log probe is allowed */
+        if (kind_k && (kind_k->where & use))
+                kind = probe_kind_of(kind_k->name);
+        misplaced = probe_keys_misplaced(L, pctx, g, use, kind);
+        valid = parse_settings_but(L, pctx, g, probe_keys, ELEMENTSOF(probe_keys), p, misplaced);
+        if (kind_k && (valid & (UINT64_C(1) << (kind_k - probe_keys))))
+                p->kind = kind;
+        if (use == PROBE_IN_READY)
+                p->failures = 0;
+        if (kind == PROBE_LOG)
+                p->interval = p->timeout = 0; /* every captured line, as it comes */
+        /* every setting known and valid: as many bits as settings (libconfig
+         * refuses a name twice in a group) */
+        return p->kind != PROBE_NONE && (size_t)__builtin_popcountll(valid) == (size_t)config_setting_length(g);
+}
+
+/* `ready`: "exec", "notify" or a probe group. */
+static bool parse_ready(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf_worker *w = obj;
+        const char *v;
+        int i;
+
+        if (is_group(s)) {
+                w->ready = READY_PROBE;
+                return parse_probe(L, ctx, s, PROBE_IN_READY, &w->ready_probe);
+        }
+        if (!has_form(L, ctx, s, config_setting_type(s) == CONFIG_TYPE_STRING, "a string or a probe group { ... }",
+                      INT_MAX, ""))
+                return false;
+        v = config_setting_get_string(s);
+        i = enum_index(v, ready_names, ELEMENTSOF(ready_names));
+        if (i < 0) {
+                enum_error(L, ctx, s, v, ready_names, ELEMENTSOF(ready_names), "a probe group { ... }");
+                return false;
+        }
+        w->ready = (enum ready_mode)i;
+        return true;
+}
+
+static bool parse_health(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf_worker *w = obj;
+
+        if (!has_form(L, ctx, s, is_group(s), "a probe group { ... }", INT_MAX, ""))
+                return false;
+        return parse_probe(L, ctx, s, PROBE_IN_HEALTH, &w->health);
+}
+
+#define WORKER_KEY(key, kind_, field) .name = key, .kind = kind_, .offset = offsetof(struct conf_worker, field)
 #define ENUM_NAMES(v) .names = v, .n_names = ELEMENTSOF(v)
 
 static const struct key worker_keys[] = {
@@ -787,7 +1034,9 @@ static const struct key worker_keys[] = {
         { FN_KEY("group", parse_id) },
         { FN_KEY("umask", parse_umask) },
         { WORKER_KEY("after", KEY_NAMES, after) },
-        { WORKER_KEY("ready", KEY_ENUM, ready), ENUM_NAMES(ready_names), .def = READY_EXEC },
+        { FN_KEY("ready", parse_ready) }, /* default: READY_EXEC */
+        { FN_KEY("health", parse_health) },
+        { WORKER_KEY("part_of", KEY_NAMES, part_of) },
         { WORKER_KEY("ready_timeout", KEY_TIMEOUT, ready_timeout) }, /* default: the supervisor's */
         { WORKER_KEY("watchdog", KEY_DURATION, watchdog), .def = 0 },
         { WORKER_KEY("stop_signal", KEY_SIGNAL, stop_signal), .def = SIGTERM },
@@ -849,6 +1098,63 @@ static bool read_worker_name(struct loader *L, const config_setting_t *g, char *
         return !first;
 }
 
+static bool strv_has(char *const *v, size_t n, const char *s)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+/* part_of implies after: each of its names is added to after, once (so the
+ * plan orders, checks and stops them as dependencies); a name repeated in
+ * part_of is kept once. A worker's own name is refused rather than made a
+ * cycle (and left out). */
+static void part_of_after(struct loader *L, const config_setting_t *part_of_s, const char *ctx,
+                          struct conf_worker *w)
+{
+        size_t n = strv_length(w->after), kept = 0;
+        bool self = false;
+
+        for (char **p = w->part_of; p && *p; p++) {
+                bool is_self = w->name && strcmp(*p, w->name) == 0;
+
+                if (is_self && !self)
+                        diag_s(L, part_of_s, "%s: a worker cannot be part_of itself", ctx);
+                self = self || is_self;
+                if (is_self || strv_has(w->part_of, kept, *p)) {
+                        free(*p);
+                        continue;
+                }
+                w->part_of[kept++] = *p;
+                if (!strv_has(w->after, n, *p))
+                        strv_push(&w->after, &n, *p);
+        }
+        if (kept == 0) { /* `part_of = [];` is no part_of */
+                free(w->part_of);
+                w->part_of = NULL;
+        } else
+                w->part_of[kept] = NULL;
+}
+
+/* The rules of probes that involve other settings of worker g. */
+static void check_probes(struct loader *L, const config_setting_t *g, const char *ctx, const struct conf_worker *w)
+{
+        const config_setting_t *ready_s = config_setting_get_member(g, "ready");
+        const config_setting_t *health_s = config_setting_get_member(g, "health");
+
+        if (w->ready == READY_PROBE && w->ready_probe.kind == PROBE_LOG && w->out[STREAM_STDOUT] != OUT_LOG &&
+            w->out[STREAM_STDERR] != OUT_LOG)
+                diag_s(L, config_setting_get_member(ready_s, "log"),
+                       "%s: ready: log requires stdout = \"log\" or stderr = \"log\"", ctx);
+        if (w->type != WORKER_TYPE_ONESHOT)
+                return;
+        if (w->ready == READY_PROBE)
+                diag_s(L, ready_s, "%s: ready = { ... } is not allowed with type = \"oneshot\"", ctx);
+        if (health_s)
+                diag_s(L, health_s, "%s: health is not allowed with type = \"oneshot\"", ctx);
+}
+
 /* The rules that involve several settings of worker g (valid: the mask of
  * parse_settings()). */
 static void check_worker(struct loader *L, const config_setting_t *g, uint64_t valid, const char *ctx,
@@ -857,6 +1163,7 @@ static void check_worker(struct loader *L, const config_setting_t *g, uint64_t v
         const config_setting_t *watchdog_s = valid_worker_setting(g, valid, "watchdog");
         const config_setting_t *restart_s = valid_worker_setting(g, valid, "restart");
         const config_setting_t *delay_max_s = valid_worker_setting(g, valid, "restart_delay_max");
+        const config_setting_t *part_of_s = valid_worker_setting(g, valid, "part_of");
 
         if (!config_setting_get_member(g, "command"))
                 diag_s(L, config_setting_get_member(g, "name") ?: g, "%s: missing command", ctx);
@@ -870,6 +1177,9 @@ static void check_worker(struct loader *L, const config_setting_t *g, uint64_t v
                 else /* only restart_delay given, above the default maximum: a fixed delay */
                         w->restart_delay_max = w->restart_delay;
         }
+        check_probes(L, g, ctx, w);
+        if (part_of_s)
+                part_of_after(L, part_of_s, ctx, w);
 }
 
 /* Parses one element of a `workers` list; index is 1-based in that list. */
@@ -1618,11 +1928,15 @@ int conf_load(const char *path, const struct conf_load_opts *opts, struct conf *
 
 /* What a worker owns: strings and string vectors. */
 #define WORKER_FIELD(f) offsetof(struct conf_worker, f)
-static const size_t worker_strings[] = { WORKER_FIELD(name), WORKER_FIELD(file), WORKER_FIELD(cwd),
-                                         WORKER_FIELD(user), WORKER_FIELD(group), WORKER_FIELD(out_path[0]),
-                                         WORKER_FIELD(out_path[1]) };
-static const size_t worker_strvs[] = { WORKER_FIELD(argv), WORKER_FIELD(env), WORKER_FIELD(after),
-                                       WORKER_FIELD(pre_stop), WORKER_FIELD(post_stop) };
+static const size_t worker_strings[] = { WORKER_FIELD(name),         WORKER_FIELD(file),
+                                         WORKER_FIELD(cwd),          WORKER_FIELD(user),
+                                         WORKER_FIELD(group),        WORKER_FIELD(out_path[0]),
+                                         WORKER_FIELD(out_path[1]),  WORKER_FIELD(ready_probe.target),
+                                         WORKER_FIELD(health.target) };
+static const size_t worker_strvs[] = { WORKER_FIELD(argv),     WORKER_FIELD(env),
+                                       WORKER_FIELD(after),    WORKER_FIELD(pre_stop),
+                                       WORKER_FIELD(post_stop), WORKER_FIELD(ready_probe.argv),
+                                       WORKER_FIELD(health.argv), WORKER_FIELD(part_of) };
 
 static char **string_at(const struct conf_worker *w, size_t offset) { return (char **)((char *)w + offset); }
 static char ***strv_at(const struct conf_worker *w, size_t offset) { return (char ***)((char *)w + offset); }
@@ -1659,6 +1973,8 @@ static bool strv_eq(char *const *a, char *const *b)
         return strv_equal(a, b);
 }
 
+/* ready counts by its mode only: probes (ready_probe, health) and part_of
+ * are no part of the process, a reload applies them in place. */
 bool conf_worker_same_process(const struct conf_worker *a, const struct conf_worker *b)
 {
         if (!strv_eq(a->argv, b->argv) || !strv_eq(a->env, b->env))

@@ -167,36 +167,53 @@ static struct plan *plan_new(size_t n)
         return p;
 }
 
+static bool strv_has(char *const *v, const char *s)
+{
+        for (; v && *v; v++)
+                if (strcmp(*v, s) == 0)
+                        return true;
+        return false;
+}
+
+/* An `after` name that names no worker; one that came from part_of (which
+ * implies after, conf.c) is reported under that key. */
 static void unknown_after(const struct conf *c, const struct conf_worker *w, const char *name,
                           struct conf_diags *diags)
 {
         const char **names = xcalloc(c->n_workers, sizeof(char *));
-        const char *sug;
+        const char *sug, *key = strv_has(w->part_of, name) ? "part_of" : "after";
 
         for (size_t x = 0; x < c->n_workers; x++)
                 names[x] = c->workers[x].name;
         sug = suggest(name, names, c->n_workers);
         if (sug)
                 conf_diags_add(diags, w->file, w->line,
-                               "worker \"%s\": unknown worker \"%s\" in after; did you mean \"%s\"?", w->name, name,
-                               sug);
+                               "worker \"%s\": unknown worker \"%s\" in %s; did you mean \"%s\"?", w->name, name,
+                               key, sug);
         else
-                conf_diags_add(diags, w->file, w->line, "worker \"%s\": unknown worker \"%s\" in after", w->name,
-                               name);
+                conf_diags_add(diags, w->file, w->line, "worker \"%s\": unknown worker \"%s\" in %s", w->name,
+                               name, key);
         free(names);
+}
+
+static struct name_index name_index_new(const struct conf *c)
+{
+        struct name_index ni = { .c = c, .idx = xcalloc(c->n_workers ?: 1, sizeof(size_t)) };
+
+        for (size_t i = 0; i < c->n_workers; i++)
+                ni.idx[i] = i;
+        if (c->n_workers > 1)
+                qsort_r(ni.idx, c->n_workers, sizeof(size_t), idx_cmp, (void *)c);
+        return ni;
 }
 
 /* deps (deduplicated, in the order written), then rdeps (in definition
  * order of the dependents). false when an `after` name is unknown. */
 static bool link_deps(const struct conf *c, struct plan *p, struct conf_diags *diags)
 {
-        struct name_index ni = { .c = c, .idx = xcalloc(p->n, sizeof(size_t)) };
+        struct name_index ni = name_index_new(c);
         bool ok = true;
 
-        for (size_t i = 0; i < p->n; i++)
-                ni.idx[i] = i;
-        if (p->n > 1)
-                qsort_r(ni.idx, p->n, sizeof(size_t), idx_cmp, (void *)c);
         for (size_t i = 0; i < p->n; i++) {
                 const struct conf_worker *w = &c->workers[i];
 
@@ -336,6 +353,43 @@ static int plan_build_kept(const struct conf *c, struct plan **ret, struct conf_
         return r;
 }
 
+/* A worker is part of a long-running worker only: a oneshot ends by
+ * itself when it succeeds, which is no stop its parts should follow. A
+ * name that is no worker is left to the dependency checks. Checked when a
+ * file is loaded, not by plan_build(): the plan a reload merges from the
+ * workers still stopping must build. */
+static bool check_parts(const struct conf *c, struct conf_diags *diags)
+{
+        struct name_index ni;
+        bool ok = true, any = false;
+
+        for (size_t i = 0; i < c->n_workers && !any; i++)
+                any = c->workers[i].part_of != NULL;
+        if (!any)
+                return true;
+        ni = name_index_new(c);
+        for (size_t i = 0; i < c->n_workers; i++) {
+                const struct conf_worker *w = &c->workers[i];
+
+                for (char **a = w->part_of; a && *a; a++) {
+                        ssize_t j = name_lookup(&ni, *a);
+                        bool again = false;
+
+                        for (char **b = w->part_of; b < a; b++)
+                                again = again || strcmp(*a, *b) == 0;
+                        if (j < 0 || again || c->workers[j].type != WORKER_TYPE_ONESHOT)
+                                continue;
+                        conf_diags_add(diags, w->file, w->line,
+                                       "worker \"%s\": part_of \"%s\" is a oneshot "
+                                       "(only a simple worker can have parts)",
+                                       w->name, *a);
+                        ok = false;
+                }
+        }
+        free(ni.idx);
+        return ok;
+}
+
 int plan_load(const char *path, const struct conf_load_opts *opts, struct conf **ret_conf, struct plan **ret_plan,
               struct conf_diags *diags)
 {
@@ -345,6 +399,8 @@ int plan_load(const char *path, const struct conf_load_opts *opts, struct conf *
         int r = conf_load_partial(path, opts, &c, &d);
 
         if (plan_build_kept(c, &p, &d) < 0)
+                r = -EINVAL;
+        if (!check_parts(c, &d))
                 r = -EINVAL;
         conf_diags_sort(&d, c);
         conf_diags_move(diags, &d);
@@ -415,6 +471,60 @@ usec_t plan_worst_case(const struct conf *c, const struct plan *p)
         return worst;
 }
 
+static const char *const probe_kind_words[] = { [PROBE_NONE] = "none", [PROBE_TCP] = "tcp", [PROBE_UNIX] = "unix",
+                                                [PROBE_HTTP] = "http", [PROBE_EXEC] = "exec", [PROBE_LOG] = "log" };
+
+/* "    ready: tcp 127.0.0.1:5432 every 250ms, timeout 1s" */
+static void print_probe(FILE *f, const char *what, const struct conf_probe *pr)
+{
+        char b1[64], b2[64], *argv;
+
+        fprintf(f, "    %s: %s ", what, pr->kind < ELEMENTSOF(probe_kind_words) ? probe_kind_words[pr->kind] : "?");
+        if (pr->kind == PROBE_LOG) {
+                fprintf(f, "\"%s\" (each captured line)\n", pr->target ?: "");
+                return;
+        }
+        if (pr->kind == PROBE_EXEC) {
+                argv = strv_join(pr->argv);
+                fputs(argv, f);
+                free(argv);
+        } else
+                fputs(pr->target ?: "", f);
+        fprintf(f, " every %s, timeout %s", format_duration(pr->interval, b1, sizeof(b1)),
+                format_duration(pr->timeout, b2, sizeof(b2)));
+        if (pr->failures > 0)
+                fprintf(f, ", %u failure%s", pr->failures, pr->failures == 1 ? "" : "s");
+        fputc('\n', f);
+}
+
+/* The workers with a readiness or health probe or parts: "workers:", then
+ * each by name with one line per setting. Nothing when there is none. */
+static void print_workers(FILE *f, const struct conf *c)
+{
+        bool first = true;
+
+        for (size_t i = 0; i < c->n_workers; i++) {
+                const struct conf_worker *w = &c->workers[i];
+
+                if (w->ready != READY_PROBE && w->health.kind == PROBE_NONE && !w->part_of)
+                        continue;
+                if (first)
+                        fputs("workers:\n", f);
+                first = false;
+                fprintf(f, "  %s:\n", w->name);
+                if (w->ready == READY_PROBE)
+                        print_probe(f, "ready", &w->ready_probe);
+                if (w->health.kind != PROBE_NONE)
+                        print_probe(f, "health", &w->health);
+                if (w->part_of) {
+                        fputs("    part of: ", f);
+                        for (char **a = w->part_of; *a; a++)
+                                fprintf(f, "%s%s", a == w->part_of ? "" : ", ", *a);
+                        fputc('\n', f);
+                }
+        }
+}
+
 bool plan_print(FILE *f, const struct conf *c, const struct plan *p)
 {
         char b1[64], b2[64];
@@ -459,6 +569,8 @@ bool plan_print(FILE *f, const struct conf *c, const struct plan *p)
                 if (!first)
                         fputc('\n', f);
         }
+
+        print_workers(f, c);
 
         if (c->n_cleanup > 0) {
                 fputs("cleanup:\n", f);

@@ -22,7 +22,8 @@ struct plan {
 };
 
 /* Builds the graph. Unknown `after` names and cycles are appended to diags
- * ("FILE:LINE: worker \"web\": unknown worker \"nope\" in after",
+ * ("FILE:LINE: worker \"web\": unknown worker \"nope\" in after", or "in
+ * part_of" for a name of part_of, which conf.c adds to after;
  *  "FILE:LINE: dependency cycle: a -> b -> c -> a") and give -EINVAL. */
 int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags);
 struct plan *plan_free(struct plan *p);
@@ -30,9 +31,9 @@ struct plan *plan_free(struct plan *p);
 /* Loads path (conf_load_partial()) and builds its plan: returns 0 with
  * *ret_conf and *ret_plan (either may be NULL: not wanted), or -EINVAL with
  * every problem appended to diags, sorted by file, then line, and both
- * untouched. The dependency checks (unknown `after` names, cycles) run
- * over the workers that were kept even when the file has other problems,
- * so that one run reports everything. */
+ * untouched. The dependency checks (unknown `after` names, cycles; a
+ * part_of that names a oneshot) run over the workers that were kept even
+ * when the file has other problems, so that one run reports everything. */
 int plan_load(const char *path, const struct conf_load_opts *opts, struct conf **ret_conf, struct plan **ret_plan,
               struct conf_diags *diags);
 /* plan_load() as graced itself uses it (start-up, --check, reload): the

@@ -256,6 +256,78 @@ static const struct {
             "@DATA@/bad/fragments/cycle-a.inc -> @DATA@/bad/fragments/cycle-b.inc -> @DATA@/bad/fragments/cycle-a.inc" },
         { "include-deep.conf", false,
           B "fragments/deep/10.inc:1: @include \"fragments/deep/11.inc\": include file nesting too deep (more than 10 levels)" },
+        /* readiness and health probes, part_of */
+        { "probe-unknown.conf", false,
+          B "probe-unknown.conf:5: worker \"db\": ready: unknown setting \"intervall\"; did you mean \"interval\"?" },
+        { "probe-two-kinds.conf", false,
+          B "probe-two-kinds.conf:5: worker \"db\": ready: tcp and http cannot be in one probe group" },
+        { "probe-no-kind.conf", false,
+          B "probe-no-kind.conf:5: worker \"db\": ready: missing probe (one of tcp, unix, http, exec, log)" },
+        { "health-no-kind.conf", false,
+          B "health-no-kind.conf:5: worker \"db\": health: missing probe (one of tcp, unix, http, exec)" },
+        { "probe-tcp-host.conf", false,
+          B "probe-tcp-host.conf:5: worker \"db\": ready: invalid tcp address \"db.internal:5432\": "
+            "the host must be a numeric address or localhost" },
+        { "probe-tcp-port.conf", false,
+          B "probe-tcp-port.conf:5: worker \"db\": health: invalid tcp address \"127.0.0.1:65536\": bad port (1-65535)" },
+        { "probe-tcp-syntax.conf", false,
+          B "probe-tcp-syntax.conf:5: worker \"db\": ready: invalid tcp address \"::1:5432\": expected HOST:PORT" },
+        { "probe-tcp-type.conf", false, B "probe-tcp-type.conf:5: worker \"db\": ready: tcp must be a string" },
+        { "probe-http-scheme.conf", false,
+          B "probe-http-scheme.conf:5: worker \"db\": health: invalid http URL \"ftp://127.0.0.1/\": "
+            "expected http:// or https://" },
+        { "probe-http-host.conf", false,
+          B "probe-http-host.conf:5: worker \"db\": ready: invalid http URL \"http://example.com/healthz\": "
+            "the host must be a numeric address or localhost" },
+        { "probe-unix-relative.conf", false,
+          B "probe-unix-relative.conf:5: worker \"db\": ready: unix must be an absolute path" },
+        { "probe-unix-long.conf", false,
+          B "probe-unix-long.conf:5: worker \"db\": ready: unix path is longer than 107 bytes" },
+        { "probe-exec-empty.conf", false,
+          B "probe-exec-empty.conf:5: worker \"db\": ready: exec must be a non-empty list of strings" },
+        { "probe-exec-program.conf", false,
+          B "probe-exec-program.conf:5: worker \"db\": health: exec[0] must not be empty" },
+        { "probe-log-regex.conf", false,
+          B "probe-log-regex.conf:5: worker \"db\": ready: invalid log regular expression \"ready (to accept\": "
+            "Unmatched ( or \\(" },
+        { "probe-log-empty.conf", false, B "probe-log-empty.conf:5: worker \"db\": ready: log must not be empty" },
+        { "probe-log-captured.conf", false,
+          B "probe-log-captured.conf:7: worker \"db\": ready: log requires stdout = \"log\" or stderr = \"log\"" },
+        { "probe-log-interval.conf", false,
+          B "probe-log-interval.conf:5: worker \"db\": ready: interval is not allowed with log" },
+        { "probe-log-timeout.conf", false,
+          B "probe-log-timeout.conf:5: worker \"db\": ready: timeout is not allowed with log" },
+        { "health-log.conf", false,
+          B "health-log.conf:5: worker \"db\": health: log is not allowed in health (only in ready)" },
+        { "health-failures.conf", false, B "health-failures.conf:5: worker \"db\": health: failures must be >= 1" },
+        { "health-failures-type.conf", false,
+          B "health-failures-type.conf:5: worker \"db\": health: failures must be an integer" },
+        { "ready-failures.conf", false,
+          B "ready-failures.conf:5: worker \"db\": ready: failures is not allowed in ready (only in health)" },
+        { "probe-interval-zero.conf", false,
+          B "probe-interval-zero.conf:5: worker \"db\": ready: interval must be > 0" },
+        { "probe-timeout-zero.conf", false,
+          B "probe-timeout-zero.conf:5: worker \"db\": health: timeout must be > 0" },
+        { "probe-interval-malformed.conf", false,
+          B "probe-interval-malformed.conf:5: worker \"db\": health: invalid duration \"often\" in interval" },
+        { "probe-watchdog.conf", false, B "probe-watchdog.conf:6: worker \"db\": watchdog requires ready = \"notify\"" },
+        { "ready-type.conf", false,
+          B "ready-type.conf:5: worker \"db\": ready must be a string or a probe group { ... }" },
+        { "ready-word.conf", false,
+          B "ready-word.conf:5: worker \"db\": invalid ready \"tcp\" (expected \"exec\", \"notify\" or a probe group { ... })" },
+        { "health-type.conf", false, B "health-type.conf:5: worker \"db\": health must be a probe group { ... }" },
+        { "probe-oneshot.conf", false,
+          B "probe-oneshot.conf:6: worker \"db\": ready = { ... } is not allowed with type = \"oneshot\"" },
+        { "health-oneshot.conf", false,
+          B "health-oneshot.conf:6: worker \"db\": health is not allowed with type = \"oneshot\"" },
+        { "part-of-type.conf", false, B "part-of-type.conf:5: worker \"db\": part_of must be a list of strings" },
+        { "part-of-self.conf", false, B "part-of-self.conf:5: worker \"db\": a worker cannot be part_of itself" },
+        /* part_of implies after: the dependency checks cover it, and say part_of */
+        { "part-of-unknown.conf", false,
+          B "part-of-unknown.conf:7: worker \"web\": unknown worker \"dbb\" in part_of; did you mean \"db\"?" },
+        { "part-of-cycle.conf", false, B "part-of-cycle.conf:3: dependency cycle: db -> web -> db" },
+        { "part-of-oneshot.conf", false,
+          B "part-of-oneshot.conf:8: worker \"web\": part_of \"migrate\" is a oneshot (only a simple worker can have parts)" },
 #undef B
 };
 
@@ -285,6 +357,28 @@ START_TEST(test_many_errors)
                      "@DATA@/bad/many-errors.conf:18: worker \"web\": watchdog requires ready = \"notify\"\n"
                      "@DATA@/bad/many-errors.conf:21: worker #3: invalid name \"bad name!\" (1 to 64 of A-Z a-z 0-9 _ . -)\n"
                      "@DATA@/bad/many-errors.conf:21: worker #3: missing command\n");
+        free(path);
+}
+END_TEST
+
+/* Every problem of a worker's probes in one run: a value error does not
+ * hide the rules between settings (the log probe and its captured output). */
+START_TEST(test_probe_many)
+{
+        char *path = data_path("bad/probe-many.conf");
+
+        expect_diags(path, false,
+                     "@DATA@/bad/probe-many.conf:4: worker \"db\": unknown worker \"cache\" in part_of\n"
+                     "@DATA@/bad/probe-many.conf:8: worker \"db\": ready: timeout is not allowed with log\n"
+                     "@DATA@/bad/probe-many.conf:8: worker \"db\": ready: interval is not allowed with log\n"
+                     "@DATA@/bad/probe-many.conf:8: worker \"db\": ready: log requires stdout = \"log\" or stderr = \"log\"\n"
+                     "@DATA@/bad/probe-many.conf:11: worker \"db\": health: tcp and exec cannot be in one probe group\n"
+                     "@DATA@/bad/probe-many.conf:12: worker \"db\": health: failures must be >= 1\n"
+                     "@DATA@/bad/probe-many.conf:13: worker \"db\": health: timeout must not be negative\n"
+                     "@DATA@/bad/probe-many.conf:14: worker \"db\": health: tcp and log cannot be in one probe group\n"
+                     "@DATA@/bad/probe-many.conf:14: worker \"db\": health: log is not allowed in health (only in ready)\n"
+                     "@DATA@/bad/probe-many.conf:16: worker \"db\": a worker cannot be part_of itself\n"
+                     "@DATA@/bad/probe-many.conf:21: worker \"web\": health: missing probe (one of tcp, unix, http, exec)\n");
         free(path);
 }
 END_TEST
@@ -632,6 +726,74 @@ START_TEST(test_full)
 }
 END_TEST
 
+static void assert_probe(const struct conf_probe *p, enum probe_kind kind, const char *target, usec_t interval,
+                         usec_t timeout, unsigned failures, int line)
+{
+        ck_assert_int_eq(p->kind, kind);
+        if (target)
+                ck_assert_str_eq(p->target, target);
+        else
+                ck_assert_ptr_null(p->target);
+        if (kind != PROBE_EXEC)
+                ck_assert_ptr_null(p->argv);
+        ck_assert_uint_eq(p->interval, interval);
+        ck_assert_uint_eq(p->timeout, timeout);
+        ck_assert_uint_eq(p->failures, failures);
+        ck_assert_int_eq(p->line, line);
+}
+
+START_TEST(test_probes)
+{
+        char *path = data_path("good/probes.conf");
+        struct conf *c = load_ok(path, false);
+        const struct conf_worker *w;
+
+        ck_assert_uint_eq(c->n_workers, 5);
+        w = &c->workers[0]; /* db: an exec readiness probe with the defaults */
+        ck_assert_int_eq(w->ready, READY_PROBE);
+        assert_probe(&w->ready_probe, PROBE_EXEC, NULL, DEFAULT_READY_PROBE_INTERVAL, DEFAULT_PROBE_TIMEOUT, 0, 7);
+        ck_assert_uint_eq(strv_length(w->ready_probe.argv), 2);
+        ck_assert_str_eq(w->ready_probe.argv[0], "pg_isready"); /* resolved at start, as command[0] is */
+        ck_assert_str_eq(w->ready_probe.argv[1], "-q");
+        assert_probe(&w->health, PROBE_TCP, "127.0.0.1:5432", 5 * USEC_PER_SEC, 500 * USEC_PER_MSEC, 1, 8);
+        ck_assert_ptr_null(w->part_of);
+        ck_assert_ptr_null(w->after);
+
+        w = &c->workers[1]; /* cache: health with the health defaults */
+        assert_probe(&w->ready_probe, PROBE_TCP, "[::1]:6379", 100 * USEC_PER_MSEC, 2 * USEC_PER_SEC, 0, 14);
+        assert_probe(&w->health, PROBE_UNIX, "/run/redis/redis.sock", DEFAULT_HEALTH_INTERVAL, DEFAULT_PROBE_TIMEOUT,
+                     DEFAULT_HEALTH_FAILURES, 15);
+
+        w = &c->workers[2]; /* web: log (no interval, no timeout); part_of, once each, in after */
+        ck_assert_int_eq(w->ready, READY_PROBE);
+        assert_probe(&w->ready_probe, PROBE_LOG, "listening on .*:[0-9]+$", 0, 0, 0, 23);
+        assert_probe(&w->health, PROBE_HTTP, "https://localhost:8443/healthz", DEFAULT_HEALTH_INTERVAL,
+                     DEFAULT_PROBE_TIMEOUT, 5, 24);
+        ck_assert_uint_eq(strv_length(w->part_of), 2);
+        ck_assert_str_eq(w->part_of[0], "db");
+        ck_assert_str_eq(w->part_of[1], "cache");
+        ck_assert_uint_eq(strv_length(w->after), 2);
+        ck_assert_str_eq(w->after[0], "db");
+        ck_assert_str_eq(w->after[1], "cache");
+
+        w = &c->workers[3]; /* api */
+        assert_probe(&w->ready_probe, PROBE_HTTP, "http://127.0.0.1:8080/ready", DEFAULT_READY_PROBE_INTERVAL,
+                     DEFAULT_PROBE_TIMEOUT, 0, 29);
+        assert_probe(&w->health, PROBE_EXEC, NULL, 30 * USEC_PER_SEC, DEFAULT_PROBE_TIMEOUT, DEFAULT_HEALTH_FAILURES,
+                     30);
+        ck_assert_str_eq(w->health.argv[1], "--check");
+
+        w = &c->workers[4]; /* plain: no probe at all */
+        ck_assert_int_eq(w->ready, READY_NOTIFY);
+        ck_assert_int_eq(w->ready_probe.kind, PROBE_NONE);
+        ck_assert_int_eq(w->health.kind, PROBE_NONE);
+        ck_assert_ptr_null(w->health.target);
+        ck_assert_ptr_null(w->part_of);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
 START_TEST(test_restart_delay_alone)
 {
         char *path = data_path("good/restart-delay.conf");
@@ -715,7 +877,8 @@ START_TEST(test_example_graced_conf)
                 "watchdog",     "stop_signal",      "stop_timeout",    "kill_mode",   "pre_stop",
                 "pre_stop_timeout", "post_stop",    "post_stop_timeout", "restart",   "restart_delay",
                 "restart_delay_max", "start_limit_burst", "start_limit_interval", "critical", "stdout",
-                "stderr",       "timeout",          "shielded",
+                "stderr",       "timeout",          "shielded",        "health",      "part_of",
+                "interval",     "failures",
         };
         char buf[65536];
         FILE *f;
@@ -920,6 +1083,60 @@ START_TEST(test_worker_copy_same)
 }
 END_TEST
 
+/* Probes and part_of are copied deeply, and apply in place on a reload:
+ * they do not make another process; ready's mode still does. */
+START_TEST(test_probe_copy_same)
+{
+        char *path = data_path("good/probes.conf");
+        struct conf *c = load_ok(path, false);
+        const struct conf_worker *web = &c->workers[2], *db = &c->workers[0];
+        struct conf_worker a, b;
+
+        conf_worker_copy(&a, web);
+        ck_assert(a.ready_probe.target != web->ready_probe.target);
+        ck_assert_str_eq(a.ready_probe.target, web->ready_probe.target);
+        ck_assert(a.health.target != web->health.target);
+        ck_assert_str_eq(a.health.target, web->health.target);
+        ck_assert(a.part_of != web->part_of && a.part_of[0] != web->part_of[0]);
+        ck_assert(strv_equal(a.part_of, web->part_of));
+        ck_assert(conf_worker_same_process(&a, web));
+        conf_worker_done(&a);
+        ck_assert_ptr_null(a.part_of);
+        ck_assert_ptr_null(a.health.target);
+
+        conf_worker_copy(&a, db);
+        ck_assert(a.ready_probe.argv != db->ready_probe.argv && a.ready_probe.argv[0] != db->ready_probe.argv[0]);
+        ck_assert(strv_equal(a.ready_probe.argv, db->ready_probe.argv));
+
+        /* what applies in place: the same process */
+        conf_worker_copy(&b, &a);
+        strv_free(b.ready_probe.argv);
+        b.ready_probe.argv = strv_dup((char *[]){ (char *)"/bin/true", NULL });
+        b.ready_probe.interval = 1;
+        free(b.health.target);
+        b.health.target = xstrdup("127.0.0.1:5433");
+        b.health.failures = 9;
+        b.part_of = strv_dup((char *[]){ (char *)"cache", NULL });
+        ck_assert(conf_worker_same_process(&a, &b));
+        conf_worker_done(&b);
+        conf_worker_copy(&b, &a);
+        b.health.kind = PROBE_NONE;
+        free(b.health.target);
+        b.health.target = NULL;
+        ck_assert(conf_worker_same_process(&a, &b));
+        conf_worker_done(&b);
+        /* another ready mode: another process */
+        conf_worker_copy(&b, &a);
+        b.ready = READY_NOTIFY;
+        ck_assert(!conf_worker_same_process(&a, &b));
+        conf_worker_done(&b);
+
+        conf_worker_done(&a);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
 /* ---- the check in a child (conffork.c) ------------------------------------------ */
 
 static void add_diag(struct conf_diags *d, const char *file, int line, char *msg)
@@ -1105,6 +1322,7 @@ static Suite *conf_suite(void)
 
         tcase_add_loop_test(tc, test_bad_fixture, 0, ELEMENTSOF(bad));
         tcase_add_test(tc, test_many_errors);
+        tcase_add_test(tc, test_probe_many);
         tcase_add_test(tc, test_sorted);
         tcase_add_test(tc, test_dependencies_despite_names);
         tcase_add_test(tc, test_unreadable);
@@ -1121,6 +1339,7 @@ static Suite *conf_suite(void)
 
         tcase_add_test(good, test_defaults);
         tcase_add_test(good, test_full);
+        tcase_add_test(good, test_probes);
         tcase_add_test(good, test_user_group);
         tcase_add_test(good, test_restart_delay_alone);
         tcase_add_test(good, test_at_include);
@@ -1133,6 +1352,7 @@ static Suite *conf_suite(void)
         tcase_add_test(api, test_diag_format);
         tcase_add_test(api, test_diags_append);
         tcase_add_test(api, test_worker_copy_same);
+        tcase_add_test(api, test_probe_copy_same);
         tcase_add_test(api, test_child_answer);
         tcase_add_test(api, test_child_failures);
         tcase_add_test(api, test_load_isolated);

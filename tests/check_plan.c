@@ -346,6 +346,41 @@ START_TEST(test_unknown_after)
 }
 END_TEST
 
+/* part_of implies after (conf.c puts its names there): an unknown name is
+ * reported under part_of. */
+START_TEST(test_unknown_part_of)
+{
+        static const char *const names[] = { "db", "web" };
+        static const char *const afters[] = { NULL, "cache dbb network" };
+        struct conf *c = mk(2, names, afters);
+
+        c->workers[1].part_of = strv_dup((char *[]){ (char *)"dbb", (char *)"network", NULL });
+        expect_build_fails(c, "test.conf:20: worker \"web\": unknown worker \"cache\" in after\n"
+                              "test.conf:20: worker \"web\": unknown worker \"dbb\" in part_of; did you mean \"db\"?\n"
+                              "test.conf:20: worker \"web\": unknown worker \"network\" in part_of\n");
+        conf_free(c);
+}
+END_TEST
+
+/* A part of a oneshot is refused when a file is loaded (check_conf), not by
+ * plan_build(): a reload builds its plan from the new workers and the
+ * removed ones still stopping, and that build must not fail. */
+START_TEST(test_part_of_oneshot_builds)
+{
+        static const char *const names[] = { "migrate", "web" };
+        static const char *const afters[] = { NULL, "migrate" };
+        struct conf *c = mk(2, names, afters);
+        struct plan *p;
+
+        c->workers[0].type = WORKER_TYPE_ONESHOT;
+        c->workers[1].part_of = strv_dup((char *[]){ (char *)"migrate", NULL });
+        p = build_ok(c);
+        ck_assert_uint_eq(p->n_deps[1], 1);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
 START_TEST(test_worker_bound)
 {
         static const char *const names[] = { "w" };
@@ -455,6 +490,55 @@ static char *data_file(const char *rel)
         ck_assert_msg(data && data[0] == '/', "GRACED_TEST_DATA must be set to an absolute path");
         return xasprintf("%s/%s", data, rel);
 }
+
+/* part_of orders and stops like after; --print-plan shows each worker's
+ * probes and parts. */
+START_TEST(test_print_probes)
+{
+        char *path = data_file("good/probes.conf"), *out;
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+        struct plan *p = NULL;
+        bool warned;
+
+        ck_assert_int_eq(plan_load(path, NULL, &c, &p, &d), 0);
+        /* web: after db, part of db and cache: after both, stopped first */
+        ck_assert_uint_eq(p->n_deps[2], 2);
+        ck_assert_uint_eq(p->deps[2][0], 0);
+        ck_assert_uint_eq(p->deps[2][1], 1);
+        ck_assert_uint_eq(p->n_rdeps[1], 1);
+        ck_assert_uint_eq(p->rdeps[1][0], 2);
+        ck_assert_uint_eq(p->stop_stage[2], 0);
+        ck_assert_uint_eq(p->stop_stage[1], 1);
+        out = print(c, p, &warned);
+        ck_assert(!warned);
+        ck_assert_str_eq(out, "start order:\n"
+                              "  1. db, cache, api, plain\n"
+                              "  2. web\n"
+                              "stop order:\n"
+                              "  1. web, api, plain\n"
+                              "  2. db, cache\n"
+                              "workers:\n"
+                              "  db:\n"
+                              "    ready: exec pg_isready -q every 250ms, timeout 1s\n"
+                              "    health: tcp 127.0.0.1:5432 every 5s, timeout 500ms, 1 failure\n"
+                              "  cache:\n"
+                              "    ready: tcp [::1]:6379 every 100ms, timeout 2s\n"
+                              "    health: unix /run/redis/redis.sock every 10s, timeout 1s, 3 failures\n"
+                              "  web:\n"
+                              "    ready: log \"listening on .*:[0-9]+$\" (each captured line)\n"
+                              "    health: http https://localhost:8443/healthz every 10s, timeout 1s, 5 failures\n"
+                              "    part of: db, cache\n"
+                              "  api:\n"
+                              "    ready: http http://127.0.0.1:8080/ready every 250ms, timeout 1s\n"
+                              "    health: exec /usr/bin/api --check every 30s, timeout 1s, 3 failures\n"
+                              "worst case: 20s\n");
+        free(out);
+        plan_free(p);
+        conf_free(c);
+        free(path);
+}
+END_TEST
 
 /* conf_load() reads the settings only: the dependencies between workers
  * are plan_load()'s, which gives the configuration and its plan. */
@@ -600,9 +684,12 @@ static Suite *plan_suite(void)
         tcase_add_test(tc, test_two_cycles);
         tcase_add_test(tc, test_self_cycle);
         tcase_add_test(tc, test_unknown_after);
+        tcase_add_test(tc, test_unknown_part_of);
+        tcase_add_test(tc, test_part_of_oneshot_builds);
         tcase_add_test(tc, test_worker_bound);
         tcase_add_test(tc, test_worst_case_cleanup);
         tcase_add_test(tc, test_print_loaded_config);
+        tcase_add_test(tc, test_print_probes);
         tcase_add_test(tc, test_load_checks_dependencies);
         tcase_add_loop_test(tc, test_load_partial, 0, ELEMENTSOF(partial));
         tcase_add_test(tc, test_load_appends_sorted);
