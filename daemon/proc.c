@@ -370,8 +370,23 @@ int proc_read_status(int fd, int *ret_err, enum proc_stage *ret_stage)
         return 1;
 }
 
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP (1U << 2)
+#endif
+
+/* Linux 6.9: one call signals the group of the pidfd's process, even once
+ * that leader is reaped (the pidfd pins its pid: never a recycled group). */
+static bool pidfd_group_unsupported;
+
 int proc_signal(pid_t pid, int pidfd, int sig, bool group)
 {
+        if (pidfd >= 0 && group && !pidfd_group_unsupported) {
+                if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP) == 0)
+                        return 0;
+                if (errno != EINVAL)
+                        return -errno;
+                pidfd_group_unsupported = true;
+        }
         if (pidfd >= 0) {
                 if (syscall(SYS_pidfd_send_signal, pidfd, group ? 0 : sig, NULL, 0) < 0) {
                         /* leader already reaped: its group may still hold processes,

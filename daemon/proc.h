@@ -87,8 +87,9 @@ int proc_spawn(const struct proc_spec *spec, struct proc_child *ret);
 int proc_read_status(int status_fd, int *ret_err, enum proc_stage *ret_stage);
 
 /* Signal through the pidfd (never a recycled pid); with group, the whole
- * process group (the child's pid is its pgid), after checking through the
- * pidfd that the leader has not been reaped. 0 or -errno (ESRCH: gone). */
+ * process group (the child's pid is its pgid): in one call where the
+ * kernel can (Linux 6.9), else after checking through the pidfd that the
+ * leader has not been reaped. 0 or -errno (ESRCH: gone). */
 int proc_signal(pid_t pid, int pidfd, int sig, bool group);
 
 /* True when process group pgid still holds a process that is not a
