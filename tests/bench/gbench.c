@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -478,6 +479,70 @@ static struct run floor_startstop(size_t n)
                 if (waitpid(-1, NULL, 0) < 0)
                         die("waitpid: %s", strerror(errno));
         r.stop = now_s() - t0;
+        r.left = count_left();
+        return r;
+}
+
+/* The floor of the "log" case: the same, and the one process also holds
+ * each worker's stdout and stderr (a pipe each) and reads both to EOF, as
+ * any supervisor that keeps the output must: stop = kill all, then every
+ * pipe at EOF and every worker reaped. */
+static struct run floor_startstop_pipes(size_t n)
+{
+        static pid_t pids[MAXN];
+        struct run r = { 0 };
+        struct epoll_event ev[256];
+        size_t open_pipes = 0, reaped = 0;
+        double t0;
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+
+        if (ep < 0)
+                die("epoll_create1: %s", strerror(errno));
+        fifo_drain();
+        t0 = now_s();
+        for (size_t i = 0; i < n; i++) {
+                int o[2], e[2];
+
+                if (pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0)
+                        die("pipe2: %s", strerror(errno));
+                pids[i] = floor_vfork ? vfork() : fork();
+                if (pids[i] < 0)
+                        die("fork: %s", strerror(errno));
+                if (pids[i] == 0) {
+                        if (dup2(o[1], 1) < 0 || dup2(e[1], 2) < 0)
+                                _exit(127);
+                        execl(bw_bin, bw_bin, fifo_path, (char *)NULL);
+                        _exit(127);
+                }
+                close(o[1]);
+                close(e[1]);
+                for (int k = 0; k < 2; k++) {
+                        struct epoll_event x = { .events = EPOLLIN, .data.fd = k ? e[0] : o[0] };
+                        if (epoll_ctl(ep, EPOLL_CTL_ADD, x.data.fd, &x) < 0)
+                                die("epoll_ctl: %s", strerror(errno));
+                }
+                open_pipes += 2;
+        }
+        read_pids(n, 0, 120);
+        r.start = now_s() - t0;
+        sleep_s(0.1);
+        t0 = now_s();
+        for (size_t i = 0; i < n; i++)
+                kill(pids[i], SIGTERM);
+        while (open_pipes > 0 || reaped < n) {
+                int k = open_pipes ? epoll_wait(ep, ev, 256, 100) : 0;
+                char buf[4096];
+
+                for (int j = 0; j < k; j++)
+                        if (read(ev[j].data.fd, buf, sizeof buf) == 0) {
+                                close(ev[j].data.fd);
+                                open_pipes--;
+                        }
+                while (reaped < n && waitpid(-1, NULL, open_pipes ? WNOHANG : 0) > 0)
+                        reaped++;
+        }
+        r.stop = now_s() - t0;
+        close(ep);
         r.left = count_left();
         return r;
 }
@@ -1097,7 +1162,7 @@ static void bench_scale(size_t *ns, size_t nn)
 {
         static const char *const modes[] = { "null", "log" };
         static const size_t per[] = { 1, 3 };
-        static double fs[16][64], fst[16][64], gs[16][2][64], gst[16][2][64], anon[16][2][64];
+        static double fs[16][2][64], fst[16][2][64], gs[16][2][64], gst[16][2][64], anon[16][2][64];
         size_t par[16][2];
         int rk[16] = { 0 };
         const char *np = getenv("BENCH_PERF");
@@ -1115,11 +1180,13 @@ static void bench_scale(size_t *ns, size_t nn)
                 rk[k] = reps_for(ns[k]);
                 for (int i = 0; i < rk[k]; i++) {
                         struct run r = floor_startstop(ns[k]);
-                        fs[k][i] = r.start;
-                        fst[k][i] = r.stop;
                         for (int m = 0; m < 2; m++) {
                                 if (!par[k][m])
                                         continue;
+                                /* start: both against the plain floor (the pipes' floor forks
+                                 * with a table of 2 descriptors per worker: slower to start) */
+                                fs[k][m][i] = r.start;
+                                fst[k][m][i] = m ? floor_startstop_pipes(ns[k]).stop : r.stop;
                                 conf_parallel = par[k][m];
                                 r = graced_startstop(ns[k], modes[m], T_INDEP);
                                 conf_parallel = 0;
@@ -1129,8 +1196,9 @@ static void bench_scale(size_t *ns, size_t nn)
                         }
                 }
         }
-        printf("floor: one C process %s+execs N bw, then kill()s them all and reaps them; graced: stdout/stderr"
-               " = null | log,\nmax_parallel = N unless the descriptor limit needs less (column par); stop: "
+        printf("floor: one C process %s+execs N bw, then kill()s them all and reaps them (log, stop: it also\n"
+               "holds each one's stdout and stderr pipes and reads both to EOF); graced: stdout/stderr = null | log,\n"
+               "max_parallel = N unless the descriptor limit needs less (column par); stop: "
                "SIGTERM -> graced exited, no worker left\n", floor_vfork ? "vfork" : "fork");
         printf("%6s %4s %6s | %9s %9s %6s %7s %7s | %9s %9s %6s %7s %7s | %8s %6s %4s\n", "N", "out", "par",
                "floor ms", "graced ms", "ratio", "f us/w", "g us/w", "floor ms", "graced ms", "ratio", "f us/w",
@@ -1138,8 +1206,8 @@ static void bench_scale(size_t *ns, size_t nn)
         printf("%6s %4s %6s | %-41s | %-41s | %8s\n", "", "", "", "start (launch -> all N exec'd)",
                "stop (SIGTERM -> graced exited)", "KiB");
         for (size_t k = 0; k < nn; k++) {
-                double f = median(fs[k], rk[k]), fsp = median(fst[k], rk[k]);
                 for (int m = 0; m < 2; m++) {
+                        double f = median(fs[k][m], rk[k]), fsp = median(fst[k][m], rk[k]);
                         if (!par[k][m]) {
                                 printf("%6zu %4s %6s | skipped: graced needs about %llu descriptors, its hard limit "
                                        "is %llu\n",
@@ -1165,8 +1233,8 @@ static void bench_scale(size_t *ns, size_t nn)
                 for (int m = 0; m < 2; m++) {
                         if (!par[k][m])
                                 continue;
-                        double rs = median(gs[k][m], rk[k]) / median(fs[k], rk[k]);
-                        double rp = median(gst[k][m], rk[k]) / median(fst[k], rk[k]);
+                        double rs = median(gs[k][m], rk[k]) / median(fs[k][m], rk[k]);
+                        double rp = median(gst[k][m], rk[k]) / median(fst[k][m], rk[k]);
                         printf("target N=%zu %s: start %.2fx %s, stop %.2fx %s (<= 1.2x)\n", ns[k], modes[m], rs,
                                verdict(rs <= 1.2), rp, verdict(rp <= 1.2));
                 }
