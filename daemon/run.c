@@ -309,40 +309,63 @@ static void watch_output(struct run *r, int fd, const char *logname, int stream,
         }
 }
 
+/* What a child needs besides its output, prepared in the parent: its
+ * environment, its resolved command, its groups. */
+struct prep {
+        struct proc_spec spec;
+        char *notify_env;
+        char **env, **av;
+        gid_t *groups;
+};
+
+static void prep_done(struct prep *pr)
+{
+        free(pr->groups);
+        free(pr->env);
+        free(pr->notify_env);
+        strv_free(pr->av);
+}
+
+static int prep_spec(struct run *r, struct prep *pr, char *const *argv, const struct conf_worker *c, bool is_worker)
+{
+        const char *path;
+        int ret;
+
+        *pr = (struct prep){ .spec = { .umask = c->umask, .cwd = c->cwd, .set_ids = c->set_ids, .uid = c->uid,
+                                       .gid = c->gid, .pdeath_signal = c->stop_signal, .fd_out = -1, .fd_err = -1 } };
+        pr->notify_env = notify_env_for(r, c, is_worker, &ret);
+        if (ret < 0)
+                return ret;
+        pr->env = build_env(c, pr->notify_env, &path);
+        pr->av = strv_dup(argv);
+        free(pr->av[0]);
+        pr->av[0] = proc_resolve(argv[0], path);
+        ret = user_groups(c, &pr->groups, &pr->spec.n_groups);
+        pr->spec.argv = pr->av;
+        pr->spec.envp = pr->env;
+        pr->spec.groups = pr->groups;
+        return ret;
+}
+
 /* Spawns argv with c's settings; its "log" streams are logged under
  * logname and, for a worker (w), counted in *streams. */
 static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, const char *logname, struct worker *w,
                  struct proc_child *child, unsigned *streams)
 {
-        struct proc_spec spec = { .umask = c->umask, .cwd = c->cwd, .set_ids = c->set_ids, .uid = c->uid,
-                                  .gid = c->gid, .pdeath_signal = c->stop_signal };
-        int pend[2] = { -1, -1 }, cfd[2] = { -1, -1 }, err = 0, ret;
-        const char *path;
-        char *notify_env = notify_env_for(r, c, w != NULL, &ret);
-        char **env, **av;
-        gid_t *groups = NULL;
+        struct prep pr;
+        int pend[2] = { -1, -1 }, cfd[2] = { -1, -1 }, err = 0;
+        int ret = prep_spec(r, &pr, argv, c, w != NULL);
 
         *streams = 0;
-        if (ret < 0)
-                return ret;
-        env = build_env(c, notify_env, &path);
-        av = strv_dup(argv);
-        free(av[0]);
-        av[0] = proc_resolve(argv[0], path);
         for (int i = 0; i < 2 && ret == 0; i++) {
                 cfd[i] = open_stream(r, c->out[i], c->out_path[i], &pend[i], &err);
                 if (cfd[i] == -2)
                         ret = -err;
         }
-        if (ret == 0)
-                ret = user_groups(c, &groups, &spec.n_groups);
         if (ret == 0) {
-                spec.argv = av;
-                spec.envp = env;
-                spec.groups = groups;
-                spec.fd_out = cfd[0];
-                spec.fd_err = cfd[1];
-                ret = proc_spawn(&spec, child);
+                pr.spec.fd_out = cfd[0];
+                pr.spec.fd_err = cfd[1];
+                ret = proc_spawn(&pr.spec, child);
         }
         for (int i = 0; i < 2; i++) {
                 safe_close(cfd[i] >= 0 ? cfd[i] : -1);
@@ -351,10 +374,7 @@ static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, 
                 else if (pend[i] >= 0)
                         watch_output(r, pend[i], logname, i, w, streams);
         }
-        free(groups);
-        free(env);
-        free(notify_env);
-        strv_free(av);
+        prep_done(&pr);
         return ret;
 }
 
