@@ -386,6 +386,7 @@ static struct json_object *worker_obj(const struct worker *w, usec_t now)
 
         json_object_object_add(o, "name", json_object_new_string(worker_name(w)));
         json_object_object_add(o, "state", json_object_new_string(worker_state_name(worker_state(w))));
+        json_object_object_add(o, "health", json_object_new_string(worker_health(w, b, sizeof b)));
         json_object_object_add(o, "pid", alive ? json_object_new_int(worker_pid(w)) : NULL);
         if (alive && now >= started) {
                 usec_t up = (now - started) / USEC_PER_MSEC;

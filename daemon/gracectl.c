@@ -37,8 +37,8 @@ static void usage(FILE *f)
                 "Talk to a running graced over its control socket.\n"
                 "\n"
                 "Commands:\n"
-                "  status               one row per worker: name, state, pid, uptime, restarts,\n"
-                "                       last exit, status text\n"
+                "  status               one row per worker: name, state, health, pid, uptime,\n"
+                "                       restarts, last exit, status text\n"
                 "  start NAME           start a worker (and the dependents stopped with it)\n"
                 "  stop NAME            stop a worker, its dependents first; they stay down\n"
                 "  restart NAME         stop, then start a worker\n"
@@ -220,11 +220,12 @@ static char *format_uptime(double secs)
         return xstrdup(format_duration(u / unit * unit, buf, sizeof buf));
 }
 
-enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_LAST, COL_STATUS, N_COLS };
+enum { COL_NAME, COL_STATE, COL_HEALTH, COL_PID, COL_UPTIME, COL_RESTARTS, COL_LAST, COL_STATUS, N_COLS };
 
 static void print_table(struct json_object *resp)
 {
-        static const char *const head[N_COLS] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "STATUS" };
+        static const char *const head[N_COLS] = { "NAME",   "STATE",    "HEALTH",    "PID",
+                                                  "UPTIME", "RESTARTS", "LAST EXIT", "STATUS" };
         struct json_object *workers, *v;
         size_t n, width[N_COLS];
         char *(*cell)[N_COLS];
@@ -242,6 +243,7 @@ static void print_table(struct json_object *resp)
 
                 row[COL_NAME] = printable(str_field(w, "name"));
                 row[COL_STATE] = printable(str_field(w, "state"));
+                row[COL_HEALTH] = printable(str_field(w, "health"));
                 row[COL_PID] = printable(str_field(w, "pid"));
                 if (json_object_object_get_ex(w, "uptime_s", &v) && v)
                         row[COL_UPTIME] = format_uptime(json_object_get_double(v));

@@ -51,6 +51,7 @@ void sup_adopt_plan(struct sup *s, struct plan *p)
                 s->slot[p->start_order[k]].pos = k;
         s->stop_seq = xcalloc(s->n ? s->n : 1, sizeof *s->stop_seq);
         s->n_stop_seq = 0;
+        sup_parts_index(s);
         sup_mark_all(s);
 }
 
@@ -94,7 +95,7 @@ struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *
         struct sup *s = xcalloc(1, sizeof *s);
 
         s->env = (struct worker_env){ .ops = ops, .ctx = ctx, .pids = HMAP_INIT_INT, .hook_pids = HMAP_INIT_INT,
-                                      .failed = on_failed, .touched = on_touched };
+                                      .failed = on_failed, .touched = on_touched, .parts_up = sup_parts_up };
         s->by_name = (struct hmap)HMAP_INIT_STR;
         s->name = xstrdup(c->name);
         s->shutdown_timeout = c->shutdown_timeout;
@@ -264,6 +265,12 @@ void sup_on_stream_eof(struct sup *s, struct worker *w, unsigned epoch)
 void sup_on_notify(struct sup *s, struct worker *w, const char *msg)
 {
         worker_on_notify(&s->env, w, msg);
+        sup_schedule(s);
+}
+
+void sup_on_probe(struct sup *s, struct worker *w, enum probe_use use, bool ok, const char *reason)
+{
+        worker_on_probe(&s->env, w, use, ok, reason);
         sup_schedule(s);
 }
 
@@ -517,6 +524,7 @@ static void stop_pass(struct sup *s)
                 }
                 da = s->slot[i].down_above;
                 rda = s->slot[i].rdown_above;
+                sup_parts_step(s, i); /* its parts may have to stop first */
                 down_above(s, i);
                 stop_step(s, i);
                 if (da != s->slot[i].down_above || rda != s->slot[i].rdown_above)
@@ -547,6 +555,8 @@ static bool start_pass(struct sup *s)
                         }
                         continue;
                 }
+                if (sup_parts_busy(s, i))
+                        continue; /* its parts stop before its new process starts */
                 worker_start(&s->env, w);
                 starting += worker_state(w) == WORKER_STARTING;
         }
@@ -679,7 +689,7 @@ void sup_on_signal(struct sup *s, int sig)
 
 /* Expired deadlines are handled in a fixed order, as a scan of every
  * worker would meet them: the budget, then workers by plan index (its
- * state's deadline before its watchdog), then the cleanup step. */
+ * state's deadline, its watchdog, its probe), then the cleanup step. */
 static size_t timer_rank(const struct timer *t)
 {
         switch (t->kind) {
@@ -688,7 +698,7 @@ static size_t timer_rank(const struct timer *t)
         case TIMER_CLEANUP:
                 return SIZE_MAX;
         default:
-                return 1 + 2 * worker_index(worker_of_timer(t)) + (t->kind == TIMER_WATCHDOG);
+                return 1 + 3 * worker_index(worker_of_timer(t)) + (t->kind == TIMER_WATCHDOG) + 2 * (t->kind == TIMER_PROBE);
         }
 }
 
@@ -722,7 +732,8 @@ static void on_timer(struct sup *s, struct timer *t)
         case TIMER_WATCHDOG:
                 worker_on_watchdog(&s->env, worker_of_timer(t));
                 return;
-        case TIMER_PROBE: /* not set yet: probes come with the health policy */
+        case TIMER_PROBE:
+                worker_on_probe_timer(&s->env, worker_of_timer(t));
                 return;
         }
 }
@@ -763,8 +774,7 @@ struct worker *sup_find(struct sup *s, const char *name)
         return w && !worker_removed(w) ? w : NULL;
 }
 
-/* w and everything that depends on it, directly or not, go down. */
-static void mark_down(struct sup *s, struct worker *w, enum worker_goal goal)
+void sup_mark_down(struct sup *s, struct worker *w, enum worker_goal goal)
 {
         size_t i = worker_index(w);
 
@@ -772,7 +782,7 @@ static void mark_down(struct sup *s, struct worker *w, enum worker_goal goal)
                 return;
         worker_set_goal(&s->env, w, goal);
         for (size_t k = 0; k < s->plan->n_rdeps[i]; k++)
-                mark_down(s, W(s, s->plan->rdeps[i][k]), GOAL_DOWN_WITH);
+                sup_mark_down(s, W(s, s->plan->rdeps[i][k]), GOAL_DOWN_WITH);
 }
 
 /* w (and, deps_too, the dependencies it needs that are down) runs again. */
@@ -797,9 +807,9 @@ static void bring_up(struct sup *s, struct worker *w, bool deps_too)
  * dependencies it needs and the dependents stopped with it come back
  * (revive_pass); restart: its dependents stop first and come back once it
  * is up again. */
-static void op_stop(struct sup *s, struct worker *w) { mark_down(s, w, GOAL_DOWN); }
+static void op_stop(struct sup *s, struct worker *w) { sup_mark_down(s, w, GOAL_DOWN); }
 static void op_start(struct sup *s, struct worker *w) { bring_up(s, w, true); }
-static void op_restart(struct sup *s, struct worker *w) { mark_down(s, w, GOAL_RESTART); }
+static void op_restart(struct sup *s, struct worker *w) { sup_mark_down(s, w, GOAL_RESTART); }
 
 static int operate(struct sup *s, const char *name, const char *what, void (*fn)(struct sup *, struct worker *))
 {
@@ -870,7 +880,7 @@ const char *sup_name(const struct sup *s) { return s->name; }
 
 bool sup_counts_ok(const struct sup *s)
 {
-        unsigned all[WORKER_FAILED + 1] = { 0 }, up[WORKER_FAILED + 1] = { 0 }, done = 0, not_run = 0;
+        unsigned all[WORKER_FAILED + 1] = { 0 }, up[WORKER_FAILED + 1] = { 0 }, done = 0, not_run = 0, failing = 0;
 
         for (size_t i = 0; i < s->n; i++) {
                 const struct worker *w = W(s, i);
@@ -878,13 +888,14 @@ bool sup_counts_ok(const struct sup *s)
 
                 all[st]++;
                 not_run += worker_goal(w) != GOAL_RUN;
+                failing += worker_health_failing(w);
                 if (worker_wants_down(w))
                         continue;
                 up[st]++;
                 done += st == WORKER_EXITED && worker_conf(w)->type == WORKER_TYPE_ONESHOT;
         }
         return memcmp(all, s->env.n_state, sizeof all) == 0 && memcmp(up, s->env.n_up, sizeof up) == 0 &&
-               done == s->env.n_up_done && not_run == s->env.n_not_run;
+               done == s->env.n_up_done && not_run == s->env.n_not_run && failing == s->env.n_health_failing;
 }
 
 size_t sup_label_width(const struct sup *s)

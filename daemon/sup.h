@@ -37,6 +37,9 @@ bool sup_on_exit(struct sup *s, pid_t pid, int status);
 void sup_on_stream_eof(struct sup *s, struct worker *w, unsigned epoch);
 /* One notify datagram (READY=1, STATUS=, WATCHDOG=1, STOPPING=1) from w. */
 void sup_on_notify(struct sup *s, struct worker *w, const char *msg);
+/* An attempt of w's probe ended, or its log probe matched a line (see
+ * worker_on_probe()). */
+void sup_on_probe(struct sup *s, struct worker *w, enum probe_use use, bool ok, const char *reason);
 /* The worker whose live process has this pid, or NULL. O(1). */
 struct worker *sup_find_pid(struct sup *s, pid_t pid);
 void sup_on_signal(struct sup *s, int sig);

@@ -1,5 +1,5 @@
-/* sup_int.h - the supervisor's insides, shared by sup.c and sup_reload.c
- * only (everyone else goes through sup.h). */
+/* sup_int.h - the supervisor's insides, shared by sup.c, sup_reload.c,
+ * sup_parts.c and sup_status.c only (everyone else goes through sup.h). */
 #pragma once
 
 #include "hmap.h"
@@ -25,6 +25,7 @@ struct sup {
                 bool rdown_above; /* every dependent that stops or restarts is down */
                 bool chain_ready; /* every dependency (transitively) is ready */
                 bool in_stop_seq;
+                bool has_parts; /* a dependent is part of it (part_of) */
                 size_t failed_below; /* a dependency that failed for good, or SIZE_MAX */
                 size_t pos;          /* its place in the start order */
                 struct heap_node todo, wait; /* in stop_todo, slot_wait */
@@ -65,3 +66,19 @@ void sup_drop_plan(struct sup *s);
 /* Worker i is looked at by the next stop pass; sup_mark_all(): every one. */
 void sup_mark(struct sup *s, size_t i);
 void sup_mark_all(struct sup *s);
+/* w and everything that depends on it, directly or not, go down (goal:
+ * down, down-with or restart for w; down-with for the rest). */
+void sup_mark_down(struct sup *s, struct worker *w, enum worker_goal goal);
+
+/* part_of (sup_parts.c). */
+/* Finds, for the plan just adopted, the workers that have parts. */
+void sup_parts_index(struct sup *s);
+/* A part of worker i is not fully down. */
+bool sup_parts_busy(struct sup *s, size_t i);
+/* The stop pass for worker i, before its "everything above is down": when
+ * it is no longer ready (restart, failure, ended by itself) outside a
+ * shutdown, its parts restart (stop, then start once it is ready again); a
+ * failure stop waiting for them begins once they are down. */
+void sup_parts_step(struct sup *s, size_t i);
+/* env->parts_up */
+bool sup_parts_up(struct worker_env *env, struct worker *w);

@@ -29,6 +29,26 @@ static char *stopping_line(const struct sup *s)
         return r;
 }
 
+/* "degraded: web health failing (2/3)", and how many more fail their
+ * health check ("..., +2 more"): the first one in the plan's order. */
+static char *health_line(const struct sup *s)
+{
+        unsigned n = s->env.n_health_failing;
+        char more[32] = "";
+
+        for (size_t i = 0; i < s->n; i++) {
+                const struct worker *w = W(s, i);
+
+                if (!worker_health_failing(w))
+                        continue;
+                if (n > 1)
+                        snprintf(more, sizeof more, ", +%u more", n - 1);
+                return xasprintf("degraded: %s health failing (%u/%u)%s", worker_name(w), worker_health_fails(w),
+                                 worker_health_max(w), more);
+        }
+        return xstrdup("degraded: health failing"); /* (counts drifted: never) */
+}
+
 char *sup_status_line(const struct sup *s)
 {
         unsigned running = 0, total = 0, failed = 0;
@@ -49,6 +69,8 @@ char *sup_status_line(const struct sup *s)
         if (restarting)
                 return xasprintf("degraded: %s restarting (%u/%u)", worker_name(restarting), worker_starts(restarting),
                                  worker_conf(restarting)->start_limit_burst);
+        if (s->env.n_health_failing)
+                return health_line(s);
         if (failed)
                 return xasprintf("degraded: %u/%u workers up, %u failed", running, total, failed);
         if (!s->ready_notified)
@@ -59,18 +81,19 @@ char *sup_status_line(const struct sup *s)
 void sup_log_status(struct sup *s)
 {
         usec_t t = env_now((struct worker_env *)&s->env);
-        char b[32], e[EXIT_DESC_MAX];
+        char b[32], e[EXIT_DESC_MAX], h[32];
 
         for (size_t i = 0; i < s->n; i++) {
                 const struct worker *w = W(s, i);
                 bool alive = worker_alive(w);
-                const char *st = worker_status_text(w);
+                const char *st = worker_status_text(w), *health = worker_health(w, h, sizeof h);
+                bool probed = worker_conf(w)->health.kind != PROBE_NONE;
 
-                log_notice(worker_name(w), "status", "%s, pid %d, up %s, %u restarts, last %s%s%s",
+                log_notice(worker_name(w), "status", "%s, pid %d, up %s, %u restarts, last %s%s%s%s%s",
                            worker_state_name(worker_state(w)), alive ? (int)worker_pid(w) : 0,
                            alive ? dur((t - worker_started_at(w)) / USEC_PER_SEC * USEC_PER_SEC, b) : "-",
-                           worker_restarts(w), worker_last_exit(w, e, sizeof e) ? e : "none", st ? ", status: " : "",
-                           st ? st : "");
+                           worker_restarts(w), worker_last_exit(w, e, sizeof e) ? e : "none", probed ? ", health " : "",
+                           probed ? health : "", st ? ", status: " : "", st ? st : "");
         }
 }
 

@@ -22,8 +22,12 @@ struct worker {
         enum stop_reason stop_reason;
         enum worker_goal goal;
         bool blocked_logged;      /* "not starting: X failed" said */
-        bool start_failed;        /* this run failed to get ready (or missed its watchdog) */
+        bool start_failed;        /* this run failed to get ready (or missed its watchdog, or its health probe) */
         bool leftovers_signalled; /* its group outlived a leader that ended by itself */
+        /* it failed while running (watchdog, health) and its stop waits for
+         * its parts (part_of) to be down: the supervisor stops it then */
+        bool fail_pending;
+        const char *fail_why; /* static: why this run failed, for "failed for good" (NULL: the usual words) */
 
         /* the current process */
         pid_t pid;
@@ -44,6 +48,17 @@ struct worker {
         char *status_text;     /* STATUS= from the worker */
         struct timer dl;       /* the deadline of its state or stop phase */
         struct timer wd;       /* its watchdog */
+
+        /* probes: one schedule at a time, readiness while starting, health
+         * while running (probe_sync() keeps it in step with the state) */
+        struct timer pt;          /* the next attempt, or the end of the one under way */
+        enum probe_use probe_use; /* of the schedule armed */
+        bool probe_on;            /* a schedule is armed */
+        bool probe_busy;          /* an attempt is under way: its result is awaited */
+        bool ready_once;          /* this run got ready */
+        usec_t probe_began;       /* when the last attempt began */
+        unsigned health_fails;    /* consecutive failed health attempts */
+        unsigned health_total;    /* failed health attempts, all runs */
 
         /* restarts */
         unsigned starts;     /* total */
@@ -109,10 +124,14 @@ static bool exit_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status
 
 static void set_deadline(struct worker_env *env, struct worker *w, usec_t when) { env_timer_set(env, &w->dl, when); }
 
+static bool health_failing(const struct worker *w) { return w->state == WORKER_RUNNING && w->health_fails > 0; }
+
 /* The supervisor's counts of workers by state and goal (d: +1 or -1). */
 static void account(struct worker_env *env, const struct worker *w, int d)
 {
         env->n_state[w->state] += (unsigned)d;
+        if (health_failing(w))
+                env->n_health_failing += (unsigned)d;
         if (w->goal != GOAL_RUN)
                 env->n_not_run += (unsigned)d;
         if (worker_wants_down(w))
@@ -121,6 +140,8 @@ static void account(struct worker_env *env, const struct worker *w, int d)
         if (w->state == WORKER_EXITED && w->c.type == WORKER_TYPE_ONESHOT)
                 env->n_up_done += (unsigned)d;
 }
+
+static void probe_sync(struct worker_env *env, struct worker *w);
 
 /* Every change of state and of goal goes through here: the supervisor's
  * counts follow, and it hears of it (touched). */
@@ -132,6 +153,7 @@ static void change(struct worker_env *env, struct worker *w, enum worker_state s
         account(env, w, +1);
         if (env->touched)
                 env->touched(env, w);
+        probe_sync(env, w); /* its probes follow its state and goal */
 }
 
 static void set_state(struct worker_env *env, struct worker *w, enum worker_state st) { change(env, w, st, w->goal); }
@@ -283,6 +305,7 @@ struct worker *worker_new(struct worker_env *env, const struct conf_worker *c)
         w->exit_status = -1;
         init_timer(&w->dl, TIMER_WORKER);
         init_timer(&w->wd, TIMER_WATCHDOG);
+        init_timer(&w->pt, TIMER_PROBE);
         w->next_delay = w->c.restart_delay;
         w->start_times = xcalloc(w->c.start_limit_burst ? w->c.start_limit_burst : 1, sizeof(usec_t));
         w->outcome = OUTCOME_NOT_STARTED;
@@ -298,6 +321,9 @@ struct worker *worker_free(struct worker_env *env, struct worker *w)
         account(env, w, -1);
         heap_remove(&env->deadlines, &w->dl.node);
         heap_remove(&env->deadlines, &w->wd.node);
+        heap_remove(&env->deadlines, &w->pt.node);
+        if (w->probe_busy && env->ops->probe_cancel)
+                env->ops->probe_cancel(env->ctx, w);
         if (w->alive)
                 hmap_del(&env->pids, (uintptr_t)w->pid);
         if (w->pidfd >= 0)
@@ -328,11 +354,23 @@ static void hook_reconfigure(struct hook_run *h, const char *owner_name, char **
                 h->label = xasprintf("%s/%s", owner_name, h->what);
 }
 
+static bool probe_same(const struct conf_probe *a, const struct conf_probe *b);
+static const struct conf_probe *probe_conf(const struct worker *w, enum probe_use use);
+static void probe_off(struct worker_env *env, struct worker *w);
+
 bool worker_reconfigure(struct worker_env *env, struct worker *w, const struct conf_worker *c)
 {
         bool changed = !conf_worker_same_process(&w->c, c);
+        /* the probe of the schedule armed (or the one armed next) */
+        bool probes = !probe_same(probe_conf(w, w->probe_use),
+                                  w->probe_use == PROBE_READY ? &c->ready_probe : &c->health);
         char *name = w->c.name;
 
+        /* changed: an attempt under way ends before the settings it was
+         * started with are freed, and the schedule starts again with the
+         * new ones (health: its count of failures too) */
+        if (probes)
+                probe_off(env, w);
         /* the name stays the same string: maps and output streams borrow it */
         w->c.name = NULL;
         account(env, w, -1); /* its type may change */
@@ -350,6 +388,7 @@ bool worker_reconfigure(struct worker_env *env, struct worker *w, const struct c
         w->next_delay = min_u(w->next_delay, w->c.restart_delay_max);
         if (!w->c.watchdog)
                 env_timer_set(env, &w->wd, USEC_INFINITY);
+        probe_sync(env, w); /* a probe added or removed too */
         return changed;
 }
 
@@ -369,6 +408,7 @@ static bool start_limit_hit(struct worker *w, usec_t t)
 
 static void became_ready(struct worker_env *env, struct worker *w)
 {
+        w->ready_once = true;
         set_state(env, w, WORKER_RUNNING);
         set_deadline(env, w, USEC_INFINITY);
         if (w->c.watchdog && !worker_wants_down(w))
@@ -387,6 +427,9 @@ static void count_start(struct worker *w, usec_t t)
         w->blocked_logged = false;
         w->leftovers_signalled = false;
         w->start_failed = false;
+        w->fail_pending = false;
+        w->fail_why = NULL;
+        w->ready_once = false;
         w->exec_known = false;
         w->exec_err = 0;
         w->notified_ready = false;
@@ -500,7 +543,8 @@ static void run_ended(struct worker_env *env, struct worker *w)
                 if (failure)
                         fail_for_good(env, w,
                                       w->exec_err       ? "could not start"
-                                      : w->start_failed ? "not ready in time, or its watchdog expired"
+                                      : w->start_failed ? (w->fail_why ? w->fail_why
+                                                                       : "not ready in time, or its watchdog expired")
                                                         : last_exit(w, buf));
                 else {
                         set_state(env, w, WORKER_EXITED);
@@ -528,6 +572,7 @@ void worker_on_exec_status(struct worker_env *env, struct worker *w, int err, co
                    (w->c.ready == READY_EXEC || w->notified_ready)) {
                 became_ready(env, w);
         }
+        probe_sync(env, w); /* a readiness probe starts once exec succeeded */
 }
 
 /* ---- stopping ------------------------------------------------------------ */
@@ -713,6 +758,7 @@ void worker_advance_stop(struct worker_env *env, struct worker *w)
 static void open_stop(struct worker_env *env, struct worker *w, enum stop_reason why)
 {
         w->stop_reason = why;
+        w->fail_pending = false;
         set_state(env, w, WORKER_STOPPING);
         w->stop_began = env_now(env);
         w->stop_signal_sent = 0;
@@ -771,6 +817,12 @@ void worker_on_exit(struct worker_env *env, struct worker *w, int status)
         env->ops->release(env->ctx, w->pid, w->pidfd);
         w->pidfd = -1;
         w->alive = false;
+        probe_sync(env, w); /* an attempt under way is ended */
+        if (w->fail_pending) {
+                /* it failed (health, watchdog) and ended before its stop began */
+                w->fail_pending = false;
+                w->start_failed = true;
+        }
         w->has_exit = true;
         w->exit_status = status;
         /* worker_begin_stop() cleared it: a stop signal sent to this very process */
@@ -809,6 +861,19 @@ void worker_on_stream_eof(struct worker_env *env, struct worker *w, unsigned epo
                 worker_advance_stop(env, w);
 }
 
+/* The worker says it is ready (READY=1, a line its log probe matches). The
+ * message can overtake the exec status: a process that speaks has exec'd,
+ * but it is ready only once the status is read, and good. */
+static void ready_said(struct worker_env *env, struct worker *w)
+{
+        if (w->state != WORKER_STARTING || w->c.type != WORKER_TYPE_SIMPLE)
+                return;
+        if (w->exec_known && w->exec_err == 0)
+                became_ready(env, w);
+        else
+                w->notified_ready = true;
+}
+
 /* One datagram: newline-separated assignments. */
 void worker_on_notify(struct worker_env *env, struct worker *w, const char *msg)
 {
@@ -817,15 +882,8 @@ void worker_on_notify(struct worker_env *env, struct worker *w, const char *msg)
                 size_t len = (size_t)(e - p);
 
                 if (len == 7 && strncmp(p, "READY=1", 7) == 0) {
-                        /* the datagram can overtake the exec status: a process
-                         * that speaks has exec'd, but wait for the status anyway */
-                        if (w->state == WORKER_STARTING && w->c.ready == READY_NOTIFY &&
-                            w->c.type == WORKER_TYPE_SIMPLE) {
-                                if (w->exec_known && w->exec_err == 0)
-                                        became_ready(env, w);
-                                else
-                                        w->notified_ready = true;
-                        }
+                        if (w->c.ready == READY_NOTIFY)
+                                ready_said(env, w);
                 } else if (len >= 7 && strncmp(p, "STATUS=", 7) == 0) {
                         free(w->status_text);
                         w->status_text = strndup(p + 7, len - 7);
@@ -840,6 +898,211 @@ void worker_on_notify(struct worker_env *env, struct worker *w, const char *msg)
                 }
                 p = *e ? e + 1 : e;
         }
+}
+
+/* ---- probes ------------------------------------------------------------------ */
+
+static bool polled(enum probe_kind k) { return k != PROBE_NONE && k != PROBE_LOG; }
+
+static bool str_same(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+static bool probe_same(const struct conf_probe *a, const struct conf_probe *b)
+{
+        return a->kind == b->kind && str_same(a->target, b->target) && strv_equal(a->argv, b->argv) &&
+               a->interval == b->interval && a->timeout == b->timeout && a->failures == b->failures;
+}
+
+static const struct conf_probe *probe_conf(const struct worker *w, enum probe_use use)
+{
+        return use == PROBE_READY ? &w->c.ready_probe : &w->c.health;
+}
+
+/* The settings, with the defaults for what a group leaves at 0. */
+static usec_t probe_interval(const struct worker *w, enum probe_use use)
+{
+        usec_t i = probe_conf(w, use)->interval;
+
+        return i ? i : use == PROBE_READY ? DEFAULT_READY_PROBE_INTERVAL : DEFAULT_HEALTH_INTERVAL;
+}
+
+static usec_t probe_timeout(const struct worker *w, enum probe_use use)
+{
+        usec_t t = probe_conf(w, use)->timeout;
+
+        return t ? t : DEFAULT_PROBE_TIMEOUT;
+}
+
+static unsigned health_max(const struct worker *w)
+{
+        return w->c.health.failures ? w->c.health.failures : DEFAULT_HEALTH_FAILURES;
+}
+
+/* The consecutive failures change: the supervisor counts the workers whose
+ * health is failing (for STATUS=). */
+static void set_health_fails(struct worker_env *env, struct worker *w, unsigned n)
+{
+        account(env, w, -1);
+        w->health_fails = n;
+        account(env, w, +1);
+}
+
+/* Which probe runs now: readiness once exec succeeded, until ready; health
+ * once ready. None while it goes down or restarts, stops, or waits for its
+ * parts to stop before its failure stop. */
+static bool probe_wanted(const struct worker *w, enum probe_use *use)
+{
+        if (w->goal != GOAL_RUN || w->fail_pending || !w->alive || w->c.type != WORKER_TYPE_SIMPLE)
+                return false;
+        *use = w->state == WORKER_STARTING ? PROBE_READY : PROBE_HEALTH;
+        if (w->state == WORKER_STARTING)
+                return w->c.ready == READY_PROBE && polled(w->c.ready_probe.kind) && w->exec_known &&
+                       w->exec_err == 0;
+        return w->state == WORKER_RUNNING && polled(w->c.health.kind);
+}
+
+/* The attempt under way, if any, is ended: no result is awaited for it. */
+static void end_attempt(struct worker_env *env, struct worker *w)
+{
+        if (!w->probe_busy)
+                return;
+        w->probe_busy = false;
+        if (env->ops->probe_cancel)
+                env->ops->probe_cancel(env->ctx, w);
+}
+
+static void probe_off(struct worker_env *env, struct worker *w)
+{
+        end_attempt(env, w);
+        w->probe_on = false;
+        env_timer_set(env, &w->pt, USEC_INFINITY);
+}
+
+/* Arms or disarms the schedule to match the state. Never begins an attempt
+ * itself (TIMER_PROBE does): safe inside a change of state. */
+static void probe_sync(struct worker_env *env, struct worker *w)
+{
+        enum probe_use use = PROBE_READY;
+        bool want = probe_wanted(w, &use);
+
+        if (want ? w->probe_on && w->probe_use == use : !w->probe_on && !w->probe_busy)
+                return; /* as it should be */
+        probe_off(env, w);
+        if (!want)
+                return; /* the count of failures stays: "failing 3/3" while it stops */
+        w->probe_on = true;
+        w->probe_use = use;
+        if (use == PROBE_HEALTH)
+                set_health_fails(env, w, 0);
+        /* readiness: the first attempt at once; health: one interval after
+         * ready (readiness was just proven) */
+        env_timer_set(env, &w->pt, env_now(env) + (use == PROBE_READY ? 0 : probe_interval(w, use)));
+}
+
+/* It failed while running (watchdog, health): stopped with the usual
+ * sequence, and a failure under its restart policy. While it has parts
+ * (part_of) still up, the stop waits: the supervisor stops them first and
+ * then calls worker_stop_failed(). why: for "failed for good" (static). */
+static void fail_running(struct worker_env *env, struct worker *w, const char *why)
+{
+        w->fail_why = why;
+        if (env->parts_up && env->parts_up(env, w)) {
+                w->fail_pending = true; /* not ready any more: its parts stop */
+                probe_sync(env, w);
+                if (env->touched)
+                        env->touched(env, w);
+                return;
+        }
+        worker_begin_stop(env, w, STOP_FAILED_START);
+}
+
+void worker_stop_failed(struct worker_env *env, struct worker *w)
+{
+        if (w->fail_pending)
+                worker_begin_stop(env, w, STOP_FAILED_START);
+}
+
+static void health_result(struct worker_env *env, struct worker *w, bool ok, const char *reason)
+{
+        unsigned max = health_max(w);
+
+        if (ok) {
+                if (w->health_fails)
+                        log_notice(w->c.name, "health", "health ok again");
+                set_health_fails(env, w, 0);
+                return;
+        }
+        set_health_fails(env, w, w->health_fails + 1);
+        w->health_total++;
+        log_debug(w->c.name, "health", "health check failed: %s", reason);
+        if (w->health_fails >= max) {
+                log_notice(w->c.name, "health", "health failed (%u/%u): %s", w->health_fails, max, reason);
+                fail_running(env, w, "health check failed");
+        } else if (w->health_fails == 1) {
+                log_notice(w->c.name, "health", "health failing (%u/%u): %s", w->health_fails, max, reason);
+        }
+}
+
+/* The attempt under way ended; the next one begins one interval after
+ * this one began (at once when that is past). */
+static void probe_result(struct worker_env *env, struct worker *w, bool ok, const char *reason)
+{
+        usec_t next = w->probe_began + probe_interval(w, w->probe_use), t = env_now(env);
+
+        w->probe_busy = false;
+        env_timer_set(env, &w->pt, next > t ? next : t);
+        if (!reason || !*reason)
+                reason = ok ? "ok" : "failed";
+        if (w->probe_use == PROBE_HEALTH)
+                health_result(env, w, ok, reason);
+        else if (ok)
+                became_ready(env, w); /* and the health schedule follows */
+        else
+                log_debug(w->c.name, "probe", "not ready yet: %s", reason);
+}
+
+/* One attempt begins now, bounded by the probe's timeout. */
+static void probe_begin(struct worker_env *env, struct worker *w)
+{
+        enum probe_use use = w->probe_use;
+        usec_t t = env_now(env);
+        int r;
+
+        w->probe_began = t;
+        w->probe_busy = true;
+        env_timer_set(env, &w->pt, t + probe_timeout(w, use));
+        r = env->ops->probe_start ? env->ops->probe_start(env->ctx, w, use) : -EOPNOTSUPP;
+        /* (should a result have come back from within probe_start, it was taken) */
+        if (r < 0 && w->probe_busy && w->probe_use == use)
+                probe_result(env, w, false, strerror(-r));
+}
+
+void worker_on_probe_timer(struct worker_env *env, struct worker *w)
+{
+        char b[32], why[64];
+
+        if (!w->probe_on)
+                return;
+        if (w->probe_busy) {
+                /* late: it is ended before the next one begins */
+                end_attempt(env, w);
+                snprintf(why, sizeof why, "timed out after %s", dur(probe_timeout(w, w->probe_use), b));
+                probe_result(env, w, false, why);
+                if (!w->probe_on || w->probe_began + probe_interval(w, w->probe_use) > env_now(env))
+                        return;
+        }
+        probe_begin(env, w);
+}
+
+void worker_on_probe(struct worker_env *env, struct worker *w, enum probe_use use, bool ok, const char *reason)
+{
+        if (use == PROBE_READY && w->c.ready == READY_PROBE && w->c.ready_probe.kind == PROBE_LOG) {
+                if (ok) /* a captured line of its current run matched */
+                        ready_said(env, w);
+                return;
+        }
+        if (!w->probe_busy || w->probe_use != use)
+                return; /* no attempt of that use awaited: it no longer applies */
+        probe_result(env, w, ok, reason);
 }
 
 /* ---- forcing and deadlines ------------------------------------------------ */
@@ -955,12 +1218,19 @@ void worker_on_watchdog(struct worker_env *env, struct worker *w)
         if (w->state != WORKER_RUNNING || worker_wants_down(w))
                 return;
         log_warning(w->c.name, "watchdog", "watchdog timeout (%s without WATCHDOG=1)", dur(w->c.watchdog, b));
-        worker_begin_stop(env, w, STOP_FAILED_START);
+        fail_running(env, w, NULL);
 }
 
 struct worker *worker_of_timer(const struct timer *t)
 {
-        return t->kind == TIMER_WATCHDOG ? container_of(t, struct worker, wd) : container_of(t, struct worker, dl);
+        switch (t->kind) {
+        case TIMER_WATCHDOG:
+                return container_of(t, struct worker, wd);
+        case TIMER_PROBE:
+                return container_of(t, struct worker, pt);
+        default:
+                return container_of(t, struct worker, dl);
+        }
 }
 
 /* ---- goals ------------------------------------------------------------------ */
@@ -1019,6 +1289,34 @@ void worker_set_index(struct worker *w, size_t idx) { w->idx = idx; }
 void *worker_mech(const struct worker *w) { return w->mech; }
 void worker_set_mech(struct worker *w, void *m) { w->mech = m; }
 
+bool worker_fail_pending(const struct worker *w) { return w->fail_pending; }
+bool worker_health_failing(const struct worker *w) { return health_failing(w); }
+unsigned worker_health_fails(const struct worker *w) { return w->health_fails; }
+unsigned worker_health_max(const struct worker *w) { return health_max(w); }
+unsigned worker_health_failures(const struct worker *w) { return w->health_total; }
+
+const char *worker_health(const struct worker *w, char *buf, size_t len)
+{
+        if (!polled(w->c.health.kind))
+                return "-";
+        switch (w->state) {
+        case WORKER_WAITING:
+        case WORKER_STARTING:
+        case WORKER_BACKOFF:
+                return "starting";
+        case WORKER_RUNNING:
+        case WORKER_STOPPING:
+                if (!w->ready_once)
+                        return "starting";
+                if (!w->health_fails)
+                        return "ok";
+                snprintf(buf, len, "failing %u/%u", w->health_fails, health_max(w));
+                return buf;
+        default:
+                return "-"; /* down, exited, failed: nothing to check */
+        }
+}
+
 bool worker_wants_down(const struct worker *w)
 {
         return w->goal == GOAL_DOWN || w->goal == GOAL_DOWN_WITH || w->goal == GOAL_REMOVE;
@@ -1026,7 +1324,7 @@ bool worker_wants_down(const struct worker *w)
 
 bool worker_is_ready(const struct worker *w)
 {
-        if (w->goal == GOAL_RESTART)
+        if (w->goal == GOAL_RESTART || w->fail_pending)
                 return false;
         if (w->c.type == WORKER_TYPE_ONESHOT)
                 return w->state == WORKER_EXITED;

@@ -114,12 +114,17 @@ struct sup_ops {
         /* Start one attempt of w's probe for use (any kind but log: a log
          * probe is matched by the mechanism on captured lines, which reports
          * a match through worker_on_probe()). The attempt's end comes back
-         * through worker_on_probe(); the policy bounds it with the probe's
-         * timeout and cancels it when late. 0, or -errno: the attempt
-         * failed at once (the policy counts it as a failure). */
+         * through worker_on_probe() (sup_on_probe()), once, never from
+         * within probe_start; the policy bounds it with the probe's timeout
+         * and cancels it when late. At most one attempt per worker is under
+         * way. What the attempt needs of worker_conf(w) (address, argv) is
+         * copied here: a reload may replace those strings meanwhile. 0, or
+         * -errno: the attempt failed at once (the policy counts it as a
+         * failure, with strerror as its reason). */
         int (*probe_start)(void *ctx, struct worker *w, enum probe_use use);
-        /* End w's attempt under way, if any (its exec probe's group is
-         * SIGKILLed, its socket closed): no result comes back for it. */
+        /* End w's attempt under way (its exec probe's group is SIGKILLed,
+         * its socket closed): no result comes back for it. Called only while
+         * an attempt is under way, once for it. */
         void (*probe_cancel)(void *ctx, struct worker *w);
         /* w is about to be freed (removed by a reload and down): drop what
          * the mechanism keeps for it. May be NULL. */
@@ -137,12 +142,17 @@ struct worker_env {
         struct hmap hook_pids; /* live hook process -> struct hook_run */
         bool shutting_down, forced;
         /* workers by state; those not going down (goal run or restart) by
-         * state, and their oneshots done; workers whose goal is not run */
-        unsigned n_state[WORKER_FAILED + 1], n_up[WORKER_FAILED + 1], n_up_done, n_not_run;
+         * state, and their oneshots done; workers whose goal is not run;
+         * running workers whose health is failing */
+        unsigned n_state[WORKER_FAILED + 1], n_up[WORKER_FAILED + 1], n_up_done, n_not_run, n_health_failing;
         /* a worker failed for good (the supervisor decides about critical ones) */
         void (*failed)(struct worker_env *env, struct worker *w);
         /* a worker's state or goal changed */
         void (*touched)(struct worker_env *env, struct worker *w);
+        /* w failed while running (watchdog, health): true when workers that
+         * are part of it (part_of) are still up, so its stop waits (the
+         * supervisor stops them, then calls worker_stop_failed()). May be NULL. */
+        bool (*parts_up)(struct worker_env *env, struct worker *w);
 };
 
 usec_t env_now(struct worker_env *env);
@@ -183,8 +193,15 @@ void worker_on_deadline(struct worker_env *env, struct worker *w);
 void worker_on_watchdog(struct worker_env *env, struct worker *w);
 /* An attempt of w's probe for use ended (ok, or failed with reason: "exit
  * status 1: <last line>", "Connection refused", "HTTP 503"...). Results
- * that no longer apply (another use, no attempt wanted) are ignored. */
+ * that no longer apply (another use, no attempt under way, one cancelled)
+ * are ignored. A log probe's match: (PROBE_READY, true), taken while it
+ * starts. */
 void worker_on_probe(struct worker_env *env, struct worker *w, enum probe_use use, bool ok, const char *reason);
+/* TIMER_PROBE: the next attempt is due, or the one under way is late (then
+ * it is cancelled, counts as failed, and the next begins when due). */
+void worker_on_probe_timer(struct worker_env *env, struct worker *w);
+/* Its failure stop waited for its parts (worker_fail_pending()): now. */
+void worker_stop_failed(struct worker_env *env, struct worker *w);
 void worker_begin_stop(struct worker_env *env, struct worker *w, enum stop_reason why);
 /* Moves a stopping worker through its phases as far as it can go now. */
 void worker_advance_stop(struct worker_env *env, struct worker *w);
@@ -205,7 +222,7 @@ void worker_revive(struct worker_env *env, struct worker *w);
 /* Its dependencies failed for good: say it once, outcome not-started. */
 bool worker_mark_blocked(struct worker *w, const char *dep);
 
-/* The worker a TIMER_WORKER or TIMER_WATCHDOG deadline belongs to. */
+/* The worker a TIMER_WORKER, TIMER_WATCHDOG or TIMER_PROBE deadline belongs to. */
 struct worker *worker_of_timer(const struct timer *t);
 
 /* ---- reading ---- */
@@ -215,8 +232,11 @@ enum worker_state worker_state(const struct worker *w);
 enum worker_goal worker_goal(const struct worker *w);
 bool worker_wants_down(const struct worker *w); /* goal: down, down-with or remove */
 bool worker_removed(const struct worker *w);
-/* Ready for its dependents to start. */
+/* Ready for its dependents to start (not while it restarts or waits for
+ * its failure stop). */
 bool worker_is_ready(const struct worker *w);
+/* It failed while running and its stop waits for its parts to be down. */
+bool worker_fail_pending(const struct worker *w);
 /* Fully down: no process, no hook, no open output, not stopping. */
 bool worker_is_quiet(const struct worker *w);
 /* Started once more by the scheduler if nothing else changes. */
@@ -227,9 +247,16 @@ usec_t worker_started_at(const struct worker *w);
 unsigned worker_starts(const struct worker *w);
 unsigned worker_restarts(const struct worker *w);
 const char *worker_status_text(const struct worker *w);
-/* HEALTH in gracectl status: "-" (no health probe), "starting" (not ready
- * yet), "ok", "failing N/M". buf >= 32. */
+/* HEALTH in gracectl status: "-" (no health probe, or no process to check:
+ * down, exited, failed), "starting" (not ready yet: waiting, starting,
+ * backoff), "ok", "failing N/M" (N consecutive failures, M its `failures`;
+ * still shown while it stops). buf >= 32. */
 const char *worker_health(const struct worker *w, char *buf, size_t len);
+/* Running with at least one failed health attempt since the last success. */
+bool worker_health_failing(const struct worker *w);
+unsigned worker_health_fails(const struct worker *w); /* N of "failing N/M" */
+unsigned worker_health_max(const struct worker *w);   /* M */
+unsigned worker_health_failures(const struct worker *w); /* failed attempts, all runs (metrics) */
 /* How its last process ended ("exited 3", "exited on SIGTERM"...), false when none. */
 bool worker_last_exit(const struct worker *w, char *buf, size_t len);
 bool worker_has_exit(const struct worker *w, int *status);

@@ -270,7 +270,8 @@ START_TEST(test_status)
         char *out, *line;
         pid_t db, web, api;
         struct json_object *st, *w;
-        static const char *const keys[] = { "name", "state", "pid", "uptime_s", "restarts", "last_exit", "status" };
+        static const char *const keys[] = { "name",     "state",    "health",    "pid",
+                                            "uptime_s", "restarts", "last_exit", "status" };
 
         ck_assert_int_eq(gh_init(&g), 0);
         const char *c = conf(&g, "%s,\n%s,\n%s,\n"
@@ -294,6 +295,7 @@ START_TEST(test_status)
         CTL(0, &g, &out, "status");
         ck_assert_ptr_nonnull(strstr(out, "NAME"));
         ck_assert_ptr_nonnull(strstr(out, "LAST EXIT"));
+        ck_assert_ptr_nonnull(strstr(out, " HEALTH "));
         ck_assert_ptr_nonnull(strstr(out, "warming up"));
         {
                 const char *names[] = { "db", "web", "api" };
@@ -328,6 +330,7 @@ START_TEST(test_status)
         ck_assert_int_eq(h_json_int(w, "restarts"), 0);
         ck_assert(h_json_is_null(w, "last_exit"));
         ck_assert(h_json_is_null(w, "status"));
+        ck_assert_str_eq(h_json_str(w, "health"), "-"); /* no health probe */
         ck_assert_str_eq(h_json_str(status_worker(st, "cache"), "status"), "warming up");
         ck_assert_str_eq(h_json_str(st, "supervisor"), "shop");
         ck_assert_str_eq(h_json_str(st, "state"), "running");

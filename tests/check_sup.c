@@ -7,6 +7,8 @@
  *   "signal LABEL SIGNAME group|process"
  *   "notify MSG"                       a message for systemd ("READY=1", "STATUS=...")
  *   "finished CODE"
+ *   "probe NAME ready|health"          an attempt of a worker's probe began
+ *   "cancel NAME"                      the attempt under way was ended
  * and the tests feed events (exec status, exits, end of output, signals,
  * time) and assert on that sequence and on the report's facts.
  *
@@ -64,6 +66,8 @@ static struct {
         int exit_code;
         unsigned released;
         pid_t *released_pids;      /* whose pidfd was released, in order */
+        const struct worker *probing[8]; /* attempts under way (at most one per worker) */
+        int probe_err;             /* probe_start's answer */
         struct sup *s;
 } F;
 
@@ -192,6 +196,36 @@ static unsigned released(pid_t pid)
         return n;
 }
 
+static size_t probing_at(const struct worker *w)
+{
+        for (size_t i = 0; i < ELEMENTSOF(F.probing); i++)
+                if (F.probing[i] == w)
+                        return i;
+        return SIZE_MAX;
+}
+
+static int op_probe_start(void *ctx, struct worker *w, enum probe_use use)
+{
+        ck_assert_ptr_eq(ctx, &F);
+        /* never two attempts at once for one worker */
+        ck_assert_msg(probing_at(w) == SIZE_MAX, "%s: a probe attempt began while one is under way", worker_name(w));
+        rec("probe %s %s", worker_name(w), use == PROBE_READY ? "ready" : "health");
+        if (F.probe_err == 0)
+                F.probing[probing_at(NULL)] = w;
+        return F.probe_err;
+}
+
+static void op_probe_cancel(void *ctx, struct worker *w)
+{
+        size_t i = probing_at(w);
+
+        ck_assert_ptr_eq(ctx, &F);
+        /* only an attempt under way, once */
+        ck_assert_msg(i != SIZE_MAX, "%s: cancel without an attempt under way", worker_name(w));
+        F.probing[i] = NULL;
+        rec("cancel %s", worker_name(w));
+}
+
 static const struct sup_ops fake_ops = {
         .now = op_now,
         .spawn_worker = op_spawn_worker,
@@ -201,6 +235,8 @@ static const struct sup_ops fake_ops = {
         .finished = op_finished,
         .group_alive = op_group_alive,
         .release = op_release,
+        .probe_start = op_probe_start,
+        .probe_cancel = op_probe_cancel,
 };
 
 static void setup(void)
@@ -262,7 +298,31 @@ static struct conf *load(const char *text)
         return c;
 }
 
-static struct sup *mk(const char *text)
+/* Probe settings and part_of for one worker of a configuration, set on
+ * the loaded struct (their syntax is conf.c's, tested there): static data,
+ * taken off the struct again before it is freed. */
+struct pset {
+        const char *name;
+        enum ready_mode ready;
+        struct conf_probe ready_probe, health;
+        char **part_of; /* its names are in `after` too (the text's) */
+};
+
+static void apply_psets(struct conf *c, const struct pset *ps, size_t n, bool on)
+{
+        for (size_t i = 0; i < n; i++) {
+                struct conf_worker *w = (struct conf_worker *)conf_find_worker(c, ps[i].name);
+
+                ck_assert_msg(w != NULL, "no worker %s", ps[i].name);
+                if (on && ps[i].ready != READY_EXEC)
+                        w->ready = ps[i].ready;
+                w->ready_probe = on ? ps[i].ready_probe : (struct conf_probe){ 0 };
+                w->health = on ? ps[i].health : (struct conf_probe){ 0 };
+                w->part_of = on ? ps[i].part_of : NULL;
+        }
+}
+
+static struct sup *mkp(const char *text, const struct pset *ps, size_t n)
 {
         struct conf *c = load(text);
         struct plan *p = NULL;
@@ -271,22 +331,31 @@ static struct sup *mk(const char *text)
         ck_assert_int_eq(plan_build(c, &p, &d), 0);
         conf_diags_clear(&d);
         ck_assert_ptr_null(F.s);
+        apply_psets(c, ps, n, true);
         F.s = sup_new(c, p, &fake_ops, &F); /* takes p */
+        apply_psets(c, ps, n, false);
         conf_free(c);
         ck_assert_ptr_nonnull(F.s);
         return F.s;
 }
 
-/* Applies text as a reload; its result (0, -EBUSY); counts as the log says them. */
-static int reload(const char *text, unsigned counts[4])
+static struct sup *mk(const char *text) { return mkp(text, NULL, 0); }
+
+/* Applies text (and ps) as a reload; its result (0, -EBUSY); counts as the log says them. */
+static int reloadp(const char *text, const struct pset *ps, size_t n, unsigned counts[4])
 {
         struct conf *c = load(text);
         unsigned dummy[4];
-        int r = sup_reload(S, c, counts ? counts : dummy);
+        int r;
 
+        apply_psets(c, ps, n, true);
+        r = sup_reload(S, c, counts ? counts : dummy);
+        apply_psets(c, ps, n, false);
         conf_free(c);
         return r;
 }
+
+static int reload(const char *text, unsigned counts[4]) { return reloadp(text, NULL, 0, counts); }
 
 static struct worker *W(const char *name)
 {
@@ -2818,6 +2887,726 @@ START_TEST(test_worker_transitions)
 }
 END_TEST
 
+/* ---- probes, health and part_of ------------------------------------------------------------------------ */
+
+#define TCP(iv, to)                                                                                          \
+        ((struct conf_probe){ .kind = PROBE_TCP, .target = (char *)"127.0.0.1:5432", .interval = (iv),      \
+                              .timeout = (to), .line = 1 })
+#define HTTP(iv, to, n)                                                                                      \
+        ((struct conf_probe){ .kind = PROBE_HTTP, .target = (char *)"http://127.0.0.1:8080/healthz",        \
+                              .interval = (iv), .timeout = (to), .failures = (n), .line = 1 })
+#define LOGP(re) ((struct conf_probe){ .kind = PROBE_LOG, .target = (char *)(re), .line = 1 })
+
+static char *of_db[] = { (char *)"db", NULL };
+
+/* An attempt of name's probe for use ended (or a log probe matched). */
+static void presult(const char *name, enum probe_use use, bool ok, const char *reason)
+{
+        struct worker *w = W(name);
+        size_t i = probing_at(w);
+
+        if (i != SIZE_MAX)
+                F.probing[i] = NULL;
+        sup_on_probe(S, w, use, ok, reason);
+        ck_assert_msg(sup_counts_ok(S), "the counts of workers by state drifted");
+}
+
+/* The index of the n-th (from 1) record r, -1 when there are fewer. */
+static int nth(const char *r, int n)
+{
+        for (int i = idx(r); i >= 0; i = idx_from(i + 1, r))
+                if (--n == 0)
+                        return i;
+        return -1;
+}
+
+#define HEALTH(name, want)                                                                                   \
+        do {                                                                                                 \
+                char hb_[32];                                                                                \
+                ck_assert_str_eq(worker_health(W(name), hb_, sizeof hb_), want);                             \
+        } while (0)
+
+#define STATUS_LINE(want)                                                                                    \
+        do {                                                                                                 \
+                char *sl_ = sup_status_line(S);                                                              \
+                ck_assert_str_eq(sl_, want);                                                                 \
+                free(sl_);                                                                                   \
+        } while (0)
+
+static void log_has(const char *log, const char *want)
+{
+        if (!strstr(log, want)) {
+                fprintf(stderr, "captured log:\n%s", log);
+                ck_abort_msg("no \"%s\" in the log", want);
+        }
+}
+
+/* Readiness by probe: attempts until the first success; each failure at
+ * debug; the dependent starts only once it is ready, as for READY=1. */
+START_TEST(test_probe_ready_after_failures)
+{
+        const struct pset ps[] = { { .name = "db", .ready = READY_PROBE, .ready_probe = TCP(250 * MSEC, SEC) } };
+        char *log;
+
+        mkp("workers = (" WK("db", "ready_timeout = '30s';") "," WK("web", "after = ['db'];") ");", ps, 1);
+        capture_begin(LOG_DEBUG);
+        sup_start(S);
+        ready("db");
+        STATE("db", "starting");
+        /* the first attempt at once, from the loop */
+        ck_assert_uint_eq(sup_next_deadline(S), F.now);
+        advance(0);
+        ck_assert_int_eq(cnt("probe db ready"), 1);
+        presult("db", PROBE_READY, false, "Connection refused");
+        advance(250 * MSEC);
+        ck_assert_int_eq(cnt("probe db ready"), 2);
+        presult("db", PROBE_READY, false, "Connection refused");
+        STATE("db", "starting");
+        HASNT("spawn web");
+        advance(250 * MSEC);
+        ck_assert_int_eq(cnt("probe db ready"), 3);
+        HASNT("spawn web");
+        presult("db", PROBE_READY, true, NULL);
+        STATE("db", "running");
+        ck_assert_int_gt(idx("spawn web"), nth("probe db ready", 3));
+        HEALTH("db", "-");
+        ready("web");
+        HAS("notify READY=1");
+        /* ready: no more attempts */
+        advance(10 * SEC);
+        ck_assert_int_eq(cnt("probe db ready"), 3);
+        log = capture_end();
+        log_has(log, "db: not ready yet: Connection refused\n");
+        log_has(log, "db: ready\n");
+        free(log);
+}
+END_TEST
+
+/* The interval runs from the start of one attempt to the start of the
+ * next; an attempt slower than the interval is followed at once. */
+START_TEST(test_probe_interval_from_attempt_start)
+{
+        const struct pset ps[] = { { .name = "db", .ready = READY_PROBE, .ready_probe = TCP(SEC, 5 * SEC) } };
+        usec_t t1, t2;
+
+        mkp("workers = (" WK("db", "ready_timeout = '60s';") ");", ps, 1);
+        sup_start(S);
+        ready("db");
+        advance(0);
+        t1 = F.now;
+        advance(700 * MSEC);
+        presult("db", PROBE_READY, false, "Connection refused");
+        ck_assert_uint_eq(sup_next_deadline(S), t1 + SEC);
+        at(t1 + SEC);
+        ck_assert_int_eq(cnt("probe db ready"), 2);
+        t2 = F.now;
+        advance(1500 * MSEC); /* longer than the interval, within the timeout */
+        ck_assert_int_eq(cnt("probe db ready"), 2);
+        ck_assert_int_eq(cnt_prefix("cancel "), 0);
+        presult("db", PROBE_READY, false, "HTTP 503");
+        ck_assert_uint_eq(sup_next_deadline(S), t2 + 1500 * MSEC);
+        advance(0);
+        ck_assert_int_eq(cnt("probe db ready"), 3);
+}
+END_TEST
+
+/* A late attempt is cancelled and counts as failed before the next one
+ * begins. */
+START_TEST(test_probe_late_attempt_cancelled)
+{
+        const struct pset ps[] = { { .name = "db", .ready = READY_PROBE, .ready_probe = TCP(250 * MSEC, SEC) } };
+        char *log;
+
+        mkp("workers = (" WK("db", "ready_timeout = '60s';") ");", ps, 1);
+        capture_begin(LOG_INFO);
+        sup_start(S);
+        ready("db");
+        advance(0);
+        advance(999 * MSEC);
+        ck_assert_int_eq(cnt("probe db ready"), 1);
+        HASNT("cancel db");
+        advance(1 * MSEC);
+        HAS("cancel db");
+        ck_assert_int_eq(cnt("probe db ready"), 2);
+        ck_assert_int_lt(idx("cancel db"), nth("probe db ready", 2));
+        presult("db", PROBE_READY, true, NULL);
+        STATE("db", "running");
+        log = capture_end();
+        log_has(log, "db: ready\n");
+        ck_assert_ptr_null(strstr(log, "not ready yet")); /* at debug */
+        free(log);
+}
+END_TEST
+
+/* ready_timeout bounds the whole wait: a failed start; the attempt under
+ * way is cancelled and its result, if it comes, is ignored. A probe that
+ * cannot even start counts as a failed attempt. */
+START_TEST(test_probe_ready_timeout)
+{
+        const struct pset ps[] = { { .name = "db", .ready = READY_PROBE, .ready_probe = TCP(500 * MSEC, SEC) } };
+
+        mkp("workers = (" WK("db", "ready_timeout = '2s'; restart = 'no';") "," WK("web", "after = ['db'];") ");", ps,
+            1);
+        sup_start(S);
+        ready("db");
+        F.probe_err = -EMFILE; /* failed at once */
+        advance(0);
+        F.probe_err = 0;
+        at(T0 + 500 * MSEC);
+        presult("db", PROBE_READY, false, "Connection refused");
+        at(T0 + 1000 * MSEC);
+        presult("db", PROBE_READY, false, "Connection refused");
+        at(T0 + 1500 * MSEC);
+        ck_assert_int_eq(cnt("probe db ready"), 4);
+        HASNT("cancel db");
+        at(T0 + 2 * SEC);
+        HAS("signal db SIGTERM group");
+        BEFORE("cancel db", "signal db SIGTERM group");
+        presult("db", PROBE_READY, true, NULL); /* too late */
+        STATE("db", "stopping");
+        down("db", KILLED(SIGTERM));
+        STATE("db", "failed");
+        OUTCOME("db", "failed");
+        advance(10 * SEC);
+        ck_assert_int_eq(cnt("probe db ready"), 4);
+        HASNT("spawn web");
+}
+END_TEST
+
+/* A log probe: no attempts and no timer; a matching line makes it ready
+ * (even one read before the exec status); other reports are ignored. */
+START_TEST(test_probe_log_ready)
+{
+        const struct pset ps[] = {
+                { .name = "db", .ready = READY_PROBE, .ready_probe = LOGP("ready to accept connections") },
+                { .name = "web", .ready = READY_PROBE, .ready_probe = LOGP("listening") },
+        };
+
+        mkp("workers = (" WK("db", "ready_timeout = '30s';") "," WK("web", "after = ['db']; ready_timeout = '30s';") ");",
+            ps, 2);
+        sup_start(S);
+        ready("db");
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 30 * SEC); /* the ready timeout alone */
+        advance(SEC);
+        ck_assert_int_eq(cnt_prefix("probe "), 0);
+        presult("db", PROBE_READY, false, "no match"); /* not a thing a log probe says */
+        presult("db", PROBE_HEALTH, true, NULL);
+        STATE("db", "starting");
+        presult("db", PROBE_READY, true, NULL);
+        STATE("db", "running");
+        HAS("spawn web");
+        /* the line overtakes the exec status */
+        presult("web", PROBE_READY, true, NULL);
+        STATE("web", "starting");
+        ready("web");
+        STATE("web", "running");
+        presult("web", PROBE_READY, true, NULL);
+        STATE("web", "running");
+        ck_assert_int_eq(cnt_prefix("probe "), 0);
+        ck_assert_int_eq(cnt_prefix("cancel "), 0);
+}
+END_TEST
+
+/* Health: the first check one interval after ready; `failures`
+ * consecutive failures stop it with the usual sequence and it restarts
+ * under its policy, counted as a failure; state changes at notice, every
+ * failure at debug; none while it stops or backs off. */
+START_TEST(test_health_failures_restart)
+{
+        const struct pset ps[] = { { .name = "web", .health = HTTP(10 * SEC, SEC, 3) } };
+        char *log;
+
+        mkp("workers = (" WK("web", "restart = 'on-failure'; restart_delay = '1s';") ");", ps, 1);
+        capture_begin(LOG_DEBUG);
+        HEALTH("web", "starting");
+        start_all();
+        HEALTH("web", "ok");
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 10 * SEC);
+        HASNT("probe web health");
+        at(T0 + 10 * SEC);
+        HAS("probe web health");
+        presult("web", PROBE_HEALTH, false, "HTTP 503");
+        HEALTH("web", "failing 1/3");
+        STATUS_LINE("degraded: web health failing (1/3)");
+        HAS("notify STATUS=degraded: web health failing (1/3)");
+        advance(10 * SEC);
+        presult("web", PROBE_HEALTH, false, "HTTP 503");
+        HEALTH("web", "failing 2/3");
+        HASNT("signal web SIGTERM group");
+        advance(10 * SEC);
+        ck_assert_int_eq(cnt("probe web health"), 3);
+        presult("web", PROBE_HEALTH, false, "HTTP 500");
+        HAS("signal web SIGTERM group");
+        STATE("web", "stopping");
+        HEALTH("web", "failing 3/3");
+        down("web", KILLED(SIGTERM));
+        STATE("web", "backoff");
+        OUTCOME("web", "failed");
+        HEALTH("web", "starting");
+        ck_assert_uint_eq(worker_health_failures(W("web")), 3);
+        to_next();
+        ck_assert_int_eq(cnt("spawn web"), 2);
+        ck_assert_int_eq(cnt("probe web health"), 3); /* none while stopping or backing off */
+        ready("web");
+        HEALTH("web", "ok");
+        ck_assert_uint_eq(worker_restarts(W("web")), 1);
+        ck_assert_uint_eq(sup_next_deadline(S), F.now + 10 * SEC);
+        log = capture_end();
+        log_has(log, "web: health failing (1/3): HTTP 503\n");
+        log_has(log, "web: health check failed: HTTP 503\n");
+        log_has(log, "web: health check failed: HTTP 500\n");
+        log_has(log, "web: health failed (3/3): HTTP 500\n");
+        ck_assert_ptr_null(strstr(log, "health failing (2/3)"));
+        free(log);
+}
+END_TEST
+
+/* One success resets the count ("health ok again" at notice). */
+START_TEST(test_health_success_resets)
+{
+        const struct pset ps[] = { { .name = "web", .health = HTTP(10 * SEC, SEC, 3) } };
+        char *log;
+
+        mkp("workers = (" WK("web", "") ");", ps, 1);
+        capture_begin(LOG_NOTICE);
+        start_all();
+        for (int round = 0; round < 2; round++) {
+                advance(10 * SEC);
+                presult("web", PROBE_HEALTH, false, "Connection refused");
+                advance(10 * SEC);
+                presult("web", PROBE_HEALTH, false, "Connection refused");
+                HEALTH("web", "failing 2/3");
+                advance(10 * SEC);
+                presult("web", PROBE_HEALTH, true, NULL);
+                HEALTH("web", "ok");
+                STATUS_LINE("running: 1/1 workers");
+        }
+        HASNT("signal web SIGTERM group");
+        STATE("web", "running");
+        log = capture_end();
+        /* changes of state at notice, each failure at debug */
+        log_has(log, "web: health failing (1/3): Connection refused\n");
+        log_has(log, "web: health ok again\n");
+        ck_assert_ptr_null(strstr(log, "health check failed"));
+        ck_assert_ptr_null(strstr(log, "web: ready")); /* (info) */
+        free(log);
+}
+END_TEST
+
+/* restart = "no": a failed health check leaves it failed for good. */
+START_TEST(test_health_failed_restart_no)
+{
+        const struct pset ps[] = { { .name = "web", .health = HTTP(SEC, SEC, 1) } };
+        char *log;
+
+        mkp("workers = (" WK("web", "restart = 'no';") ");", ps, 1);
+        capture_begin(LOG_NOTICE);
+        start_all();
+        advance(SEC);
+        presult("web", PROBE_HEALTH, false, "Connection refused");
+        HAS("signal web SIGTERM group");
+        down("web", EXITED(0));
+        STATE("web", "failed");
+        OUTCOME("web", "failed");
+        HEALTH("web", "-");
+        log = capture_end();
+        log_has(log, "web: health failed (1/1): Connection refused\n");
+        log_has(log, "web: error: failed for good: health check failed\n");
+        ck_assert_ptr_null(strstr(log, "health failing"));
+        free(log);
+}
+END_TEST
+
+/* A stop cancels the attempt under way (before the stop signal); no
+ * attempts while stopping or down; stale results and results for the
+ * other use are ignored; a start brings the schedule back. */
+START_TEST(test_health_none_while_stopping)
+{
+        const struct pset ps[] = { { .name = "web", .health = HTTP(10 * SEC, 2 * SEC, 3) } };
+
+        mkp("workers = (" WK("web", "stop_timeout = '30s';") ");", ps, 1);
+        start_all();
+        at(T0 + 10 * SEC);
+        sup_on_probe(S, W("web"), PROBE_READY, false, "wrong use"); /* ignored: the attempt is still awaited */
+        HEALTH("web", "ok");
+        ck_assert_int_eq(sup_stop_worker(S, "web"), 0);
+        BEFORE("cancel web", "signal web SIGTERM group");
+        presult("web", PROBE_HEALTH, false, "stale");
+        HEALTH("web", "ok");
+        advance(20 * SEC);
+        ck_assert_int_eq(cnt("probe web health"), 1);
+        down("web", KILLED(SIGTERM));
+        HEALTH("web", "-");
+        advance(60 * SEC);
+        ck_assert_int_eq(cnt("probe web health"), 1);
+        ck_assert_int_eq(cnt("cancel web"), 1);
+        ck_assert_int_eq(sup_start_worker(S, "web"), 0);
+        ready("web");
+        advance(10 * SEC);
+        ck_assert_int_eq(cnt("probe web health"), 2);
+}
+END_TEST
+
+/* The process ends during an attempt: it is cancelled, its result ignored. */
+START_TEST(test_health_cancelled_on_exit)
+{
+        const struct pset ps[] = { { .name = "web", .health = HTTP(10 * SEC, 2 * SEC, 3) } };
+
+        mkp("workers = (" WK("web", "restart = 'on-failure'; restart_delay = '1s';") ");", ps, 1);
+        start_all();
+        at(T0 + 10 * SEC);
+        HAS("probe web health");
+        die("web", EXITED(1));
+        HAS("cancel web");
+        STATE("web", "backoff");
+        presult("web", PROBE_HEALTH, false, "Connection refused");
+        HEALTH("web", "starting");
+        ck_assert_uint_eq(worker_health_failures(W("web")), 0);
+        to_next();
+        ready("web");
+        HEALTH("web", "ok");
+        advance(10 * SEC);
+        ck_assert_int_eq(cnt("probe web health"), 2);
+}
+END_TEST
+
+/* STATUS= while health checks fail: the first one, and how many more. */
+START_TEST(test_health_status_degraded)
+{
+        const struct pset ps[] = { { .name = "a", .health = HTTP(10 * SEC, SEC, 3) },
+                                   { .name = "b", .health = HTTP(10 * SEC, SEC, 3) } };
+
+        mkp("workers = (" WK("a", "") "," WK("b", "") "," WK("c", "") ");", ps, 2);
+        start_all();
+        HEALTH("c", "-");
+        advance(10 * SEC);
+        presult("b", PROBE_HEALTH, false, "HTTP 503");
+        presult("a", PROBE_HEALTH, false, "HTTP 503");
+        HAS("notify STATUS=degraded: a health failing (1/3), +1 more");
+        advance(10 * SEC);
+        presult("a", PROBE_HEALTH, true, NULL);
+        presult("b", PROBE_HEALTH, false, "HTTP 503");
+        HAS("notify STATUS=degraded: b health failing (2/3)");
+        advance(10 * SEC);
+        presult("a", PROBE_HEALTH, true, NULL);
+        presult("b", PROBE_HEALTH, true, NULL);
+        STATUS_LINE("running: 3/3 workers");
+        ck_assert_str_eq(F.recs[F.n_recs - 1], "notify STATUS=running: 3/3 workers");
+}
+END_TEST
+
+/* A reload with new probe settings applies them in place: no restart;
+ * the attempt under way is cancelled once, the schedule and the count
+ * start again with the new interval and failures. Unchanged settings
+ * leave the attempt alone. */
+START_TEST(test_reload_probe_in_place)
+{
+        const struct pset ps1[] = { { .name = "web", .health = HTTP(10 * SEC, 2 * SEC, 3) } };
+        const struct pset ps2[] = { { .name = "web", .health = HTTP(5 * SEC, SEC, 2) } };
+        const char *text = "workers = (" WK("web", "") ");";
+        unsigned c[4];
+        pid_t pid;
+
+        mkp(text, ps1, 1);
+        start_all();
+        pid = worker_pid(W("web"));
+        at(T0 + 10 * SEC);
+        ck_assert_int_eq(reloadp(text, ps1, 1, c), 0);
+        COUNTS(c, 0, 0, 0, 1);
+        HASNT("cancel web");
+        presult("web", PROBE_HEALTH, false, "HTTP 503");
+        HEALTH("web", "failing 1/3");
+        at(T0 + 20 * SEC);
+        ck_assert_int_eq(cnt("probe web health"), 2);
+        ck_assert_int_eq(reloadp(text, ps2, 1, c), 0);
+        COUNTS(c, 0, 0, 0, 1);
+        ck_assert_int_eq(cnt("cancel web"), 1);
+        HEALTH("web", "ok");
+        ck_assert_uint_eq(sup_next_deadline(S), F.now + 5 * SEC);
+        presult("web", PROBE_HEALTH, true, NULL); /* the cancelled attempt: ignored */
+        advance(5 * SEC);
+        presult("web", PROBE_HEALTH, false, "HTTP 503");
+        HEALTH("web", "failing 1/2");
+        advance(5 * SEC);
+        presult("web", PROBE_HEALTH, false, "HTTP 503");
+        HAS("signal web SIGTERM group");
+        ck_assert_int_eq(cnt("cancel web"), 1);
+        ck_assert_int_eq(worker_pid(W("web")), pid);
+        /* removed by a reload: no more checks */
+        down("web", KILLED(SIGTERM));
+        to_next();
+        ready("web");
+        ck_assert_int_eq(reloadp(text, NULL, 0, c), 0);
+        HEALTH("web", "-");
+        advance(60 * SEC);
+        ck_assert_int_eq(cnt("probe web health"), 4);
+}
+END_TEST
+
+/* db restarts: its part web has fully stopped before db gets its stop
+ * signal, and starts again once db is ready. */
+static void part_stops_first(void)
+{
+        HAS("signal web SIGTERM group");
+        HASNT("signal db SIGTERM group");
+        down("web", KILLED(SIGTERM));
+        HAS("signal db SIGTERM group");
+        down("db", KILLED(SIGTERM));
+        HAS("spawn db");
+        HASNT("spawn web");
+        ready("db");
+        HAS("spawn web");
+        ready("web");
+}
+
+/* part_of: `gracectl restart db` (as for every dependent in part one). */
+START_TEST(test_part_of_restart)
+{
+        const struct pset ps[] = { { .name = "web", .part_of = of_db } };
+
+        mkp("workers = (" WK("db", "") "," WK("web", "after = ['db'];") ");", ps, 1);
+        start_all();
+        clear_recs();
+        ck_assert_int_eq(sup_restart_worker(S, "db"), 0);
+        part_stops_first();
+        STATE("web", "running");
+}
+END_TEST
+
+/* db ends by itself: the part is stopped at once (what stands on the part
+ * first), db's new process starts only once the part is down, and the
+ * part (then its dependents) start again once db is ready. */
+START_TEST(test_part_of_crash)
+{
+        const struct pset ps[] = { { .name = "web", .part_of = of_db } };
+
+        mkp("workers = (" WK("db", "restart = 'always'; restart_delay = '1s';") ","
+            WK("web", "after = ['db']; stop_timeout = '5s';") "," WK("api", "after = ['web'];") ","
+            WK("cache", "after = ['db'];") ");", ps, 1);
+        start_all();
+        clear_recs();
+        die("db", EXITED(1));
+        STATE("db", "backoff");
+        HAS("signal api SIGTERM group");
+        HASNT("signal web SIGTERM group");
+        HASNT("signal cache SIGTERM group"); /* not a part: left alone, as in part one */
+        down("api", KILLED(SIGTERM));
+        HAS("signal web SIGTERM group");
+        to_next(); /* db's restart delay */
+        ck_assert_uint_eq(F.now, T0 + SEC);
+        HASNT("spawn db");
+        STATE("db", "waiting");
+        down("web", KILLED(SIGTERM));
+        HAS("spawn db");
+        HASNT("spawn web");
+        ready("db");
+        HAS("spawn web");
+        HASNT("spawn api");
+        ready("web");
+        HAS("spawn api");
+        ready("api");
+        BEFORE("signal web SIGTERM group", "spawn db");
+        BEFORE("spawn db", "spawn web");
+        STATE("api", "running");
+        ck_assert_int_eq(cnt_prefix("spawn cache"), 0);
+}
+END_TEST
+
+/* db's failed health check: the part has fully stopped before db gets its
+ * stop signal; db restarts, then the part. */
+START_TEST(test_part_of_health_failure)
+{
+        const struct pset ps[] = { { .name = "db", .health = HTTP(10 * SEC, SEC, 1) },
+                                   { .name = "web", .part_of = of_db } };
+
+        mkp("workers = (" WK("db", "restart = 'on-failure'; restart_delay = '1s';") ","
+            WK("web", "after = ['db']; stop_timeout = '30s';") ");", ps, 2);
+        start_all();
+        clear_recs();
+        at(T0 + 10 * SEC);
+        presult("db", PROBE_HEALTH, false, "HTTP 503");
+        HAS("signal web SIGTERM group");
+        HASNT("signal db SIGTERM group");
+        STATE("db", "running");
+        ck_assert(!worker_is_ready(W("db")));
+        HEALTH("db", "failing 1/1");
+        STATUS_LINE("degraded: db health failing (1/1)");
+        advance(10 * SEC);
+        ck_assert_int_eq(cnt("probe db health"), 1); /* none while it waits for its stop */
+        down("web", KILLED(SIGTERM));
+        HAS("signal db SIGTERM group");
+        STATE("web", "waiting");
+        down("db", KILLED(SIGTERM));
+        STATE("db", "backoff");
+        OUTCOME("db", "failed");
+        HASNT("spawn web");
+        to_next();
+        HAS("spawn db");
+        ready("db");
+        HAS("spawn web");
+        BEFORE("spawn db", "spawn web");
+        ck_assert_uint_eq(worker_restarts(W("db")), 1);
+        HEALTH("db", "ok");
+}
+END_TEST
+
+/* A missed watchdog of db is a failure like a failed health check: the
+ * part has fully stopped before db gets its stop signal. */
+START_TEST(test_part_of_watchdog)
+{
+        const struct pset ps[] = { { .name = "web", .part_of = of_db } };
+
+        mkp("workers = (" WK("db", "ready = 'notify'; watchdog = '2s'; restart_delay = '1s';") ","
+            WK("web", "after = ['db']; stop_timeout = '30s';") ");", ps, 1);
+        sup_start(S);
+        ready("db");
+        sup_on_notify(S, W("db"), "READY=1");
+        ready("web");
+        clear_recs();
+        advance(2 * SEC);
+        HAS("signal web SIGTERM group");
+        HASNT("signal db SIGTERM group");
+        advance(5 * SEC);
+        HASNT("signal db SIGTERM group");
+        down("web", KILLED(SIGTERM));
+        HAS("signal db SIGTERM group");
+        down("db", KILLED(SIGTERM));
+        OUTCOME("db", "failed");
+        to_next();
+        HAS("spawn db");
+        HASNT("spawn web");
+}
+END_TEST
+
+/* `gracectl stop db` takes the part down with it, and it stays down;
+ * `gracectl start db` brings it back. */
+START_TEST(test_part_of_stop_start)
+{
+        const struct pset ps[] = { { .name = "web", .part_of = of_db } };
+
+        mkp("workers = (" WK("db", "") "," WK("web", "after = ['db'];") ");", ps, 1);
+        start_all();
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "db"), 0);
+        HAS("signal web SIGTERM group");
+        HASNT("signal db SIGTERM group");
+        down("web", KILLED(SIGTERM));
+        down("db", KILLED(SIGTERM));
+        STATE("db", "down");
+        STATE("web", "down");
+        advance(3600 * SEC);
+        ck_assert_int_eq(cnt_prefix("spawn "), 0);
+        ck_assert_int_eq(sup_start_worker(S, "db"), 0);
+        HAS("spawn db");
+        HASNT("spawn web");
+        ready("db");
+        HAS("spawn web");
+}
+END_TEST
+
+/* db fails for good: the part is stopped and stays down, blocked; a start
+ * of db brings both back. */
+START_TEST(test_part_of_failed_for_good)
+{
+        const struct pset ps[] = { { .name = "web", .part_of = of_db } };
+
+        mkp("workers = (" WK("db", "restart = 'no';") "," WK("web", "after = ['db'];") ");", ps, 1);
+        start_all();
+        clear_recs();
+        die("db", EXITED(1));
+        STATE("db", "failed");
+        HAS("signal web SIGTERM group");
+        down("web", KILLED(SIGTERM));
+        STATE("web", "waiting");
+        OUTCOME("web", "not-started");
+        advance(3600 * SEC);
+        ck_assert_int_eq(cnt_prefix("spawn "), 0);
+        ck_assert_int_eq(sup_start_worker(S, "db"), 0);
+        HAS("spawn db");
+        ready("db");
+        HAS("spawn web");
+}
+END_TEST
+
+/* A shutdown of graced: the usual reverse order, nothing comes back. */
+START_TEST(test_part_of_shutdown)
+{
+        const struct pset ps[] = { { .name = "web", .part_of = of_db } };
+
+        mkp("workers = (" WK("db", "restart = 'always';") "," WK("web", "after = ['db'];") ");", ps, 1);
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        HAS("signal web SIGTERM group");
+        HASNT("signal db SIGTERM group");
+        down("web", KILLED(SIGTERM));
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+        OUTCOME("web", "stopped");
+        OUTCOME("db", "stopped");
+        ck_assert_int_eq(cnt_prefix("spawn "), 0);
+        ck_assert_int_lt(stop_pos("web"), stop_pos("db"));
+}
+END_TEST
+
+/* A reload that restarts db: its part stops first and comes back once db
+ * is ready; a dependent that is not a part keeps running. */
+START_TEST(test_part_of_reload_restart)
+{
+        const struct pset ps[] = { { .name = "web", .part_of = of_db } };
+        const char *two = WK("web", "after = ['db'];") "," WK("api", "after = ['db'];") ");";
+        char *text = xasprintf("workers = (" WK("db", "") ",%s", two);
+        char *changed = xasprintf("workers = (" WK("db", "env = { K = 'v'; };") ",%s", two);
+        unsigned c[4];
+        pid_t api;
+
+        mkp(text, ps, 1);
+        start_all();
+        api = worker_pid(W("api"));
+        clear_recs();
+        ck_assert_int_eq(reloadp(changed, ps, 1, c), 0);
+        COUNTS(c, 0, 0, 1, 2);
+        part_stops_first();
+        ck_assert_int_eq(worker_pid(W("api")), api);
+        ck_assert_int_eq(cnt_prefix("signal api"), 0);
+        free(text);
+        free(changed);
+}
+END_TEST
+
+/* Readiness and health probes, part_of. */
+static void add_probe_cases(Suite *s)
+{
+        TCase *probes = tcase_create("probes");
+        TCase *parts = tcase_create("part_of");
+
+        tcase_add_checked_fixture(probes, setup, teardown);
+        tcase_add_checked_fixture(parts, setup, teardown);
+        suite_add_tcase(s, probes);
+        suite_add_tcase(s, parts);
+        tcase_add_test(probes, test_probe_ready_after_failures);
+        tcase_add_test(probes, test_probe_interval_from_attempt_start);
+        tcase_add_test(probes, test_probe_late_attempt_cancelled);
+        tcase_add_test(probes, test_probe_ready_timeout);
+        tcase_add_test(probes, test_probe_log_ready);
+        tcase_add_test(probes, test_health_failures_restart);
+        tcase_add_test(probes, test_health_success_resets);
+        tcase_add_test(probes, test_health_failed_restart_no);
+        tcase_add_test(probes, test_health_none_while_stopping);
+        tcase_add_test(probes, test_health_cancelled_on_exit);
+        tcase_add_test(probes, test_health_status_degraded);
+        tcase_add_test(probes, test_reload_probe_in_place);
+
+        tcase_add_test(parts, test_part_of_restart);
+        tcase_add_test(parts, test_part_of_crash);
+        tcase_add_test(parts, test_part_of_health_failure);
+        tcase_add_test(parts, test_part_of_watchdog);
+        tcase_add_test(parts, test_part_of_stop_start);
+        tcase_add_test(parts, test_part_of_failed_for_good);
+        tcase_add_test(parts, test_part_of_shutdown);
+        tcase_add_test(parts, test_part_of_reload_restart);
+}
+
 static Suite *sup_suite(void)
 {
         Suite *s = suite_create("sup");
@@ -2932,6 +3721,7 @@ static Suite *sup_suite(void)
         tcase_add_test(notify, test_watchdog_during_shutdown_keeps_order);
         tcase_add_test(notify, test_ready_timeout_during_shutdown_keeps_order);
         tcase_add_test(notify, test_watchdog_of_worker_being_stopped);
+        add_probe_cases(s);
         return s;
 }
 
