@@ -20,6 +20,7 @@ struct output_stream {
         size_t plen;
         bool eof;
         void (*on_eof)(struct output_stream *, void *);
+        void (*on_record)(const char *p, size_t n, void *data);
         void *data;
         struct output_stream *prev, *next;
 };
@@ -31,6 +32,13 @@ static char rbuf[64 * 1024];
 static void emit(struct output_stream *s, const char *p, size_t n)
 {
         log_output(s->name, s->stream, p, n);
+        if (s->on_record)
+                s->on_record(p, n, s->data);
+}
+
+void output_on_record(struct output_stream *s, void (*fn)(const char *p, size_t n, void *data))
+{
+        s->on_record = fn;
 }
 
 static void flush_pending(struct output_stream *s)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct loop;
 struct output_stream;
@@ -16,6 +17,9 @@ struct output_stream;
  * once, after the last record, from the loop. NULL on failure (errno). */
 struct output_stream *output_open(struct loop *l, int fd, const char *name, int stream,
                                   void (*on_eof)(struct output_stream *s, void *data), void *data);
+/* fn sees every record of s after it is logged (with output_open()'s
+ * data), e.g. to match a log probe; NULL: none. */
+void output_on_record(struct output_stream *s, void (*fn)(const char *p, size_t n, void *data));
 /* Closes the pipe (pending partial line is delivered first). NULL-safe. */
 struct output_stream *output_close(struct output_stream *s);
 void output_rename(struct output_stream *s, const char *name);

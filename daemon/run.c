@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "output.h"
 #include "parse.h"
+#include "probe.h"
 #include "proc.h"
 #include "report.h"
 #include "run.h"
@@ -38,6 +39,12 @@ struct wmech {
         int status_fd;
         struct loop_watch *status_watch;
         unsigned refs;
+        /* probes: the attempt under way, and a log probe's compiled
+         * expression (with its source: a reload may change it) */
+        struct probe_attempt *attempt;
+        enum probe_use use;
+        struct probe_regex *re;
+        char *re_src;
 };
 
 /* A hook's exec-status pipe, read in the loop like a worker's: only to say
@@ -57,6 +64,7 @@ struct run {
         struct loop *loop;
         struct sup *sup;
         struct hookstat *hookstats; /* hooks whose exec status is not known yet */
+        struct probes *probes;
         /* every child is reaped through its pidfd, in O(1), when epoll says it
          * exited; waitpid(-1) (which walks every child) only as a subreaper,
          * for orphans, or for a child that has no pidfd */
@@ -138,6 +146,8 @@ static void mech_unref(struct wmech *m)
 {
         if (m && --m->refs == 0) {
                 close_status(m);
+                probe_regex_free(m->re);
+                free(m->re_src);
                 free(m);
         }
 }
@@ -289,6 +299,37 @@ static int user_groups(const struct conf_worker *c, gid_t **ret, size_t *n)
         return 0;
 }
 
+/* ---- probes ---- */
+
+/* A log probe's record: a match makes a starting worker ready. Only the
+ * current run's streams count (a record of an earlier run is ignored). */
+static void on_worker_record(const char *p, size_t n, void *data)
+{
+        struct stream_ref *ref = data;
+        struct wmech *m = ref->m;
+        const struct conf_worker *c;
+
+        if (!m->w || !m->run->sup || worker_state(m->w) != WORKER_STARTING || ref->epoch != worker_stream_epoch(m->w))
+                return;
+        c = worker_conf(m->w);
+        if (c->ready != READY_PROBE || c->ready_probe.kind != PROBE_LOG)
+                return;
+        if (!m->re || strcmp(m->re_src, c->ready_probe.target) != 0) {
+                char err[256];
+
+                m->re = probe_regex_free(m->re);
+                free(m->re_src);
+                m->re_src = xstrdup(c->ready_probe.target);
+                m->re = probe_regex_new(c->ready_probe.target, err, sizeof err);
+                if (!m->re) { /* validated at load: only memory can fail */
+                        log_error(c->name, "probe", "log probe: %s", err);
+                        return;
+                }
+        }
+        if (probe_regex_match(m->re, p, n))
+                sup_on_probe(m->run->sup, m->w, PROBE_READY, true, NULL);
+}
+
 /* Watches the read end of a "log" stream; for a worker (w), it counts in
  * *streams and its EOF goes to the supervisor. */
 static void watch_output(struct run *r, int fd, const char *logname, int stream, struct worker *w, unsigned *streams)
@@ -300,10 +341,16 @@ static void watch_output(struct run *r, int fd, const char *logname, int stream,
                 ref->m = mech_of(r, w);
                 ref->epoch = worker_stream_epoch(w);
         }
-        if (!output_open(r->loop, fd, logname, stream, on_stream_eof, ref)) {
+        struct output_stream *os = output_open(r->loop, fd, logname, stream, on_stream_eof, ref);
+
+        if (!os) {
                 log_error(logname, "output", "watching output: %m");
                 free(ref);
         } else if (ref) {
+                const struct conf_worker *c = worker_conf(w);
+
+                if (c->ready == READY_PROBE && c->ready_probe.kind == PROBE_LOG)
+                        output_on_record(os, on_worker_record);
                 ref->m->refs++;
                 (*streams)++;
         }
@@ -376,6 +423,54 @@ static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, 
         }
         prep_done(&pr);
         return ret;
+}
+
+static void on_probe_done(void *data, bool ok, const char *reason)
+{
+        struct wmech *m = data;
+
+        m->attempt = NULL;
+        if (m->w && m->run->sup)
+                sup_on_probe(m->run->sup, m->w, m->use, ok, reason);
+        mech_unref(m);
+}
+
+static int op_probe_start(void *ctx, struct worker *w, enum probe_use use)
+{
+        struct run *r = ctx;
+        struct wmech *m = mech_of(r, w);
+        const struct conf_worker *c = worker_conf(w);
+        const struct conf_probe *p = use == PROBE_READY ? &c->ready_probe : &c->health;
+        struct prep pr = { 0 };
+        int ret = 0;
+
+        if (m->attempt)
+                return -EBUSY; /* the policy never asks for two */
+        /* an exec probe runs as the worker would: identity, cwd, environment */
+        if (p->kind == PROBE_EXEC) {
+                ret = prep_spec(r, &pr, p->argv, c, false);
+                pr.spec.pdeath_signal = SIGKILL;
+        }
+        if (ret == 0) {
+                m->use = use;
+                m->attempt = probe_start(r->probes, p, p->kind == PROBE_EXEC ? &pr.spec : NULL, on_probe_done, m, &ret);
+                if (m->attempt)
+                        m->refs++; /* until done or cancelled */
+        }
+        if (p->kind == PROBE_EXEC)
+                prep_done(&pr);
+        return m->attempt ? 0 : ret;
+}
+
+static void op_probe_cancel(void *ctx, struct worker *w)
+{
+        struct wmech *m = worker_mech(w);
+
+        if (!m || !m->attempt)
+                return;
+        probe_cancel(m->attempt);
+        m->attempt = NULL;
+        mech_unref(m);
 }
 
 struct pidwatch {
@@ -554,6 +649,7 @@ static void op_forget(void *ctx, struct worker *w)
 
         if (!m)
                 return;
+        op_probe_cancel(ctx, w);
         worker_set_mech(w, NULL);
         m->w = NULL;
         close_status(m);
@@ -588,12 +684,20 @@ static const struct sup_ops ops = {
         .release = op_release,
         .group_alive = op_group_alive,
         .forget = op_forget,
+        .probe_start = op_probe_start,
+        .probe_cancel = op_probe_cancel,
 };
 
 static void reaped(pid_t pid, int status, void *data)
 {
         struct run *r = data;
-        struct worker *w = sup_find_pid(r->sup, pid);
+        struct worker *w;
+
+        if (r->probes && probe_owns_pid(r->probes, pid)) {
+                probe_on_reaped(r->probes, pid, status);
+                return;
+        }
+        w = sup_find_pid(r->sup, pid);
         struct wmech *m = w ? worker_mech(w) : NULL;
 
         /* the exec status first: an exit is never the first news of a start */
@@ -845,6 +949,9 @@ static void set_up(struct run *r, const struct run_opts *o)
         r->loop = loop_new();
         if (!r->loop)
                 fatal(71, "cannot create the event loop: %m");
+        r->probes = probes_new(r->loop);
+        if (!r->probes)
+                fatal(71, "cannot set up probes: %m");
         r->sig_watch = loop_add_fd(r->loop, r->sigfd, EPOLLIN, on_signal, r);
         if (!r->sig_watch)
                 fatal(71, "epoll: %m");
@@ -899,6 +1006,7 @@ static void tear_down(struct run *r)
         close_retired(r);
         r->ctl = control_close(r->ctl);
         r->sup = sup_free(r->sup); /* forgets every worker: op_forget() */
+        r->probes = probes_free(r->probes);
         while (r->hookstats)
                 hookstat_free(r->hookstats);
         hmap_done(&r->pidwatches); /* empty: every child was reaped, its pidfd released */
