@@ -47,6 +47,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -1467,6 +1471,108 @@ static void bench_soak(double seconds, size_t nw, double rate, double reload)
         free(rss);
 }
 
+/* ---- probes: the cost of health probes at scale ------------------------ */
+
+/* A loopback listener in a child: accepts and closes, counting in *count
+ * (shared memory) until stop_r is readable. Returns its pid; *port set. */
+static pid_t start_acceptor(volatile unsigned long *count, int *port, int *stop_w)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), sp[2];
+        pid_t pid;
+
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4096) < 0 ||
+            getsockname(fd, (struct sockaddr *)&a, &len) < 0 || pipe2(sp, O_CLOEXEC) < 0)
+                die("acceptor: %s", strerror(errno));
+        *port = ntohs(a.sin_port);
+        pid = fork();
+        if (pid < 0)
+                die("fork: %s", strerror(errno));
+        if (pid == 0) {
+                struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = sp[0], .events = POLLIN } };
+
+                close(sp[1]);
+                for (;;) {
+                        if (poll(pf, 2, -1) < 0 && errno != EINTR)
+                                _exit(1);
+                        if (pf[1].revents)
+                                _exit(0);
+                        if (pf[0].revents) {
+                                int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                                if (c >= 0) {
+                                        (*count)++;
+                                        close(c);
+                                }
+                        }
+                }
+        }
+        close(fd);
+        close(sp[0]);
+        *stop_w = sp[1];
+        return pid;
+}
+
+static void bench_probes(size_t n, double window, long interval_ms)
+{
+        volatile unsigned long *count = mmap(NULL, sizeof *count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                                             -1, 0);
+        char conf[PATH_MAX], log[PATH_MAX];
+        struct pstat p0, p1, pi;
+        unsigned long c0, c1;
+        int port, stop_w, st;
+        pid_t acc, g;
+        double t0, t1, tick = (double)sysconf(_SC_CLK_TCK);
+        FILE *f;
+
+        if (count == MAP_FAILED)
+                die("mmap: %s", strerror(errno));
+        *count = 0;
+        acc = start_acceptor(count, &port, &stop_w);
+        snprintf(conf, sizeof conf, "%s/probes.conf", dir);
+        snprintf(log, sizeof log, "%s/graced.log", dir);
+        if (!(f = fopen(conf, "w")))
+                die("%s: %s", conf, strerror(errno));
+        fprintf(f, "supervisor = { name = \"bench\"; control_socket = \"\"; max_parallel = %zu; };\nworkers = (\n", n);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "  { name = \"w%zu\"; command = [\"%s\", \"%s\"]; stdout = \"null\"; stderr = \"null\"; "
+                           "health = { tcp = \"127.0.0.1:%d\"; interval = \"%ldms\"; }; }%s\n",
+                        i, bw_bin, fifo_path, port, interval_ms, i + 1 < n ? "," : "");
+        fprintf(f, ");\n");
+        if (fclose(f) != 0)
+                die("%s: %s", conf, strerror(errno));
+        fifo_drain();
+        g = spawn_graced(conf, "text", log);
+        read_pids(n, g, 120);
+        settle(g);
+        read_pstat(g, &pi);
+        /* every worker's health schedule under way (first check one interval after ready) */
+        sleep_s(2.0 * (double)interval_ms / 1000 + 0.5);
+        read_pstat(g, &p0);
+        c0 = *count;
+        t0 = now_s();
+        sleep_s(window);
+        read_pstat(g, &p1);
+        c1 = *count;
+        t1 = now_s();
+        stop_graced(g, &st);
+        check_clean(st, "probes");
+        if (write(stop_w, "x", 1) < 0)
+                die("stopping the acceptor: %s", strerror(errno));
+        close(stop_w);
+        waitpid(acc, NULL, 0);
+        printf("\n== P. health probes: %zu workers, tcp probe every %ld ms, %.0f s window ==\n", n, interval_ms, window);
+        printf("probes made (connections accepted): %lu in %.1f s = %.0f/s (expected %.0f/s)\n", c1 - c0, t1 - t0,
+               (double)(c1 - c0) / (t1 - t0), (double)n * 1000 / (double)interval_ms);
+        printf("graced's CPU time in the window: %.0f ms (utime+stime) = %.1f%% of one CPU, %.1f us per probe\n",
+               (double)(p1.ticks - p0.ticks) * 1000 / tick, (double)(p1.ticks - p0.ticks) / tick / (t1 - t0) * 100,
+               c1 > c0 ? (double)(p1.ticks - p0.ticks) / tick * 1e6 / (double)(c1 - c0) : 0.0);
+        printf("graced's RssAnon: %ld KiB idle before the probes, %ld KiB at the window's start, %ld KiB at its end "
+               "(%.0f B per worker)\n",
+               pi.anon_kb, p0.anon_kb, p1.anon_kb, (double)p1.anon_kb * 1024 / (double)n);
+        munmap((void *)count, sizeof *count);
+}
+
 static size_t parse_list(int argc, char **argv, size_t *v, size_t max, const size_t *def, size_t ndef)
 {
         size_t n = 0;
@@ -1533,7 +1639,7 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc < 2) {
                 fprintf(stderr, "usage: gbench startstop [N...] | output [LINES] | chain [K...] | ladder [L...] | "
-                                "idle [N [SECONDS]] | scale [N...] | soak [SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]]\n");
+                                "idle [N [SECONDS]] | scale [N...] | probes [N [SECONDS [INTERVAL_MS]]] | soak [SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]]\n");
                 return 2;
         }
         /* what systemd may have given us must not reach graced */
@@ -1584,6 +1690,13 @@ int main(int argc, char **argv)
                 if (secs < 1 || nw <= 0 || nw >= MAXN || rate <= 0 || rl <= 0)
                         die("bad soak arguments");
                 bench_soak(secs, (size_t)nw, rate, rl);
+        } else if (!strcmp(argv[1], "probes")) {
+                size_t n = argc > 2 ? (size_t)atol(argv[2]) : 1000;
+                double w = argc > 3 ? atof(argv[3]) : quick ? 10 : 60;
+                long iv = argc > 4 ? atol(argv[4]) : 1000;
+                if (n == 0 || n >= MAXN || w <= 0 || iv <= 0)
+                        die("bad probes arguments");
+                bench_probes(n, w, iv);
         } else if (!strcmp(argv[1], "output")) {
                 long lines = argc > 2 ? atol(argv[2]) : 1000000;
                 tw_bin = need_env("GRACED_TESTWORKER");

@@ -1,10 +1,11 @@
 #!/bin/sh
 # run-bench.sh - graced's benchmarks (see tests/bench/README.md).
 #
-# Usage: tests/bench/run-bench.sh [start|stop|startstop|output|chain|ladder|idle|scale|soak|all]...
+# Usage: tests/bench/run-bench.sh [start|stop|startstop|output|chain|ladder|idle|scale|probes|soak|all]...
 #   (no argument: all). "start" and "stop" are measured in the same runs
 #   (graced is started, then stopped), so either name runs both. "scale"
-#   (N = 1000 .. 10,000, several minutes) and "soak" (10 minutes, quick: 1)
+#   (N = 1000 .. 10,000, several minutes), "probes" (1000 workers with a tcp
+#   health probe every second, 60 s; quick: 10 s) and "soak" (10 minutes, quick: 1)
 #   are not part of "all".
 #
 # Environment:
@@ -19,6 +20,7 @@
 #   BENCH_FLOOR=vfork  the floors spawn with vfork() instead of fork()
 #   BENCH_PERF=0       skip the perf part of scale (what graced spends after the last worker)
 #   BENCH_SCALE="N..." the sizes of scale (default: 1000 2000 5000 10000)
+#   BENCH_PROBES="N [SECONDS [INTERVAL_MS]]"  the probes benchmark's parameters (default: 1000 60 1000)
 #   BENCH_SOAK="SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]"  the soak's parameters
 #                      (default: 600 150 6400 3; BENCH_QUICK: 60 s)
 #   BENCH_SOAK_MALLOC_INFO=1  malloc_info() of graced through gdb at the soak's end
@@ -73,10 +75,10 @@ list=
 for b in "$@"; do
         case $b in
         start|stop|startstop) list="$list startstop" ;;
-        output|idle|scale|soak) list="$list $b" ;;
+        output|idle|scale|probes|soak) list="$list $b" ;;
         chain|ladder) list="$list chain ladder" ;;
         all) list="$list startstop output chain ladder idle" ;;
-        *) echo "run-bench.sh: unknown benchmark '$b' (start stop output chain ladder idle scale soak all)" >&2; exit 2 ;;
+        *) echo "run-bench.sh: unknown benchmark '$b' (start stop output chain ladder idle scale probes soak all)" >&2; exit 2 ;;
         esac
 done
 
@@ -86,6 +88,7 @@ env_desc="GRACED_BIN=$GRACED_BIN"
 [ -n "${BENCH_FLOOR:-}" ] && env_desc="$env_desc BENCH_FLOOR=$BENCH_FLOOR"
 [ -n "${BENCH_SCALE:-}" ] && env_desc="$env_desc BENCH_SCALE='$BENCH_SCALE'"
 [ -n "${BENCH_SOAK:-}" ] && env_desc="$env_desc BENCH_SOAK='$BENCH_SOAK'"
+[ -n "${BENCH_PROBES:-}" ] && env_desc="$env_desc BENCH_PROBES='$BENCH_PROBES'"
 pin=
 if [ -n "${BENCH_CPUS:-}" ]; then
         if ! command -v taskset >/dev/null 2>&1; then
@@ -122,6 +125,7 @@ for b in $list; do
         case $b in
         scale) args=${BENCH_SCALE:-} ;;
         soak) args=${BENCH_SOAK:-} ;;
+        probes) args=${BENCH_PROBES:-} ;;
         esac
         # shellcheck disable=SC2086
         $pin "$bdir/gbench" "$b" $args
