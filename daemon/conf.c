@@ -1352,6 +1352,7 @@ static const struct key supervisor_keys[] = {
         { SUPERVISOR_KEY("report_file", KEY_PATH, report_file) },
         { FN_KEY("control_socket", parse_control_socket) },
         { FN_KEY("include_dir", parse_include_dir) },
+        { SUPERVISOR_KEY("log_buffer", KEY_UINT, log_buffer), .min = 0, .max = CONF_MAX_LOG_BUFFER, .def = 1000 },
         { FN_KEY("cleanup", parse_cleanup) },
 };
 

@@ -14,6 +14,7 @@
 #define CONF_MAX_ARGV 1024
 #define CONF_MAX_ENV 1024
 #define CONF_MAX_CLEANUP 256
+#define CONF_MAX_LOG_BUFFER 100000 /* log_buffer: records kept per worker */
 
 enum worker_type { WORKER_TYPE_SIMPLE, WORKER_TYPE_ONESHOT };
 enum ready_mode { READY_EXEC, READY_NOTIFY, READY_PROBE };
@@ -99,6 +100,7 @@ struct conf {
         char *report_file;        /* NULL: none */
         char *control_socket;     /* NULL: default chain; "": off */
         char *include_dir;        /* NULL: none */
+        unsigned log_buffer;      /* records kept per worker for `gracectl logs`; default 1000; 0 = none */
         struct conf_cleanup *cleanup;
         size_t n_cleanup;
         struct conf_worker *workers; /* in definition order (main, then includes) */

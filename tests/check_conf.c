@@ -178,6 +178,11 @@ static const struct {
         { "max-parallel-large.conf", false, B "max-parallel-large.conf:2: supervisor: max_parallel must be <= 10000" },
         { "force-after.conf", false, B "force-after.conf:2: supervisor: force_after must be >= 0" },
         { "int-type.conf", false, B "int-type.conf:2: supervisor: max_parallel must be an integer" },
+        { "log-buffer-large.conf", false, B "log-buffer-large.conf:2: supervisor: log_buffer must be <= 100000" },
+        { "log-buffer-negative.conf", false, B "log-buffer-negative.conf:2: supervisor: log_buffer must be >= 0" },
+        { "log-buffer-type.conf", false, B "log-buffer-type.conf:2: supervisor: log_buffer must be an integer" },
+        { "log-buffer-typo.conf", false,
+          B "log-buffer-typo.conf:2: supervisor: unknown setting \"log_bufer\"; did you mean \"log_buffer\"?" },
         { "start-limit-burst.conf", false,
           B "start-limit-burst.conf:5: worker \"web\": start_limit_burst must be >= 1" },
         { "signal-unknown.conf", false,
@@ -586,6 +591,7 @@ START_TEST(test_defaults)
         ck_assert_uint_eq(c->force_after, 2);
         ck_assert_uint_eq(c->max_parallel, 16);
         ck_assert_uint_eq(c->ready_timeout, 60 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->log_buffer, 1000);
         ck_assert_ptr_null(c->report_file);
         ck_assert_ptr_null(c->control_socket);
         ck_assert_ptr_null(c->include_dir);
@@ -621,6 +627,7 @@ START_TEST(test_full)
         ck_assert_uint_eq(c->force_after, 3);
         ck_assert_uint_eq(c->max_parallel, 4);
         ck_assert_uint_eq(c->ready_timeout, 45 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->log_buffer, 0);
         ck_assert_str_eq(c->report_file, "/run/graced/last-shutdown.json");
         ck_assert_str_eq(c->control_socket, "");
         ck_assert_uint_eq(c->n_cleanup, 2);
@@ -878,7 +885,7 @@ START_TEST(test_example_graced_conf)
                 "pre_stop_timeout", "post_stop",    "post_stop_timeout", "restart",   "restart_delay",
                 "restart_delay_max", "start_limit_burst", "start_limit_interval", "critical", "stdout",
                 "stderr",       "timeout",          "shielded",        "health",      "part_of",
-                "interval",     "failures",
+                "interval",     "failures",         "log_buffer",
         };
         char buf[65536];
         FILE *f;
