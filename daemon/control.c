@@ -4,7 +4,9 @@
  * write is non-blocking and buffered, a silent client is dropped. Every
  * string it sends that holds outside bytes is made by json_text_new*(), so
  * each answer is valid UTF-8. Policy stays in sup.c; this file only asks
- * it and reports what it says. */
+ * it and reports what it says. A `logs` client reads records through a
+ * cursor of logbuf.c: they are formatted only while its queue has room, so
+ * a client that does not read costs neither memory nor time. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "logbuf.h"
 #include "loop.h"
 #include "parse.h"
 #include "sup.h"
@@ -52,6 +55,12 @@ struct client {
         bool pending;
         enum sup_op op;
         char name[NAME_MAX_LEN + 1];
+
+        /* a `logs` request: the records still to send (the connection is
+         * its own from then on); dirty: records were queued, to be sent
+         * from control_tick() */
+        struct logcursor *cursor;
+        bool dirty;
 };
 
 struct control {
@@ -69,6 +78,7 @@ struct control {
         struct client *clients;
         size_t n_clients;
         size_t n_pending;
+        size_t n_dirty;
 };
 
 /* ---- the socket ----------------------------------------------------------- */
@@ -227,7 +237,9 @@ static size_t out_left(const struct client *cl) { return cl->n_out - cl->out_off
 
 static void touch(struct client *cl)
 {
-        if (!cl->pending)
+        /* an operation under way is bounded by the supervisor; a `logs`
+         * reader may wait for records as long as it likes */
+        if (!cl->pending && !cl->cursor)
                 loop_timer_set(cl->timer, now_mono() + cl->ctl->idle);
 }
 
@@ -258,8 +270,8 @@ static void flush_out(struct client *cl)
                 touch(cl);
 }
 
-/* Queue one response line (takes o) and try to send it at once. */
-static void respond(struct client *cl, struct json_object *o)
+/* Queue one line (takes o). */
+static void queue_line(struct client *cl, struct json_object *o)
 {
         size_t len;
         const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
@@ -281,6 +293,12 @@ static void respond(struct client *cl, struct json_object *o)
         cl->out[cl->n_out + len] = '\n';
         cl->n_out += len + 1;
         json_object_put(o);
+}
+
+/* Queue one response line (takes o) and try to send it at once. */
+static void respond(struct client *cl, struct json_object *o)
+{
+        queue_line(cl, o);
         flush_out(cl);
 }
 
@@ -340,6 +358,9 @@ static void client_free(struct client *cl)
         c->n_clients--;
         if (cl->pending)
                 c->n_pending--;
+        if (cl->dirty)
+                c->n_dirty--;
+        logbuf_cursor_free(cl->cursor);
         loop_del_fd(cl->watch);
         loop_timer_free(cl->timer);
         close_gently(cl->fd);
@@ -354,7 +375,8 @@ static void client_update(struct client *cl)
 {
         uint32_t want = 0;
 
-        if (!cl->dead && (cl->closing || cl->eof) && !cl->pending && out_left(cl) == 0)
+        /* a `logs` follower that shut down its side for writing still reads */
+        if (!cl->dead && (cl->closing || cl->eof) && !cl->pending && !cl->cursor && out_left(cl) == 0)
                 cl->dead = true;
         if (cl->dead) {
                 log_debug(NULL, "control", "control: client uid %u pid %d disconnected", (unsigned)cl->uid,
@@ -635,6 +657,198 @@ static void request_shutdown(struct client *cl, struct json_object *req)
         do_shutdown(cl, force);
 }
 
+/* ---- logs ------------------------------------------------------------------------ */
+
+/* One record as the JSON log format has it: ts, level, worker, event,
+ * stream (captured lines), msg. */
+static struct json_object *record_obj(const struct logrec_view *v)
+{
+        struct json_object *o = json_object_new_object();
+        char ts[40];
+
+        json_object_object_add(o, "ts", json_object_new_string(format_iso8601(v->ts, ts, sizeof ts)));
+        json_object_object_add(o, "level", json_object_new_string(log_level_name(v->level)));
+        json_object_object_add(o, "worker", json_text_new(v->worker));
+        json_object_object_add(o, "event", json_text_new(v->event));
+        if (v->stream)
+                json_object_object_add(o, "stream", json_object_new_string(v->stream));
+        json_object_object_add(o, "msg", json_text_new_len(v->msg, v->len, SIZE_MAX));
+        return o;
+}
+
+static void mark_dirty(struct client *cl)
+{
+        if (!cl->dirty && out_left(cl) > 0) {
+                cl->dirty = true;
+                cl->ctl->n_dirty++;
+        }
+}
+
+/* Formats what cl's cursor has for it while its queue has room; whether
+ * anything was queued. */
+static bool logs_pump(struct client *cl)
+{
+        struct logrec_view v;
+        struct json_object *o;
+        uint64_t skipped;
+        bool queued = false;
+
+        while (cl->cursor && !cl->dead && out_left(cl) < CONTROL_LOGS_QUEUE) {
+                queued = true;
+                switch (logbuf_cursor_next(cl->cursor, &v, &skipped)) {
+                case LOGCURSOR_RECORD:
+                        queue_line(cl, record_obj(&v));
+                        break;
+                case LOGCURSOR_SKIPPED:
+                        o = json_object_new_object();
+                        json_object_object_add(o, "skipped", json_object_new_int64(skipped > INT64_MAX ? INT64_MAX : (int64_t)skipped));
+                        queue_line(cl, o);
+                        break;
+                case LOGCURSOR_END:
+                        o = json_object_new_object();
+                        json_object_object_add(o, "end", json_object_new_boolean(true));
+                        queue_line(cl, o);
+                        cl->cursor = logbuf_cursor_free(cl->cursor);
+                        cl->closing = true;
+                        touch(cl); /* a reader that stops reading is dropped in time */
+                        return true;
+                case LOGCURSOR_NONE:
+                        return false;
+                }
+        }
+        return queued;
+}
+
+/* Sends records while the socket takes them. What it does not take stays
+ * queued, and EPOLLOUT brings the rest (a bounded amount per call, so one
+ * fast reader of a long backlog does not hold up the loop). */
+static void logs_drive(struct client *cl)
+{
+        flush_out(cl);
+        for (int i = 0; i < 16 && out_left(cl) == 0; i++) {
+                if (!logs_pump(cl))
+                        return;
+                flush_out(cl);
+        }
+        (void)logs_pump(cl);
+}
+
+/* New records for a follower that had read everything: queued now (from
+ * inside logbuf_add(), so a record kept nowhere is not lost for it), sent
+ * from control_tick() with the rest of the loop iteration's, or at once
+ * when its queue is full (the socket's buffer holds more). */
+static void on_logs_wake(struct logcursor *cur, void *data)
+{
+        struct client *cl = data;
+
+        (void)logs_pump(cl);
+        if (out_left(cl) >= CONTROL_LOGS_QUEUE) {
+                flush_out(cl);
+                (void)logs_pump(cl);
+        }
+        mark_dirty(cl);
+}
+
+/* {"cmd": "logs", "names": [NAME...], "lines": N, "follow": BOOL}, all optional. */
+static void request_logs(struct client *cl, struct json_object *req)
+{
+        struct control *c = cl->ctl;
+        struct logbuf *b = c->hooks->logbuf ? c->hooks->logbuf(c->ctx) : NULL;
+        struct json_object *names = NULL, *v;
+        const char **list = NULL;
+        size_t n = 0, lines = 100;
+        bool follow = false;
+
+        if (!b) {
+                respond_error(cl, "logs: not available");
+                return;
+        }
+        if (json_object_object_get_ex(req, "names", &names) && names) {
+                if (!json_object_is_type(names, json_type_array)) {
+                        respond_error(cl, "logs: \"names\" must be a list of worker names");
+                        return;
+                }
+                n = json_object_array_length(names);
+                list = xcalloc(n ? n : 1, sizeof *list);
+                for (size_t i = 0; i < n; i++) {
+                        struct json_object *e = json_object_array_get_idx(names, i);
+
+                        if (!json_object_is_type(e, json_type_string) || !name_is_valid(json_object_get_string(e))) {
+                                respond_error(cl, "invalid worker name");
+                                free(list);
+                                return;
+                        }
+                        list[i] = json_object_get_string(e);
+                        /* a worker removed by a reload keeps its records until it is forgotten */
+                        if (!sup_find(cur_sup(c), list[i]) && !logbuf_find(b, list[i])) {
+                                respond_error(cl, "no such worker: %s", list[i]);
+                                free(list);
+                                return;
+                        }
+                }
+        }
+        if (json_object_object_get_ex(req, "lines", &v) && v) {
+                int64_t k = json_object_get_int64(v);
+
+                if (!json_object_is_type(v, json_type_int) || k < 0) {
+                        respond_error(cl, "logs: \"lines\" must be a number >= 0");
+                        free(list);
+                        return;
+                }
+                lines = (size_t)k;
+        }
+        if (json_object_object_get_ex(req, "follow", &v) && v) {
+                if (!json_object_is_type(v, json_type_boolean)) {
+                        respond_error(cl, "logs: \"follow\" must be true or false");
+                        free(list);
+                        return;
+                }
+                follow = json_object_get_boolean(v);
+        }
+        log_debug(NULL, "control", "control: logs%s requested by uid %u", follow ? " -f" : "", (unsigned)cl->uid);
+        queue_line(cl, ok_obj());
+        cl->cursor = logbuf_cursor_new(b, (char *const *)list, n, lines, follow, on_logs_wake, cl);
+        free(list);
+        loop_timer_set(cl->timer, USEC_INFINITY);
+        logs_drive(cl);
+}
+
+/* {"cmd": "reopen"}: no state changes, so a shutdown does not refuse it. */
+static void do_reopen(struct client *cl)
+{
+        struct control *c = cl->ctl;
+        char *errors = NULL;
+        unsigned files = 0;
+        int r;
+
+        if (!c->hooks->reopen) {
+                respond_error(cl, "reopen: not available");
+                return;
+        }
+        log_info(NULL, "control", "control: reopen requested by uid %u", (unsigned)cl->uid);
+        r = c->hooks->reopen(c->ctx, &files, &errors);
+        if (r >= 0) {
+                struct json_object *o = ok_obj();
+
+                json_object_object_add(o, "files", json_object_new_int((int)files));
+                respond(cl, o);
+        } else {
+                struct json_object *o = err_obj("cannot reopen every file");
+                struct json_object *a = json_object_new_array();
+
+                for (char *p = errors; p && *p;) {
+                        size_t k = strcspn(p, "\n");
+
+                        if (k > 0)
+                                json_object_array_add(a, json_text_new_len(p, k, SIZE_MAX));
+                        p += k + (p[k] == '\n');
+                }
+                json_object_object_add(o, "errors", a);
+                respond(cl, o);
+        }
+        free(errors);
+}
+
 static void request_unknown(struct client *cl, const char *cmd)
 {
         char shown[65];
@@ -671,6 +885,10 @@ static void handle_request(struct client *cl, struct json_object *req)
                 do_reload(cl);
         else if (strcmp(cmd, "shutdown") == 0)
                 request_shutdown(cl, req);
+        else if (strcmp(cmd, "logs") == 0)
+                request_logs(cl, req);
+        else if (strcmp(cmd, "reopen") == 0)
+                do_reopen(cl);
         else
                 request_unknown(cl, cmd);
 }
@@ -700,7 +918,7 @@ static void process_input(struct client *cl)
 {
         size_t start = 0;
 
-        while (!cl->dead && !cl->closing && !cl->pending && out_left(cl) < OUT_HIGH) {
+        while (!cl->dead && !cl->closing && !cl->pending && !cl->cursor && out_left(cl) < OUT_HIGH) {
                 char *nl = memchr(cl->in + start, '\n', cl->n_in - start);
                 size_t len;
 
@@ -757,14 +975,17 @@ static void on_client(struct loop_watch *lw, int fd, uint32_t events, void *data
                 cl->dead = true;
         } else {
                 if (events & EPOLLOUT) {
-                        flush_out(cl);
+                        if (cl->cursor) /* room again: the records that waited */
+                                logs_drive(cl);
+                        else
+                                flush_out(cl);
                         process_input(cl); /* requests held back by unsent output */
                 }
                 if (events & (EPOLLIN | EPOLLHUP))
                         read_input(cl);
                 /* gone for good (not just half-closed): nobody to answer;
                  * requests read so far were carried out */
-                if ((events & EPOLLHUP) && (cl->eof || cl->pending || cl->n_in >= sizeof cl->in))
+                if ((events & EPOLLHUP) && (cl->eof || cl->pending || cl->cursor || cl->n_in >= sizeof cl->in))
                         cl->dead = true;
         }
         client_update(cl);
@@ -920,12 +1141,30 @@ static bool answer_op(struct client *cl, struct sup *s)
         return true;
 }
 
+/* Sends what followers were given during the iteration, one write each. */
+static void flush_dirty(struct control *c)
+{
+        struct client *next;
+
+        for (struct client *cl = c->clients; cl && c->n_dirty > 0; cl = next) {
+                next = cl->next;
+                if (!cl->dirty)
+                        continue;
+                cl->dirty = false;
+                c->n_dirty--;
+                logs_drive(cl);
+                client_update(cl); /* may free cl */
+        }
+}
+
 void control_tick(struct control *c)
 {
         bool progress = true;
 
         if (!c)
                 return;
+        if (c->n_dirty > 0)
+                flush_dirty(c);
         /* Again while something was answered: the requests that waited
          * behind it may be done at once, and no event would come to tell. */
         while (progress && c->n_pending > 0) {
@@ -956,6 +1195,7 @@ struct control *control_close(struct control *c)
 
                 if (cl->pending) /* best effort: graced is exiting */
                         respond_error(cl, "shutting down");
+                (void)logs_pump(cl); /* the last records, as far as they fit */
                 flush_out(cl);
                 client_free(cl);
         }

@@ -1,8 +1,11 @@
 /* control.h - the control socket: a SOCK_STREAM unix socket serving one
  * JSON request per line and answering one JSON response per line (json-c
  * both ways). Requests: status, start/stop/restart NAME, reload, shutdown
- * [force]. Slow operations answer once they are done (checked from
- * control_tick(), called after every loop iteration). The protocol is
+ * [force], logs, reopen. Slow operations answer once they are done
+ * (checked from control_tick(), called after every loop iteration). A
+ * `logs` request takes its connection: after the answer come the records,
+ * one JSON object a line, as the client reads them (a follower never slows
+ * graced: what it cannot take is skipped for it). The protocol is
  * documented in gracectl(1). */
 #pragma once
 
@@ -22,6 +25,7 @@
 struct loop;
 struct sup;
 struct control;
+struct logbuf;
 
 /* Limits on what a client controls. */
 #define CONTROL_MAX_REQUEST 4096     /* bytes of one request line, newline not counted */
@@ -30,6 +34,9 @@ struct control;
 /* A worker's STATUS= text in answers: cut to this many bytes (on a
  * character boundary, as every string graced sends is valid UTF-8). */
 #define CONTROL_MAX_STATUS 256
+/* A `logs` client: records are formatted for it while less than this
+ * much of its output is unsent (the socket's own buffer comes on top). */
+#define CONTROL_LOGS_QUEUE (64 * 1024)
 /* Test knob: the idle timeout in ms, read once by control_open(). */
 #define CONTROL_IDLE_ENV "GRACED_CONTROL_IDLE_MS"
 
@@ -41,6 +48,12 @@ struct control_hooks {
         void (*shutdown)(void *ctx, bool force);
         /* The supervisor currently in charge (it may change on reload). */
         struct sup *(*sup)(void *ctx);
+        /* The records `logs` reads (NULL: the request is refused). */
+        struct logbuf *(*logbuf)(void *ctx);
+        /* Reopen the files graced writes (SIGUSR2's meaning): 0 and the
+         * number of files in *n_files, or -errno with *errors set to a newly
+         * allocated, newline-separated list of what failed. */
+        int (*reopen)(void *ctx, unsigned *n_files, char **errors);
 };
 
 /* The socket path from the configured value (NULL: the default chain,

@@ -1,7 +1,9 @@
 /* gracectl.c - the client of graced's control socket: one request line
- * out, one response line back (json-c both ways), printed for people or
- * passed on as JSON for scripts. It links libgraced.a for its helpers and
- * control_default_path() only; it never touches the supervisor itself. */
+ * out, one response line back (json-c both ways; `logs`: then a record a
+ * line), printed for people or passed on as JSON for scripts. It links
+ * libgraced.a for its helpers, control_default_path() and the text format
+ * of records (log_format_text()) only; it never touches the supervisor
+ * itself. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -17,12 +19,14 @@
 #include <json-c/json.h>
 
 #include "control.h"
+#include "log.h"
 #include "parse.h"
 #include "util.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 #define EXIT_UNAVAILABLE 69
+#define EXIT_INTERRUPTED 130 /* 128 + SIGINT, as a shell reports it */
 
 #define NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . -" /* what name_is_valid() accepts */
 #define DEFAULT_TIMEOUT (30 * USEC_PER_SEC) /* status, reload, shutdown */
@@ -44,6 +48,10 @@ static void usage(FILE *f)
                 "  restart NAME         stop, then start a worker\n"
                 "  reload               reload the configuration\n"
                 "  shutdown [--force]   shut graced down (--force: at once, as SIGQUIT)\n"
+                "  logs [NAME]...       the last records about the workers named (default:\n"
+                "                       all), oldest first: their output and graced's\n"
+                "                       records about them\n"
+                "  reopen               reopen the files workers write to (after logrotate)\n"
                 "\n"
                 "Options:\n"
                 "  -s, --socket PATH    control socket (default: as graced chooses it)\n"
@@ -52,11 +60,15 @@ static void usage(FILE *f)
                 "                       \"500ms\", \"2min\"; 0 waits forever); default 30s, but\n"
                 "                       start, stop and restart wait until they are done\n"
                 "      --force          with shutdown: force it\n"
+                "  -n, --lines N        with logs: the last N records (default 100)\n"
+                "  -f, --follow         with logs: then print new records as they come,\n"
+                "                       until graced exits or gracectl is interrupted\n"
                 "  -h, --help           show this help and exit\n"
                 "  -V, --version        show the version and exit\n"
                 "\n"
                 "Exit status: 0 success, 1 graced refused or the action failed, 2 usage error,\n"
-                "69 no graced answers on the socket. See gracectl(1).\n");
+                "69 no graced answers on the socket, 130 logs --follow interrupted.\n"
+                "See gracectl(1).\n");
 }
 
 _printf_(1, 2) _noreturn_ static void usage_error(const char *fmt, ...)
@@ -155,13 +167,25 @@ static char *read_answer(int fd, usec_t timeout, size_t *ret_len)
         }
 }
 
-static struct json_object *converse(struct json_object *req, usec_t timeout)
+/* One line from graced as a JSON object, or NULL. */
+static struct json_object *parse_line(const char *line, size_t len)
+{
+        struct json_tokener *tok = json_tokener_new();
+        struct json_object *o = json_tokener_parse_ex(tok, line, (int)len);
+
+        if (o && (json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(o, json_type_object))) {
+                json_object_put(o);
+                o = NULL;
+        }
+        json_tokener_free(tok);
+        return o;
+}
+
+/* Connects and sends the request: the connection. */
+static int send_request(struct json_object *req)
 {
         const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-        char *line = xasprintf("%s\n", s), *answer;
-        struct json_tokener *tok;
-        struct json_object *resp;
-        size_t len;
+        char *line = xasprintf("%s\n", s);
         int fd, r;
 
         fd = connect_to(socket_path);
@@ -171,15 +195,21 @@ static struct json_object *converse(struct json_object *req, usec_t timeout)
         if (r < 0 && r != -EPIPE && r != -ECONNRESET)
                 die(EXIT_UNAVAILABLE, "writing to %s: %s", socket_path, strerror(-r));
         free(line);
+        return fd;
+}
+
+static struct json_object *converse(struct json_object *req, usec_t timeout)
+{
+        struct json_object *resp;
+        char *answer;
+        size_t len;
+        int fd = send_request(req);
+
         answer = read_answer(fd, timeout, &len);
         safe_close(fd);
-
-        tok = json_tokener_new();
-        resp = json_tokener_parse_ex(tok, answer, (int)len);
-        if (!resp || json_tokener_get_error(tok) != json_tokener_success ||
-            !json_object_is_type(resp, json_type_object))
+        resp = parse_line(answer, len);
+        if (!resp)
                 die(EXIT_FAIL, "malformed answer from graced: %.200s", answer);
-        json_tokener_free(tok);
         free(answer);
         return resp;
 }
@@ -325,6 +355,11 @@ struct options {
         usec_t timeout;
         bool timeout_set;
         const char *verb, *name;
+        /* logs */
+        bool follow, lines_set;
+        int64_t lines;
+        char **names;
+        size_t n_names;
 };
 
 static usec_t parse_timeout(const char *s)
@@ -338,6 +373,20 @@ static usec_t parse_timeout(const char *s)
         return t == 0 ? USEC_INFINITY : t;
 }
 
+static int64_t parse_lines(const char *s)
+{
+        char *end;
+        unsigned long long v;
+
+        if (!s[0] || s[0] < '0' || s[0] > '9')
+                usage_error("invalid number of lines: %s", s);
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (*end || errno == ERANGE || v > (unsigned long long)INT64_MAX)
+                usage_error("invalid number of lines: %s", s);
+        return (int64_t)v;
+}
+
 /* The options; exits for --help, --version and a usage error. */
 static void parse_options(int argc, char **argv, struct options *o)
 {
@@ -347,13 +396,15 @@ static void parse_options(int argc, char **argv, struct options *o)
                 { "json", no_argument, NULL, 'j' },
                 { "timeout", required_argument, NULL, 't' },
                 { "force", no_argument, NULL, OPT_FORCE },
+                { "lines", required_argument, NULL, 'n' },
+                { "follow", no_argument, NULL, 'f' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
         };
         int opt;
 
-        while ((opt = getopt_long(argc, argv, "s:jt:hV", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "s:jt:n:fhV", longopts, NULL)) != -1) {
                 switch (opt) {
                 case 'h':
                         usage(stdout);
@@ -373,6 +424,13 @@ static void parse_options(int argc, char **argv, struct options *o)
                         break;
                 case OPT_FORCE:
                         o->force = true;
+                        break;
+                case 'n':
+                        o->lines = parse_lines(optarg);
+                        o->lines_set = true;
+                        break;
+                case 'f':
+                        o->follow = true;
                         break;
                 default:
                         fputs("Try 'gracectl --help' for more information.\n", stderr);
@@ -413,14 +471,20 @@ static void parse_command(int argc, char **argv, struct options *o)
                 o->name = worker_name_arg(o->verb, argv[optind++]);
                 if (!o->timeout_set)
                         o->timeout = USEC_INFINITY; /* bounded by graced's own timeouts */
+        } else if (strcmp(o->verb, "logs") == 0) {
+                o->names = argv + optind;
+                for (; optind < argc; optind++, o->n_names++)
+                        (void)worker_name_arg(o->verb, argv[optind]);
         } else if (strcmp(o->verb, "status") != 0 && strcmp(o->verb, "reload") != 0 &&
-                   strcmp(o->verb, "shutdown") != 0) {
+                   strcmp(o->verb, "shutdown") != 0 && strcmp(o->verb, "reopen") != 0) {
                 usage_error("unknown command: %s", o->verb);
         }
         if (optind < argc)
                 usage_error("%s: unexpected argument: %s", o->verb, argv[optind]);
         if (o->force && strcmp(o->verb, "shutdown") != 0)
                 usage_error("--force goes with shutdown only");
+        if ((o->follow || o->lines_set) && strcmp(o->verb, "logs") != 0)
+                usage_error("--lines and --follow go with logs only");
 }
 
 /* The socket graced chooses when none is configured (caller frees). */
@@ -443,6 +507,17 @@ static struct json_object *make_request(const struct options *o)
                 json_object_object_add(req, "name", json_object_new_string(o->name));
         if (strcmp(o->verb, "shutdown") == 0)
                 json_object_object_add(req, "force", json_object_new_boolean(o->force));
+        if (strcmp(o->verb, "logs") == 0) {
+                if (o->n_names > 0) {
+                        struct json_object *a = json_object_new_array();
+
+                        for (size_t i = 0; i < o->n_names; i++)
+                                json_object_array_add(a, json_object_new_string(o->names[i]));
+                        json_object_object_add(req, "names", a);
+                }
+                json_object_object_add(req, "lines", json_object_new_int64(o->lines_set ? o->lines : 100));
+                json_object_object_add(req, "follow", json_object_new_boolean(o->follow));
+        }
         return req;
 }
 
@@ -458,7 +533,203 @@ static int print_answer(struct json_object *resp, const struct options *o)
                 o->json ? print_status_json(resp) : print_table(resp);
         else if (o->json)
                 print_json(resp);
+        else if (strcmp(o->verb, "reopen") == 0 && json_object_object_get_ex(resp, "files", &v))
+                printf("reopened %d file%s\n", json_object_get_int(v), json_object_get_int(v) == 1 ? "" : "s");
         return 0;
+}
+
+/* ---- logs ------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t interrupted;
+static sigset_t unblocked; /* the mask the waits run with: SIGINT and SIGTERM let through */
+
+static void on_interrupt(int sig) { interrupted = sig; }
+
+/* Everything printed so far goes out; a reader that went away (`| head`)
+ * ends gracectl quietly. */
+static void flush_stdout(void)
+{
+        if (fflush(stdout) == 0 && !ferror(stdout))
+                return;
+        if (errno == EPIPE)
+                exit(0);
+        die(EXIT_FAIL, "writing output: %s", strerror(errno));
+}
+
+_noreturn_ static void exit_interrupted(void)
+{
+        flush_stdout();
+        /* SIGTERM as the default disposition would end us; SIGINT as 130 */
+        if (interrupted == SIGTERM) {
+                signal(SIGTERM, SIG_DFL);
+                raise(SIGTERM);
+        }
+        exit(EXIT_INTERRUPTED);
+}
+
+/* Lines of graced's answer, read as they come. */
+struct reader {
+        int fd;
+        char *buf;
+        size_t start, n, cap;
+};
+
+/* The next line (without its newline): 1, or 0 at EOF (a last line
+ * without newline comes first). Waits until deadline (absolute, or
+ * USEC_INFINITY); exits on an interrupt. What was printed goes out before
+ * each wait. */
+static int next_line(struct reader *rd, usec_t deadline, char **line, size_t *len)
+{
+        for (;;) {
+                char *nl = rd->n > rd->start ? memchr(rd->buf + rd->start, '\n', rd->n - rd->start) : NULL;
+                struct pollfd p = { .fd = rd->fd, .events = POLLIN };
+                struct timespec ts, *tsp = NULL;
+                ssize_t k;
+                int r;
+
+                if (nl) {
+                        *line = rd->buf + rd->start;
+                        *len = (size_t)(nl - *line);
+                        rd->start += *len + 1;
+                        return 1;
+                }
+                if (rd->start > 0) {
+                        memmove(rd->buf, rd->buf + rd->start, rd->n - rd->start);
+                        rd->n -= rd->start;
+                        rd->start = 0;
+                }
+                if (rd->n == rd->cap) {
+                        if (rd->cap >= MAX_RESPONSE)
+                                die(EXIT_FAIL, "answer from graced too large");
+                        rd->cap = rd->cap ? 2 * rd->cap : 64 * 1024;
+                        rd->buf = xrealloc(rd->buf, rd->cap);
+                }
+                flush_stdout();
+                if (deadline != USEC_INFINITY) {
+                        usec_t now = now_mono(), left = now < deadline ? deadline - now : 0;
+
+                        if (left == 0)
+                                die(EXIT_FAIL, "no answer from graced on %s in time", socket_path);
+                        ts = (struct timespec){ .tv_sec = (time_t)(left / USEC_PER_SEC),
+                                                .tv_nsec = (long)(left % USEC_PER_SEC) * 1000 };
+                        tsp = &ts;
+                }
+                /* the signals are blocked but here: none is missed between check and wait */
+                if (interrupted)
+                        exit_interrupted();
+                r = ppoll(&p, 1, tsp, &unblocked);
+                if (r < 0 && errno != EINTR)
+                        die(EXIT_FAIL, "poll: %s", strerror(errno));
+                if (interrupted)
+                        exit_interrupted();
+                if (r <= 0)
+                        continue;
+                k = read(rd->fd, rd->buf + rd->n, rd->cap - rd->n);
+                if (k < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        die(EXIT_UNAVAILABLE, "reading from %s: %s", socket_path, strerror(errno));
+                }
+                if (k == 0) {
+                        if (rd->n == 0)
+                                return 0;
+                        *line = rd->buf;
+                        *len = rd->n;
+                        rd->start = rd->n;
+                        return 1;
+                }
+                rd->n += (size_t)k;
+        }
+}
+
+/* One record in the text format of graced's log, without "graced[pid]: ":
+ * "TS NAME[stdout]: line", "TS NAME: stopping (SIGTERM, timeout 3s)". */
+static void print_record(struct json_object *rec, struct sbuf *b)
+{
+        struct json_object *m;
+        const char *ts = str_field(rec, "ts"), *worker = str_field(rec, "worker"), *msg = "";
+        int level = log_level_from_name(str_field(rec, "level"));
+        size_t len = 0;
+        char *prefix = xasprintf("%s ", ts ? ts : "-");
+
+        if (json_object_object_get_ex(rec, "msg", &m) && json_object_is_type(m, json_type_string)) {
+                msg = json_object_get_string(m);
+                len = (size_t)json_object_get_string_len(m);
+        }
+        b->len = 0;
+        log_format_text(b, prefix, level < 0 ? LOG_INFO : level, worker ? worker : "-", str_field(rec, "stream"), msg,
+                        len);
+        fwrite(b->p, 1, b->len, stdout);
+        free(prefix);
+}
+
+/* `logs`: the answer, then a record a line until {"end": true} (or, with
+ * --follow, until graced closes the connection). */
+static int run_logs(const struct options *o, struct json_object *req)
+{
+        struct sigaction sa = { .sa_handler = on_interrupt };
+        struct reader rd = { .fd = -1 };
+        struct json_object *resp, *v;
+        struct sbuf b = { 0 };
+        sigset_t block;
+        char *line;
+        size_t len;
+        int code = -1;
+
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &block, &unblocked) < 0)
+                die(EXIT_FAIL, "sigprocmask: %s", strerror(errno));
+        sigdelset(&unblocked, SIGINT);
+        sigdelset(&unblocked, SIGTERM);
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGINT, &sa, NULL);
+        (void)sigaction(SIGTERM, &sa, NULL);
+
+        rd.fd = send_request(req);
+        if (next_line(&rd, o->timeout == USEC_INFINITY ? USEC_INFINITY : now_mono() + o->timeout, &line, &len) == 0)
+                die(EXIT_UNAVAILABLE, "graced on %s closed the connection without answering", socket_path);
+        resp = parse_line(line, len);
+        if (!resp)
+                die(EXIT_FAIL, "malformed answer from graced: %.*s", (int)MIN(len, 200), line);
+        if (!json_object_object_get_ex(resp, "ok", &v) || !json_object_is_type(v, json_type_boolean) ||
+            !json_object_get_boolean(v)) {
+                code = report_failure(resp, o->json);
+                json_object_put(resp);
+                free(rd.buf);
+                safe_close(rd.fd);
+                return code;
+        }
+        json_object_put(resp);
+        while (code < 0) {
+                struct json_object *rec;
+
+                if (next_line(&rd, USEC_INFINITY, &line, &len) == 0) {
+                        /* a follower ends with graced; a dump must get to its end */
+                        if (!o->follow)
+                                die(EXIT_FAIL, "graced closed the connection before the last record");
+                        code = 0;
+                        break;
+                }
+                rec = parse_line(line, len);
+                if (!rec)
+                        die(EXIT_FAIL, "malformed record from graced: %.*s", (int)MIN(len, 200), line);
+                if (json_object_object_get_ex(rec, "end", &v))
+                        code = 0;
+                else if (o->json)
+                        printf("%.*s\n", (int)len, line);
+                else if (json_object_object_get_ex(rec, "skipped", &v))
+                        printf("-- %lld records skipped --\n", (long long)json_object_get_int64(v));
+                else
+                        print_record(rec, &b);
+                json_object_put(rec);
+        }
+        flush_stdout();
+        sbuf_free(&b);
+        free(rd.buf);
+        safe_close(rd.fd);
+        return code;
 }
 
 int main(int argc, char **argv)
@@ -476,6 +747,12 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
 
         req = make_request(&o);
+        if (strcmp(o.verb, "logs") == 0) {
+                code = run_logs(&o, req);
+                json_object_put(req);
+                free(path);
+                return code;
+        }
         resp = converse(req, o.timeout);
         json_object_put(req);
         code = print_answer(resp, &o);

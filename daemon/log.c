@@ -34,6 +34,8 @@ static bool congested, want_write;
 static void (*hook_want_write)(bool, void *);
 static void (*hook_congestion)(bool, void *);
 static void *hook_data;
+static void (*tap_fn)(const struct log_record *, void *);
+static void *tap_data;
 
 static bool journal_stream_matches(void)
 {
@@ -218,10 +220,25 @@ static void emit(const char *s, size_t len)
                 update_congestion();
 }
 
-static const char *level_name(int level)
+static const char *const level_names[] = { "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug" };
+
+const char *log_level_name(int level)
 {
-        static const char *const names[] = { "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug" };
-        return level >= 0 && level <= 7 ? names[level] : "info";
+        return level >= 0 && level < (int)ELEMENTSOF(level_names) ? level_names[level] : "info";
+}
+
+int log_level_from_name(const char *name)
+{
+        for (size_t i = 0; name && i < ELEMENTSOF(level_names); i++)
+                if (strcmp(name, level_names[i]) == 0)
+                        return (int)i;
+        return -1;
+}
+
+void log_set_tap(void (*fn)(const struct log_record *, void *), void *data)
+{
+        tap_fn = fn;
+        tap_data = data;
 }
 
 /* Dev mode's colours: each name gets the next colour of the palette the
@@ -272,12 +289,12 @@ void log_add_name(const char *name)
 
 /* "<ts> graced[pid]: ", rebuilt only when the millisecond changes (it is
  * written once per captured line). */
-static const char *text_prefix(void)
+static const char *text_prefix(usec_t now)
 {
         static char prefix[96];
         static usec_t last_ms = USEC_INFINITY;
         static pid_t pid;
-        usec_t ms = now_real() / USEC_PER_MSEC;
+        usec_t ms = now / USEC_PER_MSEC;
         char ts[40];
 
         if (ms != last_ms) {
@@ -308,8 +325,32 @@ static void append_sanitized(struct sbuf *b, const char *s, size_t len)
         sbuf_add(b, s + start, len - start);
 }
 
-static void emit_json(int level, const char *worker, const char *event, const char *stream, const char *msg,
-                      size_t msg_len)
+void log_format_text(struct sbuf *b, const char *prefix, int level, const char *worker, const char *stream,
+                     const char *msg, size_t len)
+{
+        sbuf_adds(b, prefix);
+        if (stream)
+                sbuf_addf(b, "%s[%s]: ", worker, stream);
+        else if (worker)
+                sbuf_addf(b, "%s: ", worker);
+        if (!stream && level <= LOG_WARNING)
+                sbuf_adds(b, level <= LOG_ERR ? "error: " : "warning: ");
+        append_sanitized(b, msg, len);
+        sbuf_add(b, "\n", 1);
+}
+
+/* The record to the tap, if there is one and it is about a worker. */
+static void tap(usec_t ts, int level, const char *worker, const char *event, const char *stream, const char *msg,
+                size_t len)
+{
+        if (tap_fn && worker)
+                tap_fn(&(struct log_record){ .ts = ts, .level = level, .worker = worker, .event = event,
+                                             .stream = stream, .msg = msg, .len = len },
+                       tap_data);
+}
+
+static void emit_json(usec_t now, int level, const char *worker, const char *event, const char *stream,
+                      const char *msg, size_t msg_len)
 {
         char ts[40];
         struct json_object *o = json_object_new_object();
@@ -318,8 +359,8 @@ static void emit_json(int level, const char *worker, const char *event, const ch
 
         /* every JSON line is valid UTF-8: whatever came from outside (worker
          * lines, texts quoted in messages) goes through json_text_new */
-        json_object_object_add(o, "ts", json_object_new_string(format_iso8601(now_real(), ts, sizeof ts)));
-        json_object_object_add(o, "level", json_object_new_string(level_name(level)));
+        json_object_object_add(o, "ts", json_object_new_string(format_iso8601(now, ts, sizeof ts)));
+        json_object_object_add(o, "level", json_object_new_string(log_level_name(level)));
         json_object_object_add(o, "worker", json_text_new(worker));
         json_object_object_add(o, "event", json_object_new_string(event ? event : "log"));
         if (stream)
@@ -353,14 +394,14 @@ static void emit_journal(int level, const char *worker, const char *event, const
         }
 }
 
-static void emit_record(int level, const char *worker, const char *event, const char *stream, const char *msg,
+static void emit_record(usec_t now, int level, const char *worker, const char *event, const char *stream, const char *msg,
                         size_t len, bool is_output)
 {
         struct sbuf b = { 0 };
 
         switch (format) {
         case LOG_FORMAT_JSON:
-                emit_json(level, worker, event, stream, msg, len);
+                emit_json(now, level, worker, event, stream, msg, len);
                 return;
         case LOG_FORMAT_JOURNAL:
                 emit_journal(level, worker, event, is_output ? stream : NULL, msg, len);
@@ -380,14 +421,10 @@ static void emit_record(int level, const char *worker, const char *event, const 
                 break;
         }
         default:
-                sbuf_adds(&b, text_prefix());
-                if (is_output)
-                        sbuf_addf(&b, "%s[%s]: ", worker, stream);
-                else if (worker)
-                        sbuf_addf(&b, "%s: ", worker);
-                if (!is_output && level <= LOG_WARNING)
-                        sbuf_adds(&b, level <= LOG_ERR ? "error: " : "warning: ");
-                break;
+                log_format_text(&b, text_prefix(now), level, worker, is_output ? stream : NULL, msg, len);
+                emit(b.p, b.len);
+                sbuf_free(&b);
+                return;
         }
         append_sanitized(&b, msg, len);
         if (color && format == LOG_FORMAT_DEV && !is_output)
@@ -401,8 +438,11 @@ static void emit_record(int level, const char *worker, const char *event, const 
 static void log_va(int level, const char *worker, const char *event, const char *fmt, va_list ap)
 {
         char *msg = xvasprintf(fmt, ap);
+        size_t len = strlen(msg);
+        usec_t now = now_real();
 
-        emit_record(level, worker, event, NULL, msg, strlen(msg), false);
+        emit_record(now, level, worker, event, NULL, msg, len, false);
+        tap(now, level, worker, event, NULL, msg, len);
         free(msg);
 }
 
@@ -424,7 +464,10 @@ void log_output(const char *worker, int stream, const char *line, size_t len)
         int saved = errno;
         const char *sname = stream == 0 ? "stdout" : "stderr";
 
-        emit_record(stream == 0 ? LOG_INFO : LOG_WARNING, worker, "output", sname, line, len, true);
+        usec_t now = now_real();
+
+        emit_record(now, stream == 0 ? LOG_INFO : LOG_WARNING, worker, "output", sname, line, len, true);
+        tap(now, stream == 0 ? LOG_INFO : LOG_WARNING, worker, "output", sname, line, len);
         errno = saved;
 }
 

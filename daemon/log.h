@@ -44,6 +44,35 @@ _noreturn_ void fatal(int code, const char *fmt, ...) _printf_(2, 3);
 /* One captured line of a worker (without its newline). */
 void log_output(const char *worker, int stream, const char *line, size_t len);
 
+/* A record as it is made, for the tap below. */
+struct log_record {
+        usec_t ts;          /* CLOCK_REALTIME */
+        int level;
+        const char *worker; /* never NULL: records of graced about itself are not tapped */
+        const char *event;  /* "output" for a captured line */
+        const char *stream; /* "stdout" / "stderr" for a captured line, NULL for graced's own */
+        const char *msg;    /* not NUL-terminated; len bytes */
+        size_t len;
+};
+/* fn sees every record about a worker that is logged (graced's own ones
+ * that pass the level filter, and every captured line), in the order they
+ * are made, whatever the format; NULL: none. fn must not log about a
+ * worker itself (it would see its own record). */
+void log_set_tap(void (*fn)(const struct log_record *r, void *data), void *data);
+
+/* The text format of one record, appended to b: prefix (the timestamp and
+ * what else precedes the name, e.g. "2026-11-24T19:00:00.123Z graced[42]: "),
+ * then "NAME[STREAM]: " for a captured line (stream not NULL) or "NAME: "
+ * for a record about a worker, "error: " or "warning: " for graced's own
+ * records at those levels, the message with control characters other than
+ * tab escaped (\xNN: a line can never forge a record) and a newline. graced's
+ * text log and `gracectl logs` both print records with it. */
+void log_format_text(struct sbuf *b, const char *prefix, int level, const char *worker, const char *stream,
+                     const char *msg, size_t len);
+/* "error", "warning", "info"...; and back (-1: none of them). */
+const char *log_level_name(int level);
+int log_level_from_name(const char *name);
+
 /* A highlighted line for the person at the terminal (dev mode only;
  * bold when colours are on). A newline is added. */
 void log_banner(const char *fmt, ...) _printf_(1, 2);

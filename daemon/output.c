@@ -1,6 +1,7 @@
-/* output.c - pipes -> records -> log. Owns the read ends of the workers'
- * pipes. Memory per stream stays small: the partial-line buffer exists only
- * while a partial line is pending; reads go through one shared buffer. */
+/* output.c - pipes -> records -> log, and pipes -> files. Owns the read
+ * ends of the workers' pipes. Memory per stream stays small: the
+ * partial-line buffer exists only while a partial line is pending; reads go
+ * through one shared buffer. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +10,23 @@
 
 #include "log.h"
 #include "loop.h"
+#include "outfile.h"
 #include "output.h"
 
+/* A file stream's own state. */
+struct filestate {
+        struct outfile *file;
+        char *tail; /* the last line's start, until its newline comes */
+        size_t tlen, tcap;
+        char *unsent; /* what the file could not take yet (a FIFO, a terminal) */
+        size_t ulen;
+        bool eof_seen; /* the pipe ended while unsent bytes waited */
+};
+
 struct output_stream {
+        struct loop *loop;
         struct loop_watch *watch;
+        struct filestate *fs; /* a file stream */
         int fd;
         int stream;
         char *name; /* a copy: the worker's own may go away in a reload */
@@ -108,14 +122,147 @@ static void feed(struct output_stream *s, const char *p, size_t len)
         }
 }
 
-static void finish(struct output_stream *s)
+/* ---- file streams ---- */
+
+static void on_file_writable(void *data);
+static bool finish(struct output_stream *s);
+
+/* Writes a then b (either may be empty; nothing may be waiting already):
+ * what the file does not take now waits in fs->unsent, and the pipe is not
+ * read until it is written. */
+static void file_write(struct output_stream *s, const char *a, size_t alen, const char *b, size_t blen)
 {
+        struct filestate *fs = s->fs;
+        struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+        size_t done = outfile_writev(fs->file, s->name, iov, 2), total = alen + blen;
+
+        if (done == total)
+                return;
+        fs->unsent = xmalloc(total - done);
+        if (done < alen) {
+                memcpy(fs->unsent, a + done, alen - done);
+                memcpy(fs->unsent + alen - done, b, blen);
+        } else {
+                memcpy(fs->unsent, b + (done - alen), total - done);
+        }
+        fs->ulen = total - done;
+        /* a watch that is only told "hang-up" again and again must go */
+        s->watch = loop_del_fd(s->watch);
+        outfile_wait(fs->file, on_file_writable, s);
+}
+
+/* Keeps p as (the rest of) the last line; a line that grows past the
+ * limit is written as it is, in pieces. */
+static void file_keep(struct output_stream *s, const char *p, size_t n)
+{
+        struct filestate *fs = s->fs;
+
+        while (n > 0 && fs->ulen == 0) {
+                size_t k = MIN(n, OUTPUT_FILE_LINE_MAX - fs->tlen);
+
+                if (fs->tlen + k > fs->tcap) {
+                        fs->tcap = MIN(MAX(fs->tcap * 2, fs->tlen + k), (size_t)OUTPUT_FILE_LINE_MAX);
+                        fs->tail = xrealloc(fs->tail, fs->tcap);
+                }
+                memcpy(fs->tail + fs->tlen, p, k);
+                fs->tlen += k;
+                p += k;
+                n -= k;
+                if (fs->tlen == OUTPUT_FILE_LINE_MAX) {
+                        fs->tlen = 0;
+                        file_write(s, fs->tail, OUTPUT_FILE_LINE_MAX, NULL, 0);
+                }
+        }
+        if (n > 0) { /* the file stopped taking bytes: keep them with the rest */
+                fs->unsent = xrealloc(fs->unsent, fs->ulen + n);
+                memcpy(fs->unsent + fs->ulen, p, n);
+                fs->ulen += n;
+        }
+}
+
+/* Everything up to the last newline of what was read goes out in one
+ * write, with the line it completes. */
+static void feed_file(struct output_stream *s, const char *p, size_t n)
+{
+        struct filestate *fs = s->fs;
+        const char *nl = memrchr(p, '\n', n);
+        size_t k;
+
+        if (!nl) {
+                file_keep(s, p, n);
+                return;
+        }
+        k = (size_t)(nl - p) + 1;
+        file_write(s, fs->tail, fs->tlen, p, k);
+        /* the partial line's buffer exists only while there is one */
+        free(fs->tail);
+        fs->tail = NULL;
+        fs->tlen = fs->tcap = 0;
+        if (fs->ulen == 0)
+                file_keep(s, p + k, n - k);
+        else if (n > k) { /* behind what waits */
+                fs->unsent = xrealloc(fs->unsent, fs->ulen + n - k);
+                memcpy(fs->unsent + fs->ulen, p + k, n - k);
+                fs->ulen += n - k;
+        }
+}
+
+/* The last bytes, without a newline; false while the file cannot take them. */
+static bool file_flush_tail(struct output_stream *s)
+{
+        struct filestate *fs = s->fs;
+
+        if (fs->ulen == 0 && fs->tlen > 0) {
+                size_t n = fs->tlen;
+
+                fs->tlen = 0;
+                file_write(s, fs->tail, n, NULL, 0);
+        }
+        return fs->ulen == 0;
+}
+
+static void on_readable(struct loop_watch *w, int fd, uint32_t events, void *data);
+
+static void on_file_writable(void *data)
+{
+        struct output_stream *s = data;
+        struct filestate *fs = s->fs;
+        char *u = fs->unsent;
+        size_t n = fs->ulen;
+
+        fs->unsent = NULL;
+        fs->ulen = 0;
+        file_write(s, u, n, NULL, 0);
+        free(u);
+        if (fs->ulen > 0)
+                return; /* waits again */
+        if (fs->eof_seen) {
+                (void)finish(s); /* may free s (on_eof) */
+                return;
+        }
+        s->watch = loop_add_fd(s->loop, s->fd, EPOLLIN, on_readable, s);
+        if (!s->watch) {
+                log_warning(s->name, "output", "watching output: %m");
+                (void)finish(s);
+        }
+}
+
+/* The end of the pipe: true when it is over (s may be freed then: on_eof),
+ * false while a file stream waits for its file to take the last bytes. */
+static bool finish(struct output_stream *s)
+{
+        if (s->fs && !file_flush_tail(s)) {
+                /* the file cannot take the last bytes yet: EOF once it has */
+                s->fs->eof_seen = true;
+                return false;
+        }
         flush_pending(s);
         s->eof = true;
         s->watch = loop_del_fd(s->watch);
         s->fd = safe_close(s->fd);
         if (s->on_eof)
                 s->on_eof(s, s->data);
+        return true;
 }
 
 /* Reads until EAGAIN, EOF, congestion (unless forced) or a fairness bound. */
@@ -126,7 +273,9 @@ static bool read_some(struct output_stream *s, bool force)
 
                 if (s->eof)
                         return true;
-                if (!force && log_congested())
+                if (s->fs && s->fs->ulen > 0)
+                        return false; /* waiting for the file */
+                if (!s->fs && !force && log_congested())
                         return false;
                 n = read(s->fd, rbuf, sizeof rbuf);
                 if (n < 0) {
@@ -138,11 +287,12 @@ static bool read_some(struct output_stream *s, bool force)
                                     s->stream == 0 ? "stdout" : "stderr");
                         n = 0;
                 }
-                if (n == 0) {
-                        finish(s);
-                        return true;
-                }
-                feed(s, rbuf, (size_t)n);
+                if (n == 0)
+                        return finish(s); /* s may be gone */
+                if (s->fs)
+                        feed_file(s, rbuf, (size_t)n);
+                else
+                        feed(s, rbuf, (size_t)n);
         }
         return false;
 }
@@ -156,17 +306,22 @@ static void on_readable(struct loop_watch *w, int fd, uint32_t events, void *dat
         read_some(s, (events & (EPOLLHUP | EPOLLERR)) != 0);
 }
 
-struct output_stream *output_open(struct loop *l, int fd, const char *name, int stream,
-                                  void (*on_eof)(struct output_stream *, void *), void *data)
+static struct output_stream *open_stream(struct loop *l, int fd, struct filestate *fs, const char *name, int stream,
+                                         void (*on_eof)(struct output_stream *, void *), void *data)
 {
         struct output_stream *s = xcalloc(1, sizeof *s);
 
-        *s = (struct output_stream){ .fd = fd, .stream = stream, .name = xstrdup(name), .on_eof = on_eof, .data = data };
+        *s = (struct output_stream){ .loop = l, .fs = fs, .fd = fd, .stream = stream, .name = xstrdup(name),
+                                     .on_eof = on_eof, .data = data };
         (void)fd_set_nonblock(fd, true);
-        s->watch = loop_add_fd(l, fd, paused ? 0 : EPOLLIN, on_readable, s);
+        /* a file stream reads whatever the log is doing */
+        s->watch = loop_add_fd(l, fd, paused && !fs ? 0 : EPOLLIN, on_readable, s);
         if (!s->watch) {
                 int e = errno;
                 safe_close(fd);
+                if (fs)
+                        outfile_put(fs->file);
+                free(fs);
                 free(s->name);
                 free(s);
                 errno = e;
@@ -179,6 +334,21 @@ struct output_stream *output_open(struct loop *l, int fd, const char *name, int 
         return s;
 }
 
+struct output_stream *output_open(struct loop *l, int fd, const char *name, int stream,
+                                  void (*on_eof)(struct output_stream *, void *), void *data)
+{
+        return open_stream(l, fd, NULL, name, stream, on_eof, data);
+}
+
+struct output_stream *output_open_file(struct loop *l, int fd, struct outfile *file, const char *name, int stream,
+                                       void (*on_eof)(struct output_stream *, void *), void *data)
+{
+        struct filestate *fs = xcalloc(1, sizeof *fs);
+
+        fs->file = file;
+        return open_stream(l, fd, fs, name, stream, on_eof, data);
+}
+
 void output_rename(struct output_stream *s, const char *name)
 {
         free(s->name);
@@ -189,6 +359,16 @@ struct output_stream *output_close(struct output_stream *s)
 {
         if (!s)
                 return NULL;
+        if (s->fs) {
+                /* what the file would take now; then it is let go */
+                (void)file_flush_tail(s);
+                outfile_unwait(s->fs->file, s);
+                outfile_put(s->fs->file);
+                free(s->fs->tail);
+                free(s->fs->unsent);
+                free(s->fs);
+                s->fs = NULL;
+        }
         if (!s->eof) {
                 flush_pending(s);
                 s->watch = loop_del_fd(s->watch);
@@ -211,7 +391,7 @@ void output_set_paused(bool p)
                 return;
         paused = p;
         for (struct output_stream *s = streams; s; s = s->next)
-                if (s->watch)
+                if (s->watch && !s->fs)
                         (void)loop_mod_fd(s->watch, p ? 0 : EPOLLIN);
 }
 

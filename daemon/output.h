@@ -2,7 +2,13 @@
  * records (a line, or at most 4096 bytes of a longer one, cut at the last
  * character boundary where it is UTF-8 there, else at 4096 bytes; a last
  * line without newline is delivered at EOF) and handed to log_output(). While the log
- * buffer is congested every stream stops reading (the worker blocks). */
+ * buffer is congested every such stream stops reading (the worker blocks).
+ *
+ * A file stream (output_open_file(), `stdout = "/path"`) copies the pipe's
+ * bytes unchanged into its file instead, whole lines at a time (a line
+ * longer than OUTPUT_FILE_LINE_MAX is written in pieces), so that a reopen
+ * of the file (outfile.h) never splits a line between the old file and the
+ * new; what is left without a newline at EOF is written as it is. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,11 +18,18 @@ struct loop;
 struct output_stream;
 
 #define OUTPUT_RECORD_MAX 4096
+#define OUTPUT_FILE_LINE_MAX (64 * 1024)
+
+struct outfile;
 
 /* Takes ownership of fd (made non-blocking); keeps a copy of name. on_eof is called
  * once, after the last record, from the loop. NULL on failure (errno). */
 struct output_stream *output_open(struct loop *l, int fd, const char *name, int stream,
                                   void (*on_eof)(struct output_stream *s, void *data), void *data);
+/* The same for a file stream: takes fd and the reference to file (both
+ * released by output_close(), also on failure). */
+struct output_stream *output_open_file(struct loop *l, int fd, struct outfile *file, const char *name, int stream,
+                                       void (*on_eof)(struct output_stream *s, void *data), void *data);
 /* fn sees every record of s after it is logged (with output_open()'s
  * data), e.g. to match a log probe; NULL: none. */
 void output_on_record(struct output_stream *s, void (*fn)(const char *p, size_t n, void *data));

@@ -19,7 +19,9 @@
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
+#include "logbuf.h"
 #include "notify.h"
+#include "outfile.h"
 #include "output.h"
 #include "parse.h"
 #include "probe.h"
@@ -79,6 +81,7 @@ struct run {
         usec_t started_real;
         int devnull_w;
         struct notify_server *nsrv;
+        struct logbuf *logbuf; /* what `gracectl logs` reads */
         struct control *ctl;
         struct control **retired; /* replaced by a reload; closed once the request that did it is answered */
         size_t n_retired;
@@ -205,12 +208,16 @@ static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data
 }
 
 /* Opens fd 1/2 for the child as configured; *parent_end is the read end
- * of a log pipe (or -1). Returns the fd for the child or -1 (inherit). */
-static int open_stream(struct run *r, enum out_mode mode, const char *path, int *parent_end, int *err)
+ * of a pipe graced reads (or -1): a log pipe, or for a file (*file set)
+ * the pipe whose bytes graced copies into it, so that it can reopen the
+ * file. Returns the fd for the child or -1 (inherit). */
+static int open_stream(struct run *r, enum out_mode mode, const char *path, int *parent_end, struct outfile **file,
+                       int *err)
 {
-        int p[2], fd;
+        int p[2], fd, e = 0;
 
         *parent_end = -1;
+        *file = NULL;
         switch (mode) {
         case OUT_LOG:
                 if (pipe2(p, O_CLOEXEC) < 0) {
@@ -227,13 +234,19 @@ static int open_stream(struct run *r, enum out_mode mode, const char *path, int 
                 }
                 return fd;
         case OUT_FILE:
-                fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-                if (fd < 0) {
-                        *err = errno;
-                        log_error(NULL, "start", "opening %s: %m", path);
+                *file = outfile_get(r->loop, path, &e);
+                if (!*file) {
+                        *err = -e;
+                        log_error(NULL, "start", "opening %s: %s", path, strerror(-e));
                         return -2;
                 }
-                return fd;
+                if (pipe2(p, O_CLOEXEC) < 0) {
+                        *err = errno;
+                        *file = outfile_put(*file);
+                        return -2;
+                }
+                *parent_end = p[0];
+                return p[1];
         default:
                 return -1;
         }
@@ -330,9 +343,11 @@ static void on_worker_record(const char *p, size_t n, void *data)
                 sup_on_probe(m->run->sup, m->w, PROBE_READY, true, NULL);
 }
 
-/* Watches the read end of a "log" stream; for a worker (w), it counts in
- * *streams and its EOF goes to the supervisor. */
-static void watch_output(struct run *r, int fd, const char *logname, int stream, struct worker *w, unsigned *streams)
+/* Watches the read end of a "log" stream (file: of a file's pipe; the
+ * reference goes to the stream); for a worker (w), it counts in *streams
+ * and its EOF goes to the supervisor. */
+static void watch_output(struct run *r, int fd, struct outfile *file, const char *logname, int stream,
+                         struct worker *w, unsigned *streams)
 {
         struct stream_ref *ref = NULL;
 
@@ -341,7 +356,8 @@ static void watch_output(struct run *r, int fd, const char *logname, int stream,
                 ref->m = mech_of(r, w);
                 ref->epoch = worker_stream_epoch(w);
         }
-        struct output_stream *os = output_open(r->loop, fd, logname, stream, on_stream_eof, ref);
+        struct output_stream *os = file ? output_open_file(r->loop, fd, file, logname, stream, on_stream_eof, ref)
+                                        : output_open(r->loop, fd, logname, stream, on_stream_eof, ref);
 
         if (!os) {
                 log_error(logname, "output", "watching output: %m");
@@ -349,7 +365,7 @@ static void watch_output(struct run *r, int fd, const char *logname, int stream,
         } else if (ref) {
                 const struct conf_worker *c = worker_conf(w);
 
-                if (c->ready == READY_PROBE && c->ready_probe.kind == PROBE_LOG)
+                if (!file && c->ready == READY_PROBE && c->ready_probe.kind == PROBE_LOG)
                         output_on_record(os, on_worker_record);
                 ref->m->refs++;
                 (*streams)++;
@@ -400,12 +416,24 @@ static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, 
                  struct proc_child *child, unsigned *streams)
 {
         struct prep pr;
+        struct outfile *file[2] = { NULL, NULL };
         int pend[2] = { -1, -1 }, cfd[2] = { -1, -1 }, err = 0;
         int ret = prep_spec(r, &pr, argv, c, w != NULL);
 
         *streams = 0;
+        /* stdout and stderr to one file: one pipe, as `>file 2>&1`, so the
+         * file keeps the order in which the worker wrote to both */
+        if (ret == 0 && c->out[0] == OUT_FILE && c->out[1] == OUT_FILE && strcmp(c->out_path[0], c->out_path[1]) == 0) {
+                cfd[0] = open_stream(r, OUT_FILE, c->out_path[0], &pend[0], &file[0], &err);
+                if (cfd[0] == -2)
+                        ret = -err;
+                else if ((cfd[1] = fcntl(cfd[0], F_DUPFD_CLOEXEC, 3)) < 0)
+                        ret = -errno;
+        }
         for (int i = 0; i < 2 && ret == 0; i++) {
-                cfd[i] = open_stream(r, c->out[i], c->out_path[i], &pend[i], &err);
+                if (cfd[i] >= 0)
+                        continue;
+                cfd[i] = open_stream(r, c->out[i], c->out_path[i], &pend[i], &file[i], &err);
                 if (cfd[i] == -2)
                         ret = -err;
         }
@@ -416,10 +444,12 @@ static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, 
         }
         for (int i = 0; i < 2; i++) {
                 safe_close(cfd[i] >= 0 ? cfd[i] : -1);
-                if (pend[i] >= 0 && ret < 0)
+                if (pend[i] >= 0 && ret < 0) {
                         safe_close(pend[i]);
-                else if (pend[i] >= 0)
-                        watch_output(r, pend[i], logname, i, w, streams);
+                        outfile_put(file[i]);
+                } else if (pend[i] >= 0) {
+                        watch_output(r, pend[i], file[i], logname, i, w, streams);
+                }
         }
         prep_done(&pr);
         return ret;
@@ -645,8 +675,11 @@ static void op_release(void *ctx, pid_t pid, int pidfd)
 /* A worker removed by a reload is freed: its streams may still be open. */
 static void op_forget(void *ctx, struct worker *w)
 {
+        struct run *r = ctx;
         struct wmech *m = worker_mech(w);
 
+        /* its `gracectl logs` records go with it */
+        logbuf_drop(r->logbuf, worker_name(w));
         if (!m)
                 return;
         op_probe_cancel(ctx, w);
@@ -654,6 +687,56 @@ static void op_forget(void *ctx, struct worker *w)
         m->w = NULL;
         close_status(m);
         mech_unref(m);
+}
+
+/* ---- gracectl logs ---- */
+
+/* A record about a worker goes to its ring, and to the `logs -f` readers:
+ * graced's own records about it, its captured lines and its hooks' ("web/
+ * pre_stop[stdout]: ..."). The ring is made at a worker's first record and
+ * dropped when the worker is forgotten. */
+static void on_log_record(const struct log_record *rec, void *data)
+{
+        static const char *const hooks[] = { "pre_stop", "post_stop" };
+        struct run *r = data;
+        struct logring *ring;
+        const char *hook = NULL, *slash, *name = rec->worker;
+        char buf[NAME_MAX_LEN + 1];
+
+        if (!r->logbuf || !logbuf_wanted(r->logbuf))
+                return;
+        slash = rec->stream ? strchr(rec->worker, '/') : NULL;
+        if (slash) {
+                /* a hook's line: its worker's, when the rest names a hook */
+                for (size_t i = 0; i < ELEMENTSOF(hooks) && !hook; i++)
+                        if (strcmp(slash + 1, hooks[i]) == 0)
+                                hook = hooks[i];
+                if (!hook || (size_t)(slash - rec->worker) > NAME_MAX_LEN)
+                        return; /* a cleanup step's: not about a worker */
+                memcpy(buf, rec->worker, (size_t)(slash - rec->worker));
+                buf[slash - rec->worker] = 0;
+                name = buf;
+        }
+        ring = logbuf_find(r->logbuf, name);
+        if (!ring && r->sup && sup_find(r->sup, name))
+                ring = logbuf_ring(r->logbuf, name);
+        if (ring)
+                logbuf_add(ring, rec->ts, rec->level, rec->event, hook, rec->stream, rec->msg, rec->len);
+}
+
+/* SIGUSR2, gracectl reopen. */
+static int run_reopen(struct run *r, unsigned *n_files, char **errors)
+{
+        unsigned failed = 0;
+        unsigned n = outfile_reopen_all(&failed, errors);
+
+        if (failed)
+                log_warning(NULL, "reopen", "reopened %u of %u files", n, n + failed);
+        else
+                log_notice(NULL, "reopen", "reopened %u file%s", n, n == 1 ? "" : "s");
+        if (n_files)
+                *n_files = n;
+        return failed ? -EIO : 0;
 }
 
 static void op_finished(void *ctx, int code)
@@ -727,6 +810,9 @@ static void on_signal(struct loop_watch *lw, int fd, uint32_t events, void *data
                         log_notice(NULL, "reload", "SIGHUP: reloading %s", r->config_path);
                         (void)run_reload(r, &errors);
                         free(errors);
+                } else if (si.ssi_signo == SIGUSR2) {
+                        log_info(NULL, "reopen", "SIGUSR2: reopening the files workers write to");
+                        (void)run_reopen(r, NULL, NULL);
                 }
                 else
                         sup_on_signal(r->sup, (int)si.ssi_signo);
@@ -840,6 +926,7 @@ static int run_reload(struct run *r, char **errors)
                 return err;
         }
         log_set_name_width(sup_label_width(r->sup));
+        logbuf_set_limit(r->logbuf, c->log_buffer);
         log_notice(NULL, "reload", "reloaded %s: %u added, %u removed, %u changed, %u unchanged", r->config_path,
                    counts[0], counts[1], counts[2], counts[3]);
         if (!r->report_override) {
@@ -898,8 +985,11 @@ static void ctl_shutdown(void *ctx, bool force)
 }
 
 static struct sup *ctl_sup(void *ctx) { return ((struct run *)ctx)->sup; }
+static struct logbuf *ctl_logbuf(void *ctx) { return ((struct run *)ctx)->logbuf; }
+static int ctl_reopen(void *ctx, unsigned *n_files, char **errors) { return run_reopen(ctx, n_files, errors); }
 
-static const struct control_hooks ctl_hooks = { .reload = ctl_reload, .shutdown = ctl_shutdown, .sup = ctl_sup };
+static const struct control_hooks ctl_hooks = { .reload = ctl_reload, .shutdown = ctl_shutdown, .sup = ctl_sup,
+                                                .logbuf = ctl_logbuf, .reopen = ctl_reopen };
 
 static void on_log_writable(struct loop_watch *lw, int fd, uint32_t events, void *data)
 {
@@ -926,7 +1016,7 @@ static void log_congestion(bool congested, void *data) { output_set_paused(conge
  * any of it cannot be had. */
 static void set_up(struct run *r, const struct run_opts *o)
 {
-        static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD };
+        static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD };
         int e;
 
         notify_init();
@@ -972,8 +1062,12 @@ static void check_nofile(const struct conf *c)
         uint64_t limit = proc_nofile_limit();
         size_t need = 0, fit;
 
-        for (size_t i = 0; i < c->n_workers; i++)
-                need += 1 + (c->workers[i].out[0] == OUT_LOG) + (c->workers[i].out[1] == OUT_LOG);
+        /* a pipe per "log" or file stream (a file's own fd is shared: not counted) */
+        for (size_t i = 0; i < c->n_workers; i++) {
+                need++; /* its pidfd */
+                for (int k = 0; k < 2; k++)
+                        need += c->workers[i].out[k] == OUT_LOG || c->workers[i].out[k] == OUT_FILE;
+        }
         if (c->n_workers == 0 || limit == 0 || limit == UINT64_MAX)
                 return;
         fit = proc_workers_for_nofile(limit, (unsigned)((need + c->n_workers - 1) / c->n_workers), c->max_parallel,
@@ -1004,8 +1098,10 @@ static void tear_down(struct run *r)
 {
         r->nsrv = notify_server_close(r->nsrv);
         close_retired(r);
-        r->ctl = control_close(r->ctl);
+        r->ctl = control_close(r->ctl); /* `logs -f` readers get what is left, then EOF */
+        log_set_tap(NULL, NULL);
         r->sup = sup_free(r->sup); /* forgets every worker: op_forget() */
+        r->logbuf = logbuf_free(r->logbuf);
         r->probes = probes_free(r->probes);
         while (r->hookstats)
                 hookstat_free(r->hookstats);
@@ -1035,6 +1131,8 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         r.report_path = xstrdup(o->report_path ? o->report_path : c->report_file);
         set_up(&r, o);
         check_nofile(c);
+        r.logbuf = logbuf_new(c->log_buffer);
+        log_set_tap(on_log_record, &r);
         open_control(&r, c->control_socket);
         r.sup = sup_new(c, p, &ops, &r); /* takes p */
         log_set_name_width(sup_label_width(r.sup));

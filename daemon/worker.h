@@ -92,7 +92,7 @@ struct worker;
 struct spawned {
         pid_t pid;
         int pidfd;
-        unsigned streams; /* output pipes opened ("log" streams) */
+        unsigned streams; /* output pipes opened ("log" and file streams) */
 };
 
 struct sup_ops {

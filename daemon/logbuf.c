@@ -1,0 +1,344 @@
+/* logbuf.c - per-worker rings of records, one list of them all in the
+ * order they were made (that order is the time order `gracectl logs`
+ * merges in), and the cursors of its readers. A record's memory belongs to
+ * its ring alone: a cursor only points at the next record it will look at,
+ * and when a record leaves its ring the cursors that had not read it yet
+ * count it as skipped. No system calls, no logging. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmap.h"
+#include "logbuf.h"
+
+/* The longest message kept (graced's own records can be long: a command
+ * line); captured lines are at most 4096 bytes anyway. */
+#define MAX_TEXT 8192
+
+enum {
+        REC_STDOUT = 1 << 0,
+        REC_STDERR = 1 << 1,
+        REC_EXTRA = 1 << 2, /* a string follows the message: the event (own records) or the hook (captured) */
+};
+
+struct logrec {
+        struct logrec *prev, *next; /* every record, oldest first */
+        struct logrec *newer;       /* the next one of its ring */
+        struct logring *ring;
+        uint64_t seq; /* order of making, from 1 */
+        usec_t ts;
+        uint32_t len;
+        uint8_t level;
+        uint8_t flags;
+        char text[]; /* msg, NUL[, extra, NUL] */
+};
+
+struct logring {
+        struct logbuf *buf;
+        struct logrec *oldest, *newest;
+        size_t n;
+        char name[];
+};
+
+struct logbuf {
+        unsigned limit;
+        struct hmap rings; /* name -> ring; the key is the ring's own name */
+        struct logrec *first, *last;
+        size_t n;
+        uint64_t next_seq;
+        struct logcursor *cursors;
+};
+
+struct logcursor {
+        struct logbuf *buf;
+        struct logcursor *prev, *next;
+        struct logrec *pos; /* the next record to look at; NULL: after the last one */
+        uint64_t read_seq;  /* every record up to this one was read or passed over */
+        uint64_t end_seq;   /* not a follower: the last record it reads */
+        uint64_t skipped;   /* not told yet */
+        uint64_t skip_seq;  /* the newest of those: the count is told before the first record after it */
+        bool follow;
+        char **names; /* sorted; n_names = 0: every worker */
+        size_t n_names;
+        void (*wake)(struct logcursor *, void *);
+        void *data;
+        char label[160]; /* "NAME/HOOK" of the record handed out */
+};
+
+struct logbuf *logbuf_new(unsigned limit)
+{
+        struct logbuf *b = xcalloc(1, sizeof *b);
+
+        b->limit = limit;
+        b->rings = (struct hmap)HMAP_INIT_STR;
+        b->next_seq = 1;
+        return b;
+}
+
+unsigned logbuf_limit(const struct logbuf *b) { return b->limit; }
+bool logbuf_wanted(const struct logbuf *b) { return b->limit > 0 || b->cursors; }
+size_t logbuf_n_records(const struct logbuf *b) { return b->n; }
+size_t logbuf_ring_len(const struct logring *r) { return r ? r->n : 0; }
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static bool selected(const struct logcursor *c, const struct logring *r)
+{
+        const char *key = r->name;
+
+        return c->n_names == 0 || bsearch(&key, c->names, c->n_names, sizeof *c->names, cmp_name);
+}
+
+/* rec goes away: cursors that had not read it count it, those about to
+ * look at it move on. */
+static void forget_for_cursors(struct logbuf *b, struct logrec *rec)
+{
+        for (struct logcursor *c = b->cursors; c; c = c->next) {
+                if (rec->seq > c->read_seq && (c->follow || rec->seq <= c->end_seq) && selected(c, rec->ring)) {
+                        c->skipped++;
+                        c->skip_seq = MAX(c->skip_seq, rec->seq);
+                }
+                if (c->pos == rec)
+                        c->pos = rec->next;
+        }
+}
+
+/* Removes the oldest record of r. */
+static void evict(struct logring *r)
+{
+        struct logbuf *b = r->buf;
+        struct logrec *rec = r->oldest;
+
+        forget_for_cursors(b, rec);
+        r->oldest = rec->newer;
+        if (!r->oldest)
+                r->newest = NULL;
+        r->n--;
+        if (rec->prev)
+                rec->prev->next = rec->next;
+        else
+                b->first = rec->next;
+        if (rec->next)
+                rec->next->prev = rec->prev;
+        else
+                b->last = rec->prev;
+        b->n--;
+        free(rec);
+}
+
+static void trim(struct logring *r, size_t keep)
+{
+        while (r->n > keep)
+                evict(r);
+}
+
+void logbuf_set_limit(struct logbuf *b, unsigned limit)
+{
+        b->limit = limit;
+        for (size_t i = 0; i < b->rings.cap; i++)
+                if (b->rings.v[i].val)
+                        trim(b->rings.v[i].val, limit);
+}
+
+struct logring *logbuf_find(struct logbuf *b, const char *name) { return hmap_get_str(&b->rings, name); }
+
+struct logring *logbuf_ring(struct logbuf *b, const char *name)
+{
+        struct logring *r = logbuf_find(b, name);
+        size_t len = strlen(name);
+
+        if (r)
+                return r;
+        r = xcalloc(1, sizeof *r + len + 1);
+        r->buf = b;
+        memcpy(r->name, name, len + 1);
+        hmap_put(&b->rings, (uintptr_t)r->name, r);
+        return r;
+}
+
+void logbuf_drop(struct logbuf *b, const char *name)
+{
+        struct logring *r = b ? logbuf_find(b, name) : NULL;
+
+        if (!r)
+                return;
+        trim(r, 0);
+        hmap_del(&b->rings, (uintptr_t)r->name);
+        free(r);
+}
+
+struct logbuf *logbuf_free(struct logbuf *b)
+{
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->rings.cap; i++) {
+                struct logring *r = b->rings.v[i].val;
+
+                if (r) {
+                        trim(r, 0);
+                        free(r);
+                }
+        }
+        hmap_done(&b->rings);
+        free(b);
+        return NULL;
+}
+
+static struct logrec *make_record(struct logring *r, usec_t ts, int level, const char *extra, const char *stream,
+                                  const char *msg, size_t len)
+{
+        size_t elen = extra ? strlen(extra) + 1 : 0;
+        struct logrec *rec;
+
+        if (len > MAX_TEXT)
+                len = utf8_cut(msg, MAX_TEXT);
+        rec = xmalloc(sizeof *rec + len + 1 + elen);
+        *rec = (struct logrec){ .ring = r, .seq = r->buf->next_seq++, .ts = ts, .len = (uint32_t)len,
+                                .level = (uint8_t)(level < 0 ? 0 : level > 7 ? 7 : level) };
+        if (stream)
+                rec->flags |= strcmp(stream, "stderr") == 0 ? REC_STDERR : REC_STDOUT;
+        memcpy(rec->text, msg, len);
+        rec->text[len] = 0;
+        if (extra) {
+                rec->flags |= REC_EXTRA;
+                memcpy(rec->text + len + 1, extra, elen);
+        }
+        return rec;
+}
+
+void logbuf_add(struct logring *r, usec_t ts, int level, const char *event, const char *hook, const char *stream,
+                const char *msg, size_t len)
+{
+        struct logbuf *b = r->buf;
+        struct logrec *rec;
+
+        if (b->limit == 0 && !b->cursors)
+                return; /* nobody would ever read it */
+        rec = make_record(r, ts, level, stream ? hook : event, stream, msg, len);
+        if (b->limit > 0) {
+                rec->prev = b->last;
+                if (b->last)
+                        b->last->next = rec;
+                else
+                        b->first = rec;
+                b->last = rec;
+                b->n++;
+                if (r->newest)
+                        r->newest->newer = rec;
+                else
+                        r->oldest = rec;
+                r->newest = rec;
+                r->n++;
+                trim(r, b->limit);
+        }
+        /* followers that had read everything read on from here */
+        for (struct logcursor *c = b->cursors; c; c = c->next)
+                if (c->follow && !c->pos && selected(c, r)) {
+                        c->pos = rec;
+                        c->wake(c, c->data);
+                }
+        if (b->limit == 0) {
+                /* kept nowhere: those that could not take it now never will */
+                forget_for_cursors(b, rec);
+                free(rec);
+        }
+}
+
+struct logcursor *logbuf_cursor_new(struct logbuf *b, char *const *names, size_t n_names, size_t lines, bool follow,
+                                    void (*wake)(struct logcursor *, void *), void *data)
+{
+        struct logcursor *c = xcalloc(1, sizeof *c);
+        struct logrec *start = NULL;
+        size_t found = 0;
+
+        c->buf = b;
+        c->follow = follow;
+        c->wake = wake;
+        c->data = data;
+        if (n_names > 0) {
+                c->names = xcalloc(n_names, sizeof *c->names);
+                for (size_t i = 0; i < n_names; i++)
+                        c->names[i] = xstrdup(names[i]);
+                qsort(c->names, n_names, sizeof *c->names, cmp_name);
+                c->n_names = n_names;
+        }
+        /* the last `lines` records of the selection, from the newest back */
+        for (struct logrec *rec = b->last; rec && found < lines; rec = rec->prev)
+                if (selected(c, rec->ring)) {
+                        start = rec;
+                        found++;
+                }
+        c->pos = start;
+        c->read_seq = start ? start->seq - 1 : b->next_seq - 1;
+        c->end_seq = b->next_seq - 1;
+        c->next = b->cursors;
+        if (b->cursors)
+                b->cursors->prev = c;
+        b->cursors = c;
+        return c;
+}
+
+struct logcursor *logbuf_cursor_free(struct logcursor *c)
+{
+        if (!c)
+                return NULL;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                c->buf->cursors = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        for (size_t i = 0; i < c->n_names; i++)
+                free(c->names[i]);
+        free(c->names);
+        free(c);
+        return NULL;
+}
+
+static void view(struct logcursor *c, const struct logrec *rec, struct logrec_view *v)
+{
+        const char *extra = rec->flags & REC_EXTRA ? rec->text + rec->len + 1 : NULL;
+        bool captured = rec->flags & (REC_STDOUT | REC_STDERR);
+
+        *v = (struct logrec_view){ .ts = rec->ts, .level = rec->level, .worker = rec->ring->name,
+                                   .event = captured ? "output" : extra ? extra : "log",
+                                   .stream = !captured                  ? NULL
+                                             : rec->flags & REC_STDERR ? "stderr"
+                                                                       : "stdout",
+                                   .msg = rec->text, .len = rec->len };
+        if (captured && extra) {
+                snprintf(c->label, sizeof c->label, "%s/%s", rec->ring->name, extra);
+                v->worker = c->label;
+        }
+}
+
+enum logcursor_item logbuf_cursor_next(struct logcursor *c, struct logrec_view *v, uint64_t *skipped)
+{
+        for (;;) {
+                struct logrec *rec = c->pos;
+
+                if (rec && !c->follow && rec->seq > c->end_seq)
+                        rec = NULL; /* made after the request: not for this reader */
+                if (rec && !selected(c, rec->ring)) {
+                        c->read_seq = rec->seq;
+                        c->pos = rec->next;
+                        continue;
+                }
+                /* what was dropped, in its place: before the first record made after it */
+                if (c->skipped && (!rec || rec->seq > c->skip_seq)) {
+                        *skipped = c->skipped;
+                        c->skipped = 0;
+                        return LOGCURSOR_SKIPPED;
+                }
+                if (!rec) {
+                        if (c->follow)
+                                return LOGCURSOR_NONE;
+                        c->pos = NULL;
+                        return LOGCURSOR_END;
+                }
+                view(c, rec, v);
+                c->read_seq = rec->seq;
+                c->pos = rec->next;
+                return LOGCURSOR_RECORD;
+        }
+}
