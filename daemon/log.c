@@ -328,11 +328,17 @@ static void append_sanitized(struct sbuf *b, const char *s, size_t len)
 void log_format_text(struct sbuf *b, const char *prefix, int level, const char *worker, const char *stream,
                      const char *msg, size_t len)
 {
+        /* no printf: this runs for every captured line */
         sbuf_adds(b, prefix);
-        if (stream)
-                sbuf_addf(b, "%s[%s]: ", worker, stream);
-        else if (worker)
-                sbuf_addf(b, "%s: ", worker);
+        if (worker)
+                sbuf_adds(b, worker);
+        if (stream) {
+                sbuf_add(b, "[", 1);
+                sbuf_adds(b, stream);
+                sbuf_add(b, "]: ", 3);
+        } else if (worker) {
+                sbuf_add(b, ": ", 2);
+        }
         if (!stream && level <= LOG_WARNING)
                 sbuf_adds(b, level <= LOG_ERR ? "error: " : "warning: ");
         append_sanitized(b, msg, len);

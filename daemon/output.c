@@ -15,6 +15,7 @@
 
 /* A file stream's own state. */
 struct filestate {
+        struct loop *loop;
         struct outfile *file;
         char *tail; /* the last line's start, until its newline comes */
         size_t tlen, tcap;
@@ -24,7 +25,6 @@ struct filestate {
 };
 
 struct output_stream {
-        struct loop *loop;
         struct loop_watch *watch;
         struct filestate *fs; /* a file stream */
         int fd;
@@ -240,7 +240,7 @@ static void on_file_writable(void *data)
                 (void)finish(s); /* may free s (on_eof) */
                 return;
         }
-        s->watch = loop_add_fd(s->loop, s->fd, EPOLLIN, on_readable, s);
+        s->watch = loop_add_fd(fs->loop, s->fd, EPOLLIN, on_readable, s);
         if (!s->watch) {
                 log_warning(s->name, "output", "watching output: %m");
                 (void)finish(s);
@@ -311,7 +311,7 @@ static struct output_stream *open_stream(struct loop *l, int fd, struct filestat
 {
         struct output_stream *s = xcalloc(1, sizeof *s);
 
-        *s = (struct output_stream){ .loop = l, .fs = fs, .fd = fd, .stream = stream, .name = xstrdup(name),
+        *s = (struct output_stream){ .fs = fs, .fd = fd, .stream = stream, .name = xstrdup(name),
                                      .on_eof = on_eof, .data = data };
         (void)fd_set_nonblock(fd, true);
         /* a file stream reads whatever the log is doing */
@@ -345,6 +345,7 @@ struct output_stream *output_open_file(struct loop *l, int fd, struct outfile *f
 {
         struct filestate *fs = xcalloc(1, sizeof *fs);
 
+        fs->loop = l;
         fs->file = file;
         return open_stream(l, fd, fs, name, stream, on_eof, data);
 }
