@@ -152,11 +152,15 @@ static void mech_unref(struct wmech *m)
         }
 }
 
-/* One worker pipe: its worker, and the epoch it was opened in (an EOF
- * after the supervisor stopped waiting for that pipe is not counted). */
+/* One worker pipe: its worker, the epoch it was opened in (an EOF after
+ * the supervisor stopped waiting for that pipe is not counted) and the run
+ * (worker_starts()) it belongs to: a pipe outlives its run while something
+ * the run left behind holds it, and the epoch stays the same across runs
+ * while that pipe is still waited for. */
 struct stream_ref {
         struct wmech *m;
         unsigned epoch;
+        unsigned run;
 };
 
 static void on_stream_eof(struct output_stream *os, void *data)
@@ -302,14 +306,16 @@ static int user_groups(const struct conf_worker *c, gid_t **ret, size_t *n)
 /* ---- probes ---- */
 
 /* A log probe's record: a match makes a starting worker ready. Only the
- * current run's streams count (a record of an earlier run is ignored). */
+ * current run's streams count (a record of an earlier run, written by what
+ * that run left behind, is ignored). */
 static void on_worker_record(const char *p, size_t n, void *data)
 {
         struct stream_ref *ref = data;
         struct wmech *m = ref->m;
         const struct conf_worker *c;
 
-        if (!m->w || !m->run->sup || worker_state(m->w) != WORKER_STARTING || ref->epoch != worker_stream_epoch(m->w))
+        if (!m->w || !m->run->sup || worker_state(m->w) != WORKER_STARTING || ref->epoch != worker_stream_epoch(m->w) ||
+            ref->run != worker_starts(m->w))
                 return;
         c = worker_conf(m->w);
         if (c->ready != READY_PROBE || c->ready_probe.kind != PROBE_LOG)
@@ -340,6 +346,7 @@ static void watch_output(struct run *r, int fd, const char *logname, int stream,
                 ref = xcalloc(1, sizeof *ref);
                 ref->m = mech_of(r, w);
                 ref->epoch = worker_stream_epoch(w);
+                ref->run = worker_starts(w); /* counted before the spawn */
         }
         struct output_stream *os = output_open(r->loop, fd, logname, stream, on_stream_eof, ref);
 
