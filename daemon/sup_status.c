@@ -193,3 +193,21 @@ size_t sup_stopping(const struct sup *s, struct worker **out, size_t max)
         }
         return n;
 }
+
+bool sup_readiness(const struct sup *s, char *buf, size_t len)
+{
+        unsigned ready, total = 0;
+
+        if (s->env.shutting_down) {
+                snprintf(buf, len, "shutting down");
+                return false;
+        }
+        if (s->ready_notified)
+                return true;
+        /* the counts of sup_status_line(): no walk over the workers */
+        for (enum worker_state st = WORKER_WAITING; st <= WORKER_FAILED; st++)
+                total += s->env.n_up[st];
+        ready = s->env.n_up[WORKER_RUNNING] + s->env.n_up_done;
+        snprintf(buf, len, "starting: %u of %u workers ready", ready, total);
+        return false;
+}
