@@ -1,6 +1,7 @@
 /* sup_status.c - what the supervisor says about itself in words: the
  * STATUS= line for systemd, the one-line summary of a shutdown and the
- * status lines of SIGUSR1, and whether a shutdown was clean. Reads the
+ * status lines of SIGUSR1, whether a shutdown was clean, and readiness
+ * for the HTTP endpoint's /readyz. Reads the
  * supervisor (sup_int.h) and its workers (worker.h); changes nothing, makes
  * no system calls. */
 #include <stdio.h>
