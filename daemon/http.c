@@ -278,11 +278,13 @@ _printf_(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         char msg[512];
         size_t n;
 
+        if (log_get_max_level() < LOG_DEBUG)
+                return;
         vsnprintf(msg, sizeof msg, fmt, ap);
         n = strlen(msg);
         while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
                 msg[--n] = '\0';
-        log_debug(NULL, "http", "%s", msg);
+        log_debug(NULL, "http", "http: %s", msg);
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
@@ -307,7 +309,7 @@ static void run_mhd(struct http *h)
 {
         /* reads, answers, writes and closes what is ready, without blocking */
         if (MHD_run(h->d) != MHD_YES)
-                log_debug(NULL, "http", "MHD_run failed");
+                log_debug(NULL, "http", "http: MHD_run failed");
         arm(h);
 }
 
@@ -351,7 +353,7 @@ static void on_accept(struct loop_watch *lw, int lfd, uint32_t events, void *dat
                 if (MHD_add_connection(h->d, fd, (const struct sockaddr *)&ss, len) == MHD_YES)
                         added = true;
                 else
-                        log_debug(NULL, "http", "connection refused: %s",
+                        log_debug(NULL, "http", "http: connection refused: %s",
                                   errno == ENFILE ? "too many connections" : strerror(errno));
         }
         /* a new connection has its idle deadline */
