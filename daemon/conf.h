@@ -98,6 +98,7 @@ struct conf {
         usec_t ready_timeout;     /* default 60s */
         char *report_file;        /* NULL: none */
         char *control_socket;     /* NULL: default chain; "": off */
+        char *http_listen;        /* NULL or "": off; else HOST:PORT (parse_inet_address) */
         char *include_dir;        /* NULL: none */
         struct conf_cleanup *cleanup;
         size_t n_cleanup;
