@@ -704,9 +704,8 @@ bool plan_print_json(FILE *f, const struct conf *c, const struct plan *p)
                 w = xasprintf("worst case %s exceeds shutdown_timeout %s", format_duration(worst, b1, sizeof(b1)),
                               format_duration(c->shutdown_timeout, b2, sizeof(b2)));
         json_object_object_add(o, "warning", w ? json_object_new_string(w) : NULL);
-        fprintf(f, "%s\n",
-                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+        /* one line: for jq and scripts */
+        fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
         free(w);
         json_object_put(o);
         return warn;

@@ -51,6 +51,9 @@
  *                          (--block, --sleep-ms, --wait-file) and the gaps
  *                          between actions act on it. Further signals handled
  *                          this way are ignored once one arrived.
+ *   --signal-stamp FILE    when such a delayed signal arrives, write a --stamp of
+ *                          the moment it arrived (taken in the handler) to FILE
+ *                          before acting on it
  *   Until such an option is given every signal has the disposition testworker
  *   inherited, and the signal mask is never changed outside of a wait (so
  *   --report-fds shows what the supervisor gave).
@@ -121,6 +124,7 @@ static const char usage_text[] =
         "  --default SIG                 default disposition for SIG\n"
         "  --on-signal SIG CODE          on SIG exit with CODE at once\n"
         "  --on-signal-delay SIG MS CODE on SIG wait MS ms, then exit with CODE\n"
+        "  --signal-stamp FILE           stamp FILE with when that delayed signal arrived\n"
         "  --fork-grandchild FILE        grandchild in the same group that ignores SIGTERM,\n"
         "                                writes its pid to FILE and blocks forever\n"
         "  --orphan FILE                 grandchild that writes its pid to FILE and exits\n"
@@ -153,6 +157,7 @@ enum act {
         A_FORK_GRANDCHILD,
         A_ORPHAN,
         A_GRANDCHILD_DEVNULL,
+        A_SIGNAL_STAMP,
 };
 
 /* Argument kinds: s = string, n = count/ms (0..LLONG_MAX), c = exit code
@@ -186,6 +191,7 @@ static const struct opt opts[] = {
         { "--fork-grandchild", A_FORK_GRANDCHILD, "s" },
         { "--orphan", A_ORPHAN, "s" },
         { "--grandchild-devnull", A_GRANDCHILD_DEVNULL, "" },
+        { "--signal-stamp", A_SIGNAL_STAMP, "s" },
 };
 
 #define MAX_ARGS 3
@@ -235,8 +241,12 @@ static long long delay_ms[NSIG];
  * drop them in grandchildren). */
 static sigset_t handled;
 static sigset_t delayed;
-/* Set by the delayed handler: the first signal that arrived. */
+/* Set by the delayed handler: the first signal that arrived, and when
+ * (CLOCK_MONOTONIC and CLOCK_REALTIME: clock_gettime is async-signal-safe). */
 static volatile sig_atomic_t pending_sig;
+static struct timespec pending_mono, pending_real;
+/* --signal-stamp */
+static const char *signal_stamp_path;
 /* Prebuilt messages for --verbose in the immediate handler. */
 static char handler_msg[NSIG][80];
 
@@ -382,8 +392,11 @@ static void on_signal_exit(int sig)
 
 static void on_signal_delayed(int sig)
 {
-        if (!pending_sig)
-                pending_sig = sig;
+        if (pending_sig)
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &pending_mono);
+        clock_gettime(CLOCK_REALTIME, &pending_real);
+        pending_sig = sig;
 }
 
 static void set_disposition(int sig, void (*fn)(int))
@@ -401,6 +414,15 @@ static void __attribute__((noreturn)) handle_pending(void)
 {
         int sig = pending_sig;
         int code = handler_code[sig];
+
+        if (signal_stamp_path) {
+                char buf[96];
+                int n = snprintf(buf, sizeof(buf), "%ld %lld %lld\n", (long)getpid(),
+                                 pending_mono.tv_sec * 1000000000LL + pending_mono.tv_nsec,
+                                 pending_real.tv_sec * 1000000000LL + pending_real.tv_nsec);
+
+                write_atomic(signal_stamp_path, buf, (size_t)n);
+        }
 
         if (verbose)
                 fprintf(stderr, "testworker[%ld]: got SIG%s, exiting %d in %lldms\n", (long)getpid(),
@@ -924,6 +946,9 @@ static void run(const struct action *a)
                 break;
         case A_GRANDCHILD_DEVNULL:
                 grandchild_devnull = true;
+                break;
+        case A_SIGNAL_STAMP:
+                signal_stamp_path = a->s[0];
                 break;
         }
 }
