@@ -1034,7 +1034,8 @@ START_TEST(test_example_graced_conf)
                 "pre_stop_timeout", "post_stop",    "post_stop_timeout", "restart",   "restart_delay",
                 "restart_delay_max", "start_limit_burst", "start_limit_interval", "critical", "stdout",
                 "stderr",       "timeout",          "shielded",        "health",      "part_of",
-                "interval",     "failures",
+                "interval",     "failures",         "env_file",        "stop_on_exit", "shutdown_delay",
+                "exit_code_from",
         };
         char buf[65536];
         FILE *f;
