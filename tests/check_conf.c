@@ -842,7 +842,7 @@ END_TEST
  * problems; graced's start and reload (no env_files) do not read them. */
 START_TEST(test_env_files_checked)
 {
-        char *good = write_tmp("good.env", 0644, "A=1\n"), *bad = write_tmp("bad.env", 0644, "A=1\n\nB C=2\n");
+        char *good = write_tmp("good.env", 0644, "A=1\n"), *bad_env = write_tmp("bad.env", 0644, "A=1\n\nB C=2\n");
         char *quote = write_tmp("quote.env", 0644, "X='open\n"), *missing = xasprintf("%s/missing.env", tmpdir);
         char *path = write_tmp("main.conf", 0644,
                                "workers = (\n"
@@ -851,7 +851,7 @@ START_TEST(test_env_files_checked)
                                "  { name = \"b\"; command = [\"/bin/true\"]; env_file = [\"%s\", \"%s\"]; },\n"
                                "  { name = \"c\"; command = [\"/bin/true\"]; stop_timeout = -1; }\n"
                                ");\n",
-                               good, tmpdir, bad, missing, bad, quote);
+                               good, tmpdir, bad_env, missing, bad_env, quote);
         struct conf_load_opts opts = { .env_files = true };
         struct conf_diags d = { 0 };
         struct conf *c = NULL;
@@ -863,7 +863,7 @@ START_TEST(test_env_files_checked)
                          "%s:3: invalid variable name \"B C\" (letters, digits and _, not beginning with a digit)\n"
                          "%s: No such file or directory\n"
                          "%s:1: unterminated single quote\n",
-                         path, bad, missing, quote);
+                         path, bad_env, missing, quote);
         ck_assert_msg(strcmp(got, want) == 0, "--- got:\n%s--- expected:\n%s", got, want);
         free(got);
         free(want);
@@ -875,7 +875,7 @@ START_TEST(test_env_files_checked)
         ck_assert_uint_eq(d.n, 1);
         conf_diags_clear(&d);
         free(good);
-        free(bad);
+        free(bad_env);
         free(quote);
         free(missing);
         free(path);
