@@ -1983,6 +1983,9 @@ static void parse_main_file(struct loader *L, const config_t *cfg, const char *m
                 parse_workers(L, workers);
         if (L->include_dir)
                 load_include_dir(L, L->include_dir, main_dir);
+        /* back to the main file (its settings are named after it) */
+        L->cur_file = L->c->path;
+        L->cur_dir = main_dir;
         check_exit_code_from(L);
 }
 
