@@ -50,6 +50,7 @@ struct sup {
          * the shutdown when it is that one: graced exits with its code */
         char *exit_code_from;
         struct worker *code_worker;
+        bool by_stop_on_exit; /* a stop_on_exit worker's end began the shutdown */
         unsigned accepted_signals;
         usec_t last_signal;
 

@@ -51,6 +51,7 @@ void sup_on_ended(struct worker_env *env, struct worker *w)
         reason = xasprintf("worker %s exited", worker_name(w));
         if (s->exit_code_from && strcmp(s->exit_code_from, worker_name(w)) == 0)
                 s->code_worker = w;
+        s->by_stop_on_exit = true;
         log_notice(worker_name(w), "stop-on-exit", "ended, and stop_on_exit is set: shutting down");
         sup_shutdown(s, reason, false);
         free(reason);

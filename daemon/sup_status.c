@@ -14,7 +14,8 @@
 static char *stopping_line(const struct sup *s)
 {
         usec_t t = env_now((struct worker_env *)&s->env), end = s->budget.node.when, left = end != USEC_INFINITY && end > t ? end - t : 0;
-        char *r = xstrdup("stopping:"), b[32];
+        /* a worker's end is not what anyone would guess: say so */
+        char *r = s->by_stop_on_exit ? xasprintf("stopping (%s):", s->reason) : xstrdup("stopping:"), b[32];
         struct worker *w[4];
         size_t n = sup_stopping(s, w, ELEMENTSOF(w));
 

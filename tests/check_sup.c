@@ -3626,6 +3626,8 @@ static void ci_run(int status, int code)
         ck_assert_str_eq(sup_reason(S), "worker tests exited");
         HAS("notify STOPPING=1");
         HAS("signal db SIGTERM group");
+        /* STATUS= says why */
+        ck_assert_int_eq(cnt_prefix("notify STATUS=stopping (worker tests exited): db, "), 1);
         NOT_FINISHED();
         down("db", KILLED(SIGTERM));
         FINISHED(code);
@@ -3761,6 +3763,7 @@ START_TEST(test_stop_on_exit_signal_first)
         sig(SIGTERM);
         ck_assert_str_eq(sup_reason(S), "SIGTERM");
         HAS("signal tests SIGTERM group");
+        ck_assert_int_eq(cnt_prefix("notify STATUS=stopping: tests, "), 1);
         down("tests", KILLED(SIGTERM));
         down("db", KILLED(SIGTERM));
         FINISHED(0);
