@@ -154,8 +154,8 @@ START_TEST(test_env_file_bad)
 }
 END_TEST
 
-/* --check reads the env files: ENVFILE:LINE: message and 78; graced
- * itself starts anyway (only that worker's start fails). */
+/* --check and --print-plan read the env files: ENVFILE:LINE: message and
+ * 78 (graced itself starts with such a file: test_env_file_bad). */
 START_TEST(test_env_file_check)
 {
         struct gh g;
