@@ -1382,6 +1382,25 @@ static bool parse_exit_code_from(struct loader *L, const char *ctx, const config
         return true;
 }
 
+/* The HTTP endpoint's address: numeric or localhost (no name lookup), "" off. */
+static bool parse_http_listen(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf *c = obj;
+        struct sockaddr_storage ss;
+        socklen_t len;
+        const char *v, *why;
+
+        if (!get_string(L, ctx, s, STR_ANY, &v))
+                return false;
+        if (v[0] && parse_inet_address(v, &ss, &len, &why) < 0) {
+                diag_s(L, s, "%s: invalid http_listen address \"%s\": %s", ctx, v, why);
+                return false;
+        }
+        free(c->http_listen);
+        c->http_listen = xstrdup(v);
+        return true;
+}
+
 static bool parse_include_dir(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
 {
         const char *v;
@@ -1405,6 +1424,7 @@ static const struct key supervisor_keys[] = {
         { FN_KEY("exit_code_from", parse_exit_code_from) },
         { SUPERVISOR_KEY("report_file", KEY_PATH, report_file) },
         { FN_KEY("control_socket", parse_control_socket) },
+        { FN_KEY("http_listen", parse_http_listen) },
         { FN_KEY("include_dir", parse_include_dir) },
         { FN_KEY("cleanup", parse_cleanup) },
 };
@@ -2111,6 +2131,7 @@ struct conf *conf_free(struct conf *c)
         free(c->report_file);
         free(c->exit_code_from);
         free(c->control_socket);
+        free(c->http_listen);
         free(c->include_dir);
         for (size_t i = 0; i < c->n_cleanup; i++)
                 cleanup_done(&c->cleanup[i]);

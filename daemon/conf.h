@@ -106,6 +106,7 @@ struct conf {
         char *exit_code_from;     /* a stop_on_exit worker's name; NULL: none */
         char *report_file;        /* NULL: none */
         char *control_socket;     /* NULL: default chain; "": off */
+        char *http_listen;        /* NULL or "": off; else HOST:PORT (parse_inet_address) */
         char *include_dir;        /* NULL: none */
         struct conf_cleanup *cleanup;
         size_t n_cleanup;

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "envfile.h"
 #include "hmap.h"
+#include "http.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
@@ -86,6 +87,7 @@ struct run {
         struct control *ctl;
         struct control **retired; /* replaced by a reload; closed once the request that did it is answered */
         size_t n_retired;
+        struct http *http; /* http_listen's endpoint, NULL when off */
         const char *config_path;
 };
 
@@ -143,6 +145,7 @@ static int run_reload(struct run *r, char **errors);
 static void check_nofile(const struct conf *c);
 static const struct control_hooks ctl_hooks;
 static void rebind_control(struct run *r, const char *configured);
+static void rebind_http(struct run *r, const char *configured);
 
 static void close_status(struct wmech *m);
 
@@ -170,11 +173,15 @@ static void mech_unref(struct wmech *m)
         }
 }
 
-/* One worker pipe: its worker, and the epoch it was opened in (an EOF
- * after the supervisor stopped waiting for that pipe is not counted). */
+/* One worker pipe: its worker, the epoch it was opened in (an EOF after
+ * the supervisor stopped waiting for that pipe is not counted) and the run
+ * (worker_starts()) it belongs to: a pipe outlives its run while something
+ * the run left behind holds it, and the epoch stays the same across runs
+ * while that pipe is still waited for. */
 struct stream_ref {
         struct wmech *m;
         unsigned epoch;
+        unsigned run;
 };
 
 static void on_stream_eof(struct output_stream *os, void *data)
@@ -320,14 +327,16 @@ static int user_groups(const struct conf_worker *c, gid_t **ret, size_t *n)
 /* ---- probes ---- */
 
 /* A log probe's record: a match makes a starting worker ready. Only the
- * current run's streams count (a record of an earlier run is ignored). */
+ * current run's streams count (a record of an earlier run, written by what
+ * that run left behind, is ignored). */
 static void on_worker_record(const char *p, size_t n, void *data)
 {
         struct stream_ref *ref = data;
         struct wmech *m = ref->m;
         const struct conf_worker *c;
 
-        if (!m->w || !m->run->sup || worker_state(m->w) != WORKER_STARTING || ref->epoch != worker_stream_epoch(m->w))
+        if (!m->w || !m->run->sup || worker_state(m->w) != WORKER_STARTING || ref->epoch != worker_stream_epoch(m->w) ||
+            ref->run != worker_starts(m->w))
                 return;
         c = worker_conf(m->w);
         if (c->ready != READY_PROBE || c->ready_probe.kind != PROBE_LOG)
@@ -358,6 +367,7 @@ static void watch_output(struct run *r, int fd, const char *logname, int stream,
                 ref = xcalloc(1, sizeof *ref);
                 ref->m = mech_of(r, w);
                 ref->epoch = worker_stream_epoch(w);
+                ref->run = worker_starts(w); /* counted before the spawn */
         }
         struct output_stream *os = output_open(r->loop, fd, logname, stream, on_stream_eof, ref);
 
@@ -895,6 +905,7 @@ static int run_reload(struct run *r, char **errors)
                 r->report_path = xstrdup(c->report_file);
         }
         rebind_control(r, c->control_socket);
+        rebind_http(r, c->http_listen);
         check_nofile(c);
         conf_free(c);
         /* what the parse and the old settings leave in the heap goes back: a
@@ -951,6 +962,46 @@ static void ctl_shutdown(void *ctx, bool force)
 static struct sup *ctl_sup(void *ctx) { return ((struct run *)ctx)->sup; }
 
 static const struct control_hooks ctl_hooks = { .reload = ctl_reload, .shutdown = ctl_shutdown, .sup = ctl_sup };
+
+static const struct http_hooks http_hooks = { .sup = ctl_sup };
+
+static const char *http_on(const char *configured) { return configured && configured[0] ? configured : NULL; }
+
+/* A changed http_listen is bound anew (the same socket address spelled
+ * otherwise is no change); the old endpoint stays when that fails. */
+static void rebind_http(struct run *r, const char *configured)
+{
+        const char *want = http_on(configured);
+        struct http *n = NULL;
+        int e = 0;
+
+        if ((!want && !r->http) || (want && http_same_address(r->http, want)))
+                return;
+        if (want) {
+                n = http_open(r->loop, want, &http_hooks, r, &e);
+                if (!n && e == EADDRINUSE && http_same_port(r->http, want)) {
+                        /* the new address takes in the old one (0.0.0.0:P after
+                         * 127.0.0.1:P): free the port first, take the old one back
+                         * if the new one still cannot be had */
+                        char *old = xstrdup(http_address(r->http));
+                        int e2 = 0;
+
+                        r->http = http_close(r->http);
+                        n = http_open(r->loop, want, &http_hooks, r, &e);
+                        if (!n)
+                                r->http = http_open(r->loop, old, &http_hooks, r, &e2);
+                        free(old);
+                }
+                if (!n) {
+                        log_error(NULL, "reload", "http_listen %s: %s; keeping %s", want, strerror(e),
+                                  r->http ? http_address(r->http) : "none");
+                        return;
+                }
+        }
+        log_notice(NULL, "reload", "http_listen: %s", want ? want : "off");
+        r->http = http_close(r->http);
+        r->http = n;
+}
 
 static void on_log_writable(struct loop_watch *lw, int fd, uint32_t events, void *data)
 {
@@ -1017,7 +1068,8 @@ static void set_up(struct run *r, const struct run_opts *o)
 }
 
 /* Warns when the descriptor limit cannot hold every worker of c (each has
- * its pidfd and a pipe per "log" stream). */
+ * its pidfd and a pipe per "log" stream) besides the clients of the control
+ * socket and of the HTTP endpoint. */
 static void check_nofile(const struct conf *c)
 {
         uint64_t limit = proc_nofile_limit();
@@ -1028,7 +1080,7 @@ static void check_nofile(const struct conf *c)
         if (c->n_workers == 0 || limit == 0 || limit == UINT64_MAX)
                 return;
         fit = proc_workers_for_nofile(limit, (unsigned)((need + c->n_workers - 1) / c->n_workers), c->max_parallel,
-                                      CONTROL_MAX_CLIENTS);
+                                      CONTROL_MAX_CLIENTS + (http_on(c->http_listen) ? HTTP_MAX_CLIENTS + 2 : 0));
         if (c->n_workers > fit)
                 log_warning(NULL, "start", "descriptor limit %llu allows about %zu workers; this configuration has %zu",
                             (unsigned long long)limit, fit, c->n_workers);
@@ -1051,11 +1103,27 @@ static void open_control(struct run *r, const char *configured)
         free(path);
 }
 
+/* The HTTP endpoint, before any worker starts: an address that cannot be
+ * bound is fatal (71), as for the control socket. */
+static void open_http(struct run *r, const char *configured)
+{
+        const char *addr = http_on(configured);
+        int e = 0;
+
+        if (!addr)
+                return;
+        r->http = http_open(r->loop, addr, &http_hooks, r, &e);
+        if (!r->http)
+                fatal(71, "http_listen %s: %s", addr, strerror(e));
+        log_info(NULL, "http", "serving http://%s/metrics, /readyz and /livez", addr);
+}
+
 static void tear_down(struct run *r)
 {
         r->nsrv = notify_server_close(r->nsrv);
         close_retired(r);
         r->ctl = control_close(r->ctl);
+        r->http = http_close(r->http); /* it reads the supervisor */
         r->sup = sup_free(r->sup); /* forgets every worker: op_forget() */
         r->probes = probes_free(r->probes);
         while (r->hookstats)
@@ -1087,6 +1155,7 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         set_up(&r, o);
         check_nofile(c);
         open_control(&r, c->control_socket);
+        open_http(&r, c->http_listen);
         r.sup = sup_new(c, p, &ops, &r); /* takes p */
         log_set_name_width(sup_label_width(r.sup));
         /* the supervisor keeps its own copy: the parsed file is not needed any more */

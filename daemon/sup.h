@@ -117,5 +117,12 @@ bool sup_counts_ok(const struct sup *s);
 char *sup_status_line(const struct sup *s);
 /* one status line per worker in the log (SIGUSR1), */
 void sup_log_status(struct sup *s);
-/* the one-line summary of a finished shutdown. */
+/* the one-line summary of a finished shutdown, */
 char *sup_summary(const struct sup *s);
+/* and readiness as the HTTP endpoint's /readyz tells it: true once the
+ * boot is done (what READY=1 to systemd says: every boot worker ready,
+ * oneshots done) while no shutdown is under way (its drain included);
+ * false with the reason in buf otherwise ("starting: 2 of 5 workers
+ * ready", "shutting down"). A worker restarting after the boot changes
+ * nothing. O(1). */
+bool sup_readiness(const struct sup *s, char *buf, size_t len);

@@ -1,6 +1,7 @@
 /* sup_status.c - what the supervisor says about itself in words: the
  * STATUS= line for systemd, the one-line summary of a shutdown and the
- * status lines of SIGUSR1, and whether a shutdown was clean. Reads the
+ * status lines of SIGUSR1, whether a shutdown was clean, and readiness
+ * for the HTTP endpoint's /readyz. Reads the
  * supervisor (sup_int.h) and its workers (worker.h); changes nothing, makes
  * no system calls. */
 #include <stdio.h>
@@ -200,4 +201,22 @@ size_t sup_stopping(const struct sup *s, struct worker **out, size_t max)
                 out[n - 1 - i] = t;
         }
         return n;
+}
+
+bool sup_readiness(const struct sup *s, char *buf, size_t len)
+{
+        unsigned ready, total = 0;
+
+        if (s->env.shutting_down) {
+                snprintf(buf, len, "shutting down");
+                return false;
+        }
+        if (s->ready_notified)
+                return true;
+        /* the counts of sup_status_line(): no walk over the workers */
+        for (enum worker_state st = WORKER_WAITING; st <= WORKER_FAILED; st++)
+                total += s->env.n_up[st];
+        ready = s->env.n_up[WORKER_RUNNING] + s->env.n_up_done;
+        snprintf(buf, len, "starting: %u of %u workers ready", ready, total);
+        return false;
 }

@@ -378,6 +378,8 @@ bool worker_reconfigure(struct worker_env *env, struct worker *w, const struct c
         conf_worker_copy(&w->c, c);
         free(w->c.name);
         w->c.name = name;
+        if (w->c.health.kind == PROBE_NONE)
+                w->health_fails = 0; /* no probe: nothing failing ("-" in status, not degraded) */
         account(env, w, +1);
         hook_reconfigure(&w->pre, w->c.name, w->c.pre_stop, w->c.pre_stop_timeout);
         hook_reconfigure(&w->post, w->c.name, w->c.post_stop, w->c.post_stop_timeout);

@@ -195,8 +195,8 @@ void worker_on_stream_eof(struct worker_env *env, struct worker *w, unsigned epo
 void worker_on_notify(struct worker_env *env, struct worker *w, const char *msg);
 void worker_on_deadline(struct worker_env *env, struct worker *w);
 void worker_on_watchdog(struct worker_env *env, struct worker *w);
-/* An attempt of w's probe for use ended (ok, or failed with reason: "exit
- * status 1: <last line>", "Connection refused", "HTTP 503"...). Results
+/* An attempt of w's probe for use ended (ok, or failed with reason: "exited
+ * 1: <last line>", "Connection refused", "HTTP 503"...). Results
  * that no longer apply (another use, no attempt under way, one cancelled)
  * are ignored. A log probe's match: (PROBE_READY, true), taken while it
  * starts. */

@@ -220,6 +220,16 @@ static const struct {
           B "control-socket-relative.conf:2: supervisor: control_socket must be an absolute path or \"\"" },
         { "control-socket-long.conf", false,
           B "control-socket-long.conf:2: supervisor: control_socket path is longer than 107 bytes" },
+        { "http-listen-syntax.conf", false,
+          B "http-listen-syntax.conf:2: supervisor: invalid http_listen address \"9321\": expected HOST:PORT" },
+        { "http-listen-host.conf", false,
+          B "http-listen-host.conf:2: supervisor: invalid http_listen address \"metrics.example.com:9321\": "
+            "the host must be a numeric address or localhost" },
+        { "http-listen-port.conf", false,
+          B "http-listen-port.conf:2: supervisor: invalid http_listen address \"127.0.0.1:0\": bad port (1-65535)" },
+        { "http-listen-ipv6.conf", false,
+          B "http-listen-ipv6.conf:2: supervisor: invalid http_listen address \"[::1]9321\": expected HOST:PORT" },
+        { "http-listen-type.conf", false, B "http-listen-type.conf:2: supervisor: http_listen must be a string" },
         { "supervisor-name.conf", false,
           B "supervisor-name.conf:2: supervisor: invalid name \"my shop\" (1 to 64 of A-Z a-z 0-9 _ . -)" },
         { "string-type.conf", false, B "string-type.conf:2: supervisor: name must be a string" },
@@ -619,6 +629,7 @@ START_TEST(test_defaults)
         ck_assert_uint_eq(c->ready_timeout, 60 * USEC_PER_SEC);
         ck_assert_ptr_null(c->report_file);
         ck_assert_ptr_null(c->control_socket);
+        ck_assert_ptr_null(c->http_listen);
         ck_assert_ptr_null(c->include_dir);
         ck_assert_uint_eq(c->n_cleanup, 0);
         ck_assert_uint_eq(c->n_workers, 0);
@@ -1021,6 +1032,27 @@ START_TEST(test_include_lexical)
 }
 END_TEST
 
+/* http_listen: numeric addresses and localhost, "" for off. */
+START_TEST(test_http_listen)
+{
+        static const char *const ok[] = { "127.0.0.1:9321", "localhost:9321", "LOCALHOST:80", "0.0.0.0:65535",
+                                          "[::1]:9321", "[::]:9321", "" };
+        char *path = data_path("good/http-listen.conf");
+        struct conf *c = load_ok(path, false);
+
+        ck_assert_str_eq(c->http_listen, "[::1]:9321");
+        conf_free(c);
+        free(path);
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                path = write_tmp("http.conf", 0644, "supervisor = { http_listen = \"%s\"; };\n", ok[i]);
+                c = load_ok(path, false);
+                ck_assert_str_eq(c->http_listen, ok[i]);
+                conf_free(c);
+                free(path);
+        }
+}
+END_TEST
+
 START_TEST(test_example_graced_conf)
 {
         char *path = xasprintf("%s/graced.conf", conf_dir());
@@ -1035,7 +1067,7 @@ START_TEST(test_example_graced_conf)
                 "restart_delay_max", "start_limit_burst", "start_limit_interval", "critical", "stdout",
                 "stderr",       "timeout",          "shielded",        "health",      "part_of",
                 "interval",     "failures",         "env_file",        "stop_on_exit", "shutdown_delay",
-                "exit_code_from",
+                "exit_code_from", "http_listen",
         };
         char buf[65536];
         FILE *f;
@@ -1495,6 +1527,7 @@ static Suite *conf_suite(void)
         tcase_add_test(tmp, test_exit_code_from_include);
         tcase_add_test(tmp, test_env_file_limit);
         tcase_add_test(tmp, test_env_files_checked);
+        tcase_add_test(tmp, test_http_listen);
         suite_add_tcase(s, tmp);
 
         tcase_add_test(good, test_defaults);

@@ -3343,6 +3343,27 @@ START_TEST(test_reload_probe_in_place)
 }
 END_TEST
 
+/* A reload that removes a failing health probe: nothing is failing any
+ * more (status "-", STATUS= not degraded). */
+START_TEST(test_reload_removes_failing_probe)
+{
+        const struct pset ps1[] = { { .name = "web", .health = HTTP(10 * SEC, 2 * SEC, 3) } };
+        const char *text = "workers = (" WK("web", "") ");";
+        unsigned c[4];
+
+        mkp(text, ps1, 1);
+        start_all();
+        at(T0 + 10 * SEC);
+        presult("web", PROBE_HEALTH, false, "HTTP 503");
+        HEALTH("web", "failing 1/3");
+        STATUS_LINE("degraded: web health failing (1/3)");
+        ck_assert_int_eq(reloadp(text, NULL, 0, c), 0);
+        HEALTH("web", "-");
+        STATUS_LINE("running: 1/1 workers");
+        ck_assert_msg(sup_counts_ok(S), "the counts of workers by state drifted");
+}
+END_TEST
+
 /* db restarts: its part web has fully stopped before db gets its stop
  * signal, and starts again once db is ready. */
 static void part_stops_first(void)
@@ -3596,6 +3617,7 @@ static void add_probe_cases(Suite *s)
         tcase_add_test(probes, test_health_cancelled_on_exit);
         tcase_add_test(probes, test_health_status_degraded);
         tcase_add_test(probes, test_reload_probe_in_place);
+        tcase_add_test(probes, test_reload_removes_failing_probe);
 
         tcase_add_test(parts, test_part_of_restart);
         tcase_add_test(parts, test_part_of_crash);
