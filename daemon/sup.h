@@ -123,6 +123,6 @@ char *sup_summary(const struct sup *s);
  * boot is done (what READY=1 to systemd says: every boot worker ready,
  * oneshots done) while no shutdown is under way (its drain included);
  * false with the reason in buf otherwise ("starting: 2 of 5 workers
- * ready", "shutting down"). A worker restarting after the boot changes
+ * ready", "shutting down", "shutting down (draining)"). A worker restarting after the boot changes
  * nothing. O(1). */
 bool sup_readiness(const struct sup *s, char *buf, size_t len);

@@ -208,7 +208,7 @@ bool sup_readiness(const struct sup *s, char *buf, size_t len)
         unsigned ready, total = 0;
 
         if (s->env.shutting_down) {
-                snprintf(buf, len, "shutting down");
+                snprintf(buf, len, s->draining ? "shutting down (draining)" : "shutting down");
                 return false;
         }
         if (s->ready_notified)
