@@ -51,6 +51,7 @@ struct loader {
         const char *cur_file;
         const char *cur_dir;
         const config_setting_t *include_dir; /* supervisor.include_dir, once valid */
+        const config_setting_t *exit_code_from; /* supervisor.exit_code_from, once valid */
 };
 
 /* ---- diagnostics ----------------------------------------------------- */
@@ -676,6 +677,40 @@ static bool parse_env(struct loader *L, const char *ctx, const config_setting_t 
         return true;
 }
 
+/* env_file: absolute paths, each may begin with "-" (may be missing). The
+ * files are read at every start (and by --check), not here. */
+static bool parse_env_file(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf_worker *w = obj;
+        int n = config_setting_length(s), type = config_setting_type(s);
+        bool ok = type == CONFIG_TYPE_LIST || type == CONFIG_TYPE_ARRAY;
+        char **v;
+
+        for (int i = 0; ok && i < n; i++)
+                ok = config_setting_type(config_setting_get_elem(s, (unsigned)i)) == CONFIG_TYPE_STRING;
+        if (!has_form(L, ctx, s, ok, "a list of strings", CONF_MAX_ENV_FILES, "elements"))
+                return false;
+        for (int i = 0; i < n; i++) {
+                const char *f = config_setting_get_string_elem(s, (unsigned)i);
+
+                if (f[f[0] == '-'] != '/') {
+                        diag_s(L, s, "%s: env_file \"%s\" must be an absolute path (after an optional \"-\")", ctx,
+                               f);
+                        ok = false;
+                }
+        }
+        if (!ok)
+                return false;
+        v = xcalloc((size_t)n + 1, sizeof(char *));
+        for (int i = 0; i < n; i++)
+                v[i] = xstrdup(config_setting_get_string_elem(s, (unsigned)i));
+        strv_free(w->env_file);
+        w->env_file = n ? v : NULL;
+        if (!n)
+                free(v);
+        return true;
+}
+
 static bool parse_umask(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
 {
         struct conf_worker *w = obj;
@@ -1028,6 +1063,7 @@ static const struct key worker_keys[] = {
         { WORKER_KEY("command", KEY_ARGV, argv) },
         { WORKER_KEY("type", KEY_ENUM, type), ENUM_NAMES(type_names), .def = WORKER_TYPE_SIMPLE },
         { FN_KEY("env", parse_env) },
+        { FN_KEY("env_file", parse_env_file) },
         { WORKER_KEY("env_clear", KEY_BOOL, env_clear) },
         { WORKER_KEY("cwd", KEY_PATH, cwd) },
         { FN_KEY("user", parse_id) },
@@ -1053,6 +1089,7 @@ static const struct key worker_keys[] = {
           .def = DEFAULT_START_LIMIT_BURST },
         { WORKER_KEY("start_limit_interval", KEY_DURATION, start_limit_interval), .def = DEFAULT_START_LIMIT_INTERVAL },
         { WORKER_KEY("critical", KEY_BOOL, critical) },
+        { WORKER_KEY("stop_on_exit", KEY_BOOL, stop_on_exit) },
         { FN_KEY("stdout", parse_stdout) },
         { FN_KEY("stderr", parse_stderr) },
 };
@@ -1330,6 +1367,21 @@ static bool parse_control_socket(struct loader *L, const char *ctx, const config
         return false;
 }
 
+/* A worker's name; whether it has stop_on_exit is checked once every
+ * worker is read (check_exit_code_from()). */
+static bool parse_exit_code_from(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf *c = obj;
+        const char *v;
+
+        if (!get_name(L, ctx, s, &v))
+                return false;
+        free(c->exit_code_from);
+        c->exit_code_from = xstrdup(v);
+        L->exit_code_from = s;
+        return true;
+}
+
 /* The HTTP endpoint's address: numeric or localhost (no name lookup), "" off. */
 static bool parse_http_listen(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
 {
@@ -1368,6 +1420,8 @@ static const struct key supervisor_keys[] = {
         { SUPERVISOR_KEY("force_after", KEY_UINT, force_after), .min = 0, .max = FORCE_AFTER_MAX, .def = 2 },
         { SUPERVISOR_KEY("max_parallel", KEY_UINT, max_parallel), .min = 1, .max = CONF_MAX_WORKERS, .def = 16 },
         { SUPERVISOR_KEY("ready_timeout", KEY_TIMEOUT, ready_timeout), .def = 60 * USEC_PER_SEC },
+        { SUPERVISOR_KEY("shutdown_delay", KEY_DURATION, shutdown_delay), .def = 0 },
+        { FN_KEY("exit_code_from", parse_exit_code_from) },
         { SUPERVISOR_KEY("report_file", KEY_PATH, report_file) },
         { FN_KEY("control_socket", parse_control_socket) },
         { FN_KEY("http_listen", parse_http_listen) },
@@ -1377,11 +1431,54 @@ static const struct key supervisor_keys[] = {
 
 static void parse_supervisor(struct loader *L, const config_setting_t *g)
 {
+        const struct key *delay_k = find_key(supervisor_keys, ELEMENTSOF(supervisor_keys), "shutdown_delay");
+        uint64_t valid;
+        char b[64];
+
         if (!is_group(g)) {
                 diag_s(L, g, "supervisor must be a group { ... }");
                 return;
         }
-        parse_settings(L, "supervisor", g, supervisor_keys, ELEMENTSOF(supervisor_keys), L->c);
+        valid = parse_settings(L, "supervisor", g, supervisor_keys, ELEMENTSOF(supervisor_keys), L->c);
+        /* the drain counts in the budget: one as long leaves nothing for the stop */
+        if ((valid & (UINT64_C(1) << (delay_k - supervisor_keys))) && L->c->shutdown_delay > 0 &&
+            L->c->shutdown_delay >= L->c->shutdown_timeout)
+                diag_s(L, config_setting_get_member(g, "shutdown_delay"),
+                       "supervisor: shutdown_delay must be less than shutdown_timeout (%s)",
+                       format_duration(L->c->shutdown_timeout, b, sizeof(b)));
+}
+
+/* exit_code_from names a worker with stop_on_exit (any file's): checked once
+ * every worker is read; a name that may belong to a worker that could not
+ * be read is left alone. */
+static void check_exit_code_from(struct loader *L)
+{
+        const struct conf *c = L->c;
+        const struct conf_worker *w;
+        const char **names, *sug;
+
+        if (!L->exit_code_from)
+                return;
+        w = find_worker_n(c, c->exit_code_from);
+        if (w) {
+                if (!w->stop_on_exit)
+                        diag_s(L, L->exit_code_from,
+                               "supervisor: exit_code_from \"%s\" names a worker without stop_on_exit = true",
+                               c->exit_code_from);
+                return;
+        }
+        if (!c->names_complete || strv_has(c->dropped_names, c->n_dropped_names, c->exit_code_from))
+                return;
+        names = xcalloc(c->n_workers ?: 1, sizeof(char *));
+        for (size_t i = 0; i < c->n_workers; i++)
+                names[i] = c->workers[i].name;
+        sug = suggest(c->exit_code_from, names, c->n_workers);
+        if (sug)
+                diag_s(L, L->exit_code_from, "supervisor: unknown worker \"%s\" in exit_code_from; did you mean \"%s\"?",
+                       c->exit_code_from, sug);
+        else
+                diag_s(L, L->exit_code_from, "supervisor: unknown worker \"%s\" in exit_code_from", c->exit_code_from);
+        free(names);
 }
 
 /* The top level: supervisor (main file only) and workers. */
@@ -1906,6 +2003,10 @@ static void parse_main_file(struct loader *L, const config_t *cfg, const char *m
                 parse_workers(L, workers);
         if (L->include_dir)
                 load_include_dir(L, L->include_dir, main_dir);
+        /* back to the main file (its settings are named after it) */
+        L->cur_file = L->c->path;
+        L->cur_dir = main_dir;
+        check_exit_code_from(L);
 }
 
 int conf_load_partial(const char *path, const struct conf_load_opts *opts, struct conf **ret,
@@ -1953,7 +2054,7 @@ static const size_t worker_strings[] = { WORKER_FIELD(name),         WORKER_FIEL
                                          WORKER_FIELD(group),        WORKER_FIELD(out_path[0]),
                                          WORKER_FIELD(out_path[1]),  WORKER_FIELD(ready_probe.target),
                                          WORKER_FIELD(health.target) };
-static const size_t worker_strvs[] = { WORKER_FIELD(argv),     WORKER_FIELD(env),
+static const size_t worker_strvs[] = { WORKER_FIELD(argv),     WORKER_FIELD(env),       WORKER_FIELD(env_file),
                                        WORKER_FIELD(after),    WORKER_FIELD(pre_stop),
                                        WORKER_FIELD(post_stop), WORKER_FIELD(ready_probe.argv),
                                        WORKER_FIELD(health.argv), WORKER_FIELD(part_of) };
@@ -1997,7 +2098,7 @@ static bool strv_eq(char *const *a, char *const *b)
  * are no part of the process, a reload applies them in place. */
 bool conf_worker_same_process(const struct conf_worker *a, const struct conf_worker *b)
 {
-        if (!strv_eq(a->argv, b->argv) || !strv_eq(a->env, b->env))
+        if (!strv_eq(a->argv, b->argv) || !strv_eq(a->env, b->env) || !strv_eq(a->env_file, b->env_file))
                 return false;
         if (a->env_clear != b->env_clear || !str_eq(a->cwd, b->cwd))
                 return false;
@@ -2028,6 +2129,7 @@ struct conf *conf_free(struct conf *c)
         free(c->path);
         free(c->name);
         free(c->report_file);
+        free(c->exit_code_from);
         free(c->control_socket);
         free(c->http_listen);
         free(c->include_dir);

@@ -14,6 +14,7 @@
 #define CONF_MAX_ARGV 1024
 #define CONF_MAX_ENV 1024
 #define CONF_MAX_CLEANUP 256
+#define CONF_MAX_ENV_FILES 64
 
 enum worker_type { WORKER_TYPE_SIMPLE, WORKER_TYPE_ONESHOT };
 enum ready_mode { READY_EXEC, READY_NOTIFY, READY_PROBE };
@@ -47,6 +48,10 @@ struct conf_worker {
         char **argv; /* NULL-terminated, >= 1 element */
         enum worker_type type;
         char **env;  /* NULL-terminated "KEY=VALUE" list (may be NULL) */
+        /* NULL-terminated absolute paths as written, "-/path" for one that
+         * may be missing (envfile.h); read at every start, never at load
+         * (but by --check: conf_load_opts.env_files). NULL: none */
+        char **env_file;
         bool env_clear;
         char *cwd;   /* NULL: graced's cwd */
         char *user;  /* NULL: unset */
@@ -75,6 +80,7 @@ struct conf_worker {
         unsigned start_limit_burst;
         usec_t start_limit_interval;
         bool critical;
+        bool stop_on_exit; /* its end (no restart due) shuts graced down */
         enum out_mode out[2];   /* [STREAM_STDOUT], [STREAM_STDERR] */
         char *out_path[2];      /* for OUT_FILE */
 };
@@ -96,6 +102,8 @@ struct conf {
         unsigned force_after;     /* default 2; 0 = never */
         unsigned max_parallel;    /* default 16 */
         usec_t ready_timeout;     /* default 60s */
+        usec_t shutdown_delay;    /* the drain before a graceful shutdown; default 0 */
+        char *exit_code_from;     /* a stop_on_exit worker's name; NULL: none */
         char *report_file;        /* NULL: none */
         char *control_socket;     /* NULL: default chain; "": off */
         char *http_listen;        /* NULL or "": off; else HOST:PORT (parse_inet_address) */
@@ -148,6 +156,10 @@ struct conf_diags {
 
 struct conf_load_opts {
         bool as_root;  /* enforce root-only rules (world-writable file); user/group need root */
+        /* --check and --print-plan: every worker's env_file is read too, and
+         * each problem is a diagnostic "ENVFILE:LINE: message" (plan_load()).
+         * graced's start and reloads leave them to each start of a worker. */
+        bool env_files;
 };
 
 /* Load and validate. Returns 0 and *ret on success (nothing is appended to
@@ -200,7 +212,7 @@ char *conf_diag_format(const struct conf_diag *d);
 
 const struct conf_worker *conf_find_worker(const struct conf *c, const char *name);
 /* True when every setting that affects the running process is equal
- * (argv, env, env_clear, cwd, user, group, umask, out, ready, type). */
+ * (argv, env, env_file, env_clear, cwd, user, group, umask, out, ready, type). */
 bool conf_worker_same_process(const struct conf_worker *a, const struct conf_worker *b);
 /* Deep copy (for reload: the supervisor keeps its own copy per worker). */
 struct conf_worker *conf_worker_copy(struct conf_worker *dst, const struct conf_worker *src);

@@ -3,9 +3,11 @@
  * plan_load(), the configuration with its plan: conf.c reads the file, the
  * dependency checks are made here. */
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "envfile.h"
 #include "parse.h"
 #include "plan.h"
 
@@ -390,6 +392,40 @@ static bool check_parts(const struct conf *c, struct conf_diags *diags)
         return ok;
 }
 
+static bool diag_known(const struct conf_diags *d, const char *file, int line, const char *msg)
+{
+        for (size_t i = 0; i < d->n; i++)
+                if (d->v[i].line == line && d->v[i].file && strcmp(d->v[i].file, file) == 0 &&
+                    strcmp(d->v[i].msg, msg) == 0)
+                        return true;
+        return false;
+}
+
+/* --check: every worker's env files are read as its start would read
+ * them, each problem a diagnostic "ENVFILE:LINE: message" (once, when
+ * workers share a file). */
+static bool check_env_files(const struct conf *c, struct conf_diags *diags)
+{
+        bool ok = true;
+
+        for (size_t i = 0; i < c->n_workers; i++) {
+                struct envfile_vars vars = { 0 };
+
+                for (char **f = c->workers[i].env_file; f && *f; f++) {
+                        char *one[] = { *f, NULL };
+                        struct envfile_error err = { 0 };
+
+                        if (envfile_load(one, &vars, &err) == 0)
+                                continue;
+                        ok = false;
+                        if (!diag_known(diags, err.file, err.line, err.msg))
+                                conf_diags_add(diags, err.file, err.line, "%s", err.msg);
+                }
+                envfile_vars_done(&vars);
+        }
+        return ok;
+}
+
 int plan_load(const char *path, const struct conf_load_opts *opts, struct conf **ret_conf, struct plan **ret_plan,
               struct conf_diags *diags)
 {
@@ -401,6 +437,8 @@ int plan_load(const char *path, const struct conf_load_opts *opts, struct conf *
         if (plan_build_kept(c, &p, &d) < 0)
                 r = -EINVAL;
         if (!check_parts(c, &d))
+                r = -EINVAL;
+        if (opts && opts->env_files && !check_env_files(c, &d))
                 r = -EINVAL;
         conf_diags_sort(&d, c);
         conf_diags_move(diags, &d);
@@ -468,7 +506,8 @@ usec_t plan_worst_case(const struct conf *c, const struct plan *p)
         free(longest);
         for (size_t i = 0; i < c->n_cleanup; i++)
                 worst = sat_add(worst, c->cleanup[i].timeout);
-        return worst;
+        /* the drain comes first, every worker untouched */
+        return sat_add(worst, c->shutdown_delay);
 }
 
 static const char *const probe_kind_words[] = { [PROBE_NONE] = "none", [PROBE_TCP] = "tcp", [PROBE_UNIX] = "unix",
@@ -580,6 +619,8 @@ bool plan_print(FILE *f, const struct conf *c, const struct plan *p)
                                 c->cleanup[i].shielded ? ", shielded" : "");
         }
 
+        if (c->shutdown_delay > 0)
+                fprintf(f, "shutdown delay: %s\n", format_duration(c->shutdown_delay, b1, sizeof(b1)));
         worst = plan_worst_case(c, p);
         fprintf(f, "worst case: %s\n", format_duration(worst, b1, sizeof(b1)));
         if (worst > c->shutdown_timeout) {
@@ -588,4 +629,84 @@ bool plan_print(FILE *f, const struct conf *c, const struct plan *p)
                 return true;
         }
         return false;
+}
+
+/* ---- --print-plan --format=json --------------------------------------------- */
+
+static size_t n_start_stages(const struct plan *p)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < p->n; i++)
+                n = MAX(n, p->start_stage[i] + 1);
+        return n;
+}
+
+/* [[names of stage 1], ...]: start stages in start order, stop stages in
+ * definition order (as the text shows them). */
+static struct json_object *stages_json(const struct conf *c, const struct plan *p, bool start)
+{
+        struct json_object *all = json_object_new_array();
+        size_t n = start ? n_start_stages(p) : p->n_stop_stages;
+
+        for (size_t st = 0; st < n; st++) {
+                struct json_object *stage = json_object_new_array();
+
+                for (size_t k = 0; k < p->n; k++) {
+                        size_t u = start ? p->start_order[k] : k;
+
+                        if ((start ? p->start_stage[u] : p->stop_stage[u]) == st)
+                                json_object_array_add(stage, json_text_new(c->workers[u].name));
+                }
+                json_object_array_add(all, stage);
+        }
+        return all;
+}
+
+/* Seconds, to the millisecond (an integer when whole). */
+static struct json_object *secs_json(usec_t u)
+{
+        char buf[32];
+
+        if (u % USEC_PER_SEC == 0)
+                return json_object_new_int64((int64_t)(u / USEC_PER_SEC));
+        snprintf(buf, sizeof buf, "%llu.%03llu", (unsigned long long)(u / USEC_PER_SEC),
+                 (unsigned long long)(u % USEC_PER_SEC / USEC_PER_MSEC));
+        for (size_t n = strlen(buf); buf[n - 1] == '0' && buf[n - 2] != '.'; n--)
+                buf[n - 1] = '\0'; /* 2.500 -> 2.5 */
+        return json_object_new_double_s((double)(u / USEC_PER_MSEC) / 1000.0, buf);
+}
+
+usec_t plan_suggested_grace(usec_t worst)
+{
+        usec_t secs = worst / USEC_PER_SEC + (worst % USEC_PER_SEC != 0);
+
+        return sat_add(secs * USEC_PER_SEC, 5 * USEC_PER_SEC);
+}
+
+bool plan_print_json(FILE *f, const struct conf *c, const struct plan *p)
+{
+        struct json_object *o = json_object_new_object(), *cleanup = json_object_new_array();
+        usec_t worst = plan_worst_case(c, p);
+        bool warn = worst > c->shutdown_timeout;
+        char b1[64], b2[64], *w = NULL;
+
+        for (size_t i = 0; i < c->n_cleanup; i++)
+                json_object_array_add(cleanup, json_text_new(c->cleanup[i].name));
+        json_object_object_add(o, "start", stages_json(c, p, true));
+        json_object_object_add(o, "stop", stages_json(c, p, false));
+        json_object_object_add(o, "cleanup", cleanup);
+        json_object_object_add(o, "worst_case_s", secs_json(worst));
+        json_object_object_add(o, "shutdown_timeout_s", secs_json(c->shutdown_timeout));
+        json_object_object_add(o, "suggested_termination_grace_period_s",
+                               json_object_new_int64((int64_t)(plan_suggested_grace(worst) / USEC_PER_SEC)));
+        if (warn)
+                w = xasprintf("worst case %s exceeds shutdown_timeout %s", format_duration(worst, b1, sizeof(b1)),
+                              format_duration(c->shutdown_timeout, b2, sizeof(b2)));
+        json_object_object_add(o, "warning", w ? json_object_new_string(w) : NULL);
+        /* one line: for jq and scripts */
+        fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+        free(w);
+        json_object_put(o);
+        return warn;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "envfile.h"
 #include "hmap.h"
 #include "http.h"
 #include "log.h"
@@ -46,6 +47,9 @@ struct wmech {
         enum probe_use use;
         struct probe_regex *re;
         char *re_src;
+        /* the variables of its env_file, read at its last start: its hooks
+         * and exec probes of that run get them too */
+        char **file_env;
 };
 
 /* A hook's exec-status pipe, read in the loop like a worker's: only to say
@@ -91,12 +95,24 @@ static usec_t op_now(void *ctx) { return now_mono(); }
 
 static void notify_op(void *ctx, const char *msg) { notify_send(msg); }
 
-/* The worker's environment, built in the parent. */
-static char **build_env(const struct conf_worker *c, const char *notify_env, const char **ret_path)
+/* One of v ("KEY=VALUE") sets the variable e ("KEY=..." of klen bytes). */
+static bool sets_key(char *const *v, const char *e, size_t klen)
+{
+        for (char *const *o = v; o && *o; o++)
+                if (strcspn(*o, "=") == klen && strncmp(*o, e, klen) == 0)
+                        return true;
+        return false;
+}
+
+/* The worker's environment, built in the parent: graced's (or only its
+ * PATH, env_clear), then its env files' (file_env), then its env; a later
+ * one wins. */
+static char **build_env(const struct conf_worker *c, char *const *file_env, const char *notify_env,
+                        const char **ret_path)
 {
         static const char *const strip[] = { "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC", "LISTEN_PID",
                                              "LISTEN_FDS", "LISTEN_FDNAMES" };
-        size_t n = 0, cap = strv_length(environ) + strv_length(c->env) + 3;
+        size_t n = 0, cap = strv_length(environ) + strv_length(file_env) + strv_length(c->env) + 3;
         char **env = xcalloc(cap, sizeof(char *));
 
         for (char **e = environ; *e; e++) {
@@ -107,11 +123,12 @@ static char **build_env(const struct conf_worker *c, const char *notify_env, con
                         continue;
                 for (size_t i = 0; i < ELEMENTSOF(strip) && !drop; i++)
                         drop = strlen(strip[i]) == klen && strncmp(*e, strip[i], klen) == 0;
-                for (char **o = c->env; o && *o && !drop; o++)
-                        drop = strcspn(*o, "=") == klen && strncmp(*o, *e, klen) == 0;
-                if (!drop)
+                if (!drop && !sets_key(file_env, *e, klen) && !sets_key(c->env, *e, klen))
                         env[n++] = *e;
         }
+        for (char *const *o = file_env; o && *o; o++)
+                if (!sets_key(c->env, *o, strcspn(*o, "=")))
+                        env[n++] = *o;
         for (char **o = c->env; o && *o; o++)
                 env[n++] = *o;
         if (notify_env)
@@ -151,6 +168,7 @@ static void mech_unref(struct wmech *m)
                 close_status(m);
                 probe_regex_free(m->re);
                 free(m->re_src);
+                strv_free(m->file_env);
                 free(m);
         }
 }
@@ -383,7 +401,8 @@ static void prep_done(struct prep *pr)
         strv_free(pr->av);
 }
 
-static int prep_spec(struct run *r, struct prep *pr, char *const *argv, const struct conf_worker *c, bool is_worker)
+static int prep_spec(struct run *r, struct prep *pr, char *const *argv, const struct conf_worker *c, bool is_worker,
+                     char *const *file_env)
 {
         const char *path;
         int ret;
@@ -393,7 +412,7 @@ static int prep_spec(struct run *r, struct prep *pr, char *const *argv, const st
         pr->notify_env = notify_env_for(r, c, is_worker, &ret);
         if (ret < 0)
                 return ret;
-        pr->env = build_env(c, pr->notify_env, &path);
+        pr->env = build_env(c, file_env, pr->notify_env, &path);
         pr->av = strv_dup(argv);
         free(pr->av[0]);
         pr->av[0] = proc_resolve(argv[0], path);
@@ -404,14 +423,15 @@ static int prep_spec(struct run *r, struct prep *pr, char *const *argv, const st
         return ret;
 }
 
-/* Spawns argv with c's settings; its "log" streams are logged under
- * logname and, for a worker (w), counted in *streams. */
-static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, const char *logname, struct worker *w,
-                 struct proc_child *child, unsigned *streams)
+/* Spawns argv with c's settings (and the variables of file_env); its "log"
+ * streams are logged under logname and, for a worker (w), counted in
+ * *streams. */
+static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, char *const *file_env,
+                 const char *logname, struct worker *w, struct proc_child *child, unsigned *streams)
 {
         struct prep pr;
         int pend[2] = { -1, -1 }, cfd[2] = { -1, -1 }, err = 0;
-        int ret = prep_spec(r, &pr, argv, c, w != NULL);
+        int ret = prep_spec(r, &pr, argv, c, w != NULL, file_env);
 
         *streams = 0;
         for (int i = 0; i < 2 && ret == 0; i++) {
@@ -458,7 +478,7 @@ static int op_probe_start(void *ctx, struct worker *w, enum probe_use use)
                 return -EBUSY; /* the policy never asks for two */
         /* an exec probe runs as the worker would: identity, cwd, environment */
         if (p->kind == PROBE_EXEC) {
-                ret = prep_spec(r, &pr, p->argv, c, false);
+                ret = prep_spec(r, &pr, p->argv, c, false, m->file_env);
                 pr.spec.pdeath_signal = SIGKILL;
         }
         if (ret == 0) {
@@ -538,14 +558,41 @@ static void watch_pid(struct run *r, pid_t pid, int pidfd)
         r->reap_any = true; /* no pidfd to watch: SIGCHLD and waitpid(-1) from now on */
 }
 
+/* Reads c's env files for this start into m->file_env. 0, or -errno after
+ * logging which file and line is wrong (the start fails). */
+static int read_env_files(struct wmech *m, const struct conf_worker *c)
+{
+        struct envfile_vars vars = { 0 };
+        struct envfile_error err = { 0 };
+        int ret;
+
+        strv_free(m->file_env);
+        m->file_env = NULL;
+        if (!c->env_file)
+                return 0;
+        ret = envfile_load(c->env_file, &vars, &err);
+        if (ret < 0) {
+                char *what = envfile_error_format(&err);
+
+                log_error(c->name, "start", "env_file %s", what);
+                free(what);
+                envfile_vars_done(&vars);
+                return ret;
+        }
+        m->file_env = envfile_vars_steal(&vars);
+        return 0;
+}
+
 static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
 {
         struct run *r = ctx;
         struct proc_child ch;
         struct wmech *m = mech_of(r, w);
         const struct conf_worker *c = worker_conf(w);
-        int ret = spawn(r, c->argv, c, c->name, w, &ch, &out->streams);
+        int ret = read_env_files(m, c);
 
+        if (ret == 0)
+                ret = spawn(r, c->argv, c, m->file_env, c->name, w, &ch, &out->streams);
         if (ret < 0)
                 return ret;
         out->pid = ch.pid;
@@ -616,6 +663,7 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
         struct proc_child ch;
         struct conf_worker base = { .umask = -1, .out = { OUT_LOG, OUT_LOG }, .stop_signal = SIGKILL };
         struct conf_worker hc = h->owner ? *worker_conf(h->owner) : base;
+        struct wmech *om = h->owner ? worker_mech(h->owner) : NULL;
         struct hookstat *hs;
         unsigned streams;
         int ret;
@@ -623,7 +671,7 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
         /* hooks run with the worker's identity and environment, output logged */
         hc.out[0] = hc.out[1] = OUT_LOG;
         hc.stop_signal = SIGKILL;
-        ret = spawn(r, h->argv, &hc, h->label, NULL, &ch, &streams);
+        ret = spawn(r, h->argv, &hc, om ? om->file_env : NULL, h->label, NULL, &ch, &streams);
         if (ret < 0)
                 return ret;
         out->pid = ch.pid;
@@ -905,7 +953,10 @@ static void ctl_shutdown(void *ctx, bool force)
 {
         struct run *r = ctx;
 
-        sup_shutdown(r->sup, force ? "gracectl shutdown --force" : "gracectl shutdown", force);
+        if (force)
+                sup_shutdown(r->sup, "gracectl shutdown --force", true);
+        else
+                sup_request_shutdown(r->sup, "gracectl shutdown"); /* drains first, as SIGTERM does */
 }
 
 static struct sup *ctl_sup(void *ctx) { return ((struct run *)ctx)->sup; }

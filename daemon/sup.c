@@ -95,7 +95,8 @@ struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *
         struct sup *s = xcalloc(1, sizeof *s);
 
         s->env = (struct worker_env){ .ops = ops, .ctx = ctx, .pids = HMAP_INIT_INT, .hook_pids = HMAP_INIT_INT,
-                                      .failed = on_failed, .touched = on_touched, .parts_up = sup_parts_up };
+                                      .failed = on_failed, .touched = on_touched, .parts_up = sup_parts_up,
+                                      .ended = sup_on_ended };
         s->by_name = (struct hmap)HMAP_INIT_STR;
         s->name = xstrdup(c->name);
         s->shutdown_timeout = c->shutdown_timeout;
@@ -103,6 +104,9 @@ struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *
         s->force_after = c->force_after;
         s->max_parallel = c->max_parallel ? c->max_parallel : 1;
         s->budget = (struct timer){ .node = HEAP_NODE_INIT, .kind = TIMER_BUDGET };
+        s->drain = (struct timer){ .node = HEAP_NODE_INIT, .kind = TIMER_DRAIN };
+        s->shutdown_delay = c->shutdown_delay;
+        s->exit_code_from = xstrdup(c->exit_code_from);
         s->cleanup_dl = (struct timer){ .node = HEAP_NODE_INIT, .kind = TIMER_CLEANUP };
         s->n = c->n_workers;
         s->w = xcalloc(s->n ? s->n : 1, sizeof *s->w);
@@ -138,6 +142,7 @@ struct sup *sup_free(struct sup *s)
         heap_done(&s->env.deadlines);
         free(s->name);
         free(s->reason);
+        free(s->exit_code_from);
         free(s->last_status);
         free(s);
         return NULL;
@@ -290,6 +295,7 @@ void sup_force(struct sup *s, const char *why)
         }
         s->env.forced = true;
         env_timer_set(&s->env, &s->budget, USEC_INFINITY);
+        sup_drain_end(s, true); /* a drain under way ends: everything is forced at once */
         sup_mark_all(s);
         log_warning(NULL, "force", "forcing shutdown (%s): killing every worker and hook", why);
         for (size_t i = 0; i < s->n; i++)
@@ -315,42 +321,58 @@ void sup_force(struct sup *s, const char *why)
 
 static void dev_banner(struct sup *s, size_t active)
 {
-        char hint[64] = "", b[32];
+        char hint[64] = "", b[32], d[64] = "";
         unsigned left = s->force_after > s->accepted_signals ? s->force_after - s->accepted_signals : 0;
 
         if (s->force_after && left == 1)
                 snprintf(hint, sizeof hint, " - press Ctrl+C again to force");
         else if (s->force_after && left > 1)
                 snprintf(hint, sizeof hint, " - press Ctrl+C %u more times to force", left);
-        log_banner("stopping %zu worker%s (budget %s)%s", active, active == 1 ? "" : "s", dur(s->shutdown_timeout, b),
-                   hint);
+        if (s->draining)
+                snprintf(d, sizeof d, "draining %s, then ", dur(s->shutdown_delay, b));
+        log_banner("%sstopping %zu worker%s (budget %s)%s", d, active, active == 1 ? "" : "s",
+                   dur(s->shutdown_timeout, b), hint);
+}
+
+void sup_stop_all(struct sup *s)
+{
+        for (size_t i = 0; i < s->n; i++)
+                if (worker_goal(W(s, i)) != GOAL_REMOVE)
+                        worker_set_goal(&s->env, W(s, i), GOAL_DOWN);
+}
+
+void sup_begin_shutdown(struct sup *s, const char *reason, bool force, bool drain)
+{
+        size_t active = count_active(s);
+        char b[32], d[32];
+
+        s->env.shutting_down = true;
+        sup_mark_all(s); /* nothing comes back any more: every down_above may change */
+        free(s->reason);
+        s->reason = xstrdup(reason);
+        s->shutdown_began = now(s);
+        /* the budget runs from now, the drain included */
+        env_timer_set(&s->env, &s->budget, s->shutdown_began + s->shutdown_timeout);
+        notify(s, "STOPPING=1");
+        env_extend_timeout(&s->env, s->budget.node.when);
+        s->draining = drain;
+        if (drain)
+                env_timer_set(&s->env, &s->drain, s->shutdown_began + s->shutdown_delay);
+        log_notice(NULL, "shutdown", "shutting down (%s): %s%s%sstopping %zu worker%s, budget %s", reason,
+                   drain ? "draining " : "", drain ? dur(s->shutdown_delay, d) : "", drain ? ", then " : "", active,
+                   active == 1 ? "" : "s", dur(s->shutdown_timeout, b));
+        if (s->dev_mode && !force)
+                dev_banner(s, active);
+        if (!drain)
+                sup_stop_all(s);
 }
 
 void sup_shutdown(struct sup *s, const char *reason, bool force)
 {
-        char b[32];
-
         if (s->finished)
                 return;
-        if (!s->env.shutting_down) {
-                size_t active = count_active(s);
-
-                s->env.shutting_down = true;
-                sup_mark_all(s); /* nothing comes back any more: every down_above may change */
-                free(s->reason);
-                s->reason = xstrdup(reason);
-                s->shutdown_began = now(s);
-                env_timer_set(&s->env, &s->budget, s->shutdown_began + s->shutdown_timeout);
-                notify(s, "STOPPING=1");
-                env_extend_timeout(&s->env, s->budget.node.when);
-                log_notice(NULL, "shutdown", "shutting down (%s): stopping %zu worker%s, budget %s", reason, active,
-                           active == 1 ? "" : "s", dur(s->shutdown_timeout, b));
-                if (s->dev_mode && !force)
-                        dev_banner(s, active);
-                for (size_t i = 0; i < s->n; i++)
-                        if (worker_goal(W(s, i)) != GOAL_REMOVE)
-                                worker_set_goal(&s->env, W(s, i), GOAL_DOWN);
-        }
+        if (!s->env.shutting_down)
+                sup_begin_shutdown(s, reason, force, false);
         if (force)
                 sup_force(s, reason);
         else
@@ -371,7 +393,7 @@ static void finish(struct sup *s)
         int code;
 
         s->finished = true;
-        code = sup_is_clean(s) ? 0 : 1;
+        code = sup_exit_code(s);
         sum = sup_summary(s);
         log_msg(code ? LOG_WARNING : LOG_NOTICE, NULL, "summary", "%s", sum);
         /* what systemd keeps showing once graced is gone */
@@ -605,7 +627,8 @@ void sup_schedule(struct sup *s)
         do {
                 s->reschedule = false;
                 schedule_once(s);
-                if (s->env.shutting_down && !any_active(s) && run_cleanup(s) && all_reaped(s)) {
+                /* (the drain leaves every worker alone: none is stopping yet) */
+                if (s->env.shutting_down && !s->draining && !any_active(s) && run_cleanup(s) && all_reaped(s)) {
                         s->in_schedule = false;
                         update_status(s);
                         finish(s);
@@ -651,8 +674,10 @@ static void on_stop_signal(struct sup *s, const char *name, usec_t t)
         }
         s->accepted_signals++;
         s->last_signal = t;
-        if (s->accepted_signals == 1) {
-                sup_shutdown(s, name, s->force_after == 1);
+        if (s->accepted_signals == 1 && s->force_after == 1) {
+                sup_shutdown(s, name, true);
+        } else if (s->accepted_signals == 1) {
+                sup_request_shutdown(s, name); /* drains first (shutdown_delay) */
         } else if (s->force_after > 0 && s->accepted_signals >= s->force_after) {
                 char *why = xasprintf("%s #%u", name, s->accepted_signals);
                 sup_force(s, why);
@@ -694,6 +719,7 @@ static size_t timer_rank(const struct timer *t)
 {
         switch (t->kind) {
         case TIMER_BUDGET:
+        case TIMER_DRAIN:
                 return 0;
         case TIMER_CLEANUP:
                 return SIZE_MAX;
@@ -718,6 +744,9 @@ static void on_timer(struct sup *s, struct timer *t)
         case TIMER_BUDGET:
                 log_warning(NULL, "timeout", "shutdown_timeout %s spent", dur(s->shutdown_timeout, b));
                 sup_force(s, "shutdown_timeout");
+                return;
+        case TIMER_DRAIN:
+                sup_drain_end(s, false);
                 return;
         case TIMER_CLEANUP:
                 if (!h || !hook_busy(h) || h->deadline == USEC_INFINITY)

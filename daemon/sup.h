@@ -47,8 +47,16 @@ void sup_on_time(struct sup *s);
 /* The earliest deadline (absolute, monotonic), USEC_INFINITY when none. O(1). */
 usec_t sup_next_deadline(const struct sup *s);
 
-/* Shutdown; reason like "SIGTERM"; force: the forced phase at once. */
+/* Shutdown; reason like "SIGTERM"; force: the forced phase at once. No
+ * drain (a critical worker's failure, stop_on_exit, forcing). */
 void sup_shutdown(struct sup *s, const char *reason, bool force);
+/* A graceful shutdown asked for from outside (SIGTERM or SIGINT, gracectl
+ * shutdown). With shutdown_delay, it begins with the drain: STOPPING=1,
+ * STATUS= "draining (5s)", sup_shutting_down() and sup_draining() true,
+ * every worker left alone for that long, then the ordered stop. The budget
+ * runs from now; forcing ends the drain at once. Without shutdown_delay,
+ * or once a shutdown is under way: sup_shutdown(s, reason, false). */
+void sup_request_shutdown(struct sup *s, const char *reason);
 void sup_force(struct sup *s, const char *why);
 
 /* Applies a validated new configuration (SIGHUP, gracectl reload) in place:
@@ -79,8 +87,14 @@ size_t sup_n_workers(const struct sup *s);
 struct worker *sup_worker(struct sup *s, size_t i);
 /* A worker of the current configuration by name, or NULL. O(1). */
 struct worker *sup_find(struct sup *s, const char *name);
+/* From the first moment of a shutdown (its drain included) to its end. */
 bool sup_shutting_down(const struct sup *s);
+/* The drain of a shutdown (shutdown_delay) is under way. */
+bool sup_draining(const struct sup *s);
 bool sup_forced(const struct sup *s);
+/* Every worker, hook and step of the shutdown ended well (the report's
+ * "clean"). The exit status of the exit_code_from worker whose end began
+ * the shutdown does not count. */
 bool sup_is_clean(const struct sup *s);
 const char *sup_reason(const struct sup *s);
 usec_t sup_shutdown_began(const struct sup *s);
@@ -109,6 +123,6 @@ char *sup_summary(const struct sup *s);
  * boot is done (what READY=1 to systemd says: every boot worker ready,
  * oneshots done) while no shutdown is under way (its drain included);
  * false with the reason in buf otherwise ("starting: 2 of 5 workers
- * ready", "shutting down"). A worker restarting after the boot changes
+ * ready", "shutting down", "shutting down (draining)"). A worker restarting after the boot changes
  * nothing. O(1). */
 bool sup_readiness(const struct sup *s, char *buf, size_t len);

@@ -1,5 +1,6 @@
 /* sup_int.h - the supervisor's insides, shared by sup.c, sup_reload.c,
- * sup_parts.c and sup_status.c only (everyone else goes through sup.h). */
+ * sup_parts.c, sup_shutdown.c and sup_status.c only (everyone else goes
+ * through sup.h). */
 #pragma once
 
 #include "hmap.h"
@@ -40,6 +41,16 @@ struct sup {
         char *reason;
         usec_t shutdown_began;
         struct timer budget;
+        /* shutdown_delay: a graceful shutdown asked for from outside first
+         * drains (workers untouched) until the drain timer */
+        usec_t shutdown_delay;
+        bool draining;
+        struct timer drain;
+        /* exit_code_from (a worker's name), and the worker whose end began
+         * the shutdown when it is that one: graced exits with its code */
+        char *exit_code_from;
+        struct worker *code_worker;
+        bool by_stop_on_exit; /* a stop_on_exit worker's end began the shutdown */
         unsigned accepted_signals;
         usec_t last_signal;
 
@@ -69,6 +80,20 @@ void sup_mark_all(struct sup *s);
 /* w and everything that depends on it, directly or not, go down (goal:
  * down, down-with or restart for w; down-with for the rest). */
 void sup_mark_down(struct sup *s, struct worker *w, enum worker_goal goal);
+
+/* The shutdown (sup_shutdown.c). */
+/* It begins (sup.c): STOPPING=1, the budget from now, the reason; unless
+ * drain, every worker's goal goes down (the ordered stop begins). */
+void sup_begin_shutdown(struct sup *s, const char *reason, bool force, bool drain);
+/* Every worker's goal goes down: the ordered stop begins. */
+void sup_stop_all(struct sup *s);
+/* The drain is over (its timer, or forcing: then the workers are left to
+ * sup_force()). */
+void sup_drain_end(struct sup *s, bool forced);
+/* env->ended: stop_on_exit. */
+void sup_on_ended(struct worker_env *env, struct worker *w);
+/* What graced exits with once the shutdown is done. */
+int sup_exit_code(const struct sup *s);
 
 /* part_of (sup_parts.c). */
 /* Finds, for the plan just adopted, the workers that have parts. */

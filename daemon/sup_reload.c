@@ -129,6 +129,10 @@ int sup_reload(struct sup *s, const struct conf *c, unsigned counts[4])
                 set[n++] = w;
         }
         free(seen);
+        /* shutdown_delay and exit_code_from apply from the next shutdown on */
+        s->shutdown_delay = c->shutdown_delay;
+        free(s->exit_code_from);
+        s->exit_code_from = xstrdup(c->exit_code_from);
         sup_drop_plan(s);
         free(s->w);
         s->w = set;

@@ -473,6 +473,14 @@ void worker_start(struct worker_env *env, struct worker *w)
         log_info(w->c.name, "started", "started (pid %d)", (int)w->pid);
 }
 
+/* It ended by itself for good (exited, done, failed for good): the
+ * supervisor hears of it last (stop_on_exit may shut everything down). */
+static void ended_for_good(struct worker_env *env, struct worker *w)
+{
+        if (env->ended && !env->shutting_down && w->goal == GOAL_RUN)
+                env->ended(env, w);
+}
+
 static void fail_for_good(struct worker_env *env, struct worker *w, const char *why)
 {
         set_state(env, w, WORKER_FAILED);
@@ -482,6 +490,7 @@ static void fail_for_good(struct worker_env *env, struct worker *w, const char *
         log_error(w->c.name, "failed", "failed for good: %s", why);
         if (env->failed)
                 env->failed(env, w);
+        ended_for_good(env, w);
 }
 
 static void schedule_restart(struct worker_env *env, struct worker *w)
@@ -526,6 +535,7 @@ static void run_ended(struct worker_env *env, struct worker *w)
                 set_state(env, w, WORKER_EXITED);
                 w->outcome = OUTCOME_EXITED;
                 log_info(w->c.name, "ready", "done");
+                ended_for_good(env, w);
                 return;
         }
         if (env->shutting_down || worker_wants_down(w)) {
@@ -551,6 +561,7 @@ static void run_ended(struct worker_env *env, struct worker *w)
                 else {
                         set_state(env, w, WORKER_EXITED);
                         w->outcome = OUTCOME_EXITED;
+                        ended_for_good(env, w);
                 }
                 return;
         }

@@ -54,7 +54,7 @@ const char *outcome_name(enum outcome o);
 enum stop_reason { STOP_NONE, STOP_SHUTDOWN, STOP_MANUAL, STOP_FAILED_START, STOP_RESTART };
 
 /* A deadline in the supervisor's heap, tagged with what it belongs to. */
-enum timer_kind { TIMER_WORKER, TIMER_WATCHDOG, TIMER_PROBE, TIMER_CLEANUP, TIMER_BUDGET };
+enum timer_kind { TIMER_WORKER, TIMER_WATCHDOG, TIMER_PROBE, TIMER_CLEANUP, TIMER_BUDGET, TIMER_DRAIN };
 
 /* Which of a worker's probes (conf ready_probe or health). */
 enum probe_use { PROBE_READY, PROBE_HEALTH };
@@ -147,6 +147,10 @@ struct worker_env {
         unsigned n_state[WORKER_FAILED + 1], n_up[WORKER_FAILED + 1], n_up_done, n_not_run, n_health_failing;
         /* a worker failed for good (the supervisor decides about critical ones) */
         void (*failed)(struct worker_env *env, struct worker *w);
+        /* outside a shutdown, w (goal run) ended by itself and no restart is
+         * due: it exited, a oneshot is done, or it failed for good (after
+         * failed()); the supervisor decides about stop_on_exit. May be NULL. */
+        void (*ended)(struct worker_env *env, struct worker *w);
         /* a worker's state or goal changed */
         void (*touched)(struct worker_env *env, struct worker *w);
         /* w failed while running (watchdog, health): true when workers that

@@ -338,6 +338,37 @@ static const struct {
         { "part-of-cycle.conf", false, B "part-of-cycle.conf:3: dependency cycle: db -> web -> db" },
         { "part-of-oneshot.conf", false,
           B "part-of-oneshot.conf:8: worker \"web\": part_of \"migrate\" is a oneshot (only a simple worker can have parts)" },
+        /* env_file, stop_on_exit, exit_code_from, shutdown_delay */
+        { "env-file-type.conf", false, B "env-file-type.conf:5: worker \"web\": env_file must be a list of strings" },
+        { "env-file-relative.conf", false,
+          B "env-file-relative.conf:5: worker \"web\": env_file \"etc/web/local.env\" must be an absolute path "
+            "(after an optional \"-\")" },
+        { "env-file-dash-relative.conf", false,
+          B "env-file-dash-relative.conf:5: worker \"web\": env_file \"-local.env\" must be an absolute path "
+            "(after an optional \"-\")" },
+        { "stop-on-exit-type.conf", false,
+          B "stop-on-exit-type.conf:5: worker \"tests\": stop_on_exit must be true or false" },
+        { "exit-code-from-no-stop.conf", false,
+          B "exit-code-from-no-stop.conf:2: supervisor: exit_code_from \"tests\" names a worker without "
+            "stop_on_exit = true" },
+        { "exit-code-from-unknown.conf", false,
+          B "exit-code-from-unknown.conf:3: supervisor: unknown worker \"tsts\" in exit_code_from; "
+            "did you mean \"tests\"?" },
+        { "exit-code-from-nosuggest.conf", false,
+          B "exit-code-from-nosuggest.conf:1: supervisor: unknown worker \"main\" in exit_code_from" },
+        { "exit-code-from-name.conf", false,
+          B "exit-code-from-name.conf:2: supervisor: invalid name \"my tests\" (1 to 64 of A-Z a-z 0-9 _ . -)" },
+        /* the worker is in an include_dir file; the message at the setting */
+        { "exit-code-from-include.conf", false,
+          B "exit-code-from-include.conf:3: supervisor: exit_code_from \"tests\" names a worker without "
+            "stop_on_exit = true" },
+        { "shutdown-delay-timeout.conf", false,
+          B "shutdown-delay-timeout.conf:3: supervisor: shutdown_delay must be less than shutdown_timeout (10s)" },
+        { "shutdown-delay-default-timeout.conf", false,
+          B "shutdown-delay-default-timeout.conf:2: supervisor: shutdown_delay must be less than shutdown_timeout "
+            "(1min 30s)" },
+        { "shutdown-delay-negative.conf", false,
+          B "shutdown-delay-negative.conf:2: supervisor: shutdown_delay must not be negative" },
 #undef B
 };
 
@@ -602,6 +633,8 @@ START_TEST(test_defaults)
         ck_assert_ptr_null(c->include_dir);
         ck_assert_uint_eq(c->n_cleanup, 0);
         ck_assert_uint_eq(c->n_workers, 0);
+        ck_assert_uint_eq(c->shutdown_delay, 0);
+        ck_assert_ptr_null(c->exit_code_from);
         conf_free(c);
         free(path);
 
@@ -733,6 +766,129 @@ START_TEST(test_full)
         ck_assert_ptr_null(conf_find_worker(c, "nope"));
         ck_assert_ptr_null(conf_find_worker(c, NULL));
         conf_free(c);
+        free(path);
+}
+END_TEST
+
+START_TEST(test_ops_settings)
+{
+        char *path = data_path("good/ops.conf");
+        struct conf *c = load_ok(path, false);
+        const struct conf_worker *db, *tests;
+        struct conf_worker a, b;
+
+        ck_assert_uint_eq(c->shutdown_timeout, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->shutdown_delay, 5 * USEC_PER_SEC);
+        ck_assert_str_eq(c->exit_code_from, "tests");
+        db = conf_find_worker(c, "db");
+        tests = conf_find_worker(c, "tests");
+        ck_assert_uint_eq(strv_length(db->env_file), 2);
+        ck_assert_str_eq(db->env_file[0], "/etc/default/db");
+        ck_assert_str_eq(db->env_file[1], "-/etc/db/local.env"); /* as written */
+        ck_assert(!db->stop_on_exit);
+        ck_assert_ptr_null(tests->env_file); /* [] is none */
+        ck_assert(tests->stop_on_exit);
+
+        /* copied deeply; another env_file is another process, stop_on_exit is not */
+        conf_worker_copy(&a, db);
+        ck_assert(a.env_file != db->env_file && a.env_file[1] != db->env_file[1]);
+        ck_assert_str_eq(a.env_file[1], "-/etc/db/local.env");
+        ck_assert(conf_worker_same_process(&a, db));
+        a.stop_on_exit = true;
+        ck_assert(conf_worker_same_process(&a, db));
+        conf_worker_copy(&b, &a);
+        b.env_file[1][1] = 'X';
+        ck_assert(!conf_worker_same_process(&a, &b));
+        strv_free(b.env_file);
+        b.env_file = NULL;
+        ck_assert(!conf_worker_same_process(&a, &b));
+        conf_worker_done(&b);
+        conf_worker_done(&a);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
+START_TEST(test_env_file_limit)
+{
+        char *list = xstrdup("\"/e0\""), *path, *want, *t;
+
+        for (int i = 1; i <= CONF_MAX_ENV_FILES; i++) {
+                t = xasprintf("%s, \"/e%d\"", list, i);
+                free(list);
+                list = t;
+        }
+        path = write_tmp("envs.conf", 0644, "workers = (\n  { name = \"w\"; command = [\"/bin/true\"];\n    env_file = [%s]; }\n);\n",
+                         list);
+        want = xasprintf("%s:3: worker \"w\": env_file has more than %d elements\n", path, CONF_MAX_ENV_FILES);
+        expect_diags(path, false, want);
+        free(want);
+        free(path);
+        free(list);
+}
+END_TEST
+
+/* exit_code_from may name a worker of an include_dir file. */
+START_TEST(test_exit_code_from_include)
+{
+        char *sub = xasprintf("%s/d", tmpdir), *inc, *path;
+        struct conf *c;
+
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        inc = write_tmp("d/10-tests.conf", 0644,
+                        "workers = ( { name = \"tests\"; command = [\"/bin/true\"]; stop_on_exit = true; } );\n");
+        path = write_tmp("main.conf", 0644, "supervisor = { include_dir = \"d\"; exit_code_from = \"tests\"; };\n");
+        c = load_ok(path, false);
+        ck_assert_str_eq(c->exit_code_from, "tests");
+        ck_assert(c->workers[0].stop_on_exit);
+        conf_free(c);
+        free(path);
+        free(inc);
+        free(sub);
+}
+END_TEST
+
+/* --check reads every worker's env files (conf_load_opts.env_files) and
+ * reports each problem at its file and line, after the configuration's own
+ * problems; graced's start and reload (no env_files) do not read them. */
+START_TEST(test_env_files_checked)
+{
+        char *good = write_tmp("good.env", 0644, "A=1\n"), *bad_env = write_tmp("bad.env", 0644, "A=1\n\nB C=2\n");
+        char *quote = write_tmp("quote.env", 0644, "X='open\n"), *missing = xasprintf("%s/missing.env", tmpdir);
+        char *path = write_tmp("main.conf", 0644,
+                               "workers = (\n"
+                               "  { name = \"a\"; command = [\"/bin/true\"];\n"
+                               "    env_file = [\"%s\", \"-%s/optional.env\", \"%s\", \"%s\"]; },\n"
+                               "  { name = \"b\"; command = [\"/bin/true\"]; env_file = [\"%s\", \"%s\"]; },\n"
+                               "  { name = \"c\"; command = [\"/bin/true\"]; stop_timeout = -1; }\n"
+                               ");\n",
+                               good, tmpdir, bad_env, missing, bad_env, quote);
+        struct conf_load_opts opts = { .env_files = true };
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+        char *got, *want;
+
+        ck_assert_int_eq(plan_load(path, &opts, &c, NULL, &d), -EINVAL);
+        got = joined(&d);
+        want = xasprintf("%s:5: worker \"c\": stop_timeout must not be negative\n"
+                         "%s:3: invalid variable name \"B C\" (letters, digits and _, not beginning with a digit)\n"
+                         "%s: No such file or directory\n"
+                         "%s:1: unterminated single quote\n",
+                         path, bad_env, missing, quote);
+        ck_assert_msg(strcmp(got, want) == 0, "--- got:\n%s--- expected:\n%s", got, want);
+        free(got);
+        free(want);
+        conf_diags_clear(&d);
+
+        /* not read when graced starts or reloads: only the configuration's own problem */
+        opts.env_files = false;
+        ck_assert_int_eq(plan_load(path, &opts, &c, NULL, &d), -EINVAL);
+        ck_assert_uint_eq(d.n, 1);
+        conf_diags_clear(&d);
+        free(good);
+        free(bad_env);
+        free(quote);
+        free(missing);
         free(path);
 }
 END_TEST
@@ -910,7 +1066,8 @@ START_TEST(test_example_graced_conf)
                 "pre_stop_timeout", "post_stop",    "post_stop_timeout", "restart",   "restart_delay",
                 "restart_delay_max", "start_limit_burst", "start_limit_interval", "critical", "stdout",
                 "stderr",       "timeout",          "shielded",        "health",      "part_of",
-                "interval",     "failures",         "http_listen",
+                "interval",     "failures",         "env_file",        "stop_on_exit", "shutdown_delay",
+                "exit_code_from", "http_listen",
         };
         char buf[65536];
         FILE *f;
@@ -1367,11 +1524,15 @@ static Suite *conf_suite(void)
         tcase_add_test(tmp, test_include_special_files);
         tcase_add_test(tmp, test_limits);
         tcase_add_test(tmp, test_too_many_workers);
+        tcase_add_test(tmp, test_exit_code_from_include);
+        tcase_add_test(tmp, test_env_file_limit);
+        tcase_add_test(tmp, test_env_files_checked);
         tcase_add_test(tmp, test_http_listen);
         suite_add_tcase(s, tmp);
 
         tcase_add_test(good, test_defaults);
         tcase_add_test(good, test_full);
+        tcase_add_test(good, test_ops_settings);
         tcase_add_test(good, test_probes);
         tcase_add_test(good, test_user_group);
         tcase_add_test(good, test_restart_delay_alone);

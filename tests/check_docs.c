@@ -42,7 +42,8 @@ START_TEST(test_docs_stand_alone)
         static const char *const docs[] = {
                 "README.md",          "daemon/graced.8.in", "daemon/gracectl.1.in", "conf/graced.conf.5.in",
                 "conf/graced.conf",   "conf/dev.conf",      "units/graced.service.in",
-                "units/graced@.service.in",
+                "units/graced@.service.in", "conf/examples/ci.conf", "conf/examples/pod.conf",
+                "conf/examples/kubernetes.yaml",
         };
         static const char *const outside[] = { "SPEC.md", "STYLE.md", "../shared", "SPEC \"", "SPEC's" };
 

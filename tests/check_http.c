@@ -632,6 +632,44 @@ START_TEST(test_during_shutdown)
 }
 END_TEST
 
+/* During the drain of shutdown_delay: /readyz 503 at once, every worker
+ * still up and untouched; a forcing signal ends it. */
+START_TEST(test_during_drain)
+{
+        struct gh g;
+        int port = free_port();
+        char *body;
+        const char *c, *up, *got;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        up = gh_path(&g, "up");
+        got = gh_path(&g, "got-term");
+        c = gh_write_file(&g, "graced.conf",
+                          "supervisor = { http_listen = \"127.0.0.1:%d\"; shutdown_delay = \"1min\"; };\n"
+                          "workers = ( { name = \"web\"; command = [\"%s\", \"--on-signal-delay\", \"TERM\", \"0\", \"0\","
+                          " \"--signal-stamp\", \"%s\", \"--stamp\", \"%s\", \"--block\"]; } );\n",
+                          port, h_testworker(), got, up);
+        start(&g, c, port, NULL);
+        ck_assert(h_wait_file(up, T));
+        ck_assert(h_wait_log(&g, "running: 1/1 workers", T));
+        expect(port, "/readyz", 200, "ready\n");
+
+        ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
+        ck_assert(h_wait_log(&g, "shutting down (SIGTERM): draining 1min, then stopping 1 worker", T));
+        expect(port, "/readyz", 503, "shutting down (draining)\n");
+        expect(port, "/livez", 200, "ok\n");
+        body = metrics(port);
+        ASSERT_METRIC(body, "graced_shutting_down", 1);
+        ASSERT_METRIC(body, "graced_worker_up{worker=\"web\"}", 1);
+        free(body);
+        ck_assert_int_eq(access(got, F_OK), -1); /* no stop signal yet */
+
+        ck_assert_int_eq(gh_signal(&g, SIGQUIT), 0); /* forced: the drain ends at once */
+        ck_assert_int_eq(gh_exit_code(&g, T), 1);
+        gh_cleanup(&g);
+}
+END_TEST
+
 /* ---- connections ---------------------------------------------------------------------- */
 
 /* 200 silent clients do not stop requests; with 256 held, the next
@@ -944,6 +982,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_readyz_boot);
         tcase_add_test(tc, test_metrics_restart);
         tcase_add_test(tc, test_during_shutdown);
+        tcase_add_test(tc, test_during_drain);
         tcase_add_test(tc, test_many_clients);
         tcase_add_test(tc, test_idle_timeout);
         tcase_add_test(tc, test_process);

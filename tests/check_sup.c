@@ -3629,6 +3629,442 @@ static void add_probe_cases(Suite *s)
         tcase_add_test(parts, test_part_of_reload_restart);
 }
 
+/* ---- stop_on_exit, exit_code_from ------------------------------------------------ */
+
+/* db, and tests after it that ends by itself: the shape of a CI run. */
+#define CI(sup, extra)                                                                                           \
+        "supervisor = { " sup " };\n"                                                                            \
+        "workers = (" WK("db", "stop_timeout = '2s';") "," WK("tests", "after = ['db']; stop_on_exit = true; " extra) ");"
+
+/* tests ends with status; graced shuts down in order and exits with code. */
+static void ci_run(int status, int code)
+{
+        mk(CI("exit_code_from = 'tests';", "restart = 'no';"));
+        start_all();
+        clear_recs();
+        die("tests", status);
+        ck_assert(sup_shutting_down(S));
+        ck_assert(!sup_draining(S)); /* no drain: nothing outside asked for this shutdown */
+        ck_assert_str_eq(sup_reason(S), "worker tests exited");
+        HAS("notify STOPPING=1");
+        HAS("signal db SIGTERM group");
+        /* STATUS= says why */
+        ck_assert_int_eq(cnt_prefix("notify STATUS=stopping (worker tests exited): db, "), 1);
+        NOT_FINISHED();
+        down("db", KILLED(SIGTERM));
+        FINISHED(code);
+}
+
+START_TEST(test_exit_code_from_status)
+{
+        static const struct {
+                int status, code;
+        } cases[] = {
+                { EXITED(0), 0 },
+                { EXITED(3), 3 },
+                { EXITED(255), 255 },
+                { KILLED(SIGKILL), 137 },
+                { KILLED(SIGSEGV), 128 + SIGSEGV },
+        };
+
+        ci_run(cases[_i].status, cases[_i].code);
+        /* its own status does not make the shutdown unclean */
+        ck_assert(sup_is_clean(S));
+        OUTCOME("db", "stopped");
+        OUTCOME("tests", cases[_i].status == EXITED(0) ? "exited" : "failed");
+        ck_assert_int_eq(exit_status(W("tests")), cases[_i].status);
+}
+END_TEST
+
+/* Another worker's stop is not clean: 1, whatever the tests said. */
+START_TEST(test_exit_code_from_unclean)
+{
+        mk(CI("exit_code_from = 'tests';", "restart = 'no';"));
+        start_all();
+        die("tests", EXITED(0));
+        HAS("signal db SIGTERM group");
+        advance(2 * SEC);
+        HAS("signal db SIGKILL group");
+        down("db", KILLED(SIGKILL));
+        FINISHED(1);
+        ck_assert(!sup_is_clean(S));
+        OUTCOME("db", "killed");
+}
+END_TEST
+
+/* The summary says where the code came from. */
+START_TEST(test_exit_code_from_summary)
+{
+        char *sum;
+
+        ci_run(EXITED(3), 3);
+        sum = sup_summary(S);
+        ck_assert_msg(strstr(sum, "shutdown clean in ") && strstr(sum, "; exit status 3 from tests"), "%s", sum);
+        free(sum);
+}
+END_TEST
+
+/* stop_on_exit without exit_code_from: the usual 0/1 (a failed worker is
+ * not clean). */
+START_TEST(test_stop_on_exit_without_code)
+{
+        mk(CI("", "restart = 'no';"));
+        start_all();
+        die("tests", EXITED(3));
+        ck_assert_str_eq(sup_reason(S), "worker tests exited");
+        down("db", KILLED(SIGTERM));
+        FINISHED(1);
+        OUTCOME("tests", "failed");
+        teardown();
+        setup();
+        mk(CI("", "restart = 'no';"));
+        start_all();
+        die("tests", EXITED(0));
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+}
+END_TEST
+
+/* Only once no restart is due: a failure that restarts is not the end;
+ * failing for good is, with the last exit's code. */
+START_TEST(test_stop_on_exit_after_restarts)
+{
+        mk(CI("exit_code_from = 'tests';", "restart = 'on-failure'; start_limit_burst = 2; restart_delay = '1s';"));
+        start_all();
+        die("tests", EXITED(4));
+        ck_assert(!sup_shutting_down(S));
+        STATE("tests", "backoff");
+        to_next();
+        ready("tests");
+        die("tests", EXITED(5));
+        ck_assert(sup_shutting_down(S));
+        ck_assert_str_eq(sup_reason(S), "worker tests exited");
+        down("db", KILLED(SIGTERM));
+        FINISHED(5);
+        /* restart = "always" after exit 0: a restart is due, nothing happens */
+        teardown();
+        setup();
+        mk(CI("exit_code_from = 'tests';", "restart = 'always'; restart_delay = '1s';"));
+        start_all();
+        die("tests", EXITED(0));
+        ck_assert(!sup_shutting_down(S));
+        STATE("tests", "backoff");
+}
+END_TEST
+
+/* A oneshot with stop_on_exit: done is its end. A failed exec too (127). */
+START_TEST(test_stop_on_exit_oneshot_and_exec_failure)
+{
+        mk("supervisor = { exit_code_from = 'job'; };\n"
+           "workers = (" WK("svc", "") "," WK("job", "type = 'oneshot'; restart = 'no'; stop_on_exit = true;") ");");
+        sup_start(S);
+        ready("svc");
+        die("job", EXITED(0));
+        ck_assert(sup_shutting_down(S));
+        down("svc", KILLED(SIGTERM));
+        FINISHED(0);
+        teardown();
+        setup();
+        mk(CI("exit_code_from = 'tests';", "restart = 'no';"));
+        sup_start(S);
+        ready("db");
+        sup_on_exec_status(S, W("tests"), ENOENT, "exec");
+        die("tests", EXITED(127));
+        ck_assert_str_eq(sup_reason(S), "worker tests exited");
+        down("db", KILLED(SIGTERM));
+        FINISHED(127);
+}
+END_TEST
+
+/* A shutdown that began otherwise (a signal): the worker is stopped like
+ * any other and the usual 0/1 applies, its exit status included. */
+START_TEST(test_stop_on_exit_signal_first)
+{
+        mk(CI("exit_code_from = 'tests';", "restart = 'no';"));
+        start_all();
+        sig(SIGTERM);
+        ck_assert_str_eq(sup_reason(S), "SIGTERM");
+        HAS("signal tests SIGTERM group");
+        ck_assert_int_eq(cnt_prefix("notify STATUS=stopping: tests, "), 1);
+        down("tests", KILLED(SIGTERM));
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+        OUTCOME("tests", "stopped");
+        teardown();
+        setup();
+        /* it ends with 3 by itself in the middle of that shutdown (before its
+         * stop signal, during its pre_stop): failed, so not clean */
+        mk(CI("exit_code_from = 'tests';", "restart = 'no'; pre_stop = ['/bin/true'];"));
+        start_all();
+        sig(SIGTERM);
+        HAS("hook tests/pre_stop");
+        down("tests", EXITED(3));
+        hook_exit("tests/pre_stop", EXITED(0));
+        down("db", KILLED(SIGTERM));
+        FINISHED(1);
+        OUTCOME("tests", "failed");
+        ck_assert_str_eq(sup_reason(S), "SIGTERM");
+}
+END_TEST
+
+/* Stopped by gracectl stop is no end by itself. */
+START_TEST(test_stop_on_exit_manual_stop)
+{
+        mk(CI("exit_code_from = 'tests';", "restart = 'no';"));
+        start_all();
+        ck_assert_int_eq(sup_stop_worker(S, "tests"), 0);
+        down("tests", KILLED(SIGTERM));
+        ck_assert(!sup_shutting_down(S));
+        STATE("tests", "down");
+        ck_assert_int_eq(sup_start_worker(S, "tests"), 0);
+        ready("tests");
+        die("tests", EXITED(6));
+        ck_assert(sup_shutting_down(S));
+        down("db", KILLED(SIGTERM));
+        FINISHED(6);
+}
+END_TEST
+
+/* exit_code_from names another stop_on_exit worker: the usual 0/1. A
+ * critical worker's failure is the critical failure (exit 1). */
+START_TEST(test_stop_on_exit_other_worker_and_critical)
+{
+        mk("supervisor = { exit_code_from = 'b'; };\n"
+           "workers = (" WK("a", "stop_on_exit = true; restart = 'no';") ","
+           WK("b", "stop_on_exit = true; restart = 'no';") ");");
+        start_all();
+        die("a", EXITED(0));
+        ck_assert_str_eq(sup_reason(S), "worker a exited");
+        down("b", KILLED(SIGTERM));
+        FINISHED(0);
+        teardown();
+        setup();
+        mk("supervisor = { exit_code_from = 'c'; };\n"
+           "workers = (" WK("x", "") "," WK("c", "stop_on_exit = true; restart = 'no'; critical = true;") ");");
+        start_all();
+        die("c", EXITED(3));
+        ck_assert_str_eq(sup_reason(S), "critical worker c failed");
+        down("x", KILLED(SIGTERM));
+        FINISHED(1);
+}
+END_TEST
+
+/* ---- shutdown_delay: the drain ----------------------------------------------------- */
+
+#define DRAIN(sup) "supervisor = { shutdown_delay = '5s'; " sup " };\n"
+
+/* Every worker is left alone for the delay: no signal, no hook. */
+START_TEST(test_drain_leaves_workers)
+{
+        mk(DRAIN("") "workers = (" WK("db", "") "," WK("web", "after = ['db']; pre_stop = ['/bin/true'];") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        ck_assert(sup_shutting_down(S));
+        ck_assert(sup_draining(S));
+        HAS("notify STOPPING=1");
+        HAS("notify STATUS=draining (5s)");
+        ck_assert_int_eq(cnt_prefix("signal "), 0);
+        ck_assert_int_eq(cnt_prefix("hook "), 0);
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 5 * SEC);
+        advance(4999 * MSEC);
+        ck_assert(sup_draining(S));
+        ck_assert_int_eq(cnt_prefix("signal "), 0);
+        ck_assert_int_eq(cnt_prefix("hook "), 0);
+        STATE("web", "running");
+        STATE("db", "running");
+        advance(1 * MSEC);
+        ck_assert(!sup_draining(S));
+        ck_assert(sup_shutting_down(S));
+        HAS("hook web/pre_stop");
+        HASNT("signal db SIGTERM group");
+        hook_exit("web/pre_stop", EXITED(0));
+        HAS("signal web SIGTERM group");
+        down("web", KILLED(SIGTERM));
+        HAS("signal db SIGTERM group");
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_str_eq(sup_reason(S), "SIGTERM");
+        ck_assert(sup_is_clean(S));
+}
+END_TEST
+
+/* gracectl shutdown drains as SIGTERM does; a repeated request, or one
+ * during the drain, changes nothing. */
+START_TEST(test_drain_request)
+{
+        mk(DRAIN("") "workers = (" WK("w", "") ");");
+        start_all();
+        clear_recs();
+        sup_request_shutdown(S, "gracectl shutdown");
+        ck_assert(sup_draining(S));
+        advance(1 * SEC);
+        sup_request_shutdown(S, "gracectl shutdown");
+        ck_assert(sup_draining(S));
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 5 * SEC);
+        ck_assert_int_eq(cnt("notify STOPPING=1"), 1);
+        HASNT("signal w SIGTERM group");
+        to_next();
+        HAS("signal w SIGTERM group");
+        down("w", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_str_eq(sup_reason(S), "gracectl shutdown");
+}
+END_TEST
+
+/* A forcing signal during the drain forces the whole shutdown at once. */
+START_TEST(test_drain_forced)
+{
+        mk(DRAIN("cleanup = ( { name = 'tmp'; command = ['/bin/true']; } );")
+           "workers = (" WK("w", "stop_timeout = '30s'; post_stop = ['/bin/true'];") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        advance(1 * SEC);
+        ck_assert(sup_draining(S));
+        sig(SIGINT); /* the second accepted one: force_after = 2 */
+        ck_assert(sup_forced(S));
+        ck_assert(!sup_draining(S));
+        HAS("signal w SIGKILL group");
+        HASNT("signal w SIGTERM group");
+        down("w", KILLED(SIGKILL));
+        FINISHED(1);
+        OUTCOME("w", "killed");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "skipped");
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 0)->outcome), "skipped");
+        HASNT("hook cleanup/tmp");
+        /* no drain timer left behind */
+        ck_assert_uint_eq(sup_next_deadline(S), USEC_INFINITY);
+}
+END_TEST
+
+/* SIGQUIT during the drain, too; SIGQUIT first and force_after = 1 never drain. */
+START_TEST(test_drain_sigquit_and_force_after_1)
+{
+        mk(DRAIN("") "workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGTERM);
+        ck_assert(sup_draining(S));
+        sig(SIGQUIT);
+        ck_assert(!sup_draining(S));
+        HAS("signal w SIGKILL group");
+        teardown();
+        setup();
+        mk(DRAIN("") "workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGQUIT);
+        ck_assert(!sup_draining(S));
+        HAS("signal w SIGKILL group");
+        teardown();
+        setup();
+        mk(DRAIN("force_after = 1;") "workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGTERM);
+        ck_assert(!sup_draining(S));
+        ck_assert(sup_forced(S));
+}
+END_TEST
+
+/* The budget runs from the signal, the drain included. */
+START_TEST(test_drain_counts_in_budget)
+{
+        mk(DRAIN("shutdown_timeout = '8s';") "workers = (" WK("w", "stop_timeout = '30s';") ");");
+        start_all();
+        sig(SIGTERM);
+        at(T0 + 5 * SEC);
+        HAS("signal w SIGTERM group");
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 8 * SEC);
+        at(T0 + 8 * SEC - 1);
+        ck_assert(!sup_forced(S));
+        at(T0 + 8 * SEC);
+        ck_assert(sup_forced(S));
+        HAS("signal w SIGKILL group");
+        down("w", KILLED(SIGKILL));
+        FINISHED(1);
+}
+END_TEST
+
+/* Nothing to stop: the drain is still waited for, then the cleanup. */
+START_TEST(test_drain_no_workers)
+{
+        mk(DRAIN("cleanup = ( { name = 'flush'; command = ['/bin/true']; } );"));
+        sup_start(S);
+        sig(SIGTERM);
+        NOT_FINISHED();
+        HASNT("hook cleanup/flush");
+        advance(5 * SEC);
+        HAS("hook cleanup/flush");
+        hook_exit("cleanup/flush", EXITED(0));
+        FINISHED(0);
+}
+END_TEST
+
+/* During the drain no worker is restarted or started, and one that ends
+ * by itself is recorded as such; stop_on_exit does not begin another
+ * shutdown. After the drain, the stop goes on as usual. */
+START_TEST(test_drain_worker_exits)
+{
+        mk(DRAIN("") "workers = (" WK("a", "restart = 'always'; stop_on_exit = true;") "," WK("b", "") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        die("a", EXITED(0));
+        advance(2 * SEC);
+        ck_assert_int_eq(cnt("spawn a"), 0);
+        STATE("a", "exited");
+        ck_assert_str_eq(sup_reason(S), "SIGTERM");
+        ck_assert(sup_draining(S));
+        advance(3 * SEC);
+        HAS("signal b SIGTERM group");
+        HASNT("signal a SIGTERM group");
+        down("b", KILLED(SIGTERM));
+        FINISHED(0);
+        OUTCOME("a", "exited");
+}
+END_TEST
+
+/* A shutdown by stop_on_exit does not drain. */
+START_TEST(test_drain_not_for_stop_on_exit)
+{
+        mk(DRAIN("exit_code_from = 'tests';")
+           "workers = (" WK("db", "") "," WK("tests", "after = ['db']; stop_on_exit = true; restart = 'no';") ");");
+        start_all();
+        die("tests", EXITED(2));
+        ck_assert(!sup_draining(S));
+        HAS("signal db SIGTERM group");
+        down("db", KILLED(SIGTERM));
+        FINISHED(2);
+}
+END_TEST
+
+static void add_ops_cases(Suite *s)
+{
+        TCase *exits = tcase_create("stop_on_exit");
+        TCase *drain = tcase_create("drain");
+
+        tcase_add_checked_fixture(exits, setup, teardown);
+        tcase_add_checked_fixture(drain, setup, teardown);
+        suite_add_tcase(s, exits);
+        suite_add_tcase(s, drain);
+        tcase_add_loop_test(exits, test_exit_code_from_status, 0, 5);
+        tcase_add_test(exits, test_exit_code_from_unclean);
+        tcase_add_test(exits, test_exit_code_from_summary);
+        tcase_add_test(exits, test_stop_on_exit_without_code);
+        tcase_add_test(exits, test_stop_on_exit_after_restarts);
+        tcase_add_test(exits, test_stop_on_exit_oneshot_and_exec_failure);
+        tcase_add_test(exits, test_stop_on_exit_signal_first);
+        tcase_add_test(exits, test_stop_on_exit_manual_stop);
+        tcase_add_test(exits, test_stop_on_exit_other_worker_and_critical);
+        tcase_add_test(drain, test_drain_leaves_workers);
+        tcase_add_test(drain, test_drain_request);
+        tcase_add_test(drain, test_drain_forced);
+        tcase_add_test(drain, test_drain_sigquit_and_force_after_1);
+        tcase_add_test(drain, test_drain_counts_in_budget);
+        tcase_add_test(drain, test_drain_no_workers);
+        tcase_add_test(drain, test_drain_worker_exits);
+        tcase_add_test(drain, test_drain_not_for_stop_on_exit);
+}
+
 static Suite *sup_suite(void)
 {
         Suite *s = suite_create("sup");
@@ -3744,6 +4180,7 @@ static Suite *sup_suite(void)
         tcase_add_test(notify, test_ready_timeout_during_shutdown_keeps_order);
         tcase_add_test(notify, test_watchdog_of_worker_being_stopped);
         add_probe_cases(s);
+        add_ops_cases(s);
         return s;
 }
 
