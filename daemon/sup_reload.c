@@ -129,7 +129,14 @@ int sup_reload(struct sup *s, const struct conf *c, unsigned counts[4])
                 set[n++] = w;
         }
         free(seen);
-        /* shutdown_delay and exit_code_from apply from the next shutdown on */
+        /* the supervisor's settings apply from now on (a reload is refused
+         * during a shutdown: no budget or debounce is under way) */
+        free(s->name);
+        s->name = xstrdup(c->name);
+        s->shutdown_timeout = c->shutdown_timeout;
+        s->signal_debounce = c->signal_debounce;
+        s->force_after = c->force_after;
+        s->max_parallel = c->max_parallel ? c->max_parallel : 1;
         s->shutdown_delay = c->shutdown_delay;
         free(s->exit_code_from);
         s->exit_code_from = xstrdup(c->exit_code_from);

@@ -2177,6 +2177,28 @@ START_TEST(test_shutdown_timeout_forces)
 }
 END_TEST
 
+/* A reload applies the supervisor's settings: the budget and force_after
+ * of the next shutdown are the new ones. */
+START_TEST(test_reload_supervisor_settings)
+{
+        unsigned c[4];
+
+        mk("supervisor = { shutdown_timeout = '5s'; force_after = 2; };\n"
+           "workers = (" WK("w", "stop_timeout = '30s';") ");");
+        start_all();
+        ck_assert_int_eq(reload("supervisor = { shutdown_timeout = '9s'; force_after = 3; };\n"
+                                "workers = (" WK("w", "stop_timeout = '30s';") ");", c), 0);
+        sig(SIGTERM);
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 9 * SEC);
+        advance(600 * MSEC);
+        sig(SIGTERM);
+        ck_assert(!sup_forced(S));
+        advance(600 * MSEC);
+        sig(SIGTERM);
+        ck_assert(sup_forced(S));
+}
+END_TEST
+
 /* ---- the report's facts ------------------------------------------------------------------------ */
 
 START_TEST(test_report_outcomes)
@@ -4153,6 +4175,7 @@ static Suite *sup_suite(void)
         tcase_add_test(sigs, test_shielded_step_survives_later_forcing);
         tcase_add_test(sigs, test_unshielded_running_step_killed_by_forcing);
         tcase_add_test(sigs, test_shutdown_timeout_forces);
+        tcase_add_test(sigs, test_reload_supervisor_settings);
 
         tcase_add_test(report, test_report_outcomes);
         tcase_add_test(report, test_exit_wording);
