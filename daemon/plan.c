@@ -218,8 +218,10 @@ static bool link_deps(const struct conf *c, struct plan *p, struct conf_diags *d
 
         for (size_t i = 0; i < p->n; i++) {
                 const struct conf_worker *w = &c->workers[i];
+                size_t n_after = strv_length(w->after);
 
-                p->deps[i] = xcalloc(strv_length(w->after), sizeof(size_t));
+                /* none: no block (one per worker adds up at 10,000 workers) */
+                p->deps[i] = n_after ? xcalloc(n_after, sizeof(size_t)) : NULL;
                 for (char **a = w->after; a && *a; a++) {
                         ssize_t j = name_lookup(&ni, *a);
                         bool dup = false;
@@ -241,7 +243,7 @@ static bool link_deps(const struct conf *c, struct plan *p, struct conf_diags *d
                 for (size_t k = 0; k < p->n_deps[i]; k++)
                         p->n_rdeps[p->deps[i][k]]++;
         for (size_t i = 0; i < p->n; i++) {
-                p->rdeps[i] = xcalloc(p->n_rdeps[i], sizeof(size_t));
+                p->rdeps[i] = p->n_rdeps[i] ? xcalloc(p->n_rdeps[i], sizeof(size_t)) : NULL;
                 p->n_rdeps[i] = 0;
         }
         for (size_t i = 0; i < p->n; i++)

@@ -11,9 +11,9 @@
 /* deps and rdeps are one allocation, n_deps to stop_stage another. */
 struct plan {
         size_t n;
-        size_t **deps;    /* deps[i]: NULL-less array of indices worker i is `after` */
+        size_t **deps;    /* deps[i]: n_deps[i] indices worker i is `after` (NULL when none) */
         size_t *n_deps;
-        size_t **rdeps;   /* rdeps[i]: workers that are `after` i (its dependents) */
+        size_t **rdeps;   /* rdeps[i]: workers that are `after` i (its dependents; NULL when none) */
         size_t *n_rdeps;
         size_t *start_order; /* n indices, topological, ties by definition order */
         size_t *start_stage; /* per worker: 0 for no deps, else 1 + max(stage of deps) */
