@@ -173,7 +173,7 @@ void hook_done(struct hook_run *h);
 /* Starts h unless its previous run is still unreaped; false when it did not start
  * (outcome set: failed, or skipped). */
 bool hook_spawn(struct worker_env *env, struct hook_run *h);
-void hook_kill(struct worker_env *env, struct hook_run *h, enum outcome o);
+void hook_kill(struct worker_env *env, struct hook_run *h, enum outcome o); /* NULL-safe */
 static inline bool hook_busy(const struct hook_run *h) { return h->pid != 0; }
 /* The hook whose process this is ended. */
 void hook_ended(struct worker_env *env, struct hook_run *h, int status);
@@ -267,6 +267,8 @@ bool worker_has_exit(const struct worker *w, int *status);
 enum outcome worker_outcome(const struct worker *w);
 int worker_stop_signal_sent(const struct worker *w);
 usec_t worker_stop_duration(const struct worker *w);
+/* Its hook records; without one (no hook configured), a read-only record
+ * of a hook that never ran (argv NULL, outcome none). */
 const struct hook_run *worker_pre_stop(const struct worker *w);
 const struct hook_run *worker_post_stop(const struct worker *w);
 unsigned worker_stream_epoch(const struct worker *w);

@@ -1143,6 +1143,32 @@ START_TEST(test_start_limit_only_within_interval)
 }
 END_TEST
 
+/* start_limit_burst = 1: the start before is the last one (its time is
+ * kept from the first start on, also before there is a ring of starts). */
+START_TEST(test_start_limit_burst_one)
+{
+        mk("workers = (" WK("w", "restart_delay = '1s'; start_limit_burst = 1; start_limit_interval = '5s';") ","
+           WK("q", "restart_delay = '1s'; start_limit_burst = 1; start_limit_interval = '5s';") ");");
+        start_all();
+        /* q fails at once after its first start: it would start again within 5s */
+        die("q", EXITED(1));
+        STATE("q", "failed");
+        ck_assert_int_eq(cnt("spawn q"), 1);
+        /* w ran long enough: restarted (in 1s); then it fails 1s after that
+         * start and would start again 2s later, within 5s of it */
+        advance(6 * SEC);
+        die("w", EXITED(1));
+        STATE("w", "backoff");
+        to_next();
+        ck_assert_int_eq(cnt("spawn w"), 2);
+        ready("w");
+        advance(1 * SEC);
+        die("w", EXITED(1));
+        STATE("w", "failed");
+        ck_assert_int_eq(cnt("spawn w"), 2);
+}
+END_TEST
+
 START_TEST(test_restart_always_after_exit_0)
 {
         mk("workers = (" WK("always", "restart = 'always'; restart_delay = '1s';") ","
@@ -2837,6 +2863,120 @@ START_TEST(test_reload_during_stop)
 }
 END_TEST
 
+/* A reload that removes a hook whose run is still under way (here a
+ * pre_stop killed at its timeout and never reaped, the worker down): the
+ * run keeps its record, so that its exit, when it comes at last, is its
+ * hook's (not an orphan: pidfd released once), and the record of that stop
+ * still counts; the next stop runs no hook and counts afresh. The same
+ * while the stop waits for the hook: its exit ends the hook's step. */
+START_TEST(test_reload_removes_busy_hook)
+{
+        const char *with = "workers = (" WK("w", "pre_stop = ['/bin/sleep', '100']; pre_stop_timeout = '2s';") ");";
+        const char *without = "workers = (" WK("w", "") ");";
+        unsigned c[4];
+        pid_t first, second;
+
+        mk(with);
+        start_all();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        first = H("w/pre_stop")->pid;
+        advance(2 * SEC);
+        HAS("signal w/pre_stop SIGKILL group");
+        down("w", KILLED(SIGTERM));
+        STATE("w", "down");
+        ck_assert_int_eq(reload(without, c), 0);
+        COUNTS(c, 0, 0, 0, 1);
+        ck_assert_int_eq(worker_pre_stop(W("w"))->pid, first);
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "timeout");
+        ck_assert(!sup_is_clean(S));
+        ck_assert(sup_on_exit(S, first, KILLED(SIGKILL)));
+        ck_assert_uint_eq(released(first), 1);
+        ck_assert_int_eq(worker_pre_stop(W("w"))->pid, 0);
+
+        /* started and stopped again: no hook */
+        ck_assert_int_eq(sup_start_worker(S, "w"), 0);
+        ready("w");
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HASNT("hook w/pre_stop");
+        HAS("signal w SIGTERM group");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "none");
+        down("w", KILLED(SIGTERM));
+        ck_assert(sup_is_clean(S));
+
+        /* back, and removed while the stop waits for it */
+        ck_assert_int_eq(reload(with, c), 0);
+        ck_assert_int_eq(sup_start_worker(S, "w"), 0);
+        ready("w");
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HAS("hook w/pre_stop");
+        second = H("w/pre_stop")->pid;
+        ck_assert_int_eq(reload(without, c), 0);
+        HASNT("signal w SIGTERM group");
+        hook_exit("w/pre_stop", EXITED(0));
+        ck_assert_uint_eq(released(second), 1);
+        HAS("signal w SIGTERM group");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "ok");
+        down("w", KILLED(SIGTERM));
+        STATE("w", "down");
+        sig(SIGTERM);
+        FINISHED(0);
+        for (size_t i = 0; i < F.n_pids; i++)
+                ck_assert_msg(released(F.pids[i].pid) == 1, "pid %d (%s) released %u times", (int)F.pids[i].pid,
+                              F.pids[i].label, released(F.pids[i].pid));
+}
+END_TEST
+
+/* Hooks added by a reload run at the next stop, in their places; removed
+ * again, they no longer run. */
+START_TEST(test_reload_adds_hooks)
+{
+        unsigned c[4];
+
+        F.streams = 1;
+        mk("workers = (" WK("w", "") ");");
+        start_all();
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "none");
+        ck_assert_int_eq(reload("workers = (" WK("w", "pre_stop = ['/bin/true']; post_stop = ['/bin/true'];"
+                                                      "post_stop_timeout = '3s';") ");", c), 0);
+        COUNTS(c, 0, 0, 0, 1);
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HAS("hook w/pre_stop");
+        HASNT("signal w SIGTERM group");
+        hook_exit("w/pre_stop", EXITED(0));
+        HAS("signal w SIGTERM group");
+        die("w", KILLED(SIGTERM));
+        HASNT("hook w/post_stop");
+        eofs("w");
+        HAS("hook w/post_stop");
+        BEFORE("signal w SIGTERM group", "hook w/post_stop");
+        STATE("w", "stopping");
+        advance(3 * SEC); /* its own timeout */
+        HAS("signal w/post_stop SIGKILL group");
+        hook_exit("w/post_stop", KILLED(SIGKILL));
+        STATE("w", "down");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "ok");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "timeout");
+
+        /* removed: the next stop runs neither */
+        ck_assert_int_eq(reload("workers = (" WK("w", "") ");", c), 0);
+        ck_assert_int_eq(sup_start_worker(S, "w"), 0);
+        ready("w");
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HAS("signal w SIGTERM group");
+        down("w", KILLED(SIGTERM));
+        STATE("w", "down");
+        HASNT("hook w/pre_stop");
+        HASNT("hook w/post_stop");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "none");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "none");
+        ck_assert(sup_is_clean(S));
+}
+END_TEST
+
 /* The goal field drives a restart: `restart` stops the dependents first
  * (goal down-with), then the worker (goal restart), then it runs again
  * (goal run) and the dependents come back in start order. */
@@ -4108,6 +4248,8 @@ static Suite *sup_suite(void)
         tcase_add_test(obj, test_reload_keeps_object);
         tcase_add_test(obj, test_reload_removed_and_readded);
         tcase_add_test(obj, test_reload_during_stop);
+        tcase_add_test(obj, test_reload_removes_busy_hook);
+        tcase_add_test(obj, test_reload_adds_hooks);
         tcase_add_test(obj, test_goal_restart_sequence);
         tcase_add_test(obj, test_worker_transitions);
 
@@ -4134,6 +4276,7 @@ static Suite *sup_suite(void)
         tcase_add_test(restart, test_restart_backoff_resets_after_10s);
         tcase_add_test(restart, test_start_limit_burst_fails_for_good);
         tcase_add_test(restart, test_start_limit_only_within_interval);
+        tcase_add_test(restart, test_start_limit_burst_one);
         tcase_add_test(restart, test_restart_always_after_exit_0);
         tcase_add_test(restart, test_critical_failed_shuts_down);
 
