@@ -32,24 +32,33 @@
 
 extern char **environ;
 
-/* What the glue holds for one worker (in its worker_mech() slot): its
- * exec-status pipe. Shared with the worker's output streams (refs), which
- * may outlive the worker (w = NULL once a reload has forgotten it). */
-struct wmech {
+/* A child reaped through its pidfd: in run->pidwatches by pid. */
+struct pidwatch {
         struct run *run;
+        struct loop_watch *watch;
+        pid_t pid;
+        bool embedded; /* a worker's, in its struct wmech: not freed */
+};
+
+/* What the glue holds for one worker (in its worker_mech() slot): its
+ * exec-status pipe and the watch of its process. Shared with the worker's
+ * output streams (refs), which may outlive the worker (w = NULL once a
+ * reload has forgotten it). Fields ordered for size (one per worker). */
+struct wmech {
+        struct pidwatch pw; /* its process (one at a time); pw.run: the run */
         struct worker *w;
-        int status_fd;
         struct loop_watch *status_watch;
-        unsigned refs;
         /* probes: the attempt under way, and a log probe's compiled
          * expression (with its source: a reload may change it) */
         struct probe_attempt *attempt;
-        enum probe_use use;
         struct probe_regex *re;
         char *re_src;
         /* the variables of its env_file, read at its last start: its hooks
          * and exec probes of that run get them too */
         char **file_env;
+        int status_fd;
+        unsigned refs;
+        enum probe_use use;
 };
 
 /* A hook's exec-status pipe, read in the loop like a worker's: only to say
@@ -156,7 +165,7 @@ static struct wmech *mech_of(struct run *r, struct worker *w)
 
         if (!m) {
                 m = xcalloc(1, sizeof *m);
-                *m = (struct wmech){ .run = r, .w = w, .status_fd = -1, .refs = 1 };
+                *m = (struct wmech){ .pw = { .run = r, .embedded = true }, .w = w, .status_fd = -1, .refs = 1 };
                 worker_set_mech(w, m);
         }
         return m;
@@ -188,7 +197,7 @@ static void on_stream_eof(struct output_stream *os, void *data)
 {
         struct stream_ref *ref = data;
         struct wmech *m = ref ? ref->m : NULL; /* NULL: a hook's pipe */
-        struct run *r = m ? m->run : NULL;
+        struct run *r = m ? m->pw.run : NULL;
 
         output_close(os);
         if (!m)
@@ -221,7 +230,7 @@ static void deliver_status(struct wmech *m)
                 stage = PROC_STAGE_NONE;
         }
         if (m->w)
-                sup_on_exec_status(m->run->sup, m->w, err, proc_stage_name(stage));
+                sup_on_exec_status(m->pw.run->sup, m->w, err, proc_stage_name(stage));
 }
 
 static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data)
@@ -335,8 +344,8 @@ static void on_worker_record(const char *p, size_t n, void *data)
         struct wmech *m = ref->m;
         const struct conf_worker *c;
 
-        if (!m->w || !m->run->sup || worker_state(m->w) != WORKER_STARTING || ref->epoch != worker_stream_epoch(m->w) ||
-            ref->run != worker_starts(m->w))
+        if (!m->w || !m->pw.run->sup || worker_state(m->w) != WORKER_STARTING ||
+            ref->epoch != worker_stream_epoch(m->w) || ref->run != worker_starts(m->w))
                 return;
         c = worker_conf(m->w);
         if (c->ready != READY_PROBE || c->ready_probe.kind != PROBE_LOG)
@@ -354,7 +363,7 @@ static void on_worker_record(const char *p, size_t n, void *data)
                 }
         }
         if (probe_regex_match(m->re, p, n))
-                sup_on_probe(m->run->sup, m->w, PROBE_READY, true, NULL);
+                sup_on_probe(m->pw.run->sup, m->w, PROBE_READY, true, NULL);
 }
 
 /* Watches the read end of a "log" stream; for a worker (w), it counts in
@@ -460,8 +469,8 @@ static void on_probe_done(void *data, bool ok, const char *reason)
         struct wmech *m = data;
 
         m->attempt = NULL;
-        if (m->w && m->run->sup)
-                sup_on_probe(m->run->sup, m->w, m->use, ok, reason);
+        if (m->w && m->pw.run->sup)
+                sup_on_probe(m->pw.run->sup, m->w, m->use, ok, reason);
         mech_unref(m);
 }
 
@@ -503,12 +512,6 @@ static void op_probe_cancel(void *ctx, struct worker *w)
         mech_unref(m);
 }
 
-struct pidwatch {
-        struct run *run;
-        pid_t pid;
-        struct loop_watch *watch;
-};
-
 static void reaped(pid_t pid, int status, void *data);
 
 static void unwatch_pid(struct run *r, pid_t pid)
@@ -517,7 +520,8 @@ static void unwatch_pid(struct run *r, pid_t pid)
 
         if (pw) {
                 pw->watch = loop_del_fd(pw->watch);
-                free(pw);
+                if (!pw->embedded)
+                        free(pw);
         }
 }
 
@@ -540,20 +544,21 @@ static void on_pidfd(struct loop_watch *lw, int fd, uint32_t events, void *data)
         /* else ECHILD: waitpid(-1) reaped it first, and handled it */
 }
 
-/* A child of ours: reaped through its pidfd when it exits. */
-static void watch_pid(struct run *r, pid_t pid, int pidfd)
+/* A child of ours: reaped through its pidfd when it exits. pw: a worker's
+ * (embedded), NULL: one is allocated. */
+static void watch_pid(struct run *r, pid_t pid, int pidfd, struct pidwatch *pw)
 {
-        struct pidwatch *pw;
-
         if (pidfd >= 0) {
-                pw = xcalloc(1, sizeof *pw);
-                *pw = (struct pidwatch){ .run = r, .pid = pid };
+                if (!pw)
+                        pw = xcalloc(1, sizeof *pw);
+                *pw = (struct pidwatch){ .run = r, .pid = pid, .embedded = pw->embedded };
                 pw->watch = loop_add_fd(r->loop, pidfd, EPOLLIN, on_pidfd, pw);
                 if (pw->watch) {
                         hmap_put(&r->pidwatches, (uintptr_t)pid, pw);
                         return;
                 }
-                free(pw);
+                if (!pw->embedded)
+                        free(pw);
         }
         r->reap_any = true; /* no pidfd to watch: SIGCHLD and waitpid(-1) from now on */
 }
@@ -597,7 +602,7 @@ static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
-        watch_pid(r, ch.pid, ch.pidfd);
+        watch_pid(r, ch.pid, ch.pidfd, &m->pw);
         close_status(m);
         m->status_fd = ch.status_fd;
         m->status_watch = loop_add_fd(r->loop, ch.status_fd, EPOLLIN, on_status, m);
@@ -676,7 +681,7 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
-        watch_pid(r, ch.pid, ch.pidfd);
+        watch_pid(r, ch.pid, ch.pidfd, NULL);
         hs = new_hookstat(r, ch.status_fd, h);
         if (hs->next)
                 hs->next->prev = hs;
