@@ -48,7 +48,7 @@ void sup_adopt_plan(struct sup *s, struct plan *p)
                 heap_node_init(&s->slot[i].wait);
         }
         for (size_t k = 0; k < s->n; k++)
-                s->slot[p->start_order[k]].pos = k;
+                s->slot[p->start_order[k]].pos = (uint32_t)k;
         s->stop_seq = xcalloc(s->n ? s->n : 1, sizeof *s->stop_seq);
         s->n_stop_seq = 0;
         sup_parts_index(s);
@@ -156,7 +156,7 @@ void sup_set_dev_mode(struct sup *s, bool on) { s->dev_mode = on; }
  * well be running): *which names it. Uses the arrays of compute_chains(). */
 static bool dep_failed(struct sup *s, size_t i, const char **which)
 {
-        if (s->slot[i].failed_below == SIZE_MAX)
+        if (s->slot[i].failed_below == NO_SLOT)
                 return false;
         *which = worker_name(W(s, s->slot[i].failed_below));
         return true;
@@ -171,14 +171,14 @@ static void compute_chains(struct sup *s)
         for (size_t k = 0; k < s->n; k++) {
                 size_t i = s->plan->start_order[k];
                 bool ok = true;
-                size_t failed = SIZE_MAX;
+                uint32_t failed = NO_SLOT;
 
                 for (size_t d = 0; d < s->plan->n_deps[i]; d++) {
                         size_t j = s->plan->deps[i][d];
 
                         ok = ok && worker_is_ready(W(s, j)) && s->slot[j].chain_ready;
-                        if (failed == SIZE_MAX)
-                                failed = worker_state(W(s, j)) == WORKER_FAILED ? j : s->slot[j].failed_below;
+                        if (failed == NO_SLOT)
+                                failed = worker_state(W(s, j)) == WORKER_FAILED ? (uint32_t)j : s->slot[j].failed_below;
                 }
                 s->slot[i].chain_ready = ok;
                 s->slot[i].failed_below = failed;

@@ -27,8 +27,9 @@ struct sup {
                 bool chain_ready; /* every dependency (transitively) is ready */
                 bool in_stop_seq;
                 bool has_parts; /* a dependent is part of it (part_of) */
-                size_t failed_below; /* a dependency that failed for good, or SIZE_MAX */
-                size_t pos;          /* its place in the start order */
+                /* (32 bits: fewer than 2 x CONF_MAX_WORKERS indices; one slot per worker) */
+                uint32_t failed_below; /* a dependency that failed for good, or NO_SLOT */
+                uint32_t pos;          /* its place in the start order */
                 struct heap_node todo, wait; /* in stop_todo, slot_wait */
         } *slot;
         /* the stop pass looks only at the workers marked since the last one
@@ -65,6 +66,8 @@ struct sup {
         bool in_schedule, reschedule;
         bool batched, dirty;
 };
+
+#define NO_SLOT UINT32_MAX
 
 static inline struct worker *W(const struct sup *s, size_t i) { return s->w[i]; }
 
