@@ -319,15 +319,21 @@ static bool hook_unused(const struct hook_run *h)
         return !h->argv && !hook_busy(h) && h->outcome == OUTCOME_NONE && !h->blocked;
 }
 
-/* Its hook records go once neither is configured nor counts any more. */
-static void hooks_trim(struct worker *w)
+static void hooks_free(struct worker *w)
 {
-        if (!w->hooks || !hook_unused(&w->hooks->pre) || !hook_unused(&w->hooks->post))
+        if (!w->hooks)
                 return;
         hook_done(&w->hooks->pre);
         hook_done(&w->hooks->post);
         free(w->hooks);
         w->hooks = NULL;
+}
+
+/* Its hook records go once neither is configured nor counts any more. */
+static void hooks_trim(struct worker *w)
+{
+        if (w->hooks && hook_unused(&w->hooks->pre) && hook_unused(&w->hooks->post))
+                hooks_free(w);
 }
 
 static void hook_reconfigure(struct hook_run *h, const char *owner_name, char **argv, usec_t timeout);
@@ -391,11 +397,7 @@ struct worker *worker_free(struct worker_env *env, struct worker *w)
         conf_worker_done(&w->c);
         free(w->start_times);
         free(w->status_text);
-        if (w->hooks) {
-                hook_done(&w->hooks->pre);
-                hook_done(&w->hooks->post);
-                free(w->hooks);
-        }
+        hooks_free(w);
         free(w);
         return NULL;
 }
