@@ -413,7 +413,7 @@ static void do_status(struct client *cl)
         json_object_object_add(o, "supervisor", json_text_new(sup_name(s)));
         json_object_object_add(o, "state", json_object_new_string(sup_shutting_down(s) ? "shutting-down" : "running"));
         for (size_t i = 0; i < sup_n_workers(s); i++)
-                if (sup_listed(sup_worker(s, i))) /* one removed by a reload or a scale: while it stops */
+                if (sup_listed(s, sup_worker(s, i))) /* not one a reload removed (still stopping) */
                         json_object_array_add(a, worker_obj(sup_worker(s, i), now));
         json_object_object_add(o, "workers", a);
         respond(cl, o);

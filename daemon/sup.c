@@ -98,6 +98,7 @@ struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *
                                       .failed = on_failed, .touched = on_touched, .parts_up = sup_parts_up,
                                       .ended = sup_on_ended };
         s->by_name = (struct hmap)HMAP_INIT_STR;
+        s->scaled_out = (struct hmap)HMAP_INIT_INT;
         s->name = xstrdup(c->name);
         s->shutdown_timeout = c->shutdown_timeout;
         s->signal_debounce = c->signal_debounce;
@@ -139,6 +140,7 @@ struct sup *sup_free(struct sup *s)
         free(s->w);
         sup_groups_free(s);
         hmap_done(&s->by_name);
+        hmap_done(&s->scaled_out);
         hmap_done(&s->env.pids);
         hmap_done(&s->env.hook_pids);
         heap_done(&s->env.deadlines);

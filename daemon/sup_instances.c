@@ -47,7 +47,10 @@ static bool of_group(const struct worker *w, const char *name)
         return g && strcmp(g, name) == 0;
 }
 
-bool sup_listed(const struct worker *w) { return !worker_removed(w) || !worker_is_quiet(w); }
+bool sup_listed(const struct sup *s, const struct worker *w)
+{
+        return !worker_removed(w) || (hmap_get(&s->scaled_out, (uintptr_t)w) && !worker_is_quiet(w));
+}
 
 const char *sup_removed_below(struct sup *s, const struct worker *w)
 {
@@ -218,8 +221,10 @@ static size_t scale_set(struct sup *s, const char *name, unsigned n, struct work
                 if (seen[i] || worker_removed(w)) /* forgotten just now, or removed earlier */
                         continue;
                 inst = worker_conf(w)->instance;
-                if (of_group(w, name) && inst > n)
-                        continue; /* removed now */
+                if (of_group(w, name) && inst > n) {
+                        hmap_put(&s->scaled_out, (uintptr_t)w, w); /* removed now: listed while it stops */
+                        continue;
+                }
                 seen[i] = true;
                 set[k++] = w;
                 if (of_group(w, name) && inst == n - n_fresh)

@@ -23,6 +23,7 @@ struct sup {
          * the file's, or what gracectl scale made it) */
         struct conf_worker *groups;
         size_t n_groups;
+        struct hmap scaled_out; /* worker -> itself: removed by gracectl scale (sup_listed()) */
         struct plan *plan; /* its indices are w[]'s */
         /* per worker index: what a scheduling pass computes, and whether it
          * is in stop_seq */

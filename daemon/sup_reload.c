@@ -68,6 +68,7 @@ static void keep_worker(struct sup *s, struct worker *w, const struct conf_worke
 static void drop_worker(struct sup *s, struct worker *w)
 {
         hmap_del(&s->by_name, (uintptr_t)worker_name(w));
+        hmap_del(&s->scaled_out, (uintptr_t)w);
         worker_free(&s->env, w);
 }
 
@@ -134,7 +135,7 @@ void sup_replace_set(struct sup *s, struct worker **set, size_t n, const bool *s
                 if (!worker_removed(w)) {
                         (*n_removed)++;
                         log_notice(worker_name(w), what, "%s: stopping",
-                                   strcmp(what, "reload") == 0 ? "removed from the configuration" : "removed");
+                                   strcmp(what, "reload") == 0 ? "removed from the configuration" : "scaled down");
                         worker_set_goal(&s->env, w, GOAL_REMOVE);
                 }
                 set[n++] = w;

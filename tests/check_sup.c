@@ -4330,7 +4330,7 @@ START_TEST(test_scale_down_order)
         ck_assert_uint_eq(sup_group(S, "web")->instances, 2);
         SET("web.1 web.2 lb (web.3) (web.4)");
         ck_assert_ptr_null(sup_find(S, "web.4"));
-        ck_assert(sup_listed(ANY("web.4")) && sup_listed(ANY("web.3")));
+        ck_assert(sup_listed(S, ANY("web.4")) && sup_listed(S, ANY("web.3")));
         HAS("hook web.4/pre_stop");
         HASNT("hook web.3/pre_stop");
         hook_exit("web.4/pre_stop", EXITED(0));
@@ -4342,14 +4342,14 @@ START_TEST(test_scale_down_order)
         ck_assert_int_eq(sup_scale_state(S, "web", 4, 2), 0);
         hook_exit("web.4/post_stop", EXITED(0));
         HAS("hook web.3/pre_stop");
-        ck_assert(!sup_listed(ANY("web.4")));
-        ck_assert(sup_listed(ANY("web.3")));
+        ck_assert(!sup_listed(S, ANY("web.4")));
+        ck_assert(sup_listed(S, ANY("web.3")));
         ck_assert_int_eq(sup_scale_state(S, "web", 4, 2), 0);
         hook_exit("web.3/pre_stop", EXITED(0));
         die_any("web.3", KILLED(SIGTERM));
         hook_exit("web.3/post_stop", EXITED(0));
         ck_assert_int_eq(sup_scale_state(S, "web", 4, 2), 1);
-        ck_assert(!sup_listed(ANY("web.3")));
+        ck_assert(!sup_listed(S, ANY("web.3")));
         ck_assert_str_eq(outcome_name(worker_outcome(ANY("web.3"))), "stopped");
         /* nothing else was touched */
         ck_assert_int_eq(cnt_prefix("spawn "), 0);
