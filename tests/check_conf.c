@@ -1168,7 +1168,7 @@ START_TEST(test_example_graced_conf)
                 "restart_delay_max", "start_limit_burst", "start_limit_interval", "critical", "stdout",
                 "stderr",       "timeout",          "shielded",        "health",      "part_of",
                 "interval",     "failures",         "env_file",        "stop_on_exit", "shutdown_delay",
-                "exit_code_from", "http_listen",
+                "exit_code_from", "http_listen", "instances",
         };
         char buf[65536];
         FILE *f;
