@@ -337,6 +337,18 @@ static bool check_specifiers(struct loader *L, const char *ctx, const config_set
         return true;
 }
 
+/* Value v of setting s: why (taken; NULL: nothing) says what is wrong
+ * with it; else, in a worker with instances, its % are checked. */
+static bool value_ok(struct loader *L, const char *ctx, const config_setting_t *s, const char *v, char *why)
+{
+        if (why) {
+                diag_s(L, s, "%s: %s", ctx, why);
+                free(why);
+                return false;
+        }
+        return check_specifiers(L, ctx, s, key_of(s), v);
+}
+
 static bool get_path(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *k,
                      void *field)
 {
@@ -798,7 +810,6 @@ static bool parse_output(struct loader *L, const char *ctx, const config_setting
                          struct conf_worker *w)
 {
         const char *v;
-        char *why;
         int i;
 
         if (!get_string(L, ctx, s, STR_ANY, &v))
@@ -813,13 +824,7 @@ static bool parse_output(struct loader *L, const char *ctx, const config_setting
                 return false;
         }
         /* with instances: checked once %i is expanded */
-        why = L->instanced ? NULL : out_path_problem(key_of(s), v);
-        if (why) {
-                diag_s(L, s, "%s: %s", ctx, why);
-                free(why);
-                return false;
-        }
-        if (!check_specifiers(L, ctx, s, key_of(s), v))
+        if (!value_ok(L, ctx, s, v, L->instanced ? NULL : out_path_problem(key_of(s), v)))
                 return false;
         w->out[stream] = OUT_FILE;
         free(w->out_path[stream]);
@@ -936,17 +941,9 @@ static bool parse_target(struct loader *L, const char *ctx, const config_setting
                          enum probe_kind kind, struct conf_probe *p)
 {
         const char *v;
-        char *why;
 
-        if (!get_string(L, ctx, s, rule, &v))
-                return false;
-        why = L->instanced ? NULL : probe_target_problem(kind, v);
-        if (why) {
-                diag_s(L, s, "%s: %s", ctx, why);
-                free(why);
-                return false;
-        }
-        if (!check_specifiers(L, ctx, s, key_of(s), v))
+        if (!get_string(L, ctx, s, rule, &v) ||
+            !value_ok(L, ctx, s, v, L->instanced ? NULL : probe_target_problem(kind, v)))
                 return false;
         free(p->target);
         p->target = xstrdup(v);
@@ -1372,7 +1369,8 @@ static void expansion_problem(void *data, const char *key, const char *msg)
 }
 
 /* Takes t into c->templates and its instances into c->workers (an instance
- * whose name is taken or invalid is not: reported). */
+ * whose name is taken or invalid is not: reported; without any, the
+ * group's name is one of a worker not kept). */
 static void add_template(struct loader *L, const config_setting_t *g, const char *ctx, struct conf_worker *t)
 {
         struct conf *c = L->c;
@@ -1395,6 +1393,8 @@ static void add_template(struct loader *L, const config_setting_t *g, const char
                 } else
                         add_worker(L, &w);
         }
+        if (!instance_name_fits(t->name, 1))
+                drop_name(L, t->name);
 }
 
 /* Parses one element of a `workers` list; index is 1-based in that list. */

@@ -410,6 +410,15 @@ int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags
 
 /* ---- a configuration with its plan --------------------------------------- */
 
+/* Some worker kept is an instance of group name. */
+static bool has_instances(const struct conf *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_workers; i++)
+                if (c->workers[i].instance_of && strcmp(c->workers[i].instance_of, name) == 0)
+                        return true;
+        return false;
+}
+
 /* plan_build() over the workers of c that were kept, whatever else is
  * wrong with c, so that one run reports everything. An `after` name that
  * is no kept worker is left out of the check when it names a worker that
@@ -435,7 +444,7 @@ static int plan_build_kept(const struct conf *c, struct plan **ret, struct conf_
 
                         for (size_t k = 0; !dropped && k < c->n_dropped_names; k++)
                                 dropped = strcmp(*a, c->dropped_names[k]) == 0;
-                        if (!dropped || conf_find_worker(c, *a) || conf_find_template(c, *a))
+                        if (!dropped || conf_find_worker(c, *a) || has_instances(c, *a))
                                 view.workers[i].after[n++] = *a;
                 }
         }

@@ -105,9 +105,9 @@ int sup_scale(struct sup *s, const char *name, unsigned n, unsigned *ret_from, c
  * while an instance from+1..to is not ready (or done) or a removed one
  * still stops, -1 when an added one failed, -ENOENT no such group. */
 int sup_scale_state(struct sup *s, const char *name, unsigned from, unsigned to);
-/* Shown in status and metrics: a worker of the configuration, or an
- * instance gracectl scale removed while it still stops (a worker a reload
- * removes leaves them at once, as it leaves the configuration). */
+/* Shown in gracectl status: a worker of the configuration, or an instance
+ * gracectl scale removed while it still stops (a worker a reload removes
+ * leaves it at once, as it leaves the configuration). */
 bool sup_listed(const struct sup *s, const struct worker *w);
 
 /* Reading the state (status, report). Workers removed by a reload and

@@ -4,6 +4,7 @@
  * one after another) and whether a scale is done. The set of workers is
  * edited as a reload edits it (sup_reload.c). Policy: no system calls. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,27 +79,10 @@ void sup_group_operate(struct sup *s, const char *name, const char *what, void (
                         fn(s, W(s, i));
 }
 
-int sup_group_op_state(struct sup *s, const char *name, enum sup_op op)
-{
-        int r = 1;
-
-        if (!find_group(s, name))
-                return -ENOENT;
-        for (size_t i = 0; i < s->n; i++) {
-                int one;
-
-                if (worker_removed(W(s, i)) || !of_group(W(s, i), name))
-                        continue;
-                one = sup_worker_op_state(s, W(s, i), op);
-                if (one == 0)
-                        return 0;
-                if (one < 0)
-                        r = -1;
-        }
-        return r;
-}
-
-int sup_scale_state(struct sup *s, const char *name, unsigned from, unsigned to)
+/* op's state over the instances of group name numbered from+1..to (see
+ * sup_op_state()); with removed, one removed that still stops is an op
+ * under way too. */
+static int instances_state(struct sup *s, const char *name, enum sup_op op, unsigned from, unsigned to, bool removed)
 {
         int r = 1;
 
@@ -111,17 +95,27 @@ int sup_scale_state(struct sup *s, const char *name, unsigned from, unsigned to)
 
                 if (!of_group(w, name))
                         continue;
-                if (worker_removed(w) && !worker_is_quiet(w))
+                if (removed && worker_removed(w) && !worker_is_quiet(w))
                         return 0; /* still stopping */
                 if (worker_removed(w) || k <= from || k > to)
                         continue;
-                one = sup_worker_op_state(s, w, SUP_OP_START);
+                one = sup_worker_op_state(s, w, op);
                 if (one == 0)
                         return 0;
                 if (one < 0)
                         r = -1;
         }
         return r;
+}
+
+int sup_group_op_state(struct sup *s, const char *name, enum sup_op op)
+{
+        return instances_state(s, name, op, 0, UINT_MAX, false);
+}
+
+int sup_scale_state(struct sup *s, const char *name, unsigned from, unsigned to)
+{
+        return instances_state(s, name, SUP_OP_START, from, to, true);
 }
 
 /* ---- gracectl scale ------------------------------------------------------- */
