@@ -402,7 +402,8 @@ static const struct {
           B "instances-duplicate-group.conf:8: duplicate worker name \"web\" (first defined at "
             "@DATA@/bad/instances-duplicate-group.conf:3)" },
         { "instances-tcp.conf", false,
-          B "instances-tcp.conf:8: worker \"web\": ready: invalid tcp address \"127.0.0.1:65536\": bad port (1-65535)" },
+          B "instances-tcp.conf:8: worker \"web\": ready: invalid tcp address \"127.0.0.1:65536\": "
+            "bad port (1-65535)" },
         { "instances-http.conf", false,
           B "instances-http.conf:6: worker \"web\": health: invalid http URL \"http://10.0.1.300/healthz\": "
             "the host must be a numeric address or localhost" },
@@ -1346,8 +1347,8 @@ START_TEST(test_instance_api)
         ck_assert_int_eq(conf_worker_instance(&t, 100, &w, collect_problem, &p), -EINVAL);
         conf_worker_done(&w);
         ck_assert_str_eq(p.all, "instances|instance name "
-                                "\"a234567890123456789012345678901234567890123456789012345678901.100\" is longer than 64 "
-                                "characters\n"
+                                "\"a234567890123456789012345678901234567890123456789012345678901.100\" "
+                                "is longer than 64 characters\n"
                                 "health.http|health: invalid http URL \"http://127.0.0.1:90100/healthz\": "
                                 "bad port (1-65535)\n");
         free(p.all);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -224,6 +225,34 @@ END_TEST
 
 /* ---- gracectl scale ------------------------------------------------------------------ */
 
+/* One request line on the control socket (a connection of its own) and
+ * its answer line (owned by g). */
+static const char *ask(struct gh *g, const char *req)
+{
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        long long t0 = h_now_ns();
+        char buf[4096];
+        size_t n = 0;
+
+        ck_assert_int_ge(fd, 0);
+        snprintf(a.sun_path, sizeof a.sun_path, "%s", g->ctl_path);
+        ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+        ck_assert_int_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+        while (n + 1 < sizeof buf && !memchr(buf, '\n', n) && h_ms_since(t0) < T) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ssize_t k;
+
+                if (poll(&p, 1, T) == 1 && (k = recv(fd, buf + n, sizeof buf - n - 1, 0)) > 0)
+                        n += (size_t)k;
+                else
+                        break;
+        }
+        close(fd);
+        buf[n] = '\0';
+        return fmt(g, "%s", buf);
+}
+
 /* The monotonic time in stop.K (the SIGTERM's arrival at web.K). */
 static long long stop_time(struct gh *g, int k)
 {
@@ -280,6 +309,19 @@ START_TEST(test_scale)
         CTL(1, &g, &out, "scale", "nope", "2");
         ck_assert_msg(strstr(out, "no such worker: nope"), "%s", out);
         CTL(2, &g, &out, "scale", "web", "0");
+        ck_assert_msg(strstr(out, "scale: invalid count \"0\" (1 to 1000)"), "%s", out);
+        /* the protocol's own checks */
+        ck_assert_str_eq(ask(&g, "{\"cmd\": \"scale\", \"count\": 2}\n"),
+                         "{\"ok\":false,\"error\":\"scale: missing \\\"name\\\"\"}\n");
+        ck_assert_str_eq(ask(&g, "{\"cmd\": \"scale\", \"name\": \"web\"}\n"),
+                         "{\"ok\":false,\"error\":\"scale: missing \\\"count\\\" (an integer)\"}\n");
+        ck_assert_str_eq(ask(&g, "{\"cmd\": \"scale\", \"name\": \"web\", \"count\": \"3\"}\n"),
+                         "{\"ok\":false,\"error\":\"scale: missing \\\"count\\\" (an integer)\"}\n");
+        ck_assert_str_eq(ask(&g, "{\"cmd\": \"scale\", \"name\": \"web\", \"count\": 1001}\n"),
+                         "{\"ok\":false,\"error\":\"scale: \\\"count\\\" must be 1 to 1000\"}\n");
+        ck_assert_str_eq(ask(&g, "{\"cmd\": \"scale\", \"name\": \"a b\", \"count\": 2}\n"),
+                         "{\"ok\":false,\"error\":\"invalid worker name\"}\n");
+        ck_assert_str_eq(status_rows(&g), "web.1 running,web.2 running,lb running,");
 
         ck_assert_int_eq(gh_shutdown(&g, T), 0);
         r = gh_report(&g);

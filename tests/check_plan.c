@@ -673,6 +673,17 @@ END_TEST
  * JSON) names the instances. */
 START_TEST(test_instances)
 {
+        static const char head[] = "start order:\n"
+                                   "  1. db, one.1, probe.1, probe.2\n"
+                                   "  2. web.1, web.2, web.3\n"
+                                   "  3. lb\n"
+                                   "stop order:\n"
+                                   "  1. lb, one.1, probe.1, probe.2\n"
+                                   "  2. web.1, web.2, web.3\n"
+                                   "  3. db\n"
+                                   "workers:\n"
+                                   "  web.1:\n"
+                                   "    ready: tcp 127.0.0.1:801 every 250ms, timeout 1s\n";
         char *path = data_file("good/instances.conf"), *out;
         struct conf_diags d = { 0 };
         struct conf *c = NULL;
@@ -697,21 +708,7 @@ START_TEST(test_instances)
         ck_assert_uint_eq(p->stop_stage[4], 0);
         ck_assert_uint_eq(p->stop_stage[0], 2);
         out = print(c, p, &warned);
-        {
-                static const char head[] = "start order:\n"
-                                           "  1. db, one.1, probe.1, probe.2\n"
-                                           "  2. web.1, web.2, web.3\n"
-                                           "  3. lb\n"
-                                           "stop order:\n"
-                                           "  1. lb, one.1, probe.1, probe.2\n"
-                                           "  2. web.1, web.2, web.3\n"
-                                           "  3. db\n"
-                                           "workers:\n"
-                                           "  web.1:\n"
-                                           "    ready: tcp 127.0.0.1:801 every 250ms, timeout 1s\n";
-
-                ck_assert_msg(strncmp(out, head, strlen(head)) == 0, "%s", out);
-        }
+        ck_assert_msg(strncmp(out, head, strlen(head)) == 0, "%s", out);
         ck_assert_ptr_nonnull(strstr(out, "  lb:\n    part of: web\n"));
         /* web.1-3: 10s + pre_stop 10s, after lb (10s), before db (10s) */
         ck_assert_ptr_nonnull(strstr(out, "worst case: 40s\n"));
