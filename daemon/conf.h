@@ -15,6 +15,7 @@
 #define CONF_MAX_ENV 1024
 #define CONF_MAX_CLEANUP 256
 #define CONF_MAX_ENV_FILES 64
+#define CONF_MAX_INSTANCES 1000
 
 enum worker_type { WORKER_TYPE_SIMPLE, WORKER_TYPE_ONESHOT };
 enum ready_mode { READY_EXEC, READY_NOTIFY, READY_PROBE };
@@ -83,6 +84,14 @@ struct conf_worker {
         bool stop_on_exit; /* its end (no restart due) shuts graced down */
         enum out_mode out[2];   /* [STREAM_STDOUT], [STREAM_STDERR] */
         char *out_path[2];      /* for OUT_FILE */
+
+        /* A worker defined with `instances` is a template (struct conf's
+         * templates): its settings as written, its name without a number,
+         * %i not expanded, instances its count. Each of its instances is a
+         * worker of its own (conf_worker_instance()). */
+        unsigned instances; /* a template: how many; 0 otherwise */
+        char *instance_of;  /* an instance: its template's name ("web" of "web.2"); NULL otherwise */
+        unsigned instance;  /* an instance: its number, from 1; 0 otherwise */
 };
 
 struct conf_cleanup {
@@ -110,8 +119,14 @@ struct conf {
         char *include_dir;        /* NULL: none */
         struct conf_cleanup *cleanup;
         size_t n_cleanup;
-        struct conf_worker *workers; /* in definition order (main, then includes) */
+        /* in definition order (main, then includes); the instances of a
+         * template in its place, in their order */
+        struct conf_worker *workers;
         size_t n_workers;
+        /* the workers defined with `instances`, as written (see struct
+         * conf_worker), in definition order */
+        struct conf_worker *templates;
+        size_t n_templates;
 
         /* What loading learnt besides the settings. files: every file read,
          * in reading order (the order of diagnostics, conf_diags_sort()).
@@ -211,6 +226,25 @@ void conf_diags_sort(struct conf_diags *d, const struct conf *c);
 char *conf_diag_format(const struct conf_diag *d);
 
 const struct conf_worker *conf_find_worker(const struct conf *c, const char *name);
+/* The template of that name (a worker defined with `instances`), or NULL. */
+const struct conf_worker *conf_find_template(const struct conf *c, const char *name);
+
+/* A problem of an instance's value: key names the setting as libconfig's
+ * path does ("ready.tcp", "stdout", "instances"), msg says what is wrong,
+ * beginning with the setting ("ready: invalid tcp address ..."). */
+typedef void conf_problem_fn(void *data, const char *key, const char *msg);
+/* Instance k (1 to CONF_MAX_INSTANCES) of template t (loading, and gracectl
+ * scale): a deep copy named "NAME.k", with instance_of and instance set, in which
+ * %i becomes k and %% a % in every element of command, every env value,
+ * every env_file path, the stdout and stderr paths, and each probe's
+ * target and exec arguments (a template's values were checked: any other %
+ * is left as it is). Then the values that only now can be checked are:
+ * the name's length, probe addresses, URLs, unix paths, regular
+ * expressions, the directories of output files (stat()). Returns 0, or
+ * -EINVAL after one problem() call per problem. *ret is set in both cases
+ * (conf_worker_done() it). Never logs. */
+int conf_worker_instance(const struct conf_worker *t, unsigned k, struct conf_worker *ret, conf_problem_fn *problem,
+                         void *data);
 /* True when every setting that affects the running process is equal
  * (argv, env, env_file, env_clear, cwd, user, group, umask, out, ready, type). */
 bool conf_worker_same_process(const struct conf_worker *a, const struct conf_worker *b);

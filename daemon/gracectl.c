@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "conf.h"
 #include "control.h"
 #include "parse.h"
 #include "util.h"
@@ -42,6 +43,8 @@ static void usage(FILE *f)
                 "  start NAME           start a worker (and the dependents stopped with it)\n"
                 "  stop NAME            stop a worker, its dependents first; they stay down\n"
                 "  restart NAME         stop, then start a worker\n"
+                "                       (NAME of a worker with instances: every instance)\n"
+                "  scale NAME COUNT     run COUNT instances of a worker with instances\n"
                 "  reload               reload the configuration\n"
                 "  shutdown [--force]   shut graced down (--force: at once, as SIGQUIT)\n"
                 "\n"
@@ -50,7 +53,7 @@ static void usage(FILE *f)
                 "  -j, --json           print graced's answer as JSON\n"
                 "  -t, --timeout TIME   give up waiting for the answer after TIME (\"10s\",\n"
                 "                       \"500ms\", \"2min\"; 0 waits forever); default 30s, but\n"
-                "                       start, stop and restart wait until they are done\n"
+                "                       start, stop, restart and scale wait until they are done\n"
                 "      --force          with shutdown: force it\n"
                 "  -h, --help           show this help and exit\n"
                 "  -V, --version        show the version and exit\n"
@@ -325,6 +328,7 @@ struct options {
         usec_t timeout;
         bool timeout_set;
         const char *verb, *name;
+        unsigned count; /* scale */
 };
 
 static usec_t parse_timeout(const char *s)
@@ -401,13 +405,33 @@ static const char *worker_name_arg(const char *verb, const char *name)
         usage_error("%s: invalid worker name \"%s\"%s (" NAME_RULE ")", verb, shown, k < n ? "..." : "");
 }
 
-/* The command and its argument, after the options. */
+/* scale's COUNT: 1 to CONF_MAX_INSTANCES. */
+static unsigned count_arg(const char *arg)
+{
+        unsigned long n;
+        char *end;
+
+        errno = 0;
+        n = strtoul(arg, &end, 10);
+        if (arg[0] < '0' || arg[0] > '9' || *end || errno || n < 1 || n > CONF_MAX_INSTANCES)
+                usage_error("scale: invalid count \"%.32s\" (1 to %d)", arg, CONF_MAX_INSTANCES);
+        return (unsigned)n;
+}
+
+/* The command and its arguments, after the options. */
 static void parse_command(int argc, char **argv, struct options *o)
 {
         if (optind >= argc)
                 usage_error("missing command");
         o->verb = argv[optind++];
-        if (strcmp(o->verb, "start") == 0 || strcmp(o->verb, "stop") == 0 || strcmp(o->verb, "restart") == 0) {
+        if (strcmp(o->verb, "scale") == 0) {
+                if (optind + 2 > argc)
+                        usage_error("scale: missing %s", optind >= argc ? "worker name" : "count");
+                o->name = worker_name_arg(o->verb, argv[optind++]);
+                o->count = count_arg(argv[optind++]);
+                if (!o->timeout_set)
+                        o->timeout = USEC_INFINITY; /* bounded by graced's own timeouts */
+        } else if (strcmp(o->verb, "start") == 0 || strcmp(o->verb, "stop") == 0 || strcmp(o->verb, "restart") == 0) {
                 if (optind >= argc)
                         usage_error("%s: missing worker name", o->verb);
                 o->name = worker_name_arg(o->verb, argv[optind++]);
@@ -443,6 +467,8 @@ static struct json_object *make_request(const struct options *o)
                 json_object_object_add(req, "name", json_object_new_string(o->name));
         if (strcmp(o->verb, "shutdown") == 0)
                 json_object_object_add(req, "force", json_object_new_boolean(o->force));
+        if (strcmp(o->verb, "scale") == 0)
+                json_object_object_add(req, "count", json_object_new_int((int)o->count));
         return req;
 }
 

@@ -109,6 +109,8 @@ char *http_metrics_text(struct sup *s, usec_t now_mono, usec_t now_real, size_t 
                 const struct worker *w = sup_worker(s, i);
                 const char *name = worker_name(w);
 
+                if (worker_removed(w) && worker_is_quiet(w)) /* removed (a reload, a scale) and down */
+                        continue;
                 sample(&f[F_UP], "graced_worker_up", name, worker_alive(w) ? "1" : "0");
                 sample(&f[F_READY], "graced_worker_ready", name, worker_is_ready(w) ? "1" : "0");
                 snprintf(v, sizeof v, "%u", worker_restarts(w));

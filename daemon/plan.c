@@ -4,6 +4,7 @@
  * dependency checks are made here. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,10 +31,12 @@ struct plan *plan_free(struct plan *p)
         return NULL;
 }
 
-/* name -> index through a sorted index (configs may hold thousands). */
+/* name -> index through a sorted index (configs may hold thousands), and
+ * group name -> the indices of its instances (in definition order). */
 struct name_index {
         const struct conf *c;
         size_t *idx;
+        size_t *gidx, n_gidx; /* the instances, by group name, then index */
 };
 
 static int idx_cmp(const void *a, const void *b, void *userdata)
@@ -42,6 +45,32 @@ static int idx_cmp(const void *a, const void *b, void *userdata)
         size_t x = *(const size_t *)a, y = *(const size_t *)b;
         int r = strcmp(c->workers[x].name, c->workers[y].name);
         return r ? r : (x < y ? -1 : x > y);
+}
+
+static int gidx_cmp(const void *a, const void *b, void *userdata)
+{
+        const struct conf *c = userdata;
+        size_t x = *(const size_t *)a, y = *(const size_t *)b;
+        int r = strcmp(c->workers[x].instance_of, c->workers[y].instance_of);
+        return r ? r : (x < y ? -1 : x > y);
+}
+
+/* The instances of the group name: *ret_first indexes ni->gidx; how many. */
+static size_t group_lookup(const struct name_index *ni, const char *name, size_t *ret_first)
+{
+        size_t lo = 0, hi = ni->n_gidx, n = 0;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(ni->c->workers[ni->gidx[mid]].instance_of, name) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        while (lo + n < ni->n_gidx && strcmp(ni->c->workers[ni->gidx[lo + n]].instance_of, name) == 0)
+                n++;
+        *ret_first = lo;
+        return n;
 }
 
 static ssize_t name_lookup(const struct name_index *ni, const char *name)
@@ -177,67 +206,127 @@ static bool strv_has(char *const *v, const char *s)
         return false;
 }
 
+static bool diag_known(const struct conf_diags *d, const char *file, int line, const char *msg)
+{
+        for (size_t i = 0; i < d->n; i++)
+                if (d->v[i].line == line && d->v[i].file && strcmp(d->v[i].file, file) == 0 &&
+                    strcmp(d->v[i].msg, msg) == 0)
+                        return true;
+        return false;
+}
+
+/* A problem of worker w, once: the instances of a template share its
+ * settings, and are named by it ("worker \"web\": ..."). */
+_printf_(3, 4) static void worker_diag(struct conf_diags *diags, const struct conf_worker *w, const char *fmt, ...)
+{
+        char *msg, *full;
+        va_list ap;
+
+        va_start(ap, fmt);
+        msg = xvasprintf(fmt, ap);
+        va_end(ap);
+        full = xasprintf("worker \"%s\": %s", w->instance_of ? w->instance_of : w->name, msg);
+        if (!diags || !diag_known(diags, w->file, w->line, full))
+                conf_diags_add(diags, w->file, w->line, "%s", full);
+        free(full);
+        free(msg);
+}
+
 /* An `after` name that names no worker; one that came from part_of (which
- * implies after, conf.c) is reported under that key. */
+ * implies after, conf.c) is reported under that key. Suggestions: the
+ * names of workers and of groups of instances. */
 static void unknown_after(const struct conf *c, const struct conf_worker *w, const char *name,
                           struct conf_diags *diags)
 {
-        const char **names = xcalloc(c->n_workers, sizeof(char *));
+        const char **names = xcalloc(c->n_workers + c->n_templates, sizeof(char *));
         const char *sug, *key = strv_has(w->part_of, name) ? "part_of" : "after";
 
         for (size_t x = 0; x < c->n_workers; x++)
                 names[x] = c->workers[x].name;
-        sug = suggest(name, names, c->n_workers);
+        for (size_t x = 0; x < c->n_templates; x++)
+                names[c->n_workers + x] = c->templates[x].name;
+        sug = suggest(name, names, c->n_workers + c->n_templates);
         if (sug)
-                conf_diags_add(diags, w->file, w->line,
-                               "worker \"%s\": unknown worker \"%s\" in %s; did you mean \"%s\"?", w->name, name,
-                               key, sug);
+                worker_diag(diags, w, "unknown worker \"%s\" in %s; did you mean \"%s\"?", name, key, sug);
         else
-                conf_diags_add(diags, w->file, w->line, "worker \"%s\": unknown worker \"%s\" in %s", w->name,
-                               name, key);
+                worker_diag(diags, w, "unknown worker \"%s\" in %s", name, key);
         free(names);
 }
 
 static struct name_index name_index_new(const struct conf *c)
 {
-        struct name_index ni = { .c = c, .idx = xcalloc(c->n_workers ?: 1, sizeof(size_t)) };
+        struct name_index ni = { .c = c, .idx = xcalloc(c->n_workers ?: 1, sizeof(size_t)),
+                                 .gidx = xcalloc(c->n_workers ?: 1, sizeof(size_t)) };
 
-        for (size_t i = 0; i < c->n_workers; i++)
+        for (size_t i = 0; i < c->n_workers; i++) {
                 ni.idx[i] = i;
+                if (c->workers[i].instance_of)
+                        ni.gidx[ni.n_gidx++] = i;
+        }
         if (c->n_workers > 1)
                 qsort_r(ni.idx, c->n_workers, sizeof(size_t), idx_cmp, (void *)c);
+        if (ni.n_gidx > 1)
+                qsort_r(ni.gidx, ni.n_gidx, sizeof(size_t), gidx_cmp, (void *)c);
         return ni;
 }
 
-/* deps (deduplicated, in the order written), then rdeps (in definition
- * order of the dependents). false when an `after` name is unknown. */
+static void name_index_free(struct name_index *ni)
+{
+        free(ni->idx);
+        free(ni->gidx);
+}
+
+/* The workers a name of `after` or `part_of` stands for: every instance of
+ * a group of that name, else the worker of that name (none: unknown).
+ * Their indices are added to *v (of *n, room for *cap), each once per
+ * stamp (seen[j] == stamp: j is in *v already). Returns how many it names. */
+static size_t resolve(const struct name_index *ni, const char *name, size_t **v, size_t *n, size_t *cap,
+                      size_t *seen, size_t stamp)
+{
+        size_t first = 0, count = group_lookup(ni, name, &first), one;
+        const size_t *from = ni->gidx + first;
+
+        if (count == 0) {
+                ssize_t j = name_lookup(ni, name);
+
+                if (j < 0)
+                        return 0;
+                one = (size_t)j;
+                from = &one;
+                count = 1;
+        }
+        for (size_t k = 0; k < count; k++) {
+                if (seen[from[k]] == stamp)
+                        continue;
+                seen[from[k]] = stamp;
+                if (*n == *cap)
+                        *v = xrealloc(*v, (*cap = *cap ? 2 * *cap : 4) * sizeof(size_t));
+                (*v)[(*n)++] = from[k];
+        }
+        return count;
+}
+
+/* deps (deduplicated, in the order written; a group's instances in their
+ * order), then rdeps (in definition order of the dependents). false when
+ * an `after` name is unknown. */
 static bool link_deps(const struct conf *c, struct plan *p, struct conf_diags *diags)
 {
         struct name_index ni = name_index_new(c);
+        size_t *seen = xcalloc(p->n, sizeof(size_t));
         bool ok = true;
 
         for (size_t i = 0; i < p->n; i++) {
                 const struct conf_worker *w = &c->workers[i];
-                size_t n_after = strv_length(w->after);
+                size_t cap = 0;
 
-                /* none: no block (one per worker adds up at 10,000 workers) */
-                p->deps[i] = n_after ? xcalloc(n_after, sizeof(size_t)) : NULL;
-                for (char **a = w->after; a && *a; a++) {
-                        ssize_t j = name_lookup(&ni, *a);
-                        bool dup = false;
-
-                        if (j < 0) {
+                for (char **a = w->after; a && *a; a++)
+                        if (!resolve(&ni, *a, &p->deps[i], &p->n_deps[i], &cap, seen, i + 1)) {
                                 unknown_after(c, w, *a, diags);
                                 ok = false;
-                                continue;
                         }
-                        for (size_t q = 0; q < p->n_deps[i]; q++)
-                                dup = dup || p->deps[i][q] == (size_t)j;
-                        if (!dup)
-                                p->deps[i][p->n_deps[i]++] = (size_t)j;
-                }
         }
-        free(ni.idx);
+        free(seen);
+        name_index_free(&ni);
 
         for (size_t i = 0; i < p->n; i++)
                 for (size_t k = 0; k < p->n_deps[i]; k++)
@@ -321,6 +410,15 @@ int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags
 
 /* ---- a configuration with its plan --------------------------------------- */
 
+/* Some worker kept is an instance of group name. */
+static bool has_instances(const struct conf *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_workers; i++)
+                if (c->workers[i].instance_of && strcmp(c->workers[i].instance_of, name) == 0)
+                        return true;
+        return false;
+}
+
 /* plan_build() over the workers of c that were kept, whatever else is
  * wrong with c, so that one run reports everything. An `after` name that
  * is no kept worker is left out of the check when it names a worker that
@@ -346,7 +444,7 @@ static int plan_build_kept(const struct conf *c, struct plan **ret, struct conf_
 
                         for (size_t k = 0; !dropped && k < c->n_dropped_names; k++)
                                 dropped = strcmp(*a, c->dropped_names[k]) == 0;
-                        if (!dropped || conf_find_worker(c, *a))
+                        if (!dropped || conf_find_worker(c, *a) || has_instances(c, *a))
                                 view.workers[i].after[n++] = *a;
                 }
         }
@@ -376,31 +474,20 @@ static bool check_parts(const struct conf *c, struct conf_diags *diags)
                 const struct conf_worker *w = &c->workers[i];
 
                 for (char **a = w->part_of; a && *a; a++) {
-                        ssize_t j = name_lookup(&ni, *a);
+                        size_t first = 0;
+                        ssize_t j = group_lookup(&ni, *a, &first) ? (ssize_t)ni.gidx[first] : name_lookup(&ni, *a);
                         bool again = false;
 
                         for (char **b = w->part_of; b < a; b++)
                                 again = again || strcmp(*a, *b) == 0;
                         if (j < 0 || again || c->workers[j].type != WORKER_TYPE_ONESHOT)
                                 continue;
-                        conf_diags_add(diags, w->file, w->line,
-                                       "worker \"%s\": part_of \"%s\" is a oneshot "
-                                       "(only a simple worker can have parts)",
-                                       w->name, *a);
+                        worker_diag(diags, w, "part_of \"%s\" is a oneshot (only a simple worker can have parts)", *a);
                         ok = false;
                 }
         }
-        free(ni.idx);
+        name_index_free(&ni);
         return ok;
-}
-
-static bool diag_known(const struct conf_diags *d, const char *file, int line, const char *msg)
-{
-        for (size_t i = 0; i < d->n; i++)
-                if (d->v[i].line == line && d->v[i].file && strcmp(d->v[i].file, file) == 0 &&
-                    strcmp(d->v[i].msg, msg) == 0)
-                        return true;
-        return false;
 }
 
 /* --check: every worker's env files are read as its start would read

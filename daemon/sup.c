@@ -98,6 +98,7 @@ struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *
                                       .failed = on_failed, .touched = on_touched, .parts_up = sup_parts_up,
                                       .ended = sup_on_ended };
         s->by_name = (struct hmap)HMAP_INIT_STR;
+        s->scaled_out = (struct hmap)HMAP_INIT_INT;
         s->name = xstrdup(c->name);
         s->shutdown_timeout = c->shutdown_timeout;
         s->signal_debounce = c->signal_debounce;
@@ -115,6 +116,7 @@ struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *
                 hmap_put(&s->by_name, (uintptr_t)worker_name(s->w[i]), s->w[i]);
         }
         sup_adopt_plan(s, p);
+        sup_groups_set(s, c);
         s->n_cleanup = c->n_cleanup;
         s->cleanup = xcalloc(s->n_cleanup ? s->n_cleanup : 1, sizeof *s->cleanup);
         for (size_t i = 0; i < s->n_cleanup; i++) {
@@ -136,7 +138,9 @@ struct sup *sup_free(struct sup *s)
                 hook_done(&s->cleanup[i]);
         free(s->cleanup);
         free(s->w);
+        sup_groups_free(s);
         hmap_done(&s->by_name);
+        hmap_done(&s->scaled_out);
         hmap_done(&s->env.pids);
         hmap_done(&s->env.hook_pids);
         heap_done(&s->env.deadlines);
@@ -840,16 +844,29 @@ static void op_stop(struct sup *s, struct worker *w) { sup_mark_down(s, w, GOAL_
 static void op_start(struct sup *s, struct worker *w) { bring_up(s, w, true); }
 static void op_restart(struct sup *s, struct worker *w) { sup_mark_down(s, w, GOAL_RESTART); }
 
+/* A worker that is not running is just started. */
+static void op_restart_or_start(struct sup *s, struct worker *w)
+{
+        if (worker_state(w) != WORKER_RUNNING && worker_state(w) != WORKER_STARTING)
+                op_start(s, w);
+        else
+                op_restart(s, w);
+}
+
+/* On the worker name, or on every instance of the group name. */
 static int operate(struct sup *s, const char *name, const char *what, void (*fn)(struct sup *, struct worker *))
 {
         struct worker *w = sup_find(s, name);
 
-        if (!w)
+        if (!w && !sup_group(s, name))
                 return -ENOENT;
         if (s->env.shutting_down)
                 return -EBUSY;
-        log_notice(worker_name(w), what, "%s requested", what);
-        fn(s, w);
+        if (w) {
+                log_notice(worker_name(w), what, "%s requested", what);
+                fn(s, w);
+        } else
+                sup_group_operate(s, name, what, fn);
         sup_schedule(s);
         return 0;
 }
@@ -863,16 +880,20 @@ int sup_restart_worker(struct sup *s, const char *name)
 
         if (w && worker_state(w) != WORKER_RUNNING && worker_state(w) != WORKER_STARTING)
                 return sup_start_worker(s, name);
-        return operate(s, name, "restart", op_restart);
+        return operate(s, name, "restart", w ? op_restart : op_restart_or_start);
 }
 
 int sup_op_state(struct sup *s, const char *name, enum sup_op op)
 {
         struct worker *w = sup_find(s, name);
+
+        return w ? sup_worker_op_state(s, w, op) : sup_group_op_state(s, name, op);
+}
+
+int sup_worker_op_state(struct sup *s, struct worker *w, enum sup_op op)
+{
         const char *dep;
 
-        if (!w)
-                return -ENOENT;
         if (op == SUP_OP_STOP) {
                 if (!worker_wants_down(w))
                         return 1; /* started again meanwhile */

@@ -69,17 +69,46 @@ void sup_force(struct sup *s, const char *why);
  * counts: added, removed, changed, unchanged. */
 int sup_reload(struct sup *s, const struct conf *c, unsigned counts[4]);
 
-/* Operations (control socket). Return 0, -ENOENT (no such worker),
- * -EBUSY (shutting down). */
+/* Operations (control socket), on a worker or on every instance of a
+ * group (a worker with `instances`, by its name). Return 0, -ENOENT (no
+ * such worker or group), -EBUSY (shutting down). */
 int sup_stop_worker(struct sup *s, const char *name);
 int sup_start_worker(struct sup *s, const char *name);
 int sup_restart_worker(struct sup *s, const char *name);
 /* Whether an operation asked for by the control socket is done:
  * 0 still under way, 1 done and succeeded, -1 done and failed (the worker
  * failed for good, or is blocked by a failed dependency), -ENOENT no such
- * worker (it vanished in a reload). */
+ * worker (it vanished in a reload). For a group: 0 while it is under way
+ * for any of its instances, else -1 when it failed for any, else 1. */
 enum sup_op { SUP_OP_START, SUP_OP_STOP, SUP_OP_RESTART };
 int sup_op_state(struct sup *s, const char *name, enum sup_op op);
+
+/* Instances (sup_instances.c). */
+/* The group of instances of that name (the template: its settings as
+ * written, instances its count now), or NULL. */
+const struct conf_worker *sup_group(const struct sup *s, const char *name);
+/* gracectl scale: group name gets n instances. New ones are added after
+ * the others and start as a reload's new workers do (in order, each once
+ * its dependencies are ready, up to max_parallel); the highest-numbered
+ * ones above n are removed: they stop one after another, the highest
+ * first, each with its usual sequence (pre_stop, stop signal, post_stop),
+ * and are forgotten at the next change of the set. Nothing else is
+ * touched. Returns 0 with *ret_from the count before, or -errno with
+ * *ret_err saying why (caller frees), nothing changed: -ENOENT no worker
+ * of that name, -EINVAL a worker without instances, n out of 1 to
+ * CONF_MAX_INSTANCES or an instance's value not valid once %i is expanded
+ * ("web.7: ready: invalid tcp address ..."), -EBUSY shutting down or a
+ * removed instance to add back still stopping, -EEXIST the name of a new
+ * instance taken, -E2BIG more than CONF_MAX_WORKERS workers. */
+int sup_scale(struct sup *s, const char *name, unsigned n, unsigned *ret_from, char **ret_err);
+/* Whether a scale of group name from..to is done, as sup_op_state(): 0
+ * while an instance from+1..to is not ready (or done) or a removed one
+ * still stops, -1 when an added one failed, -ENOENT no such group. */
+int sup_scale_state(struct sup *s, const char *name, unsigned from, unsigned to);
+/* Shown in gracectl status: a worker of the configuration, or an instance
+ * gracectl scale removed while it still stops (a worker a reload removes
+ * leaves it at once, as it leaves the configuration). */
+bool sup_listed(const struct sup *s, const struct worker *w);
 
 /* Reading the state (status, report). Workers removed by a reload and
  * still stopping are counted by sup_n_workers() (worker_removed()). */

@@ -18,6 +18,12 @@ struct sup {
         struct worker **w;
         size_t n;
         struct hmap by_name; /* every worker in w[], by name (one per name) */
+        /* the groups of instances: their templates as the configuration
+         * gives them, each with the count of instances now (instances:
+         * the file's, or what gracectl scale made it) */
+        struct conf_worker *groups;
+        size_t n_groups;
+        struct hmap scaled_out; /* worker -> itself: removed by gracectl scale (sup_listed()) */
         struct plan *plan; /* its indices are w[]'s */
         /* per worker index: what a scheduling pass computes, and whether it
          * is in stop_seq */
@@ -98,10 +104,39 @@ void sup_on_ended(struct worker_env *env, struct worker *w);
 /* What graced exits with once the shutdown is done. */
 int sup_exit_code(const struct sup *s);
 
+/* Editing the set of workers (sup_reload.c). */
+/* A new worker for c (logged as "added" under what: "reload", "scale"); a
+ * removed one of that name still known is forgotten first (seen[its
+ * index] set). The caller checked that it is down (sup_stopping_as()). */
+struct worker *sup_add_worker(struct sup *s, const struct conf_worker *c, bool *seen, const char *what);
+/* A worker removed earlier is still stopping under this name. */
+bool sup_stopping_as(struct sup *s, const char *name);
+/* The workers become set[0..n) (the new set, in its order; set has room
+ * for every worker of s->w too), then every old one that is not seen (by
+ * its old index): those stop, goal remove (counted in *n_removed, logged
+ * under what), unless they are down already (forgotten now). The plan is
+ * built anew and a scheduling pass runs. */
+void sup_replace_set(struct sup *s, struct worker **set, size_t n, const bool *seen, const char *what,
+                     unsigned *n_removed);
+
+/* Instances (sup_instances.c). */
+/* The groups become c's templates, with their counts. */
+void sup_groups_set(struct sup *s, const struct conf *c);
+void sup_groups_free(struct sup *s);
+/* For a removed instance w: the name of the removed instance of its group
+ * with the next lower number still in s->w (it stops after w), or NULL. */
+const char *sup_removed_below(struct sup *s, const struct worker *w);
+/* start, stop, restart of every instance of the group name (fn as in
+ * sup.c's operate()). */
+void sup_group_operate(struct sup *s, const char *name, const char *what, void (*fn)(struct sup *, struct worker *));
+/* sup_op_state() of one worker, and of a group (its instances together). */
+int sup_worker_op_state(struct sup *s, struct worker *w, enum sup_op op);
+int sup_group_op_state(struct sup *s, const char *name, enum sup_op op);
+
 /* part_of (sup_parts.c). */
 /* Finds, for the plan just adopted, the workers that have parts. */
 void sup_parts_index(struct sup *s);
-/* A part of worker i is not fully down. */
+/* A part of worker i is not fully down (false while i was never ready). */
 bool sup_parts_busy(struct sup *s, size_t i);
 /* The stop pass for worker i, before its "everything above is down": when
  * it is no longer ready (restart, failure, ended by itself) outside a

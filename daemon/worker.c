@@ -67,6 +67,7 @@ struct worker {
         bool probe_on;                /* a schedule is armed */
         bool probe_busy;              /* an attempt is under way: its result is awaited */
         bool ready_once;              /* this run got ready */
+        bool ever_ready;              /* some run got ready */
         unsigned health_fails;        /* consecutive failed health attempts */
         usec_t probe_began;           /* when the last attempt began */
         unsigned health_total;        /* failed health attempts, all runs */
@@ -471,6 +472,7 @@ static bool start_limit_hit(struct worker *w, usec_t t)
 static void became_ready(struct worker_env *env, struct worker *w)
 {
         w->ready_once = true;
+        w->ever_ready = true;
         set_state(env, w, WORKER_RUNNING);
         set_deadline(env, w, USEC_INFINITY);
         if (w->c.watchdog && !worker_wants_down(w))
@@ -1349,6 +1351,7 @@ const struct conf_worker *worker_conf(const struct worker *w) { return &w->c; }
 enum worker_state worker_state(const struct worker *w) { return w->state; }
 enum worker_goal worker_goal(const struct worker *w) { return w->goal; }
 bool worker_removed(const struct worker *w) { return w->goal == GOAL_REMOVE; }
+bool worker_was_ready(const struct worker *w) { return w->ever_ready; }
 bool worker_alive(const struct worker *w) { return w->alive; }
 pid_t worker_pid(const struct worker *w) { return w->starts ? w->pid : 0; }
 usec_t worker_started_at(const struct worker *w) { return w->started_at; }

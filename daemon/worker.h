@@ -240,6 +240,8 @@ bool worker_removed(const struct worker *w);
 /* Ready for its dependents to start (not while it restarts or waits for
  * its failure stop). */
 bool worker_is_ready(const struct worker *w);
+/* Some run of it got ready (a new one, from a reload or a scale, not yet). */
+bool worker_was_ready(const struct worker *w);
 /* It failed while running and its stop waits for its parts to be down. */
 bool worker_fail_pending(const struct worker *w);
 /* Fully down: no process, no hook, no open output, not stopping. */

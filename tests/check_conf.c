@@ -369,6 +369,65 @@ static const struct {
             "(1min 30s)" },
         { "shutdown-delay-negative.conf", false,
           B "shutdown-delay-negative.conf:2: supervisor: shutdown_delay must not be negative" },
+        /* instances: the count, the names, %i, and what is checked once it is expanded */
+        { "instances-zero.conf", false, B "instances-zero.conf:4: worker \"web\": instances must be >= 1" },
+        { "instances-large.conf", false, B "instances-large.conf:4: worker \"web\": instances must be <= 1000" },
+        { "instances-type.conf", false, B "instances-type.conf:4: worker \"web\": instances must be an integer" },
+        { "instances-long-name.conf", false,
+          B "instances-long-name.conf:5: worker \"a234567890123456789012345678901234567890123456789012345678901\": "
+            "instance name \"a234567890123456789012345678901234567890123456789012345678901.100\" is longer than 64 "
+            "characters" },
+        { "instances-specifier.conf", false,
+          B "instances-specifier.conf:5: worker \"web\": command: invalid %-specifier \"%s\" in \"+%s\" "
+            "(%i is the instance number, %% a literal %)" },
+        { "instances-specifier-end.conf", false,
+          B "instances-specifier-end.conf:6: worker \"web\": env.DISCOUNT: invalid %-specifier \"%\" in \"50%\" "
+            "(%i is the instance number, %% a literal %)" },
+        { "instances-specifier-env-file.conf", false,
+          B "instances-specifier-env-file.conf:6: worker \"web\": env_file: invalid %-specifier \"%n\" in "
+            "\"/etc/web/%n.env\" (%i is the instance number, %% a literal %)" },
+        { "instances-specifier-stdout.conf", false,
+          B "instances-specifier-stdout.conf:6: worker \"web\": stdout: invalid %-specifier \"%I\" in "
+            "\"/tmp/web-%I.log\" (%i is the instance number, %% a literal %)" },
+        { "instances-specifier-probe.conf", false,
+          B "instances-specifier-probe.conf:6: worker \"web\": health: exec: invalid %-specifier \"%d\" in "
+            "\"--id=%d\" (%i is the instance number, %% a literal %)" },
+        { "instances-duplicate.conf", false,
+          B "instances-duplicate.conf:8: duplicate worker name \"web.2\" (first defined at "
+            "@DATA@/bad/instances-duplicate.conf:3 as instance 2 of \"web\")" },
+        { "instances-duplicate-later.conf", false,
+          B "instances-duplicate-later.conf:7: duplicate worker name \"web.2\" (instance 2 of \"web\"; first "
+            "defined at @DATA@/bad/instances-duplicate-later.conf:3)" },
+        { "instances-duplicate-group.conf", false,
+          B "instances-duplicate-group.conf:8: duplicate worker name \"web\" (first defined at "
+            "@DATA@/bad/instances-duplicate-group.conf:3)" },
+        { "instances-tcp.conf", false,
+          B "instances-tcp.conf:8: worker \"web\": ready: invalid tcp address \"127.0.0.1:65536\": "
+            "bad port (1-65535)" },
+        { "instances-http.conf", false,
+          B "instances-http.conf:6: worker \"web\": health: invalid http URL \"http://10.0.1.300/healthz\": "
+            "the host must be a numeric address or localhost" },
+        { "instances-unix.conf", false,
+          B "instances-unix.conf:7: worker \"web\": ready: unix path is longer than 107 bytes" },
+        { "instances-regex.conf", false,
+          B "instances-regex.conf:6: worker \"web\": ready: invalid log regular expression \"worker 1 (ready\": "
+            "Unmatched ( or \\(" },
+        { "instances-stdout-dir.conf", false,
+          B "instances-stdout-dir.conf:6: worker \"web\": directory of stderr \"/nonexistent-graced-dir-1/web.log\" "
+            "does not exist" },
+        { "instances-exit-code-from.conf", false,
+          B "instances-exit-code-from.conf:1: supervisor: exit_code_from \"tests\" names a worker with instances "
+            "(name one of them, such as \"tests.1\")" },
+        /* a template's problem of the plan: once, under its name */
+        { "instances-after-unknown.conf", false,
+          B "instances-after-unknown.conf:3: worker \"web\": unknown worker \"dbb\" in after; did you mean \"db\"?" },
+        { "instances-after-suggest.conf", false,
+          B "instances-after-suggest.conf:8: worker \"lb\": unknown worker \"backedn\" in after; "
+            "did you mean \"backend\"?" },
+        { "instances-part-of-oneshot.conf", false,
+          B "instances-part-of-oneshot.conf:9: worker \"web\": part_of \"seed\" is a oneshot "
+            "(only a simple worker can have parts)" },
+        { "instances-cycle.conf", false, B "instances-cycle.conf:3: dependency cycle: db -> web.1 -> db" },
 #undef B
 };
 
@@ -607,6 +666,49 @@ START_TEST(test_too_many_workers)
         fprintf(f, ");\n");
         ck_assert_int_eq(fclose(f), 0);
         want = xasprintf("%s:%d: more than %d workers\n", path, CONF_MAX_WORKERS + 2, CONF_MAX_WORKERS);
+        expect_diags(path, false, want);
+        free(want);
+        free(path);
+}
+END_TEST
+
+/* Instances count toward the limit of workers: ten groups of 1000 are
+ * the most there may be, one worker more is too many. */
+START_TEST(test_too_many_instances)
+{
+        char *path = xasprintf("%s/instances.conf", tmpdir), *want;
+        FILE *f = fopen(path, "w");
+        struct conf *c;
+
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "workers = (\n");
+        for (int i = 0; i < 10; i++)
+                fprintf(f, "  { name = \"g%d\"; instances = %d; command = [\"/bin/true\", \"%%i\"]; }%s\n", i,
+                        CONF_MAX_INSTANCES, i < 9 ? "," : "");
+        fprintf(f, ");\n");
+        ck_assert_int_eq(fclose(f), 0);
+        c = load_ok(path, false);
+        ck_assert_uint_eq(c->n_workers, CONF_MAX_WORKERS);
+        ck_assert_uint_eq(c->n_templates, 10);
+        ck_assert_str_eq(c->workers[CONF_MAX_WORKERS - 1].name, "g9.1000");
+        ck_assert_str_eq(c->workers[CONF_MAX_WORKERS - 1].argv[1], "1000");
+        conf_free(c);
+        free(path);
+        path = write_tmp("instances2.conf", 0644,
+                         "workers = (\n"
+                         "  { name = \"plain\"; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g0\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g1\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g2\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g3\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g4\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g5\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g6\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g7\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g8\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g9\"; instances = 1000; command = [\"/bin/true\"]; }\n"
+                         ");\n");
+        want = xasprintf("%s:12: more than %d workers\n", path, CONF_MAX_WORKERS);
         expect_diags(path, false, want);
         free(want);
         free(path);
@@ -1067,7 +1169,7 @@ START_TEST(test_example_graced_conf)
                 "restart_delay_max", "start_limit_burst", "start_limit_interval", "critical", "stdout",
                 "stderr",       "timeout",          "shielded",        "health",      "part_of",
                 "interval",     "failures",         "env_file",        "stop_on_exit", "shutdown_delay",
-                "exit_code_from", "http_listen",
+                "exit_code_from", "http_listen", "instances",
         };
         char buf[65536];
         FILE *f;
@@ -1113,6 +1215,144 @@ START_TEST(test_example_dev_conf)
                 ck_assert_msg(w->argv[0][0] == '/', "%s: command[0] should be absolute", w->name);
         }
         ck_assert(oneshot && hooks && deps);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
+/* ---- instances ------------------------------------------------------------------ */
+
+static void assert_strv(char *const *v, const char *const *want, size_t n)
+{
+        ck_assert_uint_eq(strv_length(v), n);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_str_eq(v[i], want[i]);
+}
+
+/* Each instance is a worker of its own, in the template's place; %i and %%
+ * are expanded in what takes them and nowhere else; a plain worker keeps
+ * every % as written. */
+START_TEST(test_instances)
+{
+        static const char *const names[] = { "db", "web.1", "web.2", "web.3", "lb", "one.1", "probe.1", "probe.2" };
+        char *path = data_path("good/instances.conf");
+        struct conf *c = load_ok(path, false);
+        const struct conf_worker *web2 = conf_find_worker(c, "web.2"), *t = conf_find_template(c, "web");
+        const struct conf_worker *db = conf_find_worker(c, "db"), *lb = conf_find_worker(c, "lb");
+
+        ck_assert_uint_eq(c->n_workers, ELEMENTSOF(names));
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                ck_assert_str_eq(c->workers[i].name, names[i]);
+        ck_assert_ptr_null(conf_find_worker(c, "web"));
+        ck_assert_ptr_null(conf_find_template(c, "db"));
+        /* the templates, as written */
+        ck_assert_uint_eq(c->n_templates, 3);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_uint_eq(t->instances, 3);
+        ck_assert_ptr_null(t->instance_of);
+        ck_assert_str_eq(t->argv[2], "80%i");
+        ck_assert_str_eq(t->ready_probe.target, "127.0.0.1:80%i");
+        ck_assert_uint_eq(conf_find_template(c, "one")->instances, 1);
+        /* an instance */
+        ck_assert_str_eq(web2->instance_of, "web");
+        ck_assert_uint_eq(web2->instance, 2);
+        ck_assert_uint_eq(web2->instances, 0);
+        ck_assert_int_eq(web2->line, t->line);
+        assert_strv(web2->argv, (const char *const[]){ "/usr/bin/web", "--port", "802", "--load=100%", "%i" }, 5);
+        assert_strv(web2->env, (const char *const[]){ "PORT=802", "NAME=web-2" }, 2);
+        assert_strv(web2->env_file, (const char *const[]){ "-/etc/web/2.env", "-/etc/web/common.env" }, 2);
+        ck_assert_str_eq(web2->out_path[STREAM_STDOUT], "/tmp/web.2.out");
+        ck_assert_str_eq(web2->out_path[STREAM_STDERR], "/tmp/web.2.err");
+        ck_assert_str_eq(web2->ready_probe.target, "127.0.0.1:802");
+        assert_strv(web2->health.argv, (const char *const[]){ "/usr/bin/web-check", "--instance", "2" }, 3);
+        ck_assert_uint_eq(web2->health.failures, 2);
+        /* not expanded: the hooks, cwd, after */
+        assert_strv(web2->pre_stop, (const char *const[]){ "/usr/bin/web", "--drain", "%i" }, 3);
+        ck_assert_str_eq(web2->cwd, "/tmp");
+        assert_strv(web2->after, (const char *const[]){ "db" }, 1);
+        ck_assert_str_eq(conf_find_worker(c, "web.3")->argv[2], "803");
+        ck_assert_str_eq(conf_find_worker(c, "one.1")->ready_probe.target, "worker 1 ready");
+        ck_assert_str_eq(conf_find_worker(c, "probe.2")->ready_probe.target, "/run/probe/2.sock");
+        ck_assert_str_eq(conf_find_worker(c, "probe.2")->health.target, "http://127.0.0.1:902/healthz");
+        /* a plain worker: % as written, NAME as written */
+        ck_assert_ptr_null(db->instance_of);
+        ck_assert_uint_eq(db->instance, 0);
+        assert_strv(db->argv, (const char *const[]){ "/usr/bin/db", "100%%", "%x", "%i" }, 4);
+        assert_strv(db->env, (const char *const[]){ "LOAD=50%" }, 1);
+        /* the group's name stands for every instance (plan.c) */
+        assert_strv(lb->after, (const char *const[]){ "web" }, 1);
+        assert_strv(lb->part_of, (const char *const[]){ "web" }, 1);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
+struct problems {
+        char *all; /* "KEY|MSG\n"... */
+};
+
+static void collect_problem(void *data, const char *key, const char *msg)
+{
+        struct problems *p = data;
+
+        ck_assert(str_appendf(&p->all, "%s|%s\n", key, msg));
+}
+
+/* conf_worker_instance() (gracectl scale): what only an expanded value
+ * shows is checked, each problem named by its setting. */
+START_TEST(test_instance_api)
+{
+        char *path = data_path("good/instances.conf");
+        struct conf *c = load_ok(path, false);
+        struct conf_worker t, w;
+        struct problems p = { 0 };
+
+        /* instance 7 of web: fine, and deep */
+        ck_assert_int_eq(conf_worker_instance(conf_find_template(c, "web"), 7, &w, collect_problem, &p), 0);
+        ck_assert_ptr_null(p.all);
+        ck_assert_str_eq(w.name, "web.7");
+        ck_assert_str_eq(w.instance_of, "web");
+        ck_assert_uint_eq(w.instance, 7);
+        ck_assert_str_eq(w.argv[2], "807");
+        ck_assert_str_eq(w.ready_probe.target, "127.0.0.1:807");
+        ck_assert(w.argv != conf_find_worker(c, "web.1")->argv);
+        conf_worker_done(&w);
+
+        /* a port out of range, a directory that does not exist: both said */
+        conf_worker_copy(&t, conf_find_template(c, "web"));
+        free(t.ready_probe.target);
+        t.ready_probe.target = xstrdup("127.0.0.1:6553%i");
+        free(t.out_path[STREAM_STDERR]);
+        t.out_path[STREAM_STDERR] = xstrdup("/nonexistent-graced-dir/%i.err");
+        ck_assert_int_eq(conf_worker_instance(&t, 5, &w, collect_problem, &p), -EINVAL);
+        conf_worker_done(&w);
+        ck_assert_str_eq(p.all, "stderr|directory of stderr \"/nonexistent-graced-dir/5.err\" does not exist\n");
+        free(p.all);
+        p.all = NULL;
+        ck_assert_int_eq(conf_worker_instance(&t, 6, &w, collect_problem, &p), -EINVAL);
+        ck_assert_str_eq(w.name, "web.6"); /* set all the same */
+        conf_worker_done(&w);
+        ck_assert_str_eq(p.all, "stderr|directory of stderr \"/nonexistent-graced-dir/6.err\" does not exist\n"
+                                "ready.tcp|ready: invalid tcp address \"127.0.0.1:65536\": bad port (1-65535)\n");
+        free(p.all);
+        p.all = NULL;
+        conf_worker_done(&t);
+
+        /* a name too long for the number */
+        conf_worker_copy(&t, conf_find_template(c, "probe"));
+        free(t.name);
+        t.name = xstrdup("a234567890123456789012345678901234567890123456789012345678901");
+        ck_assert_int_eq(conf_worker_instance(&t, 99, &w, collect_problem, &p), 0);
+        conf_worker_done(&w);
+        ck_assert_int_eq(conf_worker_instance(&t, 100, &w, collect_problem, &p), -EINVAL);
+        conf_worker_done(&w);
+        ck_assert_str_eq(p.all, "instances|instance name "
+                                "\"a234567890123456789012345678901234567890123456789012345678901.100\" "
+                                "is longer than 64 characters\n"
+                                "health.http|health: invalid http URL \"http://127.0.0.1:90100/healthz\": "
+                                "bad port (1-65535)\n");
+        free(p.all);
+        conf_worker_done(&t);
         conf_free(c);
         free(path);
 }
@@ -1524,6 +1764,7 @@ static Suite *conf_suite(void)
         tcase_add_test(tmp, test_include_special_files);
         tcase_add_test(tmp, test_limits);
         tcase_add_test(tmp, test_too_many_workers);
+        tcase_add_test(tmp, test_too_many_instances);
         tcase_add_test(tmp, test_exit_code_from_include);
         tcase_add_test(tmp, test_env_file_limit);
         tcase_add_test(tmp, test_env_files_checked);
@@ -1541,6 +1782,8 @@ static Suite *conf_suite(void)
         tcase_add_test(good, test_example_graced_conf);
         tcase_add_test(good, test_example_dev_conf);
         tcase_add_test(good, test_include_good);
+        tcase_add_test(good, test_instances);
+        tcase_add_test(good, test_instance_api);
         suite_add_tcase(s, good);
 
         tcase_add_test(api, test_diag_format);

@@ -667,6 +667,90 @@ START_TEST(test_print_probes)
 }
 END_TEST
 
+/* A group's name in `after` and `part_of` stands for every instance: the
+ * dependent starts after all of them and stops before any; each instance
+ * orders against the template's `after` on its own. --print-plan (text and
+ * JSON) names the instances. */
+START_TEST(test_instances)
+{
+        static const char head[] = "start order:\n"
+                                   "  1. db, one.1, probe.1, probe.2\n"
+                                   "  2. web.1, web.2, web.3\n"
+                                   "  3. lb\n"
+                                   "stop order:\n"
+                                   "  1. lb, one.1, probe.1, probe.2\n"
+                                   "  2. web.1, web.2, web.3\n"
+                                   "  3. db\n"
+                                   "workers:\n"
+                                   "  web.1:\n"
+                                   "    ready: tcp 127.0.0.1:801 every 250ms, timeout 1s\n";
+        char *path = data_file("good/instances.conf"), *out;
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+        struct plan *p = NULL;
+        struct json_object *o;
+        bool warned;
+
+        /* 0 db, 1-3 web.1-3, 4 lb, 5 one.1, 6-7 probe.1-2 */
+        ck_assert_int_eq(plan_load(path, NULL, &c, &p, &d), 0);
+        ck_assert_uint_eq(p->n_deps[4], 3);
+        for (size_t k = 0; k < 3; k++) {
+                ck_assert_uint_eq(p->deps[4][k], 1 + k);
+                ck_assert_uint_eq(p->n_deps[1 + k], 1);
+                ck_assert_uint_eq(p->deps[1 + k][0], 0);
+                ck_assert_uint_eq(p->n_rdeps[1 + k], 1);
+                ck_assert_uint_eq(p->rdeps[1 + k][0], 4);
+                ck_assert_uint_eq(p->start_stage[1 + k], 1);
+                ck_assert_uint_eq(p->stop_stage[1 + k], 1);
+        }
+        ck_assert_uint_eq(p->n_rdeps[0], 3);
+        ck_assert_uint_eq(p->start_stage[4], 2);
+        ck_assert_uint_eq(p->stop_stage[4], 0);
+        ck_assert_uint_eq(p->stop_stage[0], 2);
+        out = print(c, p, &warned);
+        ck_assert_msg(strncmp(out, head, strlen(head)) == 0, "%s", out);
+        ck_assert_ptr_nonnull(strstr(out, "  lb:\n    part of: web\n"));
+        /* web.1-3: 10s + pre_stop 10s, after lb (10s), before db (10s) */
+        ck_assert_ptr_nonnull(strstr(out, "worst case: 40s\n"));
+        free(out);
+        o = print_json(c, p, &warned);
+        ck_assert_str_eq(jtext(o, "start"),
+                         "[[\"db\",\"one.1\",\"probe.1\",\"probe.2\"],[\"web.1\",\"web.2\",\"web.3\"],[\"lb\"]]");
+        ck_assert_str_eq(jtext(o, "stop"),
+                         "[[\"lb\",\"one.1\",\"probe.1\",\"probe.2\"],[\"web.1\",\"web.2\",\"web.3\"],[\"db\"]]");
+        json_object_put(o);
+        plan_free(p);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
+/* plan_build() on its own (the supervisor's merged plans): a group is the
+ * workers whose instance_of names it, and it wins over a worker of that
+ * name (one removed by a reload and still stopping); an instance without
+ * instance_of is only itself. */
+START_TEST(test_group_names)
+{
+        static const char *const names[] = { "web", "web.1", "web.2", "web.3", "lb" };
+        static const char *const afters[] = { NULL, NULL, NULL, NULL, "web" };
+        struct conf *c = mk(5, names, afters);
+        struct plan *p;
+
+        c->workers[1].instance_of = xstrdup("web");
+        c->workers[1].instance = 1;
+        c->workers[3].instance_of = xstrdup("web");
+        c->workers[3].instance = 3;
+        p = build_ok(c);
+        ck_assert_uint_eq(p->n_deps[4], 2);
+        ck_assert_uint_eq(p->deps[4][0], 1);
+        ck_assert_uint_eq(p->deps[4][1], 3);
+        ck_assert_uint_eq(p->n_rdeps[0], 0);
+        ck_assert_uint_eq(p->n_rdeps[2], 0);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
 /* conf_load() reads the settings only: the dependencies between workers
  * are plan_load()'s, which gives the configuration and its plan. */
 START_TEST(test_load_checks_dependencies)
@@ -824,6 +908,8 @@ static Suite *plan_suite(void)
         tcase_add_loop_test(tc, test_load_partial, 0, ELEMENTSOF(partial));
         tcase_add_test(tc, test_load_appends_sorted);
         tcase_add_test(tc, test_large);
+        tcase_add_test(tc, test_instances);
+        tcase_add_test(tc, test_group_names);
         suite_add_tcase(s, tc);
         return s;
 }

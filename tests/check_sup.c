@@ -4227,6 +4227,447 @@ static void add_ops_cases(Suite *s)
         tcase_add_test(drain, test_drain_not_for_stop_on_exit);
 }
 
+/* ---- instances ------------------------------------------------------------------- */
+
+/* A worker by name, removed ones too (W() finds the configuration's only). */
+static struct worker *ANY(const char *name)
+{
+        for (size_t i = 0; i < sup_n_workers(S); i++)
+                if (strcmp(worker_name(sup_worker(S, i)), name) == 0)
+                        return sup_worker(S, i);
+        ck_abort_msg("no worker %s", name);
+        return NULL;
+}
+
+static void die_any(const char *name, int status)
+{
+        struct worker *w = ANY(name);
+
+        ck_assert_msg(worker_alive(w), "%s is not alive", name);
+        ck_assert(sup_on_exit(S, worker_pid(w), status));
+        ck_assert_msg(sup_counts_ok(S), "the counts of workers by state drifted");
+}
+
+/* The names of the workers in the supervisor's order, removed ones in ( ). */
+static char *set_names(void)
+{
+        char *out = NULL;
+
+        for (size_t i = 0; i < sup_n_workers(S); i++) {
+                const struct worker *w = sup_worker(S, i);
+
+                ck_assert(str_appendf(&out, "%s%s%s%s", i ? " " : "", worker_removed(w) ? "(" : "", worker_name(w),
+                                      worker_removed(w) ? ")" : ""));
+        }
+        return out;
+}
+
+#define SET(want)                                              \
+        do {                                                   \
+                char *got_ = set_names();                      \
+                ck_assert_str_eq(got_, want);                  \
+                free(got_);                                    \
+        } while (0)
+
+static int scale(const char *name, unsigned n, unsigned *from, char **err)
+{
+        unsigned f = 0;
+        char *e = NULL;
+        int r = sup_scale(S, name, n, &f, &e);
+
+        ck_assert_msg(sup_counts_ok(S), "the counts of workers by state drifted");
+        if (from)
+                *from = f;
+        if (err)
+                *err = e;
+        else
+                free(e);
+        return r;
+}
+
+/* Each instance is a worker of its own; a dependent of the group waits for
+ * every instance, and stops before any. */
+START_TEST(test_instances_start_stop)
+{
+        mk("workers = (" WK("db", "") ", " WK("web", "instances = 3; after = ['db'];") ", "
+           WK("lb", "after = ['web'];") ");");
+        SET("db web.1 web.2 web.3 lb");
+        ck_assert_ptr_null(sup_find(S, "web"));
+        ck_assert_uint_eq(sup_group(S, "web")->instances, 3);
+        ck_assert_ptr_null(sup_group(S, "db"));
+        sup_start(S);
+        HAS("spawn db");
+        HASNT("spawn web.1");
+        ready("db");
+        BEFORE("spawn web.1", "spawn web.2");
+        BEFORE("spawn web.2", "spawn web.3");
+        ready("web.1");
+        ready("web.3");
+        HASNT("spawn lb");
+        ready("web.2");
+        HAS("spawn lb");
+        ready("lb");
+        clear_recs();
+        sig(SIGTERM);
+        HAS("signal lb SIGTERM group");
+        HASNT("signal web.1 SIGTERM group");
+        down("lb", KILLED(SIGTERM));
+        HAS("signal web.1 SIGTERM group");
+        HAS("signal web.2 SIGTERM group");
+        HAS("signal web.3 SIGTERM group");
+        down("web.1", KILLED(SIGTERM));
+        down("web.2", KILLED(SIGTERM));
+        HASNT("signal db SIGTERM group");
+        down("web.3", KILLED(SIGTERM));
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_int_eq(stop_pos("lb"), 0);
+        ck_assert_int_eq(stop_pos("db"), 4);
+}
+END_TEST
+
+/* gracectl stop|start|restart NAME: every instance; NAME.2: that one. */
+START_TEST(test_instances_group_operations)
+{
+        mk("workers = (" WK("web", "instances = 3;") ", " WK("lb", "after = ['web'];") ");");
+        start_all();
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "nope"), -ENOENT);
+        ck_assert_int_eq(sup_op_state(S, "nope", SUP_OP_STOP), -ENOENT);
+        /* one instance: its dependent first, the other instances untouched */
+        ck_assert_int_eq(sup_stop_worker(S, "web.2"), 0);
+        HAS("signal lb SIGTERM group");
+        HASNT("signal web.2 SIGTERM group");
+        down("lb", KILLED(SIGTERM));
+        HAS("signal web.2 SIGTERM group");
+        down("web.2", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_op_state(S, "web.2", SUP_OP_STOP), 1);
+        HASNT("signal web.1 SIGTERM group");
+        HASNT("signal web.3 SIGTERM group");
+        STATE("web.1", "running");
+        /* the group: every instance */
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "web"), 0);
+        HAS("signal web.1 SIGTERM group");
+        HAS("signal web.3 SIGTERM group");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_STOP), 0);
+        down("web.1", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_STOP), 0);
+        down("web.3", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_STOP), 1);
+        clear_recs();
+        ck_assert_int_eq(sup_start_worker(S, "web"), 0);
+        HAS("spawn web.1");
+        HAS("spawn web.2");
+        HAS("spawn web.3");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_START), 0);
+        ready("web.1");
+        ready("web.2");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_START), 0);
+        ready("web.3");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_START), 1);
+        HAS("spawn lb"); /* stopped with web.2, back with it */
+        ready("lb");
+        /* restart: lb first, then each instance stops and starts again */
+        clear_recs();
+        ck_assert_int_eq(sup_restart_worker(S, "web"), 0);
+        HAS("signal lb SIGTERM group");
+        down("lb", KILLED(SIGTERM));
+        down("web.1", KILLED(SIGTERM));
+        down("web.2", KILLED(SIGTERM));
+        down("web.3", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_RESTART), 0);
+        ready("web.1");
+        ready("web.2");
+        ready("web.3");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_RESTART), 1);
+        ready("lb");
+        STATE("lb", "running");
+        /* a failed instance fails the group's operation */
+        F.spawn_fail = "web.2";
+        F.spawn_err = -ENOENT;
+        ck_assert_int_eq(sup_stop_worker(S, "web"), 0);
+        down("lb", KILLED(SIGTERM));
+        down("web.1", KILLED(SIGTERM));
+        down("web.2", KILLED(SIGTERM));
+        down("web.3", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_start_worker(S, "web"), 0);
+        ready("web.1");
+        ready("web.3");
+        for (int i = 0; i < 10 && worker_state(W("web.2")) != WORKER_FAILED; i++)
+                to_next();
+        STATE("web.2", "failed");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_START), -1);
+        sig(SIGTERM);
+        ck_assert_int_eq(sup_stop_worker(S, "web"), -EBUSY);
+}
+END_TEST
+
+/* gracectl scale up: the new instances start in order after the others,
+ * nothing else is touched; a dependent of the group stops before them too. */
+START_TEST(test_scale_up)
+{
+        unsigned from = 0;
+        char *err = NULL;
+        pid_t lb;
+
+        mk("workers = (" WK("db", "") ", " WK("web", "instances = 2; after = ['db'];") ", "
+           WK("lb", "after = ['web'];") ");");
+        start_all();
+        lb = worker_pid(W("lb"));
+        clear_recs();
+        ck_assert_int_eq(scale("web", 4, &from, &err), 0);
+        ck_assert_ptr_null(err);
+        ck_assert_uint_eq(from, 2);
+        ck_assert_uint_eq(sup_group(S, "web")->instances, 4);
+        SET("db web.1 web.2 web.3 web.4 lb");
+        BEFORE("spawn web.3", "spawn web.4");
+        ck_assert_int_eq(cnt_prefix("spawn "), 2);
+        ck_assert_int_eq(cnt_prefix("signal "), 0);
+        ck_assert_int_eq(sup_scale_state(S, "web", 2, 4), 0);
+        ready("web.4");
+        ck_assert_int_eq(sup_scale_state(S, "web", 2, 4), 0);
+        ready("web.3");
+        ck_assert_int_eq(sup_scale_state(S, "web", 2, 4), 1);
+        ck_assert_int_eq(worker_pid(W("lb")), lb);
+        ck_assert_uint_eq(worker_restarts(W("web.1")), 0);
+        /* the same count again: nothing to do */
+        clear_recs();
+        ck_assert_int_eq(scale("web", 4, &from, NULL), 0);
+        ck_assert_uint_eq(from, 4);
+        ck_assert_uint_eq(F.n_recs, 0);
+        /* lb stops before every instance, the new ones included */
+        sig(SIGTERM);
+        HAS("signal lb SIGTERM group");
+        HASNT("signal web.4 SIGTERM group");
+        down("lb", KILLED(SIGTERM));
+        for (int k = 1; k <= 4; k++) {
+                char name[16];
+
+                snprintf(name, sizeof name, "web.%d", k);
+                down(name, KILLED(SIGTERM));
+        }
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_int_gt(stop_pos("web.4"), stop_pos("lb"));
+        ck_assert_int_lt(stop_pos("web.4"), stop_pos("db"));
+}
+END_TEST
+
+/* gracectl scale down: the highest-numbered first, one after another: the
+ * next one gets its pre_stop only once the one above is fully down (its
+ * post_stop ended); they show until they are down, and are in no report. */
+START_TEST(test_scale_down_order)
+{
+        unsigned from = 0;
+
+        mk("workers = (" WK("web", "instances = 4; pre_stop = ['/bin/true']; post_stop = ['/bin/true'];") ", "
+           WK("lb", "after = ['web'];") ");");
+        start_all();
+        clear_recs();
+        ck_assert_int_eq(scale("web", 2, &from, NULL), 0);
+        ck_assert_uint_eq(from, 4);
+        ck_assert_uint_eq(sup_group(S, "web")->instances, 2);
+        SET("web.1 web.2 lb (web.3) (web.4)");
+        ck_assert_ptr_null(sup_find(S, "web.4"));
+        ck_assert(sup_listed(S, ANY("web.4")) && sup_listed(S, ANY("web.3")));
+        HAS("hook web.4/pre_stop");
+        HASNT("hook web.3/pre_stop");
+        hook_exit("web.4/pre_stop", EXITED(0));
+        HAS("signal web.4 SIGTERM group");
+        HASNT("hook web.3/pre_stop");
+        die_any("web.4", KILLED(SIGTERM));
+        HAS("hook web.4/post_stop");
+        HASNT("hook web.3/pre_stop");
+        ck_assert_int_eq(sup_scale_state(S, "web", 4, 2), 0);
+        hook_exit("web.4/post_stop", EXITED(0));
+        HAS("hook web.3/pre_stop");
+        ck_assert(!sup_listed(S, ANY("web.4")));
+        ck_assert(sup_listed(S, ANY("web.3")));
+        ck_assert_int_eq(sup_scale_state(S, "web", 4, 2), 0);
+        hook_exit("web.3/pre_stop", EXITED(0));
+        die_any("web.3", KILLED(SIGTERM));
+        hook_exit("web.3/post_stop", EXITED(0));
+        ck_assert_int_eq(sup_scale_state(S, "web", 4, 2), 1);
+        ck_assert(!sup_listed(S, ANY("web.3")));
+        ck_assert_str_eq(outcome_name(worker_outcome(ANY("web.3"))), "stopped");
+        /* nothing else was touched */
+        ck_assert_int_eq(cnt_prefix("spawn "), 0);
+        HASNT("signal lb SIGTERM group");
+        HASNT("signal web.2 SIGTERM group");
+        HASNT("hook web.2/pre_stop");
+        STATE("lb", "running");
+        /* the next change of the set forgets them; the report never knew them */
+        ck_assert_int_eq(scale("web", 2, NULL, NULL), 0);
+        SET("web.1 web.2 lb");
+        sig(SIGTERM);
+        down("lb", KILLED(SIGTERM));
+        hook_exit("web.1/pre_stop", EXITED(0));
+        hook_exit("web.2/pre_stop", EXITED(0));
+        down("web.1", KILLED(SIGTERM));
+        down("web.2", KILLED(SIGTERM));
+        hook_exit("web.1/post_stop", EXITED(0));
+        hook_exit("web.2/post_stop", EXITED(0));
+        FINISHED(0);
+        ck_assert_int_eq(stop_pos("web.2") > 0, 1);
+}
+END_TEST
+
+/* What gracectl scale refuses: each with its message, nothing changed. */
+START_TEST(test_scale_refused)
+{
+        char *err = NULL;
+
+        mk("workers = (" WK("db", "") ", " WK("api", "instances = 2; ready = { tcp = '127.0.0.1:6553%i'; };") ", "
+           WK("web", "instances = 2;") ", " WK("web.3", "") ");");
+        start_all();
+        clear_recs();
+#define REFUSED(name, n, code, msg)                                    \
+        do {                                                           \
+                ck_assert_int_eq(scale(name, n, NULL, &err), code);    \
+                ck_assert_str_eq(err, msg);                            \
+                free(err);                                             \
+                err = NULL;                                            \
+        } while (0)
+        REFUSED("nope", 2, -ENOENT, "no such worker: nope");
+        REFUSED("db", 2, -EINVAL, "db is not instanced (set instances in its configuration to scale it)");
+        REFUSED("web", 0, -EINVAL, "the count must be 1 to 1000");
+        REFUSED("web", 1001, -EINVAL, "the count must be 1 to 1000");
+        REFUSED("web", 3, -EEXIST, "cannot add web.3: another worker has that name");
+        REFUSED("api", 9, -EINVAL, "api.6: ready: invalid tcp address \"127.0.0.1:65536\": bad port (1-65535)");
+        ck_assert_uint_eq(F.n_recs, 0);
+        SET("db api.1 api.2 web.1 web.2 web.3");
+        ck_assert_uint_eq(sup_group(S, "api")->instances, 2);
+        sig(SIGTERM);
+        REFUSED("web", 1, -EBUSY, "shutting down");
+#undef REFUSED
+}
+END_TEST
+
+/* An instance removed by a scale cannot come back while it still stops;
+ * once it is down, it comes back as a new worker. */
+START_TEST(test_scale_back_while_stopping)
+{
+        struct worker *old;
+        char *err = NULL;
+
+        mk("workers = (" WK("web", "instances = 2;") ");");
+        start_all();
+        ck_assert_int_eq(scale("web", 1, NULL, NULL), 0);
+        old = ANY("web.2");
+        HAS("signal web.2 SIGTERM group");
+        clear_recs();
+        ck_assert_int_eq(scale("web", 2, NULL, &err), -EBUSY);
+        ck_assert_str_eq(err, "web.2 is still stopping (removed earlier): try again once it is down");
+        free(err);
+        ck_assert_uint_eq(sup_group(S, "web")->instances, 1);
+        die_any("web.2", KILLED(SIGTERM));
+        ck_assert_int_eq(scale("web", 2, NULL, NULL), 0);
+        HAS("spawn web.2");
+        ck_assert_ptr_ne(W("web.2"), old);
+        SET("web.1 web.2");
+        ready("web.2");
+        STATE("web.2", "running");
+}
+END_TEST
+
+/* A reload sets the count from the file again: only the instances above it
+ * stop (highest first), and those below it that are new start; the others
+ * keep their process. */
+START_TEST(test_scale_reload_resets_count)
+{
+        static const char text2[] = "workers = (" WK("web", "instances = 2;") ", " WK("lb", "after = ['web'];") ");";
+        static const char text3[] = "workers = (" WK("web", "instances = 3;") ", " WK("lb", "after = ['web'];") ");";
+        pid_t p1, p2, plb;
+        unsigned c[4];
+
+        mk(text2);
+        start_all();
+        p1 = worker_pid(W("web.1"));
+        p2 = worker_pid(W("web.2"));
+        plb = worker_pid(W("lb"));
+        ck_assert_int_eq(scale("web", 4, NULL, NULL), 0);
+        ready_all();
+        clear_recs();
+        ck_assert_int_eq(reload(text2, c), 0);
+        COUNTS(c, 0, 2, 0, 3);
+        ck_assert_uint_eq(sup_group(S, "web")->instances, 2);
+        HAS("signal web.4 SIGTERM group");
+        HASNT("signal web.3 SIGTERM group");
+        die_any("web.4", KILLED(SIGTERM));
+        HAS("signal web.3 SIGTERM group");
+        die_any("web.3", KILLED(SIGTERM));
+        HASNT("signal web.1 SIGTERM group");
+        HASNT("signal web.2 SIGTERM group");
+        HASNT("signal lb SIGTERM group");
+        ck_assert_int_eq(worker_pid(W("web.1")), p1);
+        ck_assert_int_eq(worker_pid(W("web.2")), p2);
+        ck_assert_int_eq(worker_pid(W("lb")), plb);
+        /* the file raises the count: the new one starts, nothing else */
+        clear_recs();
+        ck_assert_int_eq(reload(text3, c), 0);
+        COUNTS(c, 1, 0, 0, 3);
+        SET("web.1 web.2 web.3 lb");
+        ck_assert_int_eq(cnt_prefix("spawn "), 1);
+        HAS("spawn web.3");
+        ck_assert_int_eq(cnt_prefix("signal "), 0);
+        ready("web.3");
+        ck_assert_int_eq(worker_pid(W("lb")), plb);
+}
+END_TEST
+
+/* part_of the group: a part of every instance. It stops before an instance
+ * that restarts, and comes back once that one is ready; an instance a
+ * scale adds (never ready yet) or removes leaves it alone. */
+START_TEST(test_scale_part_of)
+{
+        pid_t lb;
+
+        mk("workers = (" WK("web", "instances = 2;") ", " WK("lb", "part_of = ['web'];") ");");
+        start_all();
+        lb = worker_pid(W("lb"));
+        clear_recs();
+        ck_assert_int_eq(scale("web", 3, NULL, NULL), 0);
+        HAS("spawn web.3");
+        ready("web.3");
+        ck_assert_int_eq(scale("web", 1, NULL, NULL), 0);
+        die_any("web.3", KILLED(SIGTERM));
+        die_any("web.2", KILLED(SIGTERM));
+        HASNT("signal lb SIGTERM group");
+        ck_assert_int_eq(worker_pid(W("lb")), lb);
+        ck_assert_int_eq(scale("web", 2, NULL, NULL), 0);
+        ready("web.2");
+        HASNT("signal lb SIGTERM group");
+        /* web.2 restarts: lb first, back once web.2 is ready */
+        clear_recs();
+        ck_assert_int_eq(sup_restart_worker(S, "web.2"), 0);
+        HAS("signal lb SIGTERM group");
+        HASNT("signal web.2 SIGTERM group");
+        down("lb", KILLED(SIGTERM));
+        HAS("signal web.2 SIGTERM group");
+        down("web.2", KILLED(SIGTERM));
+        ck_assert_int_eq(cnt("spawn lb"), 0);
+        ready("web.2");
+        HAS("spawn lb");
+}
+END_TEST
+
+static void add_instance_cases(Suite *s)
+{
+        TCase *tc = tcase_create("instances");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        suite_add_tcase(s, tc);
+        tcase_add_test(tc, test_instances_start_stop);
+        tcase_add_test(tc, test_instances_group_operations);
+        tcase_add_test(tc, test_scale_up);
+        tcase_add_test(tc, test_scale_down_order);
+        tcase_add_test(tc, test_scale_refused);
+        tcase_add_test(tc, test_scale_back_while_stopping);
+        tcase_add_test(tc, test_scale_reload_resets_count);
+        tcase_add_test(tc, test_scale_part_of);
+}
+
 static Suite *sup_suite(void)
 {
         Suite *s = suite_create("sup");
@@ -4347,6 +4788,7 @@ static Suite *sup_suite(void)
         tcase_add_test(notify, test_watchdog_of_worker_being_stopped);
         add_probe_cases(s);
         add_ops_cases(s);
+        add_instance_cases(s);
         return s;
 }
 
