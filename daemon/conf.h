@@ -90,8 +90,8 @@ struct conf_worker {
          * %i not expanded, instances its count. Each of its instances is a
          * worker of its own (conf_worker_instance()). */
         unsigned instances; /* a template: how many; 0 otherwise */
-        char *instance_of;  /* an instance: its template's name ("web" of "web.2"); NULL otherwise */
         unsigned instance;  /* an instance: its number, from 1; 0 otherwise */
+        char *instance_of;  /* an instance: its template's name ("web" of "web.2"); NULL otherwise */
 };
 
 struct conf_cleanup {
