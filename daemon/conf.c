@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "hmap.h"
 #include "parse.h"
 
 /* Range limits of integer settings (documented in graced.conf(5)). */
@@ -51,6 +52,11 @@ struct loader {
         const char *cur_file;
         const char *cur_dir;
         const config_setting_t *include_dir; /* supervisor.include_dir, once valid */
+        const config_setting_t *exit_code_from; /* supervisor.exit_code_from, once valid */
+        /* the worker being read has `instances`: its values that take %i
+         * are checked for their % only, the rest once expanded */
+        bool instanced;
+        struct hmap names; /* c->workers[i].name -> (void *)(i + 1) */
 };
 
 /* ---- diagnostics ----------------------------------------------------- */
@@ -259,6 +265,7 @@ struct key {
         size_t n_names;
         key_fn *fn; /* FN */
         unsigned where; /* a probe group's key: PROBE_IN_* */
+        bool subst;     /* ARGV: an instance's %i is expanded in it */
 };
 
 /* ---- typed getters: each reports its own type error ------------------- */
@@ -312,6 +319,34 @@ static bool get_string(struct loader *L, const char *ctx, const config_setting_t
         }
         *ret = v;
         return true;
+}
+
+/* In a worker with instances, a % in a value that takes %i must begin %i
+ * (the instance number) or %% (a %): "CTX: WHAT: invalid %-specifier ...". */
+static bool check_specifiers(struct loader *L, const char *ctx, const config_setting_t *s, const char *what,
+                             const char *v)
+{
+        for (const char *p = v; L->instanced && (p = strchr(p, '%')); p += 2)
+                if (p[1] != 'i' && p[1] != '%') {
+                        diag_s(L, s,
+                               "%s: %s: invalid %%-specifier \"%.*s\" in \"%s\" (%%i is the instance number, "
+                               "%%%% a literal %%)",
+                               ctx, what, p[1] ? 2 : 1, p, v);
+                        return false;
+                }
+        return true;
+}
+
+/* Value v of setting s: why (taken; NULL: nothing) says what is wrong
+ * with it; else, in a worker with instances, its % are checked. */
+static bool value_ok(struct loader *L, const char *ctx, const config_setting_t *s, const char *v, char *why)
+{
+        if (why) {
+                diag_s(L, s, "%s: %s", ctx, why);
+                free(why);
+                return false;
+        }
+        return check_specifiers(L, ctx, s, key_of(s), v);
 }
 
 static bool get_path(struct loader *L, const char *ctx, const config_setting_t *s, const struct key *k,
@@ -412,6 +447,9 @@ static bool get_strv(struct loader *L, const char *ctx, const config_setting_t *
                 diag_s(L, s, "%s: %s[0] must not be empty", ctx, key_of(s));
                 return false;
         }
+        for (int i = 0; k->subst && i < n; i++)
+                if (!check_specifiers(L, ctx, s, key_of(s), config_setting_get_string_elem(s, (unsigned)i)))
+                        return false;
         v = xcalloc((size_t)n + 1, sizeof(char *));
         for (int i = 0; i < n; i++)
                 v[i] = xstrdup(config_setting_get_string_elem(s, (unsigned)i));
@@ -601,6 +639,14 @@ static const struct conf_worker *find_worker_n(const struct conf *c, const char 
         return NULL;
 }
 
+static const struct conf_worker *find_template_n(const struct conf *c, const char *name)
+{
+        for (size_t i = 0; c && i < c->n_templates; i++)
+                if (strcmp(c->templates[i].name, name) == 0)
+                        return &c->templates[i];
+        return NULL;
+}
+
 /* A string that must be a valid name ("CTX: invalid name ..."). */
 static bool get_name(struct loader *L, const char *ctx, const config_setting_t *s, const char **ret)
 {
@@ -665,14 +711,54 @@ static bool parse_env(struct loader *L, const char *ctx, const config_setting_t 
         v = xcalloc((size_t)n + 1, sizeof(char *));
         for (int i = 0, j = 0; i < n; i++) {
                 config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                char what[sizeof("env.") + 256];
+
                 if (config_setting_type(e) != CONFIG_TYPE_STRING) {
                         diag_s(L, e, "%s: env.%s must be a string", ctx, key_of(e));
                         continue;
                 }
+                snprintf(what, sizeof what, "env.%s", key_of(e));
+                if (!check_specifiers(L, ctx, e, what, config_setting_get_string(e)))
+                        continue;
                 v[j++] = xasprintf("%s=%s", key_of(e), config_setting_get_string(e));
         }
         strv_free(w->env);
         w->env = v;
+        return true;
+}
+
+/* env_file: absolute paths, each may begin with "-" (may be missing). The
+ * files are read at every start (and by --check), not here. */
+static bool parse_env_file(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf_worker *w = obj;
+        int n = config_setting_length(s), type = config_setting_type(s);
+        bool ok = type == CONFIG_TYPE_LIST || type == CONFIG_TYPE_ARRAY;
+        char **v;
+
+        for (int i = 0; ok && i < n; i++)
+                ok = config_setting_type(config_setting_get_elem(s, (unsigned)i)) == CONFIG_TYPE_STRING;
+        if (!has_form(L, ctx, s, ok, "a list of strings", CONF_MAX_ENV_FILES, "elements"))
+                return false;
+        for (int i = 0; i < n; i++) {
+                const char *f = config_setting_get_string_elem(s, (unsigned)i);
+
+                if (f[f[0] == '-'] != '/') {
+                        diag_s(L, s, "%s: env_file \"%s\" must be an absolute path (after an optional \"-\")", ctx,
+                               f);
+                        ok = false;
+                } else if (!check_specifiers(L, ctx, s, "env_file", f))
+                        ok = false;
+        }
+        if (!ok)
+                return false;
+        v = xcalloc((size_t)n + 1, sizeof(char *));
+        for (int i = 0; i < n; i++)
+                v[i] = xstrdup(config_setting_get_string_elem(s, (unsigned)i));
+        strv_free(w->env_file);
+        w->env_file = n ? v : NULL;
+        if (!n)
+                free(v);
         return true;
 }
 
@@ -705,13 +791,25 @@ static bool parse_umask(struct loader *L, const char *ctx, const config_setting_
         return true;
 }
 
+/* Why path v cannot be the file of output key ("stdout", "stderr")
+ * (caller frees); NULL when it can be. */
+static char *out_path_problem(const char *key, const char *v)
+{
+        char *dir = dir_of(v), *why = NULL;
+        struct stat st;
+
+        if (stat(v, &st) == 0 && S_ISDIR(st.st_mode))
+                why = xasprintf("%s \"%s\" is a directory", key, v);
+        else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                why = xasprintf("directory of %s \"%s\" does not exist", key, v);
+        free(dir);
+        return why;
+}
+
 static bool parse_output(struct loader *L, const char *ctx, const config_setting_t *s, int stream,
                          struct conf_worker *w)
 {
         const char *v;
-        struct stat st;
-        bool ok = false;
-        char *dir;
         int i;
 
         if (!get_string(L, ctx, s, STR_ANY, &v))
@@ -725,19 +823,13 @@ static bool parse_output(struct loader *L, const char *ctx, const config_setting
                 enum_error(L, ctx, s, v, out_names, ELEMENTSOF(out_names), "an absolute path");
                 return false;
         }
-        dir = dir_of(v);
-        if (stat(v, &st) == 0 && S_ISDIR(st.st_mode))
-                diag_s(L, s, "%s: %s \"%s\" is a directory", ctx, key_of(s), v);
-        else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-                diag_s(L, s, "%s: directory of %s \"%s\" does not exist", ctx, key_of(s), v);
-        else {
-                w->out[stream] = OUT_FILE;
-                free(w->out_path[stream]);
-                w->out_path[stream] = xstrdup(v);
-                ok = true;
-        }
-        free(dir);
-        return ok;
+        /* with instances: checked once %i is expanded */
+        if (!value_ok(L, ctx, s, v, L->instanced ? NULL : out_path_problem(key_of(s), v)))
+                return false;
+        w->out[stream] = OUT_FILE;
+        free(w->out_path[stream]);
+        w->out_path[stream] = xstrdup(v);
+        return true;
 }
 
 static bool parse_stdout(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
@@ -806,8 +898,53 @@ static enum probe_kind probe_kind_of(const char *key)
         return PROBE_NONE;
 }
 
-static bool set_target(struct conf_probe *p, const char *v)
+/* Why v cannot be the target of a probe of this kind (tcp, unix, http,
+ * log), as "invalid tcp address ..." (caller frees); NULL when it can be. */
+static char *probe_target_problem(enum probe_kind kind, const char *v)
 {
+        size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+        struct sockaddr_storage ss;
+        const char *why = "";
+        socklen_t len;
+        char buf[256];
+        regex_t re;
+        int r;
+
+        switch (kind) {
+        case PROBE_TCP:
+                if (parse_inet_address(v, &ss, &len, &why) < 0)
+                        return xasprintf("invalid tcp address \"%s\": %s", v, why);
+                return NULL;
+        case PROBE_UNIX:
+                return strlen(v) > max ? xasprintf("unix path is longer than %zu bytes", max) : NULL;
+        case PROBE_HTTP:
+                if (parse_probe_url(v, &why) < 0)
+                        return xasprintf("invalid http URL \"%s\": %s", v, why);
+                return NULL;
+        case PROBE_LOG: /* a POSIX extended regular expression, compiled once to check it */
+                r = regcomp(&re, v, REG_EXTENDED | REG_NOSUB);
+                if (r == 0) {
+                        regfree(&re);
+                        return NULL;
+                }
+                regerror(r, &re, buf, sizeof(buf));
+                return xasprintf("invalid log regular expression \"%s\": %s", v, buf);
+        default:
+                return NULL;
+        }
+}
+
+/* The target of a probe group (setting s) of this kind: rule is what it
+ * must be as a string; the rest is checked now, or, with instances, once
+ * %i is expanded. */
+static bool parse_target(struct loader *L, const char *ctx, const config_setting_t *s, enum string_rule rule,
+                         enum probe_kind kind, struct conf_probe *p)
+{
+        const char *v;
+
+        if (!get_string(L, ctx, s, rule, &v) ||
+            !value_ok(L, ctx, s, v, L->instanced ? NULL : probe_target_problem(kind, v)))
+                return false;
         free(p->target);
         p->target = xstrdup(v);
         return true;
@@ -815,64 +952,22 @@ static bool set_target(struct conf_probe *p, const char *v)
 
 static bool parse_probe_tcp(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
 {
-        struct sockaddr_storage ss;
-        const char *v, *why = "";
-        socklen_t len;
-
-        if (!get_string(L, ctx, s, STR_ANY, &v))
-                return false;
-        if (parse_inet_address(v, &ss, &len, &why) < 0) {
-                diag_s(L, s, "%s: invalid tcp address \"%s\": %s", ctx, v, why);
-                return false;
-        }
-        return set_target(obj, v);
+        return parse_target(L, ctx, s, STR_ANY, PROBE_TCP, obj);
 }
 
 static bool parse_probe_unix(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
 {
-        size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
-        const char *v;
-
-        if (!get_string(L, ctx, s, STR_ABSPATH, &v))
-                return false;
-        if (strlen(v) > max) {
-                diag_s(L, s, "%s: unix path is longer than %zu bytes", ctx, max);
-                return false;
-        }
-        return set_target(obj, v);
+        return parse_target(L, ctx, s, STR_ABSPATH, PROBE_UNIX, obj);
 }
 
 static bool parse_probe_http(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
 {
-        const char *v, *why = "";
-
-        if (!get_string(L, ctx, s, STR_ANY, &v))
-                return false;
-        if (parse_probe_url(v, &why) < 0) {
-                diag_s(L, s, "%s: invalid http URL \"%s\": %s", ctx, v, why);
-                return false;
-        }
-        return set_target(obj, v);
+        return parse_target(L, ctx, s, STR_ANY, PROBE_HTTP, obj);
 }
 
-/* A POSIX extended regular expression, compiled once to check it. */
 static bool parse_probe_log(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
 {
-        char why[256];
-        const char *v;
-        regex_t re;
-        int r;
-
-        if (!get_string(L, ctx, s, STR_NONEMPTY, &v))
-                return false;
-        r = regcomp(&re, v, REG_EXTENDED | REG_NOSUB);
-        if (r != 0) {
-                regerror(r, &re, why, sizeof(why));
-                diag_s(L, s, "%s: invalid log regular expression \"%s\": %s", ctx, v, why);
-                return false;
-        }
-        regfree(&re);
-        return set_target(obj, v);
+        return parse_target(L, ctx, s, STR_NONEMPTY, PROBE_LOG, obj);
 }
 
 #define PROBE_KEY(key, kind_, field) .name = key, .kind = kind_, .offset = offsetof(struct conf_probe, field)
@@ -883,7 +978,7 @@ static const struct key probe_keys[] = {
         { FN_KEY("tcp", parse_probe_tcp), .where = PROBE_ANYWHERE },
         { FN_KEY("unix", parse_probe_unix), .where = PROBE_ANYWHERE },
         { FN_KEY("http", parse_probe_http), .where = PROBE_ANYWHERE },
-        { PROBE_KEY("exec", KEY_ARGV, argv), .where = PROBE_ANYWHERE },
+        { PROBE_KEY("exec", KEY_ARGV, argv), .where = PROBE_ANYWHERE, .subst = true },
         { FN_KEY("log", parse_probe_log), .where = PROBE_IN_READY },
         { PROBE_KEY("interval", KEY_TIMEOUT, interval), .def = DEFAULT_READY_PROBE_INTERVAL, .where = PROBE_ANYWHERE },
         { PROBE_KEY("timeout", KEY_TIMEOUT, timeout), .def = DEFAULT_PROBE_TIMEOUT, .where = PROBE_ANYWHERE },
@@ -1025,9 +1120,11 @@ static bool parse_health(struct loader *L, const char *ctx, const config_setting
 
 static const struct key worker_keys[] = {
         { .name = "name", .kind = KEY_SKIP },
-        { WORKER_KEY("command", KEY_ARGV, argv) },
+        { .name = "instances", .kind = KEY_SKIP }, /* read_instances() */
+        { WORKER_KEY("command", KEY_ARGV, argv), .subst = true },
         { WORKER_KEY("type", KEY_ENUM, type), ENUM_NAMES(type_names), .def = WORKER_TYPE_SIMPLE },
         { FN_KEY("env", parse_env) },
+        { FN_KEY("env_file", parse_env_file) },
         { WORKER_KEY("env_clear", KEY_BOOL, env_clear) },
         { WORKER_KEY("cwd", KEY_PATH, cwd) },
         { FN_KEY("user", parse_id) },
@@ -1053,6 +1150,7 @@ static const struct key worker_keys[] = {
           .def = DEFAULT_START_LIMIT_BURST },
         { WORKER_KEY("start_limit_interval", KEY_DURATION, start_limit_interval), .def = DEFAULT_START_LIMIT_INTERVAL },
         { WORKER_KEY("critical", KEY_BOOL, critical) },
+        { WORKER_KEY("stop_on_exit", KEY_BOOL, stop_on_exit) },
         { FN_KEY("stdout", parse_stdout) },
         { FN_KEY("stderr", parse_stderr) },
 };
@@ -1073,6 +1171,30 @@ static void worker_defaults(struct conf_worker *w, const struct conf *c)
         w->ready_timeout = c->ready_timeout;
 }
 
+/* The worker (plain or an instance) or template that has this name
+ * already; NULL: none. */
+static const struct conf_worker *name_taken(struct loader *L, const char *name)
+{
+        uintptr_t i = (uintptr_t)hmap_get_str(&L->names, name);
+
+        return i ? &L->c->workers[i - 1] : find_template_n(L->c, name);
+}
+
+/* "duplicate worker name "NAME" (...first defined at FILE:LINE...)" at s,
+ * saying which instance each name belongs to (k: the new one's number). */
+static void duplicate_worker(struct loader *L, const config_setting_t *s, const char *name, unsigned k,
+                             const char *group, const struct conf_worker *first)
+{
+        char mine[NAME_MAX_LEN + 32] = "", theirs[NAME_MAX_LEN + 32] = "";
+
+        if (k)
+                snprintf(mine, sizeof mine, "instance %u of \"%s\"; ", k, group);
+        if (first->instance_of)
+                snprintf(theirs, sizeof theirs, " as instance %u of \"%s\"", first->instance, first->instance_of);
+        diag_s(L, s, "duplicate worker name \"%s\" (%sfirst defined at %s:%d%s)", name, mine, first->file, first->line,
+               theirs);
+}
+
 /* The name, file and line of worker g. false: it is not kept (no valid
  * name, or a duplicate). */
 static bool read_worker_name(struct loader *L, const config_setting_t *g, char *ctx, size_t ctxlen,
@@ -1080,7 +1202,7 @@ static bool read_worker_name(struct loader *L, const config_setting_t *g, char *
 {
         const config_setting_t *name_s;
         const char *name = read_name(L, g, &name_s, "worker", ctx, ctxlen);
-        const struct conf_worker *first = name ? find_worker_n(L->c, name) : NULL;
+        const struct conf_worker *first = name ? name_taken(L, name) : NULL;
 
         w->file = setting_file(L, name_s ?: g);
         w->line = setting_line(name_s ?: g);
@@ -1094,8 +1216,34 @@ static bool read_worker_name(struct loader *L, const config_setting_t *g, char *
         }
         w->name = xstrdup(name);
         if (first)
-                duplicate_name(L, name_s, "worker", first->file, first->line);
+                duplicate_worker(L, name_s, name, 0, NULL, first);
         return !first;
+}
+
+/* Does NAME.k make a valid name? */
+static bool instance_name_fits(const char *name, unsigned k)
+{
+        char buf[2 * NAME_MAX_LEN];
+
+        snprintf(buf, sizeof buf, "%s.%u", name, k);
+        return name_is_valid(buf);
+}
+
+/* `instances` of worker g, read before its other settings: they take %i
+ * then (L->instanced). An invalid count stands for 1. */
+static void read_instances(struct loader *L, const config_setting_t *g, const char *ctx, struct conf_worker *w)
+{
+        static const struct key count = { .name = "instances", .kind = KEY_UINT, .min = 1,
+                                           .max = CONF_MAX_INSTANCES };
+        const config_setting_t *s = config_setting_get_member(g, "instances");
+
+        if (!s)
+                return;
+        L->instanced = true;
+        w->instances = 1;
+        if (get_uint(L, ctx, s, &count, &w->instances) && w->name && !instance_name_fits(w->name, w->instances))
+                diag_s(L, s, "%s: instance name \"%s.%u\" is longer than %d characters", ctx, w->name,
+                       w->instances, NAME_MAX_LEN);
 }
 
 static bool strv_has(char *const *v, size_t n, const char *s)
@@ -1182,6 +1330,73 @@ static void check_worker(struct loader *L, const config_setting_t *g, uint64_t v
                 part_of_after(L, part_of_s, ctx, w);
 }
 
+/* Takes w into c->workers. */
+static void add_worker(struct loader *L, struct conf_worker *w)
+{
+        struct conf *c = L->c;
+
+        c->workers = xrealloc(c->workers, (c->n_workers + 1) * sizeof(*c->workers));
+        c->workers[c->n_workers++] = *w;
+        hmap_put(&L->names, (uintptr_t)w->name, (void *)(uintptr_t)c->n_workers);
+}
+
+/* The instances of a template being loaded: a problem is reported at the
+ * template's setting, for the first instance that has it only (all
+ * instances share the value as written). */
+struct expansion {
+        struct loader *L;
+        const config_setting_t *g; /* the template's group */
+        const char *ctx;
+        unsigned reported; /* bit i: a problem of expansion_keys[i] */
+};
+
+static const char *const expansion_keys[] = { "instances", "stdout", "stderr", "ready", "health" };
+
+static void expansion_problem(void *data, const char *key, const char *msg)
+{
+        struct expansion *x = data;
+        const config_setting_t *s = config_setting_lookup((config_setting_t *)x->g, key);
+        size_t i;
+
+        for (i = 0; i < ELEMENTSOF(expansion_keys); i++)
+                if (strncmp(key, expansion_keys[i], strcspn(key, ".")) == 0 &&
+                    !expansion_keys[i][strcspn(key, ".")])
+                        break;
+        if (i < ELEMENTSOF(expansion_keys) && (x->reported & (1u << i)))
+                return;
+        x->reported |= i < ELEMENTSOF(expansion_keys) ? 1u << i : 0;
+        diag_s(x->L, s ? s : x->g, "%s: %s", x->ctx, msg);
+}
+
+/* Takes t into c->templates and its instances into c->workers (an instance
+ * whose name is taken or invalid is not: reported; without any, the
+ * group's name is one of a worker not kept). */
+static void add_template(struct loader *L, const config_setting_t *g, const char *ctx, struct conf_worker *t)
+{
+        struct conf *c = L->c;
+        struct expansion x = { .L = L, .g = g, .ctx = ctx };
+        const config_setting_t *name_s = config_setting_get_member(g, "name");
+
+        c->templates = xrealloc(c->templates, (c->n_templates + 1) * sizeof(*c->templates));
+        c->templates[c->n_templates++] = *t;
+        t = &c->templates[c->n_templates - 1];
+        for (unsigned k = 1; k <= t->instances && instance_name_fits(t->name, k); k++) {
+                struct conf_worker w;
+                const struct conf_worker *first;
+
+                (void)conf_worker_instance(t, k, &w, expansion_problem, &x);
+                first = name_taken(L, w.name);
+                if (first) {
+                        duplicate_worker(L, name_s, w.name, k, t->name, first);
+                        drop_name(L, w.name);
+                        conf_worker_done(&w);
+                } else
+                        add_worker(L, &w);
+        }
+        if (!instance_name_fits(t->name, 1))
+                drop_name(L, t->name);
+}
+
 /* Parses one element of a `workers` list; index is 1-based in that list. */
 static void parse_worker(struct loader *L, const config_setting_t *g, unsigned index)
 {
@@ -1199,19 +1414,21 @@ static void parse_worker(struct loader *L, const config_setting_t *g, unsigned i
         worker_defaults(&w, c);
         snprintf(ctx, sizeof(ctx), "worker #%u", index);
         keep = read_worker_name(L, g, ctx, sizeof(ctx), &w);
+        read_instances(L, g, ctx, &w);
         valid = parse_settings(L, ctx, g, worker_keys, ELEMENTSOF(worker_keys), &w);
         check_worker(L, g, valid, ctx, &w);
-        if (keep && c->n_workers >= CONF_MAX_WORKERS) {
+        L->instanced = false;
+        if (keep && c->n_workers + (w.instances ? w.instances : 1) > CONF_MAX_WORKERS) {
                 diag_s(L, g, "more than %d workers", CONF_MAX_WORKERS);
                 drop_name(L, w.name);
                 keep = false;
         }
-        if (!keep) {
+        if (!keep)
                 conf_worker_done(&w);
-                return;
-        }
-        c->workers = xrealloc(c->workers, (c->n_workers + 1) * sizeof(*c->workers));
-        c->workers[c->n_workers++] = w;
+        else if (w.instances)
+                add_template(L, g, ctx, &w);
+        else
+                add_worker(L, &w);
 }
 
 static void parse_workers(struct loader *L, const config_setting_t *list)
@@ -1330,6 +1547,40 @@ static bool parse_control_socket(struct loader *L, const char *ctx, const config
         return false;
 }
 
+/* A worker's name; whether it has stop_on_exit is checked once every
+ * worker is read (check_exit_code_from()). */
+static bool parse_exit_code_from(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf *c = obj;
+        const char *v;
+
+        if (!get_name(L, ctx, s, &v))
+                return false;
+        free(c->exit_code_from);
+        c->exit_code_from = xstrdup(v);
+        L->exit_code_from = s;
+        return true;
+}
+
+/* The HTTP endpoint's address: numeric or localhost (no name lookup), "" off. */
+static bool parse_http_listen(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
+{
+        struct conf *c = obj;
+        struct sockaddr_storage ss;
+        socklen_t len;
+        const char *v, *why;
+
+        if (!get_string(L, ctx, s, STR_ANY, &v))
+                return false;
+        if (v[0] && parse_inet_address(v, &ss, &len, &why) < 0) {
+                diag_s(L, s, "%s: invalid http_listen address \"%s\": %s", ctx, v, why);
+                return false;
+        }
+        free(c->http_listen);
+        c->http_listen = xstrdup(v);
+        return true;
+}
+
 static bool parse_include_dir(struct loader *L, const char *ctx, const config_setting_t *s, void *obj)
 {
         const char *v;
@@ -1349,8 +1600,11 @@ static const struct key supervisor_keys[] = {
         { SUPERVISOR_KEY("force_after", KEY_UINT, force_after), .min = 0, .max = FORCE_AFTER_MAX, .def = 2 },
         { SUPERVISOR_KEY("max_parallel", KEY_UINT, max_parallel), .min = 1, .max = CONF_MAX_WORKERS, .def = 16 },
         { SUPERVISOR_KEY("ready_timeout", KEY_TIMEOUT, ready_timeout), .def = 60 * USEC_PER_SEC },
+        { SUPERVISOR_KEY("shutdown_delay", KEY_DURATION, shutdown_delay), .def = 0 },
+        { FN_KEY("exit_code_from", parse_exit_code_from) },
         { SUPERVISOR_KEY("report_file", KEY_PATH, report_file) },
         { FN_KEY("control_socket", parse_control_socket) },
+        { FN_KEY("http_listen", parse_http_listen) },
         { FN_KEY("include_dir", parse_include_dir) },
         { SUPERVISOR_KEY("log_buffer", KEY_UINT, log_buffer), .min = 0, .max = CONF_MAX_LOG_BUFFER, .def = 1000 },
         { FN_KEY("cleanup", parse_cleanup) },
@@ -1358,11 +1612,61 @@ static const struct key supervisor_keys[] = {
 
 static void parse_supervisor(struct loader *L, const config_setting_t *g)
 {
+        const struct key *delay_k = find_key(supervisor_keys, ELEMENTSOF(supervisor_keys), "shutdown_delay");
+        uint64_t valid;
+        char b[64];
+
         if (!is_group(g)) {
                 diag_s(L, g, "supervisor must be a group { ... }");
                 return;
         }
-        parse_settings(L, "supervisor", g, supervisor_keys, ELEMENTSOF(supervisor_keys), L->c);
+        valid = parse_settings(L, "supervisor", g, supervisor_keys, ELEMENTSOF(supervisor_keys), L->c);
+        /* the drain counts in the budget: one as long leaves nothing for the stop */
+        if ((valid & (UINT64_C(1) << (delay_k - supervisor_keys))) && L->c->shutdown_delay > 0 &&
+            L->c->shutdown_delay >= L->c->shutdown_timeout)
+                diag_s(L, config_setting_get_member(g, "shutdown_delay"),
+                       "supervisor: shutdown_delay must be less than shutdown_timeout (%s)",
+                       format_duration(L->c->shutdown_timeout, b, sizeof(b)));
+}
+
+/* exit_code_from names a worker with stop_on_exit (any file's): checked once
+ * every worker is read; a name that may belong to a worker that could not
+ * be read is left alone. */
+static void check_exit_code_from(struct loader *L)
+{
+        const struct conf *c = L->c;
+        const struct conf_worker *w;
+        const char **names, *sug;
+
+        if (!L->exit_code_from)
+                return;
+        w = find_worker_n(c, c->exit_code_from);
+        if (!w && find_template_n(c, c->exit_code_from)) {
+                diag_s(L, L->exit_code_from,
+                       "supervisor: exit_code_from \"%s\" names a worker with instances (name one of them, "
+                       "such as \"%s.1\")",
+                       c->exit_code_from, c->exit_code_from);
+                return;
+        }
+        if (w) {
+                if (!w->stop_on_exit)
+                        diag_s(L, L->exit_code_from,
+                               "supervisor: exit_code_from \"%s\" names a worker without stop_on_exit = true",
+                               c->exit_code_from);
+                return;
+        }
+        if (!c->names_complete || strv_has(c->dropped_names, c->n_dropped_names, c->exit_code_from))
+                return;
+        names = xcalloc(c->n_workers ?: 1, sizeof(char *));
+        for (size_t i = 0; i < c->n_workers; i++)
+                names[i] = c->workers[i].name;
+        sug = suggest(c->exit_code_from, names, c->n_workers);
+        if (sug)
+                diag_s(L, L->exit_code_from, "supervisor: unknown worker \"%s\" in exit_code_from; did you mean \"%s\"?",
+                       c->exit_code_from, sug);
+        else
+                diag_s(L, L->exit_code_from, "supervisor: unknown worker \"%s\" in exit_code_from", c->exit_code_from);
+        free(names);
 }
 
 /* The top level: supervisor (main file only) and workers. */
@@ -1887,13 +2191,17 @@ static void parse_main_file(struct loader *L, const config_t *cfg, const char *m
                 parse_workers(L, workers);
         if (L->include_dir)
                 load_include_dir(L, L->include_dir, main_dir);
+        /* back to the main file (its settings are named after it) */
+        L->cur_file = L->c->path;
+        L->cur_dir = main_dir;
+        check_exit_code_from(L);
 }
 
 int conf_load_partial(const char *path, const struct conf_load_opts *opts, struct conf **ret,
                       struct conf_diags *diags)
 {
         static const struct conf_load_opts default_opts = { 0 };
-        struct loader L = { .opts = opts ?: &default_opts, .c = conf_new(path) };
+        struct loader L = { .opts = opts ?: &default_opts, .c = conf_new(path), .names = HMAP_INIT_STR };
         char *main_dir = dir_of(path);
         config_t cfg;
         int r;
@@ -1904,6 +2212,7 @@ int conf_load_partial(const char *path, const struct conf_load_opts *opts, struc
         } else
                 L.c->names_complete = false;
         free(main_dir);
+        hmap_done(&L.names);
         r = L.d.n > 0 ? -EINVAL : 0;
         conf_diags_move(diags, &L.d);
         *ret = L.c;
@@ -1933,8 +2242,8 @@ static const size_t worker_strings[] = { WORKER_FIELD(name),         WORKER_FIEL
                                          WORKER_FIELD(cwd),          WORKER_FIELD(user),
                                          WORKER_FIELD(group),        WORKER_FIELD(out_path[0]),
                                          WORKER_FIELD(out_path[1]),  WORKER_FIELD(ready_probe.target),
-                                         WORKER_FIELD(health.target) };
-static const size_t worker_strvs[] = { WORKER_FIELD(argv),     WORKER_FIELD(env),
+                                         WORKER_FIELD(health.target), WORKER_FIELD(instance_of) };
+static const size_t worker_strvs[] = { WORKER_FIELD(argv),     WORKER_FIELD(env),       WORKER_FIELD(env_file),
                                        WORKER_FIELD(after),    WORKER_FIELD(pre_stop),
                                        WORKER_FIELD(post_stop), WORKER_FIELD(ready_probe.argv),
                                        WORKER_FIELD(health.argv), WORKER_FIELD(part_of) };
@@ -1978,7 +2287,7 @@ static bool strv_eq(char *const *a, char *const *b)
  * are no part of the process, a reload applies them in place. */
 bool conf_worker_same_process(const struct conf_worker *a, const struct conf_worker *b)
 {
-        if (!strv_eq(a->argv, b->argv) || !strv_eq(a->env, b->env))
+        if (!strv_eq(a->argv, b->argv) || !strv_eq(a->env, b->env) || !strv_eq(a->env_file, b->env_file))
                 return false;
         if (a->env_clear != b->env_clear || !str_eq(a->cwd, b->cwd))
                 return false;
@@ -2002,6 +2311,110 @@ const struct conf_worker *conf_find_worker(const struct conf *c, const char *nam
         return name ? find_worker_n(c, name) : NULL;
 }
 
+const struct conf_worker *conf_find_template(const struct conf *c, const char *name)
+{
+        return name ? find_template_n(c, name) : NULL;
+}
+
+/* ---- instances ------------------------------------------------------------------ */
+
+/* s with %i replaced by k and %% by % (caller frees). */
+static char *expand_specifiers(const char *s, unsigned k)
+{
+        /* "%i" (2 bytes) becomes at most 10 digits */
+        char *out = xmalloc(5 * strlen(s) + 1), *o = out;
+
+        for (; *s; s++) {
+                if (s[0] == '%' && s[1] == 'i')
+                        o += sprintf(o, "%u", k);
+                else if (s[0] == '%' && s[1] == '%')
+                        *o++ = '%';
+                else {
+                        *o++ = *s;
+                        continue;
+                }
+                s++;
+        }
+        *o = 0;
+        return out;
+}
+
+static void expand_in(char **s, unsigned k)
+{
+        char *e;
+
+        if (!*s)
+                return;
+        e = expand_specifiers(*s, k);
+        free(*s);
+        *s = e;
+}
+
+static void expand_strv(char **v, unsigned k)
+{
+        for (; v && *v; v++)
+                expand_in(v, k);
+}
+
+/* An instance's probe (use: "ready", "health"): expanded, then checked. */
+static bool instance_probe(struct conf_probe *p, const char *use, unsigned k, conf_problem_fn *problem, void *data)
+{
+        char key[32], *why, *msg;
+
+        expand_in(&p->target, k);
+        expand_strv(p->argv, k);
+        why = p->target ? probe_target_problem(p->kind, p->target) : NULL;
+        if (!why)
+                return true;
+        snprintf(key, sizeof key, "%s.%s", use, probe_kind_names[p->kind]);
+        msg = xasprintf("%s: %s", use, why);
+        problem(data, key, msg);
+        free(msg);
+        free(why);
+        return false;
+}
+
+int conf_worker_instance(const struct conf_worker *t, unsigned k, struct conf_worker *ret, conf_problem_fn *problem,
+                         void *data)
+{
+        static const char *const out_keys[] = { [STREAM_STDOUT] = "stdout", [STREAM_STDERR] = "stderr" };
+        struct conf_worker w;
+        bool ok = true;
+        char *why;
+
+        conf_worker_copy(&w, t);
+        free(w.name);
+        free(w.instance_of);
+        w.name = xasprintf("%s.%u", t->name, k);
+        w.instance_of = xstrdup(t->name);
+        w.instance = k;
+        w.instances = 0;
+        if (!name_is_valid(w.name)) {
+                why = xasprintf("instance name \"%s\" is longer than %d characters", w.name, NAME_MAX_LEN);
+                problem(data, "instances", why);
+                free(why);
+                ok = false;
+        }
+        expand_strv(w.argv, k);
+        expand_strv(w.env, k); /* "KEY=VALUE": a key holds no % */
+        expand_strv(w.env_file, k);
+        for (int i = 0; i < 2; i++) {
+                if (w.out[i] != OUT_FILE)
+                        continue;
+                expand_in(&w.out_path[i], k);
+                why = out_path_problem(out_keys[i], w.out_path[i]);
+                if (why)
+                        problem(data, out_keys[i], why);
+                ok = ok && !why;
+                free(why);
+        }
+        if (w.ready == READY_PROBE)
+                ok = instance_probe(&w.ready_probe, "ready", k, problem, data) && ok;
+        ok = instance_probe(&w.health, "health", k, problem, data) && ok;
+        *ret = w;
+        return ok ? 0 : -EINVAL;
+}
+
 struct conf *conf_free(struct conf *c)
 {
         if (!c)
@@ -2009,7 +2422,9 @@ struct conf *conf_free(struct conf *c)
         free(c->path);
         free(c->name);
         free(c->report_file);
+        free(c->exit_code_from);
         free(c->control_socket);
+        free(c->http_listen);
         free(c->include_dir);
         for (size_t i = 0; i < c->n_cleanup; i++)
                 cleanup_done(&c->cleanup[i]);
@@ -2017,6 +2432,9 @@ struct conf *conf_free(struct conf *c)
         for (size_t i = 0; i < c->n_workers; i++)
                 conf_worker_done(&c->workers[i]);
         free(c->workers);
+        for (size_t i = 0; i < c->n_templates; i++)
+                conf_worker_done(&c->templates[i]);
+        free(c->templates);
         strv_free(c->files);
         strv_free(c->dropped_names);
         free(c);

@@ -14,6 +14,8 @@
 #define CONF_MAX_ARGV 1024
 #define CONF_MAX_ENV 1024
 #define CONF_MAX_CLEANUP 256
+#define CONF_MAX_ENV_FILES 64
+#define CONF_MAX_INSTANCES 1000
 #define CONF_MAX_LOG_BUFFER 100000 /* log_buffer: records kept per worker */
 
 enum worker_type { WORKER_TYPE_SIMPLE, WORKER_TYPE_ONESHOT };
@@ -48,6 +50,10 @@ struct conf_worker {
         char **argv; /* NULL-terminated, >= 1 element */
         enum worker_type type;
         char **env;  /* NULL-terminated "KEY=VALUE" list (may be NULL) */
+        /* NULL-terminated absolute paths as written, "-/path" for one that
+         * may be missing (envfile.h); read at every start, never at load
+         * (but by --check: conf_load_opts.env_files). NULL: none */
+        char **env_file;
         bool env_clear;
         char *cwd;   /* NULL: graced's cwd */
         char *user;  /* NULL: unset */
@@ -76,8 +82,17 @@ struct conf_worker {
         unsigned start_limit_burst;
         usec_t start_limit_interval;
         bool critical;
+        bool stop_on_exit; /* its end (no restart due) shuts graced down */
         enum out_mode out[2];   /* [STREAM_STDOUT], [STREAM_STDERR] */
         char *out_path[2];      /* for OUT_FILE */
+
+        /* A worker defined with `instances` is a template (struct conf's
+         * templates): its settings as written, its name without a number,
+         * %i not expanded, instances its count. Each of its instances is a
+         * worker of its own (conf_worker_instance()). */
+        unsigned instances; /* a template: how many; 0 otherwise */
+        unsigned instance;  /* an instance: its number, from 1; 0 otherwise */
+        char *instance_of;  /* an instance: its template's name ("web" of "web.2"); NULL otherwise */
 };
 
 struct conf_cleanup {
@@ -97,14 +112,23 @@ struct conf {
         unsigned force_after;     /* default 2; 0 = never */
         unsigned max_parallel;    /* default 16 */
         usec_t ready_timeout;     /* default 60s */
+        usec_t shutdown_delay;    /* the drain before a graceful shutdown; default 0 */
+        char *exit_code_from;     /* a stop_on_exit worker's name; NULL: none */
         char *report_file;        /* NULL: none */
         char *control_socket;     /* NULL: default chain; "": off */
+        char *http_listen;        /* NULL or "": off; else HOST:PORT (parse_inet_address) */
         char *include_dir;        /* NULL: none */
         unsigned log_buffer;      /* records kept per worker for `gracectl logs`; default 1000; 0 = none */
         struct conf_cleanup *cleanup;
         size_t n_cleanup;
-        struct conf_worker *workers; /* in definition order (main, then includes) */
+        /* in definition order (main, then includes); the instances of a
+         * template in its place, in their order */
+        struct conf_worker *workers;
         size_t n_workers;
+        /* the workers defined with `instances`, as written (see struct
+         * conf_worker), in definition order */
+        struct conf_worker *templates;
+        size_t n_templates;
 
         /* What loading learnt besides the settings. files: every file read,
          * in reading order (the order of diagnostics, conf_diags_sort()).
@@ -149,6 +173,10 @@ struct conf_diags {
 
 struct conf_load_opts {
         bool as_root;  /* enforce root-only rules (world-writable file); user/group need root */
+        /* --check and --print-plan: every worker's env_file is read too, and
+         * each problem is a diagnostic "ENVFILE:LINE: message" (plan_load()).
+         * graced's start and reloads leave them to each start of a worker. */
+        bool env_files;
 };
 
 /* Load and validate. Returns 0 and *ret on success (nothing is appended to
@@ -200,8 +228,27 @@ void conf_diags_sort(struct conf_diags *d, const struct conf *c);
 char *conf_diag_format(const struct conf_diag *d);
 
 const struct conf_worker *conf_find_worker(const struct conf *c, const char *name);
+/* The template of that name (a worker defined with `instances`), or NULL. */
+const struct conf_worker *conf_find_template(const struct conf *c, const char *name);
+
+/* A problem of an instance's value: key names the setting as libconfig's
+ * path does ("ready.tcp", "stdout", "instances"), msg says what is wrong,
+ * beginning with the setting ("ready: invalid tcp address ..."). */
+typedef void conf_problem_fn(void *data, const char *key, const char *msg);
+/* Instance k (1 to CONF_MAX_INSTANCES) of template t (loading, and gracectl
+ * scale): a deep copy named "NAME.k", with instance_of and instance set, in which
+ * %i becomes k and %% a % in every element of command, every env value,
+ * every env_file path, the stdout and stderr paths, and each probe's
+ * target and exec arguments (a template's values were checked: any other %
+ * is left as it is). Then the values that only now can be checked are:
+ * the name's length, probe addresses, URLs, unix paths, regular
+ * expressions, the directories of output files (stat()). Returns 0, or
+ * -EINVAL after one problem() call per problem. *ret is set in both cases
+ * (conf_worker_done() it). Never logs. */
+int conf_worker_instance(const struct conf_worker *t, unsigned k, struct conf_worker *ret, conf_problem_fn *problem,
+                         void *data);
 /* True when every setting that affects the running process is equal
- * (argv, env, env_clear, cwd, user, group, umask, out, ready, type). */
+ * (argv, env, env_file, env_clear, cwd, user, group, umask, out, ready, type). */
 bool conf_worker_same_process(const struct conf_worker *a, const struct conf_worker *b);
 /* Deep copy (for reload: the supervisor keeps its own copy per worker). */
 struct conf_worker *conf_worker_copy(struct conf_worker *dst, const struct conf_worker *src);

@@ -55,6 +55,9 @@ struct client {
         bool pending;
         enum sup_op op;
         char name[NAME_MAX_LEN + 1];
+        /* it is a scale of group name from scale_from to scale_to instances */
+        bool scaling;
+        unsigned scale_from, scale_to;
 
         /* a `logs` request: the records still to send (the connection is
          * its own from then on); dirty: records were queued, to be sent
@@ -432,7 +435,7 @@ static void do_status(struct client *cl)
         json_object_object_add(o, "supervisor", json_text_new(sup_name(s)));
         json_object_object_add(o, "state", json_object_new_string(sup_shutting_down(s) ? "shutting-down" : "running"));
         for (size_t i = 0; i < sup_n_workers(s); i++)
-                if (!worker_removed(sup_worker(s, i))) /* still stopping after a reload took it out */
+                if (sup_listed(s, sup_worker(s, i))) /* not one a reload removed (still stopping) */
                         json_object_array_add(a, worker_obj(sup_worker(s, i), now));
         json_object_object_add(o, "workers", a);
         respond(cl, o);
@@ -443,12 +446,22 @@ static const char *op_verb(enum sup_op op)
         return op == SUP_OP_START ? "start" : op == SUP_OP_STOP ? "stop" : "restart";
 }
 
+/* The answer to cl's request is due once its operation on name is done
+ * (control_tick()). */
+static void set_pending(struct client *cl, const char *name)
+{
+        cl->pending = true;
+        snprintf(cl->name, sizeof cl->name, "%s", name);
+        cl->ctl->n_pending++;
+        loop_timer_set(cl->timer, USEC_INFINITY); /* bounded by the supervisor, not by us */
+}
+
 static void do_worker_op(struct client *cl, enum sup_op op, const char *name)
 {
         struct sup *s = cur_sup(cl->ctl);
         int r;
 
-        if (!sup_find(s, name)) {
+        if (!sup_find(s, name) && !sup_group(s, name)) {
                 respond_error(cl, "no such worker: %s", name);
                 return;
         }
@@ -472,12 +485,32 @@ static void do_worker_op(struct client *cl, enum sup_op op, const char *name)
                 respond_error(cl, "%s %s: %s", op_verb(op), name, strerror(-r));
                 return;
         }
-        /* answered from control_tick() once it is done */
-        cl->pending = true;
         cl->op = op;
-        snprintf(cl->name, sizeof cl->name, "%s", name);
-        cl->ctl->n_pending++;
-        loop_timer_set(cl->timer, USEC_INFINITY); /* bounded by the supervisor, not by us */
+        cl->scaling = false;
+        set_pending(cl, name);
+}
+
+/* gracectl scale: answered once the new instances are ready and the
+ * removed ones down. */
+static void do_scale(struct client *cl, const char *name, unsigned n)
+{
+        struct sup *s = cur_sup(cl->ctl);
+        unsigned from = 0;
+        char *err = NULL;
+        int r;
+
+        log_info(NULL, "control", "control: scale %s %u requested by uid %u", name, n, (unsigned)cl->uid);
+        r = sup_scale(s, name, n, &from, &err);
+        if (r < 0) {
+                respond_error(cl, "%s", err);
+                free(err);
+                return;
+        }
+        log_set_name_width(sup_label_width(s));
+        cl->scaling = true;
+        cl->scale_from = from;
+        cl->scale_to = n;
+        set_pending(cl, name);
 }
 
 static void do_reload(struct client *cl)
@@ -639,6 +672,34 @@ static void request_worker_op(struct client *cl, struct json_object *req, const 
                 return;
         }
         do_worker_op(cl, op, name);
+}
+
+/* {"cmd": "scale", "name": NAME, "count": N}. */
+static void request_scale(struct client *cl, struct json_object *req)
+{
+        struct json_object *v;
+        const char *name;
+        int64_t n;
+
+        if (!json_object_object_get_ex(req, "name", &v) || !json_object_is_type(v, json_type_string)) {
+                respond_error(cl, "scale: missing \"name\"");
+                return;
+        }
+        name = json_object_get_string(v);
+        if (!name_is_valid(name)) {
+                respond_error(cl, "invalid worker name");
+                return;
+        }
+        if (!json_object_object_get_ex(req, "count", &v) || !json_object_is_type(v, json_type_int)) {
+                respond_error(cl, "scale: missing \"count\" (an integer)");
+                return;
+        }
+        n = json_object_get_int64(v);
+        if (n < 1 || n > CONF_MAX_INSTANCES) {
+                respond_error(cl, "scale: \"count\" must be 1 to %d", CONF_MAX_INSTANCES);
+                return;
+        }
+        do_scale(cl, name, (unsigned)n);
 }
 
 /* {"cmd": "shutdown", "force": BOOL}, force optional. */
@@ -885,6 +946,8 @@ static void handle_request(struct client *cl, struct json_object *req)
                 do_reload(cl);
         else if (strcmp(cmd, "shutdown") == 0)
                 request_shutdown(cl, req);
+        else if (strcmp(cmd, "scale") == 0)
+                request_scale(cl, req);
         else if (strcmp(cmd, "logs") == 0)
                 request_logs(cl, req);
         else if (strcmp(cmd, "reopen") == 0)
@@ -1096,45 +1159,104 @@ static void on_accept(struct loop_watch *lw, int lfd, uint32_t events, void *dat
 
 /* ---- pending operations ---------------------------------------------------------- */
 
+/* w's name, state and pid, added to o (returned). */
+static struct json_object *add_worker_fields(struct json_object *o, const struct worker *w)
+{
+        json_object_object_add(o, "name", json_object_new_string(worker_name(w)));
+        json_object_object_add(o, "state", json_object_new_string(worker_state_name(worker_state(w))));
+        json_object_object_add(o, "pid", worker_alive(w) ? json_object_new_int(worker_pid(w)) : NULL);
+        return o;
+}
+
+/* A start or restart that failed at w (an instance of it, for a group). */
+static void respond_failed(struct client *cl, const char *verb, const struct worker *w)
+{
+        const char *name = worker_name(w);
+        char b[64];
+
+        if (worker_state(w) == WORKER_FAILED && worker_last_exit(w, b, sizeof b))
+                respond_error(cl, "%s failed to start (%s)", name, b);
+        else if (worker_state(w) == WORKER_FAILED)
+                respond_error(cl, "%s failed to start", name);
+        else if (worker_state(w) == WORKER_DOWN)
+                respond_error(cl, "%s was stopped meanwhile", name);
+        else
+                respond_error(cl, "%s cannot start: a dependency failed", name);
+        log_info(NULL, "control", "control: %s %s failed (%s: %s)", verb, cl->name, name,
+                 worker_state_name(worker_state(w)));
+}
+
+/* The instances of group cl->name the pending operation is about. */
+static bool concerns(const struct client *cl, const struct worker *w)
+{
+        const struct conf_worker *c = worker_conf(w);
+
+        if (worker_removed(w) || !c->instance_of || strcmp(c->instance_of, cl->name) != 0)
+                return false;
+        return !cl->scaling || (c->instance > cl->scale_from && c->instance <= cl->scale_to);
+}
+
+/* A group's operation done: {"ok": true, "name": GROUP, "instances": [{"name":
+ * "web.1", "state": ..., "pid": ...}, ...]}, every instance that remains. */
+static struct json_object *group_obj(struct client *cl, struct sup *s)
+{
+        struct json_object *o = ok_obj(), *a = json_object_new_array();
+
+        json_object_object_add(o, "name", json_object_new_string(cl->name));
+        for (size_t i = 0; i < sup_n_workers(s); i++) {
+                const struct worker *w = sup_worker(s, i);
+                const char *g = worker_conf(w)->instance_of;
+
+                if (!worker_removed(w) && g && strcmp(g, cl->name) == 0)
+                        json_object_array_add(a, add_worker_fields(json_object_new_object(), w));
+        }
+        json_object_object_add(o, "instances", a);
+        return o;
+}
+
+/* The instance that made a group's operation fail. */
+static const struct worker *failed_instance(struct client *cl, struct sup *s)
+{
+        for (size_t i = 0; i < sup_n_workers(s); i++) {
+                struct worker *w = sup_worker(s, i);
+
+                if (concerns(cl, w) && sup_op_state(s, worker_name(w), cl->scaling ? SUP_OP_START : cl->op) < 0)
+                        return w;
+        }
+        return NULL;
+}
+
 /* Answers cl's operation if it is done: true if it was. */
 static bool answer_op(struct client *cl, struct sup *s)
 {
-        struct worker *w = sup_find(s, cl->name);
-        int r = sup_op_state(s, cl->name, cl->op);
-        const char *verb = op_verb(cl->op);
+        const struct worker *w = sup_find(s, cl->name);
+        bool group = cl->scaling || (!w && sup_group(s, cl->name));
+        int r = cl->scaling ? sup_scale_state(s, cl->name, cl->scale_from, cl->scale_to)
+                            : sup_op_state(s, cl->name, cl->op);
+        const char *verb = cl->scaling ? "scale" : op_verb(cl->op);
 
-        if (r == 0 && cl->op != SUP_OP_STOP && sup_shutting_down(s))
+        if (r == 0 && (cl->scaling || cl->op != SUP_OP_STOP) && sup_shutting_down(s))
                 r = -EBUSY; /* it will not come up any more */
         if (r == 0)
                 return false;
 
         cl->pending = false;
         cl->ctl->n_pending--;
-        if (r == 1 && w) {
-                struct json_object *o = ok_obj();
-
-                json_object_object_add(o, "name", json_object_new_string(worker_name(w)));
-                json_object_object_add(o, "state", json_object_new_string(worker_state_name(worker_state(w))));
-                json_object_object_add(o, "pid", worker_alive(w) ? json_object_new_int(worker_pid(w)) : NULL);
+        if (group && r == -1)
+                w = failed_instance(cl, s);
+        if (r == 1 && group) {
+                log_info(NULL, "control", "control: %s %s done", verb, cl->name);
+                respond(cl, group_obj(cl, s));
+        } else if (r == 1 && w) {
                 log_info(NULL, "control", "control: %s %s done: %s", verb, cl->name, worker_state_name(worker_state(w)));
-                respond(cl, o);
+                respond(cl, add_worker_fields(ok_obj(), w));
         } else if (r == -EBUSY) {
                 log_info(NULL, "control", "control: %s %s abandoned: shutting down", verb, cl->name);
                 respond_error(cl, "shutting down");
         } else if (r == -ENOENT || !w) {
                 respond_error(cl, "no such worker: %s", cl->name);
         } else {
-                char b[64];
-
-                if (worker_state(w) == WORKER_FAILED && worker_last_exit(w, b, sizeof b))
-                        respond_error(cl, "%s failed to start (%s)", cl->name, b);
-                else if (worker_state(w) == WORKER_FAILED)
-                        respond_error(cl, "%s failed to start", cl->name);
-                else if (worker_state(w) == WORKER_DOWN)
-                        respond_error(cl, "%s was stopped meanwhile", cl->name);
-                else
-                        respond_error(cl, "%s cannot start: a dependency failed", cl->name);
-                log_info(NULL, "control", "control: %s %s failed (%s)", verb, cl->name, worker_state_name(worker_state(w)));
+                respond_failed(cl, verb, w);
         }
         touch(cl);
         process_input(cl); /* requests that waited behind this one */

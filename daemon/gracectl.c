@@ -18,6 +18,7 @@
 
 #include <json-c/json.h>
 
+#include "conf.h"
 #include "control.h"
 #include "log.h"
 #include "parse.h"
@@ -46,6 +47,8 @@ static void usage(FILE *f)
                 "  start NAME           start a worker (and the dependents stopped with it)\n"
                 "  stop NAME            stop a worker, its dependents first; they stay down\n"
                 "  restart NAME         stop, then start a worker\n"
+                "                       (NAME of a worker with instances: every instance)\n"
+                "  scale NAME COUNT     run COUNT instances of a worker with instances\n"
                 "  reload               reload the configuration\n"
                 "  shutdown [--force]   shut graced down (--force: at once, as SIGQUIT)\n"
                 "  logs [NAME]...       the last records about the workers named (default:\n"
@@ -58,7 +61,7 @@ static void usage(FILE *f)
                 "  -j, --json           print graced's answer as JSON\n"
                 "  -t, --timeout TIME   give up waiting for the answer after TIME (\"10s\",\n"
                 "                       \"500ms\", \"2min\"; 0 waits forever); default 30s, but\n"
-                "                       start, stop and restart wait until they are done\n"
+                "                       start, stop, restart and scale wait until they are done\n"
                 "      --force          with shutdown: force it\n"
                 "  -n, --lines N        with logs: the last N records (default 100)\n"
                 "  -f, --follow         with logs: then print new records as they come,\n"
@@ -355,6 +358,7 @@ struct options {
         usec_t timeout;
         bool timeout_set;
         const char *verb, *name;
+        unsigned count; /* scale */
         /* logs */
         bool follow, lines_set;
         int64_t lines;
@@ -459,13 +463,33 @@ static const char *worker_name_arg(const char *verb, const char *name)
         usage_error("%s: invalid worker name \"%s\"%s (" NAME_RULE ")", verb, shown, k < n ? "..." : "");
 }
 
-/* The command and its argument, after the options. */
+/* scale's COUNT: 1 to CONF_MAX_INSTANCES. */
+static unsigned count_arg(const char *arg)
+{
+        unsigned long n;
+        char *end;
+
+        errno = 0;
+        n = strtoul(arg, &end, 10);
+        if (arg[0] < '0' || arg[0] > '9' || *end || errno || n < 1 || n > CONF_MAX_INSTANCES)
+                usage_error("scale: invalid count \"%.32s\" (1 to %d)", arg, CONF_MAX_INSTANCES);
+        return (unsigned)n;
+}
+
+/* The command and its arguments, after the options. */
 static void parse_command(int argc, char **argv, struct options *o)
 {
         if (optind >= argc)
                 usage_error("missing command");
         o->verb = argv[optind++];
-        if (strcmp(o->verb, "start") == 0 || strcmp(o->verb, "stop") == 0 || strcmp(o->verb, "restart") == 0) {
+        if (strcmp(o->verb, "scale") == 0) {
+                if (optind + 2 > argc)
+                        usage_error("scale: missing %s", optind >= argc ? "worker name" : "count");
+                o->name = worker_name_arg(o->verb, argv[optind++]);
+                o->count = count_arg(argv[optind++]);
+                if (!o->timeout_set)
+                        o->timeout = USEC_INFINITY; /* bounded by graced's own timeouts */
+        } else if (strcmp(o->verb, "start") == 0 || strcmp(o->verb, "stop") == 0 || strcmp(o->verb, "restart") == 0) {
                 if (optind >= argc)
                         usage_error("%s: missing worker name", o->verb);
                 o->name = worker_name_arg(o->verb, argv[optind++]);
@@ -507,6 +531,8 @@ static struct json_object *make_request(const struct options *o)
                 json_object_object_add(req, "name", json_object_new_string(o->name));
         if (strcmp(o->verb, "shutdown") == 0)
                 json_object_object_add(req, "force", json_object_new_boolean(o->force));
+        if (strcmp(o->verb, "scale") == 0)
+                json_object_object_add(req, "count", json_object_new_int((int)o->count));
         if (strcmp(o->verb, "logs") == 0) {
                 if (o->n_names > 0) {
                         struct json_object *a = json_object_new_array();

@@ -26,6 +26,7 @@ static void usage(FILE *f)
                 "  -c, --config FILE        configuration file (default %s/graced/graced.conf)\n"
                 "  -t, --check              validate the configuration and exit (0 valid, 78 not)\n"
                 "      --print-plan         validate, print start/stop order and worst-case shutdown time\n"
+                "      --format=FORMAT      --print-plan's output: text or json (default text)\n"
                 "      --log-format=FORMAT  auto, text, dev, json or journal (default auto)\n"
                 "      --color=WHEN         auto, always or never (default auto; NO_COLOR is honoured)\n"
                 "      --report FILE        write the shutdown report there\n"
@@ -36,7 +37,8 @@ static void usage(FILE *f)
                 "  -V, --version            show the version and exit\n"
                 "\n"
                 "Exit status: 0 clean shutdown, 1 shutdown not clean, 2 usage error,\n"
-                "71 system resource unavailable, 78 invalid configuration.\n"
+                "71 system resource unavailable, 78 invalid configuration; after a shutdown\n"
+                "begun by the exit_code_from worker, that worker's exit status when clean.\n"
                 "See graced(8) and graced.conf(5).\n",
                 SYSCONFDIR);
 }
@@ -65,10 +67,13 @@ static void dev_start(const struct conf *c, const char *config)
 
 /* What graced does with the configuration: --print-plan wins over --check. */
 enum mode { MODE_RUN, MODE_CHECK, MODE_PRINT_PLAN };
+enum plan_format { PLAN_FORMAT_TEXT, PLAN_FORMAT_JSON };
 
 struct options {
         const char *config;
         enum mode mode;
+        int plan_format;  /* enum plan_format */
+        bool format_given;
         int format; /* enum log_format */
         int color;  /* enum log_color */
         int level;
@@ -80,6 +85,7 @@ static const char *const log_format_names[] = { [LOG_FORMAT_AUTO] = "auto", [LOG
                                                 [LOG_FORMAT_JOURNAL] = "journal" };
 static const char *const color_names[] = { [LOG_COLOR_AUTO] = "auto", [LOG_COLOR_ALWAYS] = "always",
                                            [LOG_COLOR_NEVER] = "never" };
+static const char *const plan_format_names[] = { [PLAN_FORMAT_TEXT] = "text", [PLAN_FORMAT_JSON] = "json" };
 
 /* *ret = the index of value in names[]; false after "graced: invalid
  * --OPTION 'VALUE' (NAME, ...)" when it is none of them. */
@@ -101,11 +107,12 @@ static bool option_value(const char *option, const char *value, const char *cons
  * --version), -EINVAL on a usage error (reported on stderr). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-        enum { OPT_PRINT_PLAN = 256, OPT_LOG_FORMAT, OPT_COLOR, OPT_REPORT, OPT_SUBREAPER };
+        enum { OPT_PRINT_PLAN = 256, OPT_FORMAT, OPT_LOG_FORMAT, OPT_COLOR, OPT_REPORT, OPT_SUBREAPER };
         static const struct option longopts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "check", no_argument, NULL, 't' },
                 { "print-plan", no_argument, NULL, OPT_PRINT_PLAN },
+                { "format", required_argument, NULL, OPT_FORMAT },
                 { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
                 { "color", required_argument, NULL, OPT_COLOR },
                 { "colour", required_argument, NULL, OPT_COLOR },
@@ -127,6 +134,12 @@ static int parse_options(int argc, char **argv, struct options *o)
                 case 't':
                 case OPT_PRINT_PLAN:
                         o->mode = MAX(o->mode, opt == 't' ? MODE_CHECK : MODE_PRINT_PLAN);
+                        break;
+                case OPT_FORMAT:
+                        if (!option_value("format", optarg, plan_format_names, ELEMENTSOF(plan_format_names),
+                                          &o->plan_format))
+                                return -EINVAL;
+                        o->format_given = true;
                         break;
                 case OPT_LOG_FORMAT:
                         if (!option_value("log-format", optarg, log_format_names, ELEMENTSOF(log_format_names),
@@ -163,6 +176,11 @@ static int parse_options(int argc, char **argv, struct options *o)
                         argv[optind]);
                 return -EINVAL;
         }
+        if (o->format_given && o->mode != MODE_PRINT_PLAN) {
+                fprintf(stderr, "graced: --format applies to --print-plan only\n"
+                                "Try 'graced --help' for more information.\n");
+                return -EINVAL;
+        }
         return 1;
 }
 
@@ -180,7 +198,8 @@ static int open_std_fds(void)
  * every problem goes to stderr. */
 static int load(const struct options *o, struct conf **ret_conf, struct plan **ret_plan)
 {
-        struct conf_load_opts lo = { .as_root = geteuid() == 0 };
+        /* --check and --print-plan read the env files as each start will */
+        struct conf_load_opts lo = { .as_root = geteuid() == 0, .env_files = o->mode != MODE_RUN };
         struct conf_diags diags = { 0 };
         int r = plan_load_isolated(o->config, &lo, ret_conf, ret_plan, &diags);
 
@@ -196,7 +215,9 @@ static int load(const struct options *o, struct conf **ret_conf, struct plan **r
 /* --check and --print-plan: a valid configuration, told on stdout. */
 static int print_valid(const struct options *o, struct conf *c, struct plan *p)
 {
-        if (o->mode == MODE_PRINT_PLAN)
+        if (o->mode == MODE_PRINT_PLAN && o->plan_format == PLAN_FORMAT_JSON)
+                plan_print_json(stdout, c, p);
+        else if (o->mode == MODE_PRINT_PLAN)
                 plan_print(stdout, c, p);
         else
                 printf("%s: valid: %zu worker%s, %zu cleanup step%s\n", o->config, c->n_workers,

@@ -3,9 +3,12 @@
  * plan_load(), the configuration with its plan: conf.c reads the file, the
  * dependency checks are made here. */
 #include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "envfile.h"
 #include "parse.h"
 #include "plan.h"
 
@@ -28,10 +31,12 @@ struct plan *plan_free(struct plan *p)
         return NULL;
 }
 
-/* name -> index through a sorted index (configs may hold thousands). */
+/* name -> index through a sorted index (configs may hold thousands), and
+ * group name -> the indices of its instances (in definition order). */
 struct name_index {
         const struct conf *c;
         size_t *idx;
+        size_t *gidx, n_gidx; /* the instances, by group name, then index */
 };
 
 static int idx_cmp(const void *a, const void *b, void *userdata)
@@ -40,6 +45,32 @@ static int idx_cmp(const void *a, const void *b, void *userdata)
         size_t x = *(const size_t *)a, y = *(const size_t *)b;
         int r = strcmp(c->workers[x].name, c->workers[y].name);
         return r ? r : (x < y ? -1 : x > y);
+}
+
+static int gidx_cmp(const void *a, const void *b, void *userdata)
+{
+        const struct conf *c = userdata;
+        size_t x = *(const size_t *)a, y = *(const size_t *)b;
+        int r = strcmp(c->workers[x].instance_of, c->workers[y].instance_of);
+        return r ? r : (x < y ? -1 : x > y);
+}
+
+/* The instances of the group name: *ret_first indexes ni->gidx; how many. */
+static size_t group_lookup(const struct name_index *ni, const char *name, size_t *ret_first)
+{
+        size_t lo = 0, hi = ni->n_gidx, n = 0;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(ni->c->workers[ni->gidx[mid]].instance_of, name) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        while (lo + n < ni->n_gidx && strcmp(ni->c->workers[ni->gidx[lo + n]].instance_of, name) == 0)
+                n++;
+        *ret_first = lo;
+        return n;
 }
 
 static ssize_t name_lookup(const struct name_index *ni, const char *name)
@@ -175,71 +206,133 @@ static bool strv_has(char *const *v, const char *s)
         return false;
 }
 
+static bool diag_known(const struct conf_diags *d, const char *file, int line, const char *msg)
+{
+        for (size_t i = 0; i < d->n; i++)
+                if (d->v[i].line == line && d->v[i].file && strcmp(d->v[i].file, file) == 0 &&
+                    strcmp(d->v[i].msg, msg) == 0)
+                        return true;
+        return false;
+}
+
+/* A problem of worker w, once: the instances of a template share its
+ * settings, and are named by it ("worker \"web\": ..."). */
+_printf_(3, 4) static void worker_diag(struct conf_diags *diags, const struct conf_worker *w, const char *fmt, ...)
+{
+        char *msg, *full;
+        va_list ap;
+
+        va_start(ap, fmt);
+        msg = xvasprintf(fmt, ap);
+        va_end(ap);
+        full = xasprintf("worker \"%s\": %s", w->instance_of ? w->instance_of : w->name, msg);
+        if (!diags || !diag_known(diags, w->file, w->line, full))
+                conf_diags_add(diags, w->file, w->line, "%s", full);
+        free(full);
+        free(msg);
+}
+
 /* An `after` name that names no worker; one that came from part_of (which
- * implies after, conf.c) is reported under that key. */
+ * implies after, conf.c) is reported under that key. Suggestions: the
+ * names of workers and of groups of instances. */
 static void unknown_after(const struct conf *c, const struct conf_worker *w, const char *name,
                           struct conf_diags *diags)
 {
-        const char **names = xcalloc(c->n_workers, sizeof(char *));
+        const char **names = xcalloc(c->n_workers + c->n_templates, sizeof(char *));
         const char *sug, *key = strv_has(w->part_of, name) ? "part_of" : "after";
 
         for (size_t x = 0; x < c->n_workers; x++)
                 names[x] = c->workers[x].name;
-        sug = suggest(name, names, c->n_workers);
+        for (size_t x = 0; x < c->n_templates; x++)
+                names[c->n_workers + x] = c->templates[x].name;
+        sug = suggest(name, names, c->n_workers + c->n_templates);
         if (sug)
-                conf_diags_add(diags, w->file, w->line,
-                               "worker \"%s\": unknown worker \"%s\" in %s; did you mean \"%s\"?", w->name, name,
-                               key, sug);
+                worker_diag(diags, w, "unknown worker \"%s\" in %s; did you mean \"%s\"?", name, key, sug);
         else
-                conf_diags_add(diags, w->file, w->line, "worker \"%s\": unknown worker \"%s\" in %s", w->name,
-                               name, key);
+                worker_diag(diags, w, "unknown worker \"%s\" in %s", name, key);
         free(names);
 }
 
 static struct name_index name_index_new(const struct conf *c)
 {
-        struct name_index ni = { .c = c, .idx = xcalloc(c->n_workers ?: 1, sizeof(size_t)) };
+        struct name_index ni = { .c = c, .idx = xcalloc(c->n_workers ?: 1, sizeof(size_t)),
+                                 .gidx = xcalloc(c->n_workers ?: 1, sizeof(size_t)) };
 
-        for (size_t i = 0; i < c->n_workers; i++)
+        for (size_t i = 0; i < c->n_workers; i++) {
                 ni.idx[i] = i;
+                if (c->workers[i].instance_of)
+                        ni.gidx[ni.n_gidx++] = i;
+        }
         if (c->n_workers > 1)
                 qsort_r(ni.idx, c->n_workers, sizeof(size_t), idx_cmp, (void *)c);
+        if (ni.n_gidx > 1)
+                qsort_r(ni.gidx, ni.n_gidx, sizeof(size_t), gidx_cmp, (void *)c);
         return ni;
 }
 
-/* deps (deduplicated, in the order written), then rdeps (in definition
- * order of the dependents). false when an `after` name is unknown. */
+static void name_index_free(struct name_index *ni)
+{
+        free(ni->idx);
+        free(ni->gidx);
+}
+
+/* The workers a name of `after` or `part_of` stands for: every instance of
+ * a group of that name, else the worker of that name (none: unknown).
+ * Their indices are added to *v (of *n, room for *cap), each once per
+ * stamp (seen[j] == stamp: j is in *v already). Returns how many it names. */
+static size_t resolve(const struct name_index *ni, const char *name, size_t **v, size_t *n, size_t *cap,
+                      size_t *seen, size_t stamp)
+{
+        size_t first = 0, count = group_lookup(ni, name, &first), one;
+        const size_t *from = ni->gidx + first;
+
+        if (count == 0) {
+                ssize_t j = name_lookup(ni, name);
+
+                if (j < 0)
+                        return 0;
+                one = (size_t)j;
+                from = &one;
+                count = 1;
+        }
+        for (size_t k = 0; k < count; k++) {
+                if (seen[from[k]] == stamp)
+                        continue;
+                seen[from[k]] = stamp;
+                if (*n == *cap)
+                        *v = xrealloc(*v, (*cap = *cap ? 2 * *cap : 4) * sizeof(size_t));
+                (*v)[(*n)++] = from[k];
+        }
+        return count;
+}
+
+/* deps (deduplicated, in the order written; a group's instances in their
+ * order), then rdeps (in definition order of the dependents). false when
+ * an `after` name is unknown. */
 static bool link_deps(const struct conf *c, struct plan *p, struct conf_diags *diags)
 {
         struct name_index ni = name_index_new(c);
+        size_t *seen = xcalloc(p->n, sizeof(size_t));
         bool ok = true;
 
         for (size_t i = 0; i < p->n; i++) {
                 const struct conf_worker *w = &c->workers[i];
+                size_t cap = 0;
 
-                p->deps[i] = xcalloc(strv_length(w->after), sizeof(size_t));
-                for (char **a = w->after; a && *a; a++) {
-                        ssize_t j = name_lookup(&ni, *a);
-                        bool dup = false;
-
-                        if (j < 0) {
+                for (char **a = w->after; a && *a; a++)
+                        if (!resolve(&ni, *a, &p->deps[i], &p->n_deps[i], &cap, seen, i + 1)) {
                                 unknown_after(c, w, *a, diags);
                                 ok = false;
-                                continue;
                         }
-                        for (size_t q = 0; q < p->n_deps[i]; q++)
-                                dup = dup || p->deps[i][q] == (size_t)j;
-                        if (!dup)
-                                p->deps[i][p->n_deps[i]++] = (size_t)j;
-                }
         }
-        free(ni.idx);
+        free(seen);
+        name_index_free(&ni);
 
         for (size_t i = 0; i < p->n; i++)
                 for (size_t k = 0; k < p->n_deps[i]; k++)
                         p->n_rdeps[p->deps[i][k]]++;
         for (size_t i = 0; i < p->n; i++) {
-                p->rdeps[i] = xcalloc(p->n_rdeps[i], sizeof(size_t));
+                p->rdeps[i] = p->n_rdeps[i] ? xcalloc(p->n_rdeps[i], sizeof(size_t)) : NULL;
                 p->n_rdeps[i] = 0;
         }
         for (size_t i = 0; i < p->n; i++)
@@ -317,6 +410,15 @@ int plan_build(const struct conf *c, struct plan **ret, struct conf_diags *diags
 
 /* ---- a configuration with its plan --------------------------------------- */
 
+/* Some worker kept is an instance of group name. */
+static bool has_instances(const struct conf *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_workers; i++)
+                if (c->workers[i].instance_of && strcmp(c->workers[i].instance_of, name) == 0)
+                        return true;
+        return false;
+}
+
 /* plan_build() over the workers of c that were kept, whatever else is
  * wrong with c, so that one run reports everything. An `after` name that
  * is no kept worker is left out of the check when it names a worker that
@@ -342,7 +444,7 @@ static int plan_build_kept(const struct conf *c, struct plan **ret, struct conf_
 
                         for (size_t k = 0; !dropped && k < c->n_dropped_names; k++)
                                 dropped = strcmp(*a, c->dropped_names[k]) == 0;
-                        if (!dropped || conf_find_worker(c, *a))
+                        if (!dropped || conf_find_worker(c, *a) || has_instances(c, *a))
                                 view.workers[i].after[n++] = *a;
                 }
         }
@@ -372,21 +474,44 @@ static bool check_parts(const struct conf *c, struct conf_diags *diags)
                 const struct conf_worker *w = &c->workers[i];
 
                 for (char **a = w->part_of; a && *a; a++) {
-                        ssize_t j = name_lookup(&ni, *a);
+                        size_t first = 0;
+                        ssize_t j = group_lookup(&ni, *a, &first) ? (ssize_t)ni.gidx[first] : name_lookup(&ni, *a);
                         bool again = false;
 
                         for (char **b = w->part_of; b < a; b++)
                                 again = again || strcmp(*a, *b) == 0;
                         if (j < 0 || again || c->workers[j].type != WORKER_TYPE_ONESHOT)
                                 continue;
-                        conf_diags_add(diags, w->file, w->line,
-                                       "worker \"%s\": part_of \"%s\" is a oneshot "
-                                       "(only a simple worker can have parts)",
-                                       w->name, *a);
+                        worker_diag(diags, w, "part_of \"%s\" is a oneshot (only a simple worker can have parts)", *a);
                         ok = false;
                 }
         }
-        free(ni.idx);
+        name_index_free(&ni);
+        return ok;
+}
+
+/* --check: every worker's env files are read as its start would read
+ * them, each problem a diagnostic "ENVFILE:LINE: message" (once, when
+ * workers share a file). */
+static bool check_env_files(const struct conf *c, struct conf_diags *diags)
+{
+        bool ok = true;
+
+        for (size_t i = 0; i < c->n_workers; i++) {
+                struct envfile_vars vars = { 0 };
+
+                for (char **f = c->workers[i].env_file; f && *f; f++) {
+                        char *one[] = { *f, NULL };
+                        struct envfile_error err = { 0 };
+
+                        if (envfile_load(one, &vars, &err) == 0)
+                                continue;
+                        ok = false;
+                        if (!diag_known(diags, err.file, err.line, err.msg))
+                                conf_diags_add(diags, err.file, err.line, "%s", err.msg);
+                }
+                envfile_vars_done(&vars);
+        }
         return ok;
 }
 
@@ -401,6 +526,8 @@ int plan_load(const char *path, const struct conf_load_opts *opts, struct conf *
         if (plan_build_kept(c, &p, &d) < 0)
                 r = -EINVAL;
         if (!check_parts(c, &d))
+                r = -EINVAL;
+        if (opts && opts->env_files && !check_env_files(c, &d))
                 r = -EINVAL;
         conf_diags_sort(&d, c);
         conf_diags_move(diags, &d);
@@ -468,7 +595,8 @@ usec_t plan_worst_case(const struct conf *c, const struct plan *p)
         free(longest);
         for (size_t i = 0; i < c->n_cleanup; i++)
                 worst = sat_add(worst, c->cleanup[i].timeout);
-        return worst;
+        /* the drain comes first, every worker untouched */
+        return sat_add(worst, c->shutdown_delay);
 }
 
 static const char *const probe_kind_words[] = { [PROBE_NONE] = "none", [PROBE_TCP] = "tcp", [PROBE_UNIX] = "unix",
@@ -580,6 +708,8 @@ bool plan_print(FILE *f, const struct conf *c, const struct plan *p)
                                 c->cleanup[i].shielded ? ", shielded" : "");
         }
 
+        if (c->shutdown_delay > 0)
+                fprintf(f, "shutdown delay: %s\n", format_duration(c->shutdown_delay, b1, sizeof(b1)));
         worst = plan_worst_case(c, p);
         fprintf(f, "worst case: %s\n", format_duration(worst, b1, sizeof(b1)));
         if (worst > c->shutdown_timeout) {
@@ -588,4 +718,84 @@ bool plan_print(FILE *f, const struct conf *c, const struct plan *p)
                 return true;
         }
         return false;
+}
+
+/* ---- --print-plan --format=json --------------------------------------------- */
+
+static size_t n_start_stages(const struct plan *p)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < p->n; i++)
+                n = MAX(n, p->start_stage[i] + 1);
+        return n;
+}
+
+/* [[names of stage 1], ...]: start stages in start order, stop stages in
+ * definition order (as the text shows them). */
+static struct json_object *stages_json(const struct conf *c, const struct plan *p, bool start)
+{
+        struct json_object *all = json_object_new_array();
+        size_t n = start ? n_start_stages(p) : p->n_stop_stages;
+
+        for (size_t st = 0; st < n; st++) {
+                struct json_object *stage = json_object_new_array();
+
+                for (size_t k = 0; k < p->n; k++) {
+                        size_t u = start ? p->start_order[k] : k;
+
+                        if ((start ? p->start_stage[u] : p->stop_stage[u]) == st)
+                                json_object_array_add(stage, json_text_new(c->workers[u].name));
+                }
+                json_object_array_add(all, stage);
+        }
+        return all;
+}
+
+/* Seconds, to the millisecond (an integer when whole). */
+static struct json_object *secs_json(usec_t u)
+{
+        char buf[32];
+
+        if (u % USEC_PER_SEC == 0)
+                return json_object_new_int64((int64_t)(u / USEC_PER_SEC));
+        snprintf(buf, sizeof buf, "%llu.%03llu", (unsigned long long)(u / USEC_PER_SEC),
+                 (unsigned long long)(u % USEC_PER_SEC / USEC_PER_MSEC));
+        for (size_t n = strlen(buf); buf[n - 1] == '0' && buf[n - 2] != '.'; n--)
+                buf[n - 1] = '\0'; /* 2.500 -> 2.5 */
+        return json_object_new_double_s((double)(u / USEC_PER_MSEC) / 1000.0, buf);
+}
+
+usec_t plan_suggested_grace(usec_t worst)
+{
+        usec_t secs = worst / USEC_PER_SEC + (worst % USEC_PER_SEC != 0);
+
+        return sat_add(secs * USEC_PER_SEC, 5 * USEC_PER_SEC);
+}
+
+bool plan_print_json(FILE *f, const struct conf *c, const struct plan *p)
+{
+        struct json_object *o = json_object_new_object(), *cleanup = json_object_new_array();
+        usec_t worst = plan_worst_case(c, p);
+        bool warn = worst > c->shutdown_timeout;
+        char b1[64], b2[64], *w = NULL;
+
+        for (size_t i = 0; i < c->n_cleanup; i++)
+                json_object_array_add(cleanup, json_text_new(c->cleanup[i].name));
+        json_object_object_add(o, "start", stages_json(c, p, true));
+        json_object_object_add(o, "stop", stages_json(c, p, false));
+        json_object_object_add(o, "cleanup", cleanup);
+        json_object_object_add(o, "worst_case_s", secs_json(worst));
+        json_object_object_add(o, "shutdown_timeout_s", secs_json(c->shutdown_timeout));
+        json_object_object_add(o, "suggested_termination_grace_period_s",
+                               json_object_new_int64((int64_t)(plan_suggested_grace(worst) / USEC_PER_SEC)));
+        if (warn)
+                w = xasprintf("worst case %s exceeds shutdown_timeout %s", format_duration(worst, b1, sizeof(b1)),
+                              format_duration(c->shutdown_timeout, b2, sizeof(b2)));
+        json_object_object_add(o, "warning", w ? json_object_new_string(w) : NULL);
+        /* one line: for jq and scripts */
+        fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+        free(w);
+        json_object_put(o);
+        return warn;
 }

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "envfile.h"
 #include "hmap.h"
+#include "http.h"
 #include "log.h"
 #include "loop.h"
 #include "logbuf.h"
@@ -32,21 +34,33 @@
 
 extern char **environ;
 
-/* What the glue holds for one worker (in its worker_mech() slot): its
- * exec-status pipe. Shared with the worker's output streams (refs), which
- * may outlive the worker (w = NULL once a reload has forgotten it). */
-struct wmech {
+/* A child reaped through its pidfd: in run->pidwatches by pid. */
+struct pidwatch {
         struct run *run;
+        struct loop_watch *watch;
+        pid_t pid;
+        bool embedded; /* a worker's, in its struct wmech: not freed */
+};
+
+/* What the glue holds for one worker (in its worker_mech() slot): its
+ * exec-status pipe and the watch of its process. Shared with the worker's
+ * output streams (refs), which may outlive the worker (w = NULL once a
+ * reload has forgotten it). Fields ordered for size (one per worker). */
+struct wmech {
+        struct pidwatch pw; /* its process (one at a time); pw.run: the run */
         struct worker *w;
-        int status_fd;
         struct loop_watch *status_watch;
-        unsigned refs;
         /* probes: the attempt under way, and a log probe's compiled
          * expression (with its source: a reload may change it) */
         struct probe_attempt *attempt;
-        enum probe_use use;
         struct probe_regex *re;
         char *re_src;
+        /* the variables of its env_file, read at its last start: its hooks
+         * and exec probes of that run get them too */
+        char **file_env;
+        int status_fd;
+        unsigned refs;
+        enum probe_use use;
 };
 
 /* A hook's exec-status pipe, read in the loop like a worker's: only to say
@@ -85,6 +99,7 @@ struct run {
         struct control *ctl;
         struct control **retired; /* replaced by a reload; closed once the request that did it is answered */
         size_t n_retired;
+        struct http *http; /* http_listen's endpoint, NULL when off */
         const char *config_path;
 };
 
@@ -92,12 +107,24 @@ static usec_t op_now(void *ctx) { return now_mono(); }
 
 static void notify_op(void *ctx, const char *msg) { notify_send(msg); }
 
-/* The worker's environment, built in the parent. */
-static char **build_env(const struct conf_worker *c, const char *notify_env, const char **ret_path)
+/* One of v ("KEY=VALUE") sets the variable e ("KEY=..." of klen bytes). */
+static bool sets_key(char *const *v, const char *e, size_t klen)
+{
+        for (char *const *o = v; o && *o; o++)
+                if (strcspn(*o, "=") == klen && strncmp(*o, e, klen) == 0)
+                        return true;
+        return false;
+}
+
+/* The worker's environment, built in the parent: graced's (or only its
+ * PATH, env_clear), then its env files' (file_env), then its env; a later
+ * one wins. */
+static char **build_env(const struct conf_worker *c, char *const *file_env, const char *notify_env,
+                        const char **ret_path)
 {
         static const char *const strip[] = { "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC", "LISTEN_PID",
                                              "LISTEN_FDS", "LISTEN_FDNAMES" };
-        size_t n = 0, cap = strv_length(environ) + strv_length(c->env) + 3;
+        size_t n = 0, cap = strv_length(environ) + strv_length(file_env) + strv_length(c->env) + 3;
         char **env = xcalloc(cap, sizeof(char *));
 
         for (char **e = environ; *e; e++) {
@@ -108,11 +135,12 @@ static char **build_env(const struct conf_worker *c, const char *notify_env, con
                         continue;
                 for (size_t i = 0; i < ELEMENTSOF(strip) && !drop; i++)
                         drop = strlen(strip[i]) == klen && strncmp(*e, strip[i], klen) == 0;
-                for (char **o = c->env; o && *o && !drop; o++)
-                        drop = strcspn(*o, "=") == klen && strncmp(*o, *e, klen) == 0;
-                if (!drop)
+                if (!drop && !sets_key(file_env, *e, klen) && !sets_key(c->env, *e, klen))
                         env[n++] = *e;
         }
+        for (char *const *o = file_env; o && *o; o++)
+                if (!sets_key(c->env, *o, strcspn(*o, "=")))
+                        env[n++] = *o;
         for (char **o = c->env; o && *o; o++)
                 env[n++] = *o;
         if (notify_env)
@@ -129,6 +157,7 @@ static int run_reload(struct run *r, char **errors);
 static void check_nofile(const struct conf *c);
 static const struct control_hooks ctl_hooks;
 static void rebind_control(struct run *r, const char *configured);
+static void rebind_http(struct run *r, const char *configured);
 
 static void close_status(struct wmech *m);
 
@@ -139,7 +168,7 @@ static struct wmech *mech_of(struct run *r, struct worker *w)
 
         if (!m) {
                 m = xcalloc(1, sizeof *m);
-                *m = (struct wmech){ .run = r, .w = w, .status_fd = -1, .refs = 1 };
+                *m = (struct wmech){ .pw = { .run = r, .embedded = true }, .w = w, .status_fd = -1, .refs = 1 };
                 worker_set_mech(w, m);
         }
         return m;
@@ -151,22 +180,27 @@ static void mech_unref(struct wmech *m)
                 close_status(m);
                 probe_regex_free(m->re);
                 free(m->re_src);
+                strv_free(m->file_env);
                 free(m);
         }
 }
 
-/* One worker pipe: its worker, and the epoch it was opened in (an EOF
- * after the supervisor stopped waiting for that pipe is not counted). */
+/* One worker pipe: its worker, the epoch it was opened in (an EOF after
+ * the supervisor stopped waiting for that pipe is not counted) and the run
+ * (worker_starts()) it belongs to: a pipe outlives its run while something
+ * the run left behind holds it, and the epoch stays the same across runs
+ * while that pipe is still waited for. */
 struct stream_ref {
         struct wmech *m;
         unsigned epoch;
+        unsigned run;
 };
 
 static void on_stream_eof(struct output_stream *os, void *data)
 {
         struct stream_ref *ref = data;
         struct wmech *m = ref ? ref->m : NULL; /* NULL: a hook's pipe */
-        struct run *r = m ? m->run : NULL;
+        struct run *r = m ? m->pw.run : NULL;
 
         output_close(os);
         if (!m)
@@ -199,7 +233,7 @@ static void deliver_status(struct wmech *m)
                 stage = PROC_STAGE_NONE;
         }
         if (m->w)
-                sup_on_exec_status(m->run->sup, m->w, err, proc_stage_name(stage));
+                sup_on_exec_status(m->pw.run->sup, m->w, err, proc_stage_name(stage));
 }
 
 static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data)
@@ -315,14 +349,16 @@ static int user_groups(const struct conf_worker *c, gid_t **ret, size_t *n)
 /* ---- probes ---- */
 
 /* A log probe's record: a match makes a starting worker ready. Only the
- * current run's streams count (a record of an earlier run is ignored). */
+ * current run's streams count (a record of an earlier run, written by what
+ * that run left behind, is ignored). */
 static void on_worker_record(const char *p, size_t n, void *data)
 {
         struct stream_ref *ref = data;
         struct wmech *m = ref->m;
         const struct conf_worker *c;
 
-        if (!m->w || !m->run->sup || worker_state(m->w) != WORKER_STARTING || ref->epoch != worker_stream_epoch(m->w))
+        if (!m->w || !m->pw.run->sup || worker_state(m->w) != WORKER_STARTING ||
+            ref->epoch != worker_stream_epoch(m->w) || ref->run != worker_starts(m->w))
                 return;
         c = worker_conf(m->w);
         if (c->ready != READY_PROBE || c->ready_probe.kind != PROBE_LOG)
@@ -340,7 +376,7 @@ static void on_worker_record(const char *p, size_t n, void *data)
                 }
         }
         if (probe_regex_match(m->re, p, n))
-                sup_on_probe(m->run->sup, m->w, PROBE_READY, true, NULL);
+                sup_on_probe(m->pw.run->sup, m->w, PROBE_READY, true, NULL);
 }
 
 /* Watches the read end of a "log" stream (file: of a file's pipe; the
@@ -355,6 +391,7 @@ static void watch_output(struct run *r, int fd, struct outfile *file, const char
                 ref = xcalloc(1, sizeof *ref);
                 ref->m = mech_of(r, w);
                 ref->epoch = worker_stream_epoch(w);
+                ref->run = worker_starts(w); /* counted before the spawn */
         }
         struct output_stream *os = file ? output_open_file(r->loop, fd, file, logname, stream, on_stream_eof, ref)
                                         : output_open(r->loop, fd, logname, stream, on_stream_eof, ref);
@@ -389,7 +426,8 @@ static void prep_done(struct prep *pr)
         strv_free(pr->av);
 }
 
-static int prep_spec(struct run *r, struct prep *pr, char *const *argv, const struct conf_worker *c, bool is_worker)
+static int prep_spec(struct run *r, struct prep *pr, char *const *argv, const struct conf_worker *c, bool is_worker,
+                     char *const *file_env)
 {
         const char *path;
         int ret;
@@ -399,7 +437,7 @@ static int prep_spec(struct run *r, struct prep *pr, char *const *argv, const st
         pr->notify_env = notify_env_for(r, c, is_worker, &ret);
         if (ret < 0)
                 return ret;
-        pr->env = build_env(c, pr->notify_env, &path);
+        pr->env = build_env(c, file_env, pr->notify_env, &path);
         pr->av = strv_dup(argv);
         free(pr->av[0]);
         pr->av[0] = proc_resolve(argv[0], path);
@@ -410,15 +448,16 @@ static int prep_spec(struct run *r, struct prep *pr, char *const *argv, const st
         return ret;
 }
 
-/* Spawns argv with c's settings; its "log" streams are logged under
- * logname and, for a worker (w), counted in *streams. */
-static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, const char *logname, struct worker *w,
-                 struct proc_child *child, unsigned *streams)
+/* Spawns argv with c's settings (and the variables of file_env); its "log"
+ * streams are logged under logname and, for a worker (w), counted in
+ * *streams. */
+static int spawn(struct run *r, char *const *argv, const struct conf_worker *c, char *const *file_env,
+                 const char *logname, struct worker *w, struct proc_child *child, unsigned *streams)
 {
         struct prep pr;
         struct outfile *file[2] = { NULL, NULL };
         int pend[2] = { -1, -1 }, cfd[2] = { -1, -1 }, err = 0;
-        int ret = prep_spec(r, &pr, argv, c, w != NULL);
+        int ret = prep_spec(r, &pr, argv, c, w != NULL, file_env);
 
         *streams = 0;
         /* stdout and stderr to one file: one pipe, as `>file 2>&1`, so the
@@ -460,8 +499,8 @@ static void on_probe_done(void *data, bool ok, const char *reason)
         struct wmech *m = data;
 
         m->attempt = NULL;
-        if (m->w && m->run->sup)
-                sup_on_probe(m->run->sup, m->w, m->use, ok, reason);
+        if (m->w && m->pw.run->sup)
+                sup_on_probe(m->pw.run->sup, m->w, m->use, ok, reason);
         mech_unref(m);
 }
 
@@ -478,7 +517,7 @@ static int op_probe_start(void *ctx, struct worker *w, enum probe_use use)
                 return -EBUSY; /* the policy never asks for two */
         /* an exec probe runs as the worker would: identity, cwd, environment */
         if (p->kind == PROBE_EXEC) {
-                ret = prep_spec(r, &pr, p->argv, c, false);
+                ret = prep_spec(r, &pr, p->argv, c, false, m->file_env);
                 pr.spec.pdeath_signal = SIGKILL;
         }
         if (ret == 0) {
@@ -503,12 +542,6 @@ static void op_probe_cancel(void *ctx, struct worker *w)
         mech_unref(m);
 }
 
-struct pidwatch {
-        struct run *run;
-        pid_t pid;
-        struct loop_watch *watch;
-};
-
 static void reaped(pid_t pid, int status, void *data);
 
 static void unwatch_pid(struct run *r, pid_t pid)
@@ -517,7 +550,8 @@ static void unwatch_pid(struct run *r, pid_t pid)
 
         if (pw) {
                 pw->watch = loop_del_fd(pw->watch);
-                free(pw);
+                if (!pw->embedded)
+                        free(pw);
         }
 }
 
@@ -540,22 +574,48 @@ static void on_pidfd(struct loop_watch *lw, int fd, uint32_t events, void *data)
         /* else ECHILD: waitpid(-1) reaped it first, and handled it */
 }
 
-/* A child of ours: reaped through its pidfd when it exits. */
-static void watch_pid(struct run *r, pid_t pid, int pidfd)
+/* A child of ours: reaped through its pidfd when it exits. pw: a worker's
+ * (embedded), NULL: one is allocated. */
+static void watch_pid(struct run *r, pid_t pid, int pidfd, struct pidwatch *pw)
 {
-        struct pidwatch *pw;
-
         if (pidfd >= 0) {
-                pw = xcalloc(1, sizeof *pw);
-                *pw = (struct pidwatch){ .run = r, .pid = pid };
+                if (!pw)
+                        pw = xcalloc(1, sizeof *pw);
+                *pw = (struct pidwatch){ .run = r, .pid = pid, .embedded = pw->embedded };
                 pw->watch = loop_add_fd(r->loop, pidfd, EPOLLIN, on_pidfd, pw);
                 if (pw->watch) {
                         hmap_put(&r->pidwatches, (uintptr_t)pid, pw);
                         return;
                 }
-                free(pw);
+                if (!pw->embedded)
+                        free(pw);
         }
         r->reap_any = true; /* no pidfd to watch: SIGCHLD and waitpid(-1) from now on */
+}
+
+/* Reads c's env files for this start into m->file_env. 0, or -errno after
+ * logging which file and line is wrong (the start fails). */
+static int read_env_files(struct wmech *m, const struct conf_worker *c)
+{
+        struct envfile_vars vars = { 0 };
+        struct envfile_error err = { 0 };
+        int ret;
+
+        strv_free(m->file_env);
+        m->file_env = NULL;
+        if (!c->env_file)
+                return 0;
+        ret = envfile_load(c->env_file, &vars, &err);
+        if (ret < 0) {
+                char *what = envfile_error_format(&err);
+
+                log_error(c->name, "start", "env_file %s", what);
+                free(what);
+                envfile_vars_done(&vars);
+                return ret;
+        }
+        m->file_env = envfile_vars_steal(&vars);
+        return 0;
 }
 
 static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
@@ -564,13 +624,15 @@ static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
         struct proc_child ch;
         struct wmech *m = mech_of(r, w);
         const struct conf_worker *c = worker_conf(w);
-        int ret = spawn(r, c->argv, c, c->name, w, &ch, &out->streams);
+        int ret = read_env_files(m, c);
 
+        if (ret == 0)
+                ret = spawn(r, c->argv, c, m->file_env, c->name, w, &ch, &out->streams);
         if (ret < 0)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
-        watch_pid(r, ch.pid, ch.pidfd);
+        watch_pid(r, ch.pid, ch.pidfd, &m->pw);
         close_status(m);
         m->status_fd = ch.status_fd;
         m->status_watch = loop_add_fd(r->loop, ch.status_fd, EPOLLIN, on_status, m);
@@ -636,6 +698,7 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
         struct proc_child ch;
         struct conf_worker base = { .umask = -1, .out = { OUT_LOG, OUT_LOG }, .stop_signal = SIGKILL };
         struct conf_worker hc = h->owner ? *worker_conf(h->owner) : base;
+        struct wmech *om = h->owner ? worker_mech(h->owner) : NULL;
         struct hookstat *hs;
         unsigned streams;
         int ret;
@@ -643,12 +706,12 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
         /* hooks run with the worker's identity and environment, output logged */
         hc.out[0] = hc.out[1] = OUT_LOG;
         hc.stop_signal = SIGKILL;
-        ret = spawn(r, h->argv, &hc, h->label, NULL, &ch, &streams);
+        ret = spawn(r, h->argv, &hc, om ? om->file_env : NULL, h->label, NULL, &ch, &streams);
         if (ret < 0)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
-        watch_pid(r, ch.pid, ch.pidfd);
+        watch_pid(r, ch.pid, ch.pidfd, NULL);
         hs = new_hookstat(r, ch.status_fd, h);
         if (hs->next)
                 hs->next->prev = hs;
@@ -934,6 +997,7 @@ static int run_reload(struct run *r, char **errors)
                 r->report_path = xstrdup(c->report_file);
         }
         rebind_control(r, c->control_socket);
+        rebind_http(r, c->http_listen);
         check_nofile(c);
         conf_free(c);
         /* what the parse and the old settings leave in the heap goes back: a
@@ -981,7 +1045,10 @@ static void ctl_shutdown(void *ctx, bool force)
 {
         struct run *r = ctx;
 
-        sup_shutdown(r->sup, force ? "gracectl shutdown --force" : "gracectl shutdown", force);
+        if (force)
+                sup_shutdown(r->sup, "gracectl shutdown --force", true);
+        else
+                sup_request_shutdown(r->sup, "gracectl shutdown"); /* drains first, as SIGTERM does */
 }
 
 static struct sup *ctl_sup(void *ctx) { return ((struct run *)ctx)->sup; }
@@ -990,6 +1057,46 @@ static int ctl_reopen(void *ctx, unsigned *n_files, char **errors) { return run_
 
 static const struct control_hooks ctl_hooks = { .reload = ctl_reload, .shutdown = ctl_shutdown, .sup = ctl_sup,
                                                 .logbuf = ctl_logbuf, .reopen = ctl_reopen };
+
+static const struct http_hooks http_hooks = { .sup = ctl_sup };
+
+static const char *http_on(const char *configured) { return configured && configured[0] ? configured : NULL; }
+
+/* A changed http_listen is bound anew (the same socket address spelled
+ * otherwise is no change); the old endpoint stays when that fails. */
+static void rebind_http(struct run *r, const char *configured)
+{
+        const char *want = http_on(configured);
+        struct http *n = NULL;
+        int e = 0;
+
+        if ((!want && !r->http) || (want && http_same_address(r->http, want)))
+                return;
+        if (want) {
+                n = http_open(r->loop, want, &http_hooks, r, &e);
+                if (!n && e == EADDRINUSE && http_same_port(r->http, want)) {
+                        /* the new address takes in the old one (0.0.0.0:P after
+                         * 127.0.0.1:P): free the port first, take the old one back
+                         * if the new one still cannot be had */
+                        char *old = xstrdup(http_address(r->http));
+                        int e2 = 0;
+
+                        r->http = http_close(r->http);
+                        n = http_open(r->loop, want, &http_hooks, r, &e);
+                        if (!n)
+                                r->http = http_open(r->loop, old, &http_hooks, r, &e2);
+                        free(old);
+                }
+                if (!n) {
+                        log_error(NULL, "reload", "http_listen %s: %s; keeping %s", want, strerror(e),
+                                  r->http ? http_address(r->http) : "none");
+                        return;
+                }
+        }
+        log_notice(NULL, "reload", "http_listen: %s", want ? want : "off");
+        r->http = http_close(r->http);
+        r->http = n;
+}
 
 static void on_log_writable(struct loop_watch *lw, int fd, uint32_t events, void *data)
 {
@@ -1056,7 +1163,8 @@ static void set_up(struct run *r, const struct run_opts *o)
 }
 
 /* Warns when the descriptor limit cannot hold every worker of c (each has
- * its pidfd and a pipe per "log" stream). */
+ * its pidfd and a pipe per "log" stream) besides the clients of the control
+ * socket and of the HTTP endpoint. */
 static void check_nofile(const struct conf *c)
 {
         uint64_t limit = proc_nofile_limit();
@@ -1071,7 +1179,7 @@ static void check_nofile(const struct conf *c)
         if (c->n_workers == 0 || limit == 0 || limit == UINT64_MAX)
                 return;
         fit = proc_workers_for_nofile(limit, (unsigned)((need + c->n_workers - 1) / c->n_workers), c->max_parallel,
-                                      CONTROL_MAX_CLIENTS);
+                                      CONTROL_MAX_CLIENTS + (http_on(c->http_listen) ? HTTP_MAX_CLIENTS + 2 : 0));
         if (c->n_workers > fit)
                 log_warning(NULL, "start", "descriptor limit %llu allows about %zu workers; this configuration has %zu",
                             (unsigned long long)limit, fit, c->n_workers);
@@ -1094,11 +1202,27 @@ static void open_control(struct run *r, const char *configured)
         free(path);
 }
 
+/* The HTTP endpoint, before any worker starts: an address that cannot be
+ * bound is fatal (71), as for the control socket. */
+static void open_http(struct run *r, const char *configured)
+{
+        const char *addr = http_on(configured);
+        int e = 0;
+
+        if (!addr)
+                return;
+        r->http = http_open(r->loop, addr, &http_hooks, r, &e);
+        if (!r->http)
+                fatal(71, "http_listen %s: %s", addr, strerror(e));
+        log_info(NULL, "http", "serving http://%s/metrics, /readyz and /livez", addr);
+}
+
 static void tear_down(struct run *r)
 {
         r->nsrv = notify_server_close(r->nsrv);
         close_retired(r);
         r->ctl = control_close(r->ctl); /* `logs -f` readers get what is left, then EOF */
+        r->http = http_close(r->http); /* it reads the supervisor */
         log_set_tap(NULL, NULL);
         r->sup = sup_free(r->sup); /* forgets every worker: op_forget() */
         r->logbuf = logbuf_free(r->logbuf);
@@ -1134,6 +1258,7 @@ int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
         r.logbuf = logbuf_new(c->log_buffer);
         log_set_tap(on_log_record, &r);
         open_control(&r, c->control_socket);
+        open_http(&r, c->http_listen);
         r.sup = sup_new(c, p, &ops, &r); /* takes p */
         log_set_name_width(sup_label_width(r.sup));
         /* the supervisor keeps its own copy: the parsed file is not needed any more */

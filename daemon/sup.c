@@ -48,7 +48,7 @@ void sup_adopt_plan(struct sup *s, struct plan *p)
                 heap_node_init(&s->slot[i].wait);
         }
         for (size_t k = 0; k < s->n; k++)
-                s->slot[p->start_order[k]].pos = k;
+                s->slot[p->start_order[k]].pos = (uint32_t)k;
         s->stop_seq = xcalloc(s->n ? s->n : 1, sizeof *s->stop_seq);
         s->n_stop_seq = 0;
         sup_parts_index(s);
@@ -95,14 +95,19 @@ struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *
         struct sup *s = xcalloc(1, sizeof *s);
 
         s->env = (struct worker_env){ .ops = ops, .ctx = ctx, .pids = HMAP_INIT_INT, .hook_pids = HMAP_INIT_INT,
-                                      .failed = on_failed, .touched = on_touched, .parts_up = sup_parts_up };
+                                      .failed = on_failed, .touched = on_touched, .parts_up = sup_parts_up,
+                                      .ended = sup_on_ended };
         s->by_name = (struct hmap)HMAP_INIT_STR;
+        s->scaled_out = (struct hmap)HMAP_INIT_INT;
         s->name = xstrdup(c->name);
         s->shutdown_timeout = c->shutdown_timeout;
         s->signal_debounce = c->signal_debounce;
         s->force_after = c->force_after;
         s->max_parallel = c->max_parallel ? c->max_parallel : 1;
         s->budget = (struct timer){ .node = HEAP_NODE_INIT, .kind = TIMER_BUDGET };
+        s->drain = (struct timer){ .node = HEAP_NODE_INIT, .kind = TIMER_DRAIN };
+        s->shutdown_delay = c->shutdown_delay;
+        s->exit_code_from = xstrdup(c->exit_code_from);
         s->cleanup_dl = (struct timer){ .node = HEAP_NODE_INIT, .kind = TIMER_CLEANUP };
         s->n = c->n_workers;
         s->w = xcalloc(s->n ? s->n : 1, sizeof *s->w);
@@ -111,6 +116,7 @@ struct sup *sup_new(const struct conf *c, struct plan *p, const struct sup_ops *
                 hmap_put(&s->by_name, (uintptr_t)worker_name(s->w[i]), s->w[i]);
         }
         sup_adopt_plan(s, p);
+        sup_groups_set(s, c);
         s->n_cleanup = c->n_cleanup;
         s->cleanup = xcalloc(s->n_cleanup ? s->n_cleanup : 1, sizeof *s->cleanup);
         for (size_t i = 0; i < s->n_cleanup; i++) {
@@ -132,12 +138,15 @@ struct sup *sup_free(struct sup *s)
                 hook_done(&s->cleanup[i]);
         free(s->cleanup);
         free(s->w);
+        sup_groups_free(s);
         hmap_done(&s->by_name);
+        hmap_done(&s->scaled_out);
         hmap_done(&s->env.pids);
         hmap_done(&s->env.hook_pids);
         heap_done(&s->env.deadlines);
         free(s->name);
         free(s->reason);
+        free(s->exit_code_from);
         free(s->last_status);
         free(s);
         return NULL;
@@ -151,7 +160,7 @@ void sup_set_dev_mode(struct sup *s, bool on) { s->dev_mode = on; }
  * well be running): *which names it. Uses the arrays of compute_chains(). */
 static bool dep_failed(struct sup *s, size_t i, const char **which)
 {
-        if (s->slot[i].failed_below == SIZE_MAX)
+        if (s->slot[i].failed_below == NO_SLOT)
                 return false;
         *which = worker_name(W(s, s->slot[i].failed_below));
         return true;
@@ -166,14 +175,14 @@ static void compute_chains(struct sup *s)
         for (size_t k = 0; k < s->n; k++) {
                 size_t i = s->plan->start_order[k];
                 bool ok = true;
-                size_t failed = SIZE_MAX;
+                uint32_t failed = NO_SLOT;
 
                 for (size_t d = 0; d < s->plan->n_deps[i]; d++) {
                         size_t j = s->plan->deps[i][d];
 
                         ok = ok && worker_is_ready(W(s, j)) && s->slot[j].chain_ready;
-                        if (failed == SIZE_MAX)
-                                failed = worker_state(W(s, j)) == WORKER_FAILED ? j : s->slot[j].failed_below;
+                        if (failed == NO_SLOT)
+                                failed = worker_state(W(s, j)) == WORKER_FAILED ? (uint32_t)j : s->slot[j].failed_below;
                 }
                 s->slot[i].chain_ready = ok;
                 s->slot[i].failed_below = failed;
@@ -290,6 +299,7 @@ void sup_force(struct sup *s, const char *why)
         }
         s->env.forced = true;
         env_timer_set(&s->env, &s->budget, USEC_INFINITY);
+        sup_drain_end(s, true); /* a drain under way ends: everything is forced at once */
         sup_mark_all(s);
         log_warning(NULL, "force", "forcing shutdown (%s): killing every worker and hook", why);
         for (size_t i = 0; i < s->n; i++)
@@ -315,42 +325,58 @@ void sup_force(struct sup *s, const char *why)
 
 static void dev_banner(struct sup *s, size_t active)
 {
-        char hint[64] = "", b[32];
+        char hint[64] = "", b[32], d[64] = "";
         unsigned left = s->force_after > s->accepted_signals ? s->force_after - s->accepted_signals : 0;
 
         if (s->force_after && left == 1)
                 snprintf(hint, sizeof hint, " - press Ctrl+C again to force");
         else if (s->force_after && left > 1)
                 snprintf(hint, sizeof hint, " - press Ctrl+C %u more times to force", left);
-        log_banner("stopping %zu worker%s (budget %s)%s", active, active == 1 ? "" : "s", dur(s->shutdown_timeout, b),
-                   hint);
+        if (s->draining)
+                snprintf(d, sizeof d, "draining %s, then ", dur(s->shutdown_delay, b));
+        log_banner("%sstopping %zu worker%s (budget %s)%s", d, active, active == 1 ? "" : "s",
+                   dur(s->shutdown_timeout, b), hint);
+}
+
+void sup_stop_all(struct sup *s)
+{
+        for (size_t i = 0; i < s->n; i++)
+                if (worker_goal(W(s, i)) != GOAL_REMOVE)
+                        worker_set_goal(&s->env, W(s, i), GOAL_DOWN);
+}
+
+void sup_begin_shutdown(struct sup *s, const char *reason, bool force, bool drain)
+{
+        size_t active = count_active(s);
+        char b[32], d[32];
+
+        s->env.shutting_down = true;
+        sup_mark_all(s); /* nothing comes back any more: every down_above may change */
+        free(s->reason);
+        s->reason = xstrdup(reason);
+        s->shutdown_began = now(s);
+        /* the budget runs from now, the drain included */
+        env_timer_set(&s->env, &s->budget, s->shutdown_began + s->shutdown_timeout);
+        notify(s, "STOPPING=1");
+        env_extend_timeout(&s->env, s->budget.node.when);
+        s->draining = drain;
+        if (drain)
+                env_timer_set(&s->env, &s->drain, s->shutdown_began + s->shutdown_delay);
+        log_notice(NULL, "shutdown", "shutting down (%s): %s%s%sstopping %zu worker%s, budget %s", reason,
+                   drain ? "draining " : "", drain ? dur(s->shutdown_delay, d) : "", drain ? ", then " : "", active,
+                   active == 1 ? "" : "s", dur(s->shutdown_timeout, b));
+        if (s->dev_mode && !force)
+                dev_banner(s, active);
+        if (!drain)
+                sup_stop_all(s);
 }
 
 void sup_shutdown(struct sup *s, const char *reason, bool force)
 {
-        char b[32];
-
         if (s->finished)
                 return;
-        if (!s->env.shutting_down) {
-                size_t active = count_active(s);
-
-                s->env.shutting_down = true;
-                sup_mark_all(s); /* nothing comes back any more: every down_above may change */
-                free(s->reason);
-                s->reason = xstrdup(reason);
-                s->shutdown_began = now(s);
-                env_timer_set(&s->env, &s->budget, s->shutdown_began + s->shutdown_timeout);
-                notify(s, "STOPPING=1");
-                env_extend_timeout(&s->env, s->budget.node.when);
-                log_notice(NULL, "shutdown", "shutting down (%s): stopping %zu worker%s, budget %s", reason, active,
-                           active == 1 ? "" : "s", dur(s->shutdown_timeout, b));
-                if (s->dev_mode && !force)
-                        dev_banner(s, active);
-                for (size_t i = 0; i < s->n; i++)
-                        if (worker_goal(W(s, i)) != GOAL_REMOVE)
-                                worker_set_goal(&s->env, W(s, i), GOAL_DOWN);
-        }
+        if (!s->env.shutting_down)
+                sup_begin_shutdown(s, reason, force, false);
         if (force)
                 sup_force(s, reason);
         else
@@ -371,7 +397,7 @@ static void finish(struct sup *s)
         int code;
 
         s->finished = true;
-        code = sup_is_clean(s) ? 0 : 1;
+        code = sup_exit_code(s);
         sum = sup_summary(s);
         log_msg(code ? LOG_WARNING : LOG_NOTICE, NULL, "summary", "%s", sum);
         /* what systemd keeps showing once graced is gone */
@@ -605,7 +631,8 @@ void sup_schedule(struct sup *s)
         do {
                 s->reschedule = false;
                 schedule_once(s);
-                if (s->env.shutting_down && !any_active(s) && run_cleanup(s) && all_reaped(s)) {
+                /* (the drain leaves every worker alone: none is stopping yet) */
+                if (s->env.shutting_down && !s->draining && !any_active(s) && run_cleanup(s) && all_reaped(s)) {
                         s->in_schedule = false;
                         update_status(s);
                         finish(s);
@@ -651,8 +678,10 @@ static void on_stop_signal(struct sup *s, const char *name, usec_t t)
         }
         s->accepted_signals++;
         s->last_signal = t;
-        if (s->accepted_signals == 1) {
-                sup_shutdown(s, name, s->force_after == 1);
+        if (s->accepted_signals == 1 && s->force_after == 1) {
+                sup_shutdown(s, name, true);
+        } else if (s->accepted_signals == 1) {
+                sup_request_shutdown(s, name); /* drains first (shutdown_delay) */
         } else if (s->force_after > 0 && s->accepted_signals >= s->force_after) {
                 char *why = xasprintf("%s #%u", name, s->accepted_signals);
                 sup_force(s, why);
@@ -694,6 +723,7 @@ static size_t timer_rank(const struct timer *t)
 {
         switch (t->kind) {
         case TIMER_BUDGET:
+        case TIMER_DRAIN:
                 return 0;
         case TIMER_CLEANUP:
                 return SIZE_MAX;
@@ -718,6 +748,9 @@ static void on_timer(struct sup *s, struct timer *t)
         case TIMER_BUDGET:
                 log_warning(NULL, "timeout", "shutdown_timeout %s spent", dur(s->shutdown_timeout, b));
                 sup_force(s, "shutdown_timeout");
+                return;
+        case TIMER_DRAIN:
+                sup_drain_end(s, false);
                 return;
         case TIMER_CLEANUP:
                 if (!h || !hook_busy(h) || h->deadline == USEC_INFINITY)
@@ -811,16 +844,29 @@ static void op_stop(struct sup *s, struct worker *w) { sup_mark_down(s, w, GOAL_
 static void op_start(struct sup *s, struct worker *w) { bring_up(s, w, true); }
 static void op_restart(struct sup *s, struct worker *w) { sup_mark_down(s, w, GOAL_RESTART); }
 
+/* A worker that is not running is just started. */
+static void op_restart_or_start(struct sup *s, struct worker *w)
+{
+        if (worker_state(w) != WORKER_RUNNING && worker_state(w) != WORKER_STARTING)
+                op_start(s, w);
+        else
+                op_restart(s, w);
+}
+
+/* On the worker name, or on every instance of the group name. */
 static int operate(struct sup *s, const char *name, const char *what, void (*fn)(struct sup *, struct worker *))
 {
         struct worker *w = sup_find(s, name);
 
-        if (!w)
+        if (!w && !sup_group(s, name))
                 return -ENOENT;
         if (s->env.shutting_down)
                 return -EBUSY;
-        log_notice(worker_name(w), what, "%s requested", what);
-        fn(s, w);
+        if (w) {
+                log_notice(worker_name(w), what, "%s requested", what);
+                fn(s, w);
+        } else
+                sup_group_operate(s, name, what, fn);
         sup_schedule(s);
         return 0;
 }
@@ -834,16 +880,20 @@ int sup_restart_worker(struct sup *s, const char *name)
 
         if (w && worker_state(w) != WORKER_RUNNING && worker_state(w) != WORKER_STARTING)
                 return sup_start_worker(s, name);
-        return operate(s, name, "restart", op_restart);
+        return operate(s, name, "restart", w ? op_restart : op_restart_or_start);
 }
 
 int sup_op_state(struct sup *s, const char *name, enum sup_op op)
 {
         struct worker *w = sup_find(s, name);
+
+        return w ? sup_worker_op_state(s, w, op) : sup_group_op_state(s, name, op);
+}
+
+int sup_worker_op_state(struct sup *s, struct worker *w, enum sup_op op)
+{
         const char *dep;
 
-        if (!w)
-                return -ENOENT;
         if (op == SUP_OP_STOP) {
                 if (!worker_wants_down(w))
                         return 1; /* started again meanwhile */

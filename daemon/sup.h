@@ -47,8 +47,16 @@ void sup_on_time(struct sup *s);
 /* The earliest deadline (absolute, monotonic), USEC_INFINITY when none. O(1). */
 usec_t sup_next_deadline(const struct sup *s);
 
-/* Shutdown; reason like "SIGTERM"; force: the forced phase at once. */
+/* Shutdown; reason like "SIGTERM"; force: the forced phase at once. No
+ * drain (a critical worker's failure, stop_on_exit, forcing). */
 void sup_shutdown(struct sup *s, const char *reason, bool force);
+/* A graceful shutdown asked for from outside (SIGTERM or SIGINT, gracectl
+ * shutdown). With shutdown_delay, it begins with the drain: STOPPING=1,
+ * STATUS= "draining (5s)", sup_shutting_down() and sup_draining() true,
+ * every worker left alone for that long, then the ordered stop. The budget
+ * runs from now; forcing ends the drain at once. Without shutdown_delay,
+ * or once a shutdown is under way: sup_shutdown(s, reason, false). */
+void sup_request_shutdown(struct sup *s, const char *reason);
 void sup_force(struct sup *s, const char *why);
 
 /* Applies a validated new configuration (SIGHUP, gracectl reload) in place:
@@ -61,17 +69,46 @@ void sup_force(struct sup *s, const char *why);
  * counts: added, removed, changed, unchanged. */
 int sup_reload(struct sup *s, const struct conf *c, unsigned counts[4]);
 
-/* Operations (control socket). Return 0, -ENOENT (no such worker),
- * -EBUSY (shutting down). */
+/* Operations (control socket), on a worker or on every instance of a
+ * group (a worker with `instances`, by its name). Return 0, -ENOENT (no
+ * such worker or group), -EBUSY (shutting down). */
 int sup_stop_worker(struct sup *s, const char *name);
 int sup_start_worker(struct sup *s, const char *name);
 int sup_restart_worker(struct sup *s, const char *name);
 /* Whether an operation asked for by the control socket is done:
  * 0 still under way, 1 done and succeeded, -1 done and failed (the worker
  * failed for good, or is blocked by a failed dependency), -ENOENT no such
- * worker (it vanished in a reload). */
+ * worker (it vanished in a reload). For a group: 0 while it is under way
+ * for any of its instances, else -1 when it failed for any, else 1. */
 enum sup_op { SUP_OP_START, SUP_OP_STOP, SUP_OP_RESTART };
 int sup_op_state(struct sup *s, const char *name, enum sup_op op);
+
+/* Instances (sup_instances.c). */
+/* The group of instances of that name (the template: its settings as
+ * written, instances its count now), or NULL. */
+const struct conf_worker *sup_group(const struct sup *s, const char *name);
+/* gracectl scale: group name gets n instances. New ones are added after
+ * the others and start as a reload's new workers do (in order, each once
+ * its dependencies are ready, up to max_parallel); the highest-numbered
+ * ones above n are removed: they stop one after another, the highest
+ * first, each with its usual sequence (pre_stop, stop signal, post_stop),
+ * and are forgotten at the next change of the set. Nothing else is
+ * touched. Returns 0 with *ret_from the count before, or -errno with
+ * *ret_err saying why (caller frees), nothing changed: -ENOENT no worker
+ * of that name, -EINVAL a worker without instances, n out of 1 to
+ * CONF_MAX_INSTANCES or an instance's value not valid once %i is expanded
+ * ("web.7: ready: invalid tcp address ..."), -EBUSY shutting down or a
+ * removed instance to add back still stopping, -EEXIST the name of a new
+ * instance taken, -E2BIG more than CONF_MAX_WORKERS workers. */
+int sup_scale(struct sup *s, const char *name, unsigned n, unsigned *ret_from, char **ret_err);
+/* Whether a scale of group name from..to is done, as sup_op_state(): 0
+ * while an instance from+1..to is not ready (or done) or a removed one
+ * still stops, -1 when an added one failed, -ENOENT no such group. */
+int sup_scale_state(struct sup *s, const char *name, unsigned from, unsigned to);
+/* Shown in gracectl status: a worker of the configuration, or an instance
+ * gracectl scale removed while it still stops (a worker a reload removes
+ * leaves it at once, as it leaves the configuration). */
+bool sup_listed(const struct sup *s, const struct worker *w);
 
 /* Reading the state (status, report). Workers removed by a reload and
  * still stopping are counted by sup_n_workers() (worker_removed()). */
@@ -79,8 +116,14 @@ size_t sup_n_workers(const struct sup *s);
 struct worker *sup_worker(struct sup *s, size_t i);
 /* A worker of the current configuration by name, or NULL. O(1). */
 struct worker *sup_find(struct sup *s, const char *name);
+/* From the first moment of a shutdown (its drain included) to its end. */
 bool sup_shutting_down(const struct sup *s);
+/* The drain of a shutdown (shutdown_delay) is under way. */
+bool sup_draining(const struct sup *s);
 bool sup_forced(const struct sup *s);
+/* Every worker, hook and step of the shutdown ended well (the report's
+ * "clean"). The exit status of the exit_code_from worker whose end began
+ * the shutdown does not count. */
 bool sup_is_clean(const struct sup *s);
 const char *sup_reason(const struct sup *s);
 usec_t sup_shutdown_began(const struct sup *s);
@@ -103,5 +146,12 @@ bool sup_counts_ok(const struct sup *s);
 char *sup_status_line(const struct sup *s);
 /* one status line per worker in the log (SIGUSR1), */
 void sup_log_status(struct sup *s);
-/* the one-line summary of a finished shutdown. */
+/* the one-line summary of a finished shutdown, */
 char *sup_summary(const struct sup *s);
+/* and readiness as the HTTP endpoint's /readyz tells it: true once the
+ * boot is done (what READY=1 to systemd says: every boot worker ready,
+ * oneshots done) while no shutdown is under way (its drain included);
+ * false with the reason in buf otherwise ("starting: 2 of 5 workers
+ * ready", "shutting down", "shutting down (draining)"). A worker restarting after the boot changes
+ * nothing. O(1). */
+bool sup_readiness(const struct sup *s, char *buf, size_t len);

@@ -17,10 +17,14 @@ static bool names(char *const *v, const char *name)
         return false;
 }
 
-/* Worker j (a dependent of i: part_of implies after) is part of i. */
+/* Worker j (a dependent of i: part_of implies after) is part of i (by its
+ * name, or as an instance by its group's). */
 static bool is_part(const struct sup *s, size_t j, size_t i)
 {
-        return names(worker_conf(W(s, j))->part_of, worker_name(W(s, i)));
+        const struct conf_worker *c = worker_conf(W(s, i));
+
+        return names(worker_conf(W(s, j))->part_of, c->name) ||
+               (c->instance_of && names(worker_conf(W(s, j))->part_of, c->instance_of));
 }
 
 void sup_parts_index(struct sup *s)
@@ -34,7 +38,9 @@ void sup_parts_index(struct sup *s)
 
 bool sup_parts_busy(struct sup *s, size_t i)
 {
-        if (!s->slot[i].has_parts)
+        /* a whole never ready yet (new from a reload or a scale while its
+         * parts run) does not wait for them: they never stopped for it */
+        if (!s->slot[i].has_parts || !worker_was_ready(W(s, i)))
                 return false;
         for (size_t r = 0; r < s->plan->n_rdeps[i]; r++) {
                 size_t j = s->plan->rdeps[i][r];
@@ -55,10 +61,13 @@ bool sup_parts_up(struct worker_env *env, struct worker *w)
 /* The whole is not ready and is not going down on request: it restarts,
  * waits for its failure stop, ended by itself, or failed for good. (One
  * that ended by itself with success and no restart is done, which counts
- * as ready: its parts are left alone, as its other dependents are.) */
+ * as ready: its parts are left alone, as its other dependents are. One
+ * that was never ready, new from a reload or a scale while its parts run,
+ * has not gone anywhere: they are left alone too.) */
 static bool whole_gone(const struct sup *s, const struct worker *w)
 {
-        return !s->env.shutting_down && !worker_wants_down(w) && !worker_is_ready(w);
+        return !s->env.shutting_down && !worker_wants_down(w) && !worker_is_ready(w) &&
+               (worker_was_ready(w) || worker_fail_pending(w));
 }
 
 void sup_parts_step(struct sup *s, size_t i)

@@ -1,6 +1,7 @@
 /* sup_status.c - what the supervisor says about itself in words: the
  * STATUS= line for systemd, the one-line summary of a shutdown and the
- * status lines of SIGUSR1, and whether a shutdown was clean. Reads the
+ * status lines of SIGUSR1, whether a shutdown was clean, and readiness
+ * for the HTTP endpoint's /readyz. Reads the
  * supervisor (sup_int.h) and its workers (worker.h); changes nothing, makes
  * no system calls. */
 #include <stdio.h>
@@ -14,7 +15,8 @@
 static char *stopping_line(const struct sup *s)
 {
         usec_t t = env_now((struct worker_env *)&s->env), end = s->budget.node.when, left = end != USEC_INFINITY && end > t ? end - t : 0;
-        char *r = xstrdup("stopping:"), b[32];
+        /* a worker's end is not what anyone would guess: say so */
+        char *r = s->by_stop_on_exit ? xasprintf("stopping (%s):", s->reason) : xstrdup("stopping:"), b[32];
         struct worker *w[4];
         size_t n = sup_stopping(s, w, ELEMENTSOF(w));
 
@@ -53,7 +55,10 @@ char *sup_status_line(const struct sup *s)
 {
         unsigned running = 0, total = 0, failed = 0;
         const struct worker *restarting = NULL;
+        char b[32];
 
+        if (s->draining)
+                return xasprintf("draining (%s)", dur(s->shutdown_delay, b));
         if (s->env.shutting_down)
                 return stopping_line(s);
         /* counted as they change: no walk over every worker (only to name the
@@ -108,7 +113,9 @@ static void unclean_parts(const struct sup *s, char **r, bool *any)
 
                 if (worker_removed(w))
                         continue;
-                if (worker_outcome(w) == OUTCOME_KILLED)
+                if (w == s->code_worker)
+                        ; /* its exit status is graced's: no fault of the shutdown */
+                else if (worker_outcome(w) == OUTCOME_KILLED)
                         *any = str_appendf(r, "%s %s killed after %s", *any ? "," : "", worker_name(w),
                                            format_duration(worker_stop_duration(w), b, sizeof b));
                 else if (worker_outcome(w) == OUTCOME_FAILED)
@@ -140,6 +147,8 @@ char *sup_summary(const struct sup *s)
                                 any = str_appendf(&r, "%s %u %s", any ? "," : "", counts[o], outcome_name((enum outcome)o));
                 if (!any)
                         str_appendf(&r, " no workers");
+                if (s->code_worker)
+                        str_appendf(&r, "; exit status %d from %s", sup_exit_code(s), worker_name(s->code_worker));
                 return r;
         }
         if (s->env.forced)
@@ -161,7 +170,7 @@ bool sup_is_clean(const struct sup *s)
 
                 if (worker_removed(w))
                         continue;
-                if (o != OUTCOME_STOPPED && o != OUTCOME_EXITED && o != OUTCOME_NOT_STARTED)
+                if (o != OUTCOME_STOPPED && o != OUTCOME_EXITED && o != OUTCOME_NOT_STARTED && w != s->code_worker)
                         return false;
                 if (pre->outcome == OUTCOME_FAILED || pre->outcome == OUTCOME_TIMEOUT || pre->blocked ||
                     post->outcome == OUTCOME_FAILED || post->outcome == OUTCOME_TIMEOUT || post->blocked)
@@ -192,4 +201,22 @@ size_t sup_stopping(const struct sup *s, struct worker **out, size_t max)
                 out[n - 1 - i] = t;
         }
         return n;
+}
+
+bool sup_readiness(const struct sup *s, char *buf, size_t len)
+{
+        unsigned ready, total = 0;
+
+        if (s->env.shutting_down) {
+                snprintf(buf, len, s->draining ? "shutting down (draining)" : "shutting down");
+                return false;
+        }
+        if (s->ready_notified)
+                return true;
+        /* the counts of sup_status_line(): no walk over the workers */
+        for (enum worker_state st = WORKER_WAITING; st <= WORKER_FAILED; st++)
+                total += s->env.n_up[st];
+        ready = s->env.n_up[WORKER_RUNNING] + s->env.n_up_done;
+        snprintf(buf, len, "starting: %u of %u workers ready", ready, total);
+        return false;
 }

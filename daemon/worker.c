@@ -14,13 +14,24 @@
 #include "parse.h"
 #include "worker.h"
 
+/* Its pre_stop and post_stop records: allocated while a hook is configured,
+ * or while a record still counts (a run under way, or a result of the last
+ * stop) after a reload removed its hook; most workers have none. */
+struct worker_hooks {
+        struct hook_run pre, post;
+};
+
+/* Laid out small, 10,000 of them (608 bytes, a 624-byte malloc chunk; 617
+ * and more take the next 16): enums in 8-bit fields, small fields side by
+ * side. */
 struct worker {
         struct conf_worker c;
-        size_t idx; /* position in the supervisor's plan */
-        enum worker_state state;
-        enum stop_phase phase;
-        enum stop_reason stop_reason;
-        enum worker_goal goal;
+        unsigned idx; /* position in the supervisor's plan */
+        enum worker_state state : 8;
+        enum stop_phase phase : 8;
+        enum stop_reason stop_reason : 8;
+        enum worker_goal goal : 8;
+        enum outcome outcome : 8; /* of its stop record (report) */
         bool blocked_logged;      /* "not starting: X failed" said */
         bool start_failed;        /* this run failed to get ready (or missed its watchdog, or its health probe) */
         bool leftovers_signalled; /* its group outlived a leader that ended by itself */
@@ -35,10 +46,10 @@ struct worker {
         bool alive;          /* spawned and not reaped */
         bool exec_known;     /* exec status read */
         bool notified_ready; /* READY=1 came before the exec status */
+        bool has_exit;       /* exit_status below holds one */
         int exec_err;
         /* the last exit of any of its runs, kept across starts */
         int exit_status; /* waitpid status; -1 none */
-        bool has_exit;
         int exit_stop_signal;  /* the stop signal graced had sent to that process; 0 none */
         unsigned open_streams; /* output pipes not at EOF (all runs) */
         unsigned stream_epoch; /* bumped when open pipes stop being waited for */
@@ -51,26 +62,28 @@ struct worker {
 
         /* probes: one schedule at a time, readiness while starting, health
          * while running (probe_sync() keeps it in step with the state) */
-        struct timer pt;          /* the next attempt, or the end of the one under way */
-        enum probe_use probe_use; /* of the schedule armed */
-        bool probe_on;            /* a schedule is armed */
-        bool probe_busy;          /* an attempt is under way: its result is awaited */
-        bool ready_once;          /* this run got ready */
-        usec_t probe_began;       /* when the last attempt began */
-        unsigned health_fails;    /* consecutive failed health attempts */
-        unsigned health_total;    /* failed health attempts, all runs */
+        struct timer pt;              /* the next attempt, or the end of the one under way */
+        enum probe_use probe_use : 8; /* of the schedule armed */
+        bool probe_on;                /* a schedule is armed */
+        bool probe_busy;              /* an attempt is under way: its result is awaited */
+        bool ready_once;              /* this run got ready */
+        bool ever_ready;              /* some run got ready */
+        unsigned health_fails;        /* consecutive failed health attempts */
+        usec_t probe_began;           /* when the last attempt began */
+        unsigned health_total;        /* failed health attempts, all runs */
 
         /* restarts */
-        unsigned starts;     /* total */
-        usec_t *start_times; /* ring of start_limit_burst entries */
-        unsigned n_start_times;
+        unsigned starts; /* total */
+        /* ring of start_limit_burst entries, made at the second start
+         * counted (until then its one entry is started_at) */
+        usec_t *start_times;
         usec_t next_delay;
+        unsigned n_start_times;
 
-        /* the stop record (report) */
-        enum outcome outcome;
+        /* the stop record (report; its outcome is above) */
         int stop_signal_sent; /* 0: none */
         usec_t stop_began, stop_ended;
-        struct hook_run pre, post;
+        struct worker_hooks *hooks; /* NULL: none */
 
         void *mech;
 };
@@ -230,7 +243,7 @@ bool hook_spawn(struct worker_env *env, struct hook_run *h)
 
 void hook_kill(struct worker_env *env, struct hook_run *h, enum outcome o)
 {
-        if (!hook_busy(h))
+        if (!h || !hook_busy(h))
                 return;
         (void)env->ops->signal(env->ctx, h->pid, h->pidfd, SIGKILL, true);
         if (h->outcome == OUTCOME_NONE)
@@ -288,10 +301,59 @@ static void init_timer(struct timer *t, enum timer_kind kind)
         t->gen = 0;
 }
 
-static void hooks_init(struct worker *w)
+/* Its hook records, NULL when it has none. */
+static struct hook_run *pre_hook(const struct worker *w) { return w->hooks ? &w->hooks->pre : NULL; }
+static struct hook_run *post_hook(const struct worker *w) { return w->hooks ? &w->hooks->post : NULL; }
+
+/* A hook configured and not done yet in this stop. */
+static bool hook_pending(const struct hook_run *h) { return h && h->argv && h->outcome == OUTCOME_NONE; }
+static bool hook_running(const struct hook_run *h) { return h && hook_busy(h); }
+
+static void hook_skip_pending(struct hook_run *h)
 {
-        hook_init(&w->pre, w, w->c.name, "pre_stop", w->c.pre_stop, w->c.pre_stop_timeout);
-        hook_init(&w->post, w, w->c.name, "post_stop", w->c.post_stop, w->c.post_stop_timeout);
+        if (hook_pending(h))
+                h->outcome = OUTCOME_SKIPPED;
+}
+
+/* Nothing in the record counts: no hook, no process, no result. */
+static bool hook_unused(const struct hook_run *h)
+{
+        return !h->argv && !hook_busy(h) && h->outcome == OUTCOME_NONE && !h->blocked;
+}
+
+static void hooks_free(struct worker *w)
+{
+        if (!w->hooks)
+                return;
+        hook_done(&w->hooks->pre);
+        hook_done(&w->hooks->post);
+        free(w->hooks);
+        w->hooks = NULL;
+}
+
+/* Its hook records go once neither is configured nor counts any more. */
+static void hooks_trim(struct worker *w)
+{
+        if (w->hooks && hook_unused(&w->hooks->pre) && hook_unused(&w->hooks->post))
+                hooks_free(w);
+}
+
+static void hook_reconfigure(struct hook_run *h, const char *owner_name, char **argv, usec_t timeout);
+
+/* The records follow the settings: made when a hook is configured; a run
+ * under way, or the result of the last stop, keeps its record when a
+ * reload removes its hook. */
+static void hooks_sync(struct worker *w)
+{
+        if (!w->hooks && (w->c.pre_stop || w->c.post_stop)) {
+                w->hooks = xcalloc(1, sizeof *w->hooks);
+                hook_init(&w->hooks->pre, w, w->c.name, "pre_stop", w->c.pre_stop, w->c.pre_stop_timeout);
+                hook_init(&w->hooks->post, w, w->c.name, "post_stop", w->c.post_stop, w->c.post_stop_timeout);
+        } else if (w->hooks) {
+                hook_reconfigure(&w->hooks->pre, w->c.name, w->c.pre_stop, w->c.pre_stop_timeout);
+                hook_reconfigure(&w->hooks->post, w->c.name, w->c.post_stop, w->c.post_stop_timeout);
+                hooks_trim(w);
+        }
 }
 
 struct worker *worker_new(struct worker_env *env, const struct conf_worker *c)
@@ -307,9 +369,8 @@ struct worker *worker_new(struct worker_env *env, const struct conf_worker *c)
         init_timer(&w->wd, TIMER_WATCHDOG);
         init_timer(&w->pt, TIMER_PROBE);
         w->next_delay = w->c.restart_delay;
-        w->start_times = xcalloc(w->c.start_limit_burst ? w->c.start_limit_burst : 1, sizeof(usec_t));
         w->outcome = OUTCOME_NOT_STARTED;
-        hooks_init(w);
+        hooks_sync(w);
         account(env, w, +1);
         return w;
 }
@@ -328,7 +389,7 @@ struct worker *worker_free(struct worker_env *env, struct worker *w)
                 hmap_del(&env->pids, (uintptr_t)w->pid);
         if (w->pidfd >= 0)
                 env->ops->release(env->ctx, w->pid, w->pidfd);
-        for (struct hook_run *h = &w->pre; h; h = h == &w->pre ? &w->post : NULL)
+        for (struct hook_run *h = pre_hook(w); h; h = h == pre_hook(w) ? post_hook(w) : NULL)
                 if (hook_busy(h)) {
                         hmap_del(&env->hook_pids, (uintptr_t)h->pid);
                         env->ops->release(env->ctx, h->pid, h->pidfd);
@@ -338,8 +399,7 @@ struct worker *worker_free(struct worker_env *env, struct worker *w)
         conf_worker_done(&w->c);
         free(w->start_times);
         free(w->status_text);
-        hook_done(&w->pre);
-        hook_done(&w->post);
+        hooks_free(w);
         free(w);
         return NULL;
 }
@@ -378,12 +438,14 @@ bool worker_reconfigure(struct worker_env *env, struct worker *w, const struct c
         conf_worker_copy(&w->c, c);
         free(w->c.name);
         w->c.name = name;
+        if (w->c.health.kind == PROBE_NONE)
+                w->health_fails = 0; /* no probe: nothing failing ("-" in status, not degraded) */
         account(env, w, +1);
-        hook_reconfigure(&w->pre, w->c.name, w->c.pre_stop, w->c.pre_stop_timeout);
-        hook_reconfigure(&w->post, w->c.name, w->c.post_stop, w->c.post_stop_timeout);
+        hooks_sync(w);
+        /* the start limit counts afresh under the new settings (a ring of
+         * its burst's size is made when needed) */
         free(w->start_times);
-        w->start_times = xcalloc(w->c.start_limit_burst ? w->c.start_limit_burst : 1, sizeof(usec_t));
-        /* the start limit counts afresh under the new settings */
+        w->start_times = NULL;
         w->n_start_times = 0;
         w->next_delay = min_u(w->next_delay, w->c.restart_delay_max);
         if (!w->c.watchdog)
@@ -402,13 +464,15 @@ static bool start_limit_hit(struct worker *w, usec_t t)
 
         if (burst == 0 || w->n_start_times < burst)
                 return false;
-        /* the ring's oldest entry: the burst-th start before this one */
-        return t - w->start_times[w->starts % burst] < w->c.start_limit_interval;
+        /* the ring's oldest entry: the burst-th start before this one (no
+         * ring: burst 1, and that start is the last one) */
+        return t - (w->start_times ? w->start_times[w->starts % burst] : w->started_at) < w->c.start_limit_interval;
 }
 
 static void became_ready(struct worker_env *env, struct worker *w)
 {
         w->ready_once = true;
+        w->ever_ready = true;
         set_state(env, w, WORKER_RUNNING);
         set_deadline(env, w, USEC_INFINITY);
         if (w->c.watchdog && !worker_wants_down(w))
@@ -418,9 +482,17 @@ static void became_ready(struct worker_env *env, struct worker *w)
 
 static void count_start(struct worker *w, usec_t t)
 {
-        if (w->c.start_limit_burst) {
-                w->start_times[w->starts % w->c.start_limit_burst] = t;
-                if (w->n_start_times < w->c.start_limit_burst)
+        unsigned burst = w->c.start_limit_burst;
+
+        if (burst) {
+                /* the ring at the second start counted, with the first one's time */
+                if (!w->start_times && w->n_start_times > 0) {
+                        w->start_times = xcalloc(burst, sizeof(usec_t));
+                        w->start_times[(w->starts - 1) % burst] = w->started_at;
+                }
+                if (w->start_times)
+                        w->start_times[w->starts % burst] = t;
+                if (w->n_start_times < burst)
                         w->n_start_times++;
         }
         w->starts++;
@@ -471,6 +543,14 @@ void worker_start(struct worker_env *env, struct worker *w)
         log_info(w->c.name, "started", "started (pid %d)", (int)w->pid);
 }
 
+/* It ended by itself for good (exited, done, failed for good): the
+ * supervisor hears of it last (stop_on_exit may shut everything down). */
+static void ended_for_good(struct worker_env *env, struct worker *w)
+{
+        if (env->ended && !env->shutting_down && w->goal == GOAL_RUN)
+                env->ended(env, w);
+}
+
 static void fail_for_good(struct worker_env *env, struct worker *w, const char *why)
 {
         set_state(env, w, WORKER_FAILED);
@@ -480,6 +560,7 @@ static void fail_for_good(struct worker_env *env, struct worker *w, const char *
         log_error(w->c.name, "failed", "failed for good: %s", why);
         if (env->failed)
                 env->failed(env, w);
+        ended_for_good(env, w);
 }
 
 static void schedule_restart(struct worker_env *env, struct worker *w)
@@ -524,6 +605,7 @@ static void run_ended(struct worker_env *env, struct worker *w)
                 set_state(env, w, WORKER_EXITED);
                 w->outcome = OUTCOME_EXITED;
                 log_info(w->c.name, "ready", "done");
+                ended_for_good(env, w);
                 return;
         }
         if (env->shutting_down || worker_wants_down(w)) {
@@ -549,6 +631,7 @@ static void run_ended(struct worker_env *env, struct worker *w)
                 else {
                         set_state(env, w, WORKER_EXITED);
                         w->outcome = OUTCOME_EXITED;
+                        ended_for_good(env, w);
                 }
                 return;
         }
@@ -622,7 +705,7 @@ static void hook_deadline(struct worker_env *env, struct worker *w, struct hook_
 {
         char b[32];
 
-        if (!hook_busy(h) || h->outcome != OUTCOME_NONE)
+        if (!hook_running(h) || h->outcome != OUTCOME_NONE)
                 return;
         if (h->stale) {
                 log_warning(w->c.name, "hook", "%s: previous run (pid %d) still running; skipped", h->what, (int)h->pid);
@@ -719,7 +802,7 @@ void worker_advance_stop(struct worker_env *env, struct worker *w)
         for (;;) {
                 switch (w->phase) {
                 case PHASE_PRE_STOP:
-                        if (w->pre.argv && w->pre.outcome == OUTCOME_NONE && stop_hook_due(env, w, &w->pre))
+                        if (hook_pending(pre_hook(w)) && stop_hook_due(env, w, pre_hook(w)))
                                 return;
                         if (w->alive && !env->forced) {
                                 send_stop_signal(env, w);
@@ -741,9 +824,9 @@ void worker_advance_stop(struct worker_env *env, struct worker *w)
                         w->phase = PHASE_POST_STOP;
                         continue;
                 case PHASE_POST_STOP:
-                        if (w->post.argv && w->post.outcome == OUTCOME_NONE && stop_hook_due(env, w, &w->post))
+                        if (hook_pending(post_hook(w)) && stop_hook_due(env, w, post_hook(w)))
                                 return;
-                        if (hook_busy(&w->post) && !w->post.stale)
+                        if (hook_running(post_hook(w)) && !post_hook(w)->stale)
                                 return; /* killed: wait for the reap */
                         finish_stop(env, w);
                         return;
@@ -762,10 +845,12 @@ static void open_stop(struct worker_env *env, struct worker *w, enum stop_reason
         set_state(env, w, WORKER_STOPPING);
         w->stop_began = env_now(env);
         w->stop_signal_sent = 0;
-        w->pre.stale = hook_busy(&w->pre);
-        w->post.stale = hook_busy(&w->post);
-        w->pre.outcome = w->post.outcome = OUTCOME_NONE;
-        w->pre.blocked = w->post.blocked = false;
+        for (struct hook_run *h = pre_hook(w); h; h = h == pre_hook(w) ? post_hook(w) : NULL) {
+                h->stale = hook_busy(h);
+                h->outcome = OUTCOME_NONE;
+                h->blocked = false;
+        }
+        hooks_trim(w); /* a hook removed by a reload: its record counted until now */
 }
 
 void worker_begin_stop(struct worker_env *env, struct worker *w, enum stop_reason why)
@@ -786,10 +871,8 @@ void worker_settle_down(struct worker_env *env, struct worker *w)
                 w->outcome = OUTCOME_FAILED; /* waiting to retry a failure */
         if (w->state == WORKER_WAITING || w->state == WORKER_BACKOFF)
                 set_state(env, w, WORKER_DOWN);
-        if (w->pre.argv && w->pre.outcome == OUTCOME_NONE)
-                w->pre.outcome = OUTCOME_SKIPPED;
-        if (w->post.argv && w->post.outcome == OUTCOME_NONE)
-                w->post.outcome = OUTCOME_SKIPPED;
+        hook_skip_pending(pre_hook(w));
+        hook_skip_pending(post_hook(w));
 }
 
 void worker_stop_leftovers(struct worker_env *env, struct worker *w)
@@ -1113,15 +1196,14 @@ bool worker_force(struct worker_env *env, struct worker *w)
 
         if (w->goal != GOAL_REMOVE)
                 set_goal(env, w, GOAL_DOWN);
-        hook_kill(env, &w->pre, OUTCOME_FAILED);
-        hook_kill(env, &w->post, OUTCOME_FAILED);
+        hook_kill(env, pre_hook(w), OUTCOME_FAILED);
+        hook_kill(env, post_hook(w), OUTCOME_FAILED);
         if (w->alive) {
                 if (w->state != WORKER_STOPPING) {
                         open_stop(env, w, STOP_SHUTDOWN);
                         began = true;
                 }
-                if (w->pre.argv && w->pre.outcome == OUTCOME_NONE)
-                        w->pre.outcome = OUTCOME_SKIPPED;
+                hook_skip_pending(pre_hook(w));
                 w->outcome = OUTCOME_KILLED;
                 w->phase = PHASE_KILLED;
                 set_deadline(env, w, USEC_INFINITY);
@@ -1132,8 +1214,7 @@ bool worker_force(struct worker_env *env, struct worker *w)
                         signal_worker(env, w, SIGKILL, false);
                 if (w->phase == PHASE_DRAIN)
                         drop_streams(w);
-                if (w->post.argv && w->post.outcome == OUTCOME_NONE)
-                        w->post.outcome = OUTCOME_SKIPPED;
+                hook_skip_pending(post_hook(w));
         }
         return began;
 }
@@ -1156,7 +1237,7 @@ static void stop_deadline(struct worker_env *env, struct worker *w)
 
         switch (w->phase) {
         case PHASE_PRE_STOP:
-                hook_deadline(env, w, &w->pre);
+                hook_deadline(env, w, pre_hook(w));
                 break;
         case PHASE_SIGNALLED:
                 if (!w->alive && env_now(env) < w->kill_at)
@@ -1177,7 +1258,7 @@ static void stop_deadline(struct worker_env *env, struct worker *w)
                 drop_streams(w);
                 break;
         case PHASE_POST_STOP:
-                hook_deadline(env, w, &w->post);
+                hook_deadline(env, w, post_hook(w));
                 break;
         default:
                 break;
@@ -1270,6 +1351,7 @@ const struct conf_worker *worker_conf(const struct worker *w) { return &w->c; }
 enum worker_state worker_state(const struct worker *w) { return w->state; }
 enum worker_goal worker_goal(const struct worker *w) { return w->goal; }
 bool worker_removed(const struct worker *w) { return w->goal == GOAL_REMOVE; }
+bool worker_was_ready(const struct worker *w) { return w->ever_ready; }
 bool worker_alive(const struct worker *w) { return w->alive; }
 pid_t worker_pid(const struct worker *w) { return w->starts ? w->pid : 0; }
 usec_t worker_started_at(const struct worker *w) { return w->started_at; }
@@ -1278,14 +1360,19 @@ unsigned worker_restarts(const struct worker *w) { return w->starts > 1 ? w->sta
 const char *worker_status_text(const struct worker *w) { return w->status_text; }
 enum outcome worker_outcome(const struct worker *w) { return w->outcome; }
 int worker_stop_signal_sent(const struct worker *w) { return w->stop_signal_sent; }
-const struct hook_run *worker_pre_stop(const struct worker *w) { return &w->pre; }
-const struct hook_run *worker_post_stop(const struct worker *w) { return &w->post; }
+
+/* No hook records: read as records of hooks that were never configured. */
+#define NO_HOOK(w) { .what = w, .pidfd = -1, .exit_code = -1, .deadline = USEC_INFINITY }
+static const struct hook_run no_pre_stop = NO_HOOK("pre_stop"), no_post_stop = NO_HOOK("post_stop");
+
+const struct hook_run *worker_pre_stop(const struct worker *w) { return w->hooks ? &w->hooks->pre : &no_pre_stop; }
+const struct hook_run *worker_post_stop(const struct worker *w) { return w->hooks ? &w->hooks->post : &no_post_stop; }
 unsigned worker_stream_epoch(const struct worker *w) { return w->stream_epoch; }
 unsigned worker_open_streams(const struct worker *w) { return w->open_streams; }
 bool worker_exec_known(const struct worker *w) { return w->exec_known; }
 int worker_exit_stop_signal(const struct worker *w) { return w->exit_stop_signal; }
 size_t worker_index(const struct worker *w) { return w->idx; }
-void worker_set_index(struct worker *w, size_t idx) { w->idx = idx; }
+void worker_set_index(struct worker *w, size_t idx) { w->idx = (unsigned)idx; }
 void *worker_mech(const struct worker *w) { return w->mech; }
 void worker_set_mech(struct worker *w, void *m) { w->mech = m; }
 
@@ -1340,7 +1427,7 @@ bool worker_is_quiet(const struct worker *w)
                 return false;
         default:
                 /* output still open (a run that ended by itself): not yet down */
-                return !w->alive && w->open_streams == 0 && !hook_busy(&w->pre) && !hook_busy(&w->post);
+                return !w->alive && w->open_streams == 0 && !hook_running(pre_hook(w)) && !hook_running(post_hook(w));
         }
 }
 

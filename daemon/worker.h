@@ -54,14 +54,15 @@ const char *outcome_name(enum outcome o);
 enum stop_reason { STOP_NONE, STOP_SHUTDOWN, STOP_MANUAL, STOP_FAILED_START, STOP_RESTART };
 
 /* A deadline in the supervisor's heap, tagged with what it belongs to. */
-enum timer_kind { TIMER_WORKER, TIMER_WATCHDOG, TIMER_PROBE, TIMER_CLEANUP, TIMER_BUDGET };
+enum timer_kind { TIMER_WORKER, TIMER_WATCHDOG, TIMER_PROBE, TIMER_CLEANUP, TIMER_BUDGET, TIMER_DRAIN };
 
 /* Which of a worker's probes (conf ready_probe or health). */
 enum probe_use { PROBE_READY, PROBE_HEALTH };
+/* (24 bytes: three in every worker) */
 struct timer {
         struct heap_node node;
-        enum timer_kind kind;
-        uint64_t gen; /* when it was last set (see sup_on_time) */
+        uint64_t gen : 56; /* when it was last set (see sup_on_time; 2^56 sets: centuries) */
+        enum timer_kind kind : 8;
 };
 
 /* A hook or cleanup process: a plain record, read by the report. */
@@ -147,6 +148,10 @@ struct worker_env {
         unsigned n_state[WORKER_FAILED + 1], n_up[WORKER_FAILED + 1], n_up_done, n_not_run, n_health_failing;
         /* a worker failed for good (the supervisor decides about critical ones) */
         void (*failed)(struct worker_env *env, struct worker *w);
+        /* outside a shutdown, w (goal run) ended by itself and no restart is
+         * due: it exited, a oneshot is done, or it failed for good (after
+         * failed()); the supervisor decides about stop_on_exit. May be NULL. */
+        void (*ended)(struct worker_env *env, struct worker *w);
         /* a worker's state or goal changed */
         void (*touched)(struct worker_env *env, struct worker *w);
         /* w failed while running (watchdog, health): true when workers that
@@ -169,7 +174,7 @@ void hook_done(struct hook_run *h);
 /* Starts h unless its previous run is still unreaped; false when it did not start
  * (outcome set: failed, or skipped). */
 bool hook_spawn(struct worker_env *env, struct hook_run *h);
-void hook_kill(struct worker_env *env, struct hook_run *h, enum outcome o);
+void hook_kill(struct worker_env *env, struct hook_run *h, enum outcome o); /* NULL-safe */
 static inline bool hook_busy(const struct hook_run *h) { return h->pid != 0; }
 /* The hook whose process this is ended. */
 void hook_ended(struct worker_env *env, struct hook_run *h, int status);
@@ -191,8 +196,8 @@ void worker_on_stream_eof(struct worker_env *env, struct worker *w, unsigned epo
 void worker_on_notify(struct worker_env *env, struct worker *w, const char *msg);
 void worker_on_deadline(struct worker_env *env, struct worker *w);
 void worker_on_watchdog(struct worker_env *env, struct worker *w);
-/* An attempt of w's probe for use ended (ok, or failed with reason: "exit
- * status 1: <last line>", "Connection refused", "HTTP 503"...). Results
+/* An attempt of w's probe for use ended (ok, or failed with reason: "exited
+ * 1: <last line>", "Connection refused", "HTTP 503"...). Results
  * that no longer apply (another use, no attempt under way, one cancelled)
  * are ignored. A log probe's match: (PROBE_READY, true), taken while it
  * starts. */
@@ -235,6 +240,8 @@ bool worker_removed(const struct worker *w);
 /* Ready for its dependents to start (not while it restarts or waits for
  * its failure stop). */
 bool worker_is_ready(const struct worker *w);
+/* Some run of it got ready (a new one, from a reload or a scale, not yet). */
+bool worker_was_ready(const struct worker *w);
 /* It failed while running and its stop waits for its parts to be down. */
 bool worker_fail_pending(const struct worker *w);
 /* Fully down: no process, no hook, no open output, not stopping. */
@@ -263,6 +270,8 @@ bool worker_has_exit(const struct worker *w, int *status);
 enum outcome worker_outcome(const struct worker *w);
 int worker_stop_signal_sent(const struct worker *w);
 usec_t worker_stop_duration(const struct worker *w);
+/* Its hook records; without one (no hook configured), a read-only record
+ * of a hook that never ran (argv NULL, outcome none). */
 const struct hook_run *worker_pre_stop(const struct worker *w);
 const struct hook_run *worker_post_stop(const struct worker *w);
 unsigned worker_stream_epoch(const struct worker *w);

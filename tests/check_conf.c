@@ -225,6 +225,16 @@ static const struct {
           B "control-socket-relative.conf:2: supervisor: control_socket must be an absolute path or \"\"" },
         { "control-socket-long.conf", false,
           B "control-socket-long.conf:2: supervisor: control_socket path is longer than 107 bytes" },
+        { "http-listen-syntax.conf", false,
+          B "http-listen-syntax.conf:2: supervisor: invalid http_listen address \"9321\": expected HOST:PORT" },
+        { "http-listen-host.conf", false,
+          B "http-listen-host.conf:2: supervisor: invalid http_listen address \"metrics.example.com:9321\": "
+            "the host must be a numeric address or localhost" },
+        { "http-listen-port.conf", false,
+          B "http-listen-port.conf:2: supervisor: invalid http_listen address \"127.0.0.1:0\": bad port (1-65535)" },
+        { "http-listen-ipv6.conf", false,
+          B "http-listen-ipv6.conf:2: supervisor: invalid http_listen address \"[::1]9321\": expected HOST:PORT" },
+        { "http-listen-type.conf", false, B "http-listen-type.conf:2: supervisor: http_listen must be a string" },
         { "supervisor-name.conf", false,
           B "supervisor-name.conf:2: supervisor: invalid name \"my shop\" (1 to 64 of A-Z a-z 0-9 _ . -)" },
         { "string-type.conf", false, B "string-type.conf:2: supervisor: name must be a string" },
@@ -333,6 +343,96 @@ static const struct {
         { "part-of-cycle.conf", false, B "part-of-cycle.conf:3: dependency cycle: db -> web -> db" },
         { "part-of-oneshot.conf", false,
           B "part-of-oneshot.conf:8: worker \"web\": part_of \"migrate\" is a oneshot (only a simple worker can have parts)" },
+        /* env_file, stop_on_exit, exit_code_from, shutdown_delay */
+        { "env-file-type.conf", false, B "env-file-type.conf:5: worker \"web\": env_file must be a list of strings" },
+        { "env-file-relative.conf", false,
+          B "env-file-relative.conf:5: worker \"web\": env_file \"etc/web/local.env\" must be an absolute path "
+            "(after an optional \"-\")" },
+        { "env-file-dash-relative.conf", false,
+          B "env-file-dash-relative.conf:5: worker \"web\": env_file \"-local.env\" must be an absolute path "
+            "(after an optional \"-\")" },
+        { "stop-on-exit-type.conf", false,
+          B "stop-on-exit-type.conf:5: worker \"tests\": stop_on_exit must be true or false" },
+        { "exit-code-from-no-stop.conf", false,
+          B "exit-code-from-no-stop.conf:2: supervisor: exit_code_from \"tests\" names a worker without "
+            "stop_on_exit = true" },
+        { "exit-code-from-unknown.conf", false,
+          B "exit-code-from-unknown.conf:3: supervisor: unknown worker \"tsts\" in exit_code_from; "
+            "did you mean \"tests\"?" },
+        { "exit-code-from-nosuggest.conf", false,
+          B "exit-code-from-nosuggest.conf:1: supervisor: unknown worker \"main\" in exit_code_from" },
+        { "exit-code-from-name.conf", false,
+          B "exit-code-from-name.conf:2: supervisor: invalid name \"my tests\" (1 to 64 of A-Z a-z 0-9 _ . -)" },
+        /* the worker is in an include_dir file; the message at the setting */
+        { "exit-code-from-include.conf", false,
+          B "exit-code-from-include.conf:3: supervisor: exit_code_from \"tests\" names a worker without "
+            "stop_on_exit = true" },
+        { "shutdown-delay-timeout.conf", false,
+          B "shutdown-delay-timeout.conf:3: supervisor: shutdown_delay must be less than shutdown_timeout (10s)" },
+        { "shutdown-delay-default-timeout.conf", false,
+          B "shutdown-delay-default-timeout.conf:2: supervisor: shutdown_delay must be less than shutdown_timeout "
+            "(1min 30s)" },
+        { "shutdown-delay-negative.conf", false,
+          B "shutdown-delay-negative.conf:2: supervisor: shutdown_delay must not be negative" },
+        /* instances: the count, the names, %i, and what is checked once it is expanded */
+        { "instances-zero.conf", false, B "instances-zero.conf:4: worker \"web\": instances must be >= 1" },
+        { "instances-large.conf", false, B "instances-large.conf:4: worker \"web\": instances must be <= 1000" },
+        { "instances-type.conf", false, B "instances-type.conf:4: worker \"web\": instances must be an integer" },
+        { "instances-long-name.conf", false,
+          B "instances-long-name.conf:5: worker \"a234567890123456789012345678901234567890123456789012345678901\": "
+            "instance name \"a234567890123456789012345678901234567890123456789012345678901.100\" is longer than 64 "
+            "characters" },
+        { "instances-specifier.conf", false,
+          B "instances-specifier.conf:5: worker \"web\": command: invalid %-specifier \"%s\" in \"+%s\" "
+            "(%i is the instance number, %% a literal %)" },
+        { "instances-specifier-end.conf", false,
+          B "instances-specifier-end.conf:6: worker \"web\": env.DISCOUNT: invalid %-specifier \"%\" in \"50%\" "
+            "(%i is the instance number, %% a literal %)" },
+        { "instances-specifier-env-file.conf", false,
+          B "instances-specifier-env-file.conf:6: worker \"web\": env_file: invalid %-specifier \"%n\" in "
+            "\"/etc/web/%n.env\" (%i is the instance number, %% a literal %)" },
+        { "instances-specifier-stdout.conf", false,
+          B "instances-specifier-stdout.conf:6: worker \"web\": stdout: invalid %-specifier \"%I\" in "
+            "\"/tmp/web-%I.log\" (%i is the instance number, %% a literal %)" },
+        { "instances-specifier-probe.conf", false,
+          B "instances-specifier-probe.conf:6: worker \"web\": health: exec: invalid %-specifier \"%d\" in "
+            "\"--id=%d\" (%i is the instance number, %% a literal %)" },
+        { "instances-duplicate.conf", false,
+          B "instances-duplicate.conf:8: duplicate worker name \"web.2\" (first defined at "
+            "@DATA@/bad/instances-duplicate.conf:3 as instance 2 of \"web\")" },
+        { "instances-duplicate-later.conf", false,
+          B "instances-duplicate-later.conf:7: duplicate worker name \"web.2\" (instance 2 of \"web\"; first "
+            "defined at @DATA@/bad/instances-duplicate-later.conf:3)" },
+        { "instances-duplicate-group.conf", false,
+          B "instances-duplicate-group.conf:8: duplicate worker name \"web\" (first defined at "
+            "@DATA@/bad/instances-duplicate-group.conf:3)" },
+        { "instances-tcp.conf", false,
+          B "instances-tcp.conf:8: worker \"web\": ready: invalid tcp address \"127.0.0.1:65536\": "
+            "bad port (1-65535)" },
+        { "instances-http.conf", false,
+          B "instances-http.conf:6: worker \"web\": health: invalid http URL \"http://10.0.1.300/healthz\": "
+            "the host must be a numeric address or localhost" },
+        { "instances-unix.conf", false,
+          B "instances-unix.conf:7: worker \"web\": ready: unix path is longer than 107 bytes" },
+        { "instances-regex.conf", false,
+          B "instances-regex.conf:6: worker \"web\": ready: invalid log regular expression \"worker 1 (ready\": "
+            "Unmatched ( or \\(" },
+        { "instances-stdout-dir.conf", false,
+          B "instances-stdout-dir.conf:6: worker \"web\": directory of stderr \"/nonexistent-graced-dir-1/web.log\" "
+            "does not exist" },
+        { "instances-exit-code-from.conf", false,
+          B "instances-exit-code-from.conf:1: supervisor: exit_code_from \"tests\" names a worker with instances "
+            "(name one of them, such as \"tests.1\")" },
+        /* a template's problem of the plan: once, under its name */
+        { "instances-after-unknown.conf", false,
+          B "instances-after-unknown.conf:3: worker \"web\": unknown worker \"dbb\" in after; did you mean \"db\"?" },
+        { "instances-after-suggest.conf", false,
+          B "instances-after-suggest.conf:8: worker \"lb\": unknown worker \"backedn\" in after; "
+            "did you mean \"backend\"?" },
+        { "instances-part-of-oneshot.conf", false,
+          B "instances-part-of-oneshot.conf:9: worker \"web\": part_of \"seed\" is a oneshot "
+            "(only a simple worker can have parts)" },
+        { "instances-cycle.conf", false, B "instances-cycle.conf:3: dependency cycle: db -> web.1 -> db" },
 #undef B
 };
 
@@ -577,6 +677,49 @@ START_TEST(test_too_many_workers)
 }
 END_TEST
 
+/* Instances count toward the limit of workers: ten groups of 1000 are
+ * the most there may be, one worker more is too many. */
+START_TEST(test_too_many_instances)
+{
+        char *path = xasprintf("%s/instances.conf", tmpdir), *want;
+        FILE *f = fopen(path, "w");
+        struct conf *c;
+
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "workers = (\n");
+        for (int i = 0; i < 10; i++)
+                fprintf(f, "  { name = \"g%d\"; instances = %d; command = [\"/bin/true\", \"%%i\"]; }%s\n", i,
+                        CONF_MAX_INSTANCES, i < 9 ? "," : "");
+        fprintf(f, ");\n");
+        ck_assert_int_eq(fclose(f), 0);
+        c = load_ok(path, false);
+        ck_assert_uint_eq(c->n_workers, CONF_MAX_WORKERS);
+        ck_assert_uint_eq(c->n_templates, 10);
+        ck_assert_str_eq(c->workers[CONF_MAX_WORKERS - 1].name, "g9.1000");
+        ck_assert_str_eq(c->workers[CONF_MAX_WORKERS - 1].argv[1], "1000");
+        conf_free(c);
+        free(path);
+        path = write_tmp("instances2.conf", 0644,
+                         "workers = (\n"
+                         "  { name = \"plain\"; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g0\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g1\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g2\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g3\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g4\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g5\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g6\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g7\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g8\"; instances = 1000; command = [\"/bin/true\"]; },\n"
+                         "  { name = \"g9\"; instances = 1000; command = [\"/bin/true\"]; }\n"
+                         ");\n");
+        want = xasprintf("%s:12: more than %d workers\n", path, CONF_MAX_WORKERS);
+        expect_diags(path, false, want);
+        free(want);
+        free(path);
+}
+END_TEST
+
 /* ---- good configurations --------------------------------------------------- */
 
 START_TEST(test_defaults)
@@ -594,9 +737,12 @@ START_TEST(test_defaults)
         ck_assert_uint_eq(c->log_buffer, 1000);
         ck_assert_ptr_null(c->report_file);
         ck_assert_ptr_null(c->control_socket);
+        ck_assert_ptr_null(c->http_listen);
         ck_assert_ptr_null(c->include_dir);
         ck_assert_uint_eq(c->n_cleanup, 0);
         ck_assert_uint_eq(c->n_workers, 0);
+        ck_assert_uint_eq(c->shutdown_delay, 0);
+        ck_assert_ptr_null(c->exit_code_from);
         conf_free(c);
         free(path);
 
@@ -729,6 +875,129 @@ START_TEST(test_full)
         ck_assert_ptr_null(conf_find_worker(c, "nope"));
         ck_assert_ptr_null(conf_find_worker(c, NULL));
         conf_free(c);
+        free(path);
+}
+END_TEST
+
+START_TEST(test_ops_settings)
+{
+        char *path = data_path("good/ops.conf");
+        struct conf *c = load_ok(path, false);
+        const struct conf_worker *db, *tests;
+        struct conf_worker a, b;
+
+        ck_assert_uint_eq(c->shutdown_timeout, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->shutdown_delay, 5 * USEC_PER_SEC);
+        ck_assert_str_eq(c->exit_code_from, "tests");
+        db = conf_find_worker(c, "db");
+        tests = conf_find_worker(c, "tests");
+        ck_assert_uint_eq(strv_length(db->env_file), 2);
+        ck_assert_str_eq(db->env_file[0], "/etc/default/db");
+        ck_assert_str_eq(db->env_file[1], "-/etc/db/local.env"); /* as written */
+        ck_assert(!db->stop_on_exit);
+        ck_assert_ptr_null(tests->env_file); /* [] is none */
+        ck_assert(tests->stop_on_exit);
+
+        /* copied deeply; another env_file is another process, stop_on_exit is not */
+        conf_worker_copy(&a, db);
+        ck_assert(a.env_file != db->env_file && a.env_file[1] != db->env_file[1]);
+        ck_assert_str_eq(a.env_file[1], "-/etc/db/local.env");
+        ck_assert(conf_worker_same_process(&a, db));
+        a.stop_on_exit = true;
+        ck_assert(conf_worker_same_process(&a, db));
+        conf_worker_copy(&b, &a);
+        b.env_file[1][1] = 'X';
+        ck_assert(!conf_worker_same_process(&a, &b));
+        strv_free(b.env_file);
+        b.env_file = NULL;
+        ck_assert(!conf_worker_same_process(&a, &b));
+        conf_worker_done(&b);
+        conf_worker_done(&a);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
+START_TEST(test_env_file_limit)
+{
+        char *list = xstrdup("\"/e0\""), *path, *want, *t;
+
+        for (int i = 1; i <= CONF_MAX_ENV_FILES; i++) {
+                t = xasprintf("%s, \"/e%d\"", list, i);
+                free(list);
+                list = t;
+        }
+        path = write_tmp("envs.conf", 0644, "workers = (\n  { name = \"w\"; command = [\"/bin/true\"];\n    env_file = [%s]; }\n);\n",
+                         list);
+        want = xasprintf("%s:3: worker \"w\": env_file has more than %d elements\n", path, CONF_MAX_ENV_FILES);
+        expect_diags(path, false, want);
+        free(want);
+        free(path);
+        free(list);
+}
+END_TEST
+
+/* exit_code_from may name a worker of an include_dir file. */
+START_TEST(test_exit_code_from_include)
+{
+        char *sub = xasprintf("%s/d", tmpdir), *inc, *path;
+        struct conf *c;
+
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        inc = write_tmp("d/10-tests.conf", 0644,
+                        "workers = ( { name = \"tests\"; command = [\"/bin/true\"]; stop_on_exit = true; } );\n");
+        path = write_tmp("main.conf", 0644, "supervisor = { include_dir = \"d\"; exit_code_from = \"tests\"; };\n");
+        c = load_ok(path, false);
+        ck_assert_str_eq(c->exit_code_from, "tests");
+        ck_assert(c->workers[0].stop_on_exit);
+        conf_free(c);
+        free(path);
+        free(inc);
+        free(sub);
+}
+END_TEST
+
+/* --check reads every worker's env files (conf_load_opts.env_files) and
+ * reports each problem at its file and line, after the configuration's own
+ * problems; graced's start and reload (no env_files) do not read them. */
+START_TEST(test_env_files_checked)
+{
+        char *good = write_tmp("good.env", 0644, "A=1\n"), *bad_env = write_tmp("bad.env", 0644, "A=1\n\nB C=2\n");
+        char *quote = write_tmp("quote.env", 0644, "X='open\n"), *missing = xasprintf("%s/missing.env", tmpdir);
+        char *path = write_tmp("main.conf", 0644,
+                               "workers = (\n"
+                               "  { name = \"a\"; command = [\"/bin/true\"];\n"
+                               "    env_file = [\"%s\", \"-%s/optional.env\", \"%s\", \"%s\"]; },\n"
+                               "  { name = \"b\"; command = [\"/bin/true\"]; env_file = [\"%s\", \"%s\"]; },\n"
+                               "  { name = \"c\"; command = [\"/bin/true\"]; stop_timeout = -1; }\n"
+                               ");\n",
+                               good, tmpdir, bad_env, missing, bad_env, quote);
+        struct conf_load_opts opts = { .env_files = true };
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+        char *got, *want;
+
+        ck_assert_int_eq(plan_load(path, &opts, &c, NULL, &d), -EINVAL);
+        got = joined(&d);
+        want = xasprintf("%s:5: worker \"c\": stop_timeout must not be negative\n"
+                         "%s:3: invalid variable name \"B C\" (letters, digits and _, not beginning with a digit)\n"
+                         "%s: No such file or directory\n"
+                         "%s:1: unterminated single quote\n",
+                         path, bad_env, missing, quote);
+        ck_assert_msg(strcmp(got, want) == 0, "--- got:\n%s--- expected:\n%s", got, want);
+        free(got);
+        free(want);
+        conf_diags_clear(&d);
+
+        /* not read when graced starts or reloads: only the configuration's own problem */
+        opts.env_files = false;
+        ck_assert_int_eq(plan_load(path, &opts, &c, NULL, &d), -EINVAL);
+        ck_assert_uint_eq(d.n, 1);
+        conf_diags_clear(&d);
+        free(good);
+        free(bad_env);
+        free(quote);
+        free(missing);
         free(path);
 }
 END_TEST
@@ -872,6 +1141,27 @@ START_TEST(test_include_lexical)
 }
 END_TEST
 
+/* http_listen: numeric addresses and localhost, "" for off. */
+START_TEST(test_http_listen)
+{
+        static const char *const ok[] = { "127.0.0.1:9321", "localhost:9321", "LOCALHOST:80", "0.0.0.0:65535",
+                                          "[::1]:9321", "[::]:9321", "" };
+        char *path = data_path("good/http-listen.conf");
+        struct conf *c = load_ok(path, false);
+
+        ck_assert_str_eq(c->http_listen, "[::1]:9321");
+        conf_free(c);
+        free(path);
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                path = write_tmp("http.conf", 0644, "supervisor = { http_listen = \"%s\"; };\n", ok[i]);
+                c = load_ok(path, false);
+                ck_assert_str_eq(c->http_listen, ok[i]);
+                conf_free(c);
+                free(path);
+        }
+}
+END_TEST
+
 START_TEST(test_example_graced_conf)
 {
         char *path = xasprintf("%s/graced.conf", conf_dir());
@@ -885,7 +1175,8 @@ START_TEST(test_example_graced_conf)
                 "pre_stop_timeout", "post_stop",    "post_stop_timeout", "restart",   "restart_delay",
                 "restart_delay_max", "start_limit_burst", "start_limit_interval", "critical", "stdout",
                 "stderr",       "timeout",          "shielded",        "health",      "part_of",
-                "interval",     "failures",         "log_buffer",
+                "interval",     "failures",         "env_file",        "stop_on_exit", "shutdown_delay",
+                "exit_code_from", "http_listen", "instances", "log_buffer",
         };
         char buf[65536];
         FILE *f;
@@ -931,6 +1222,144 @@ START_TEST(test_example_dev_conf)
                 ck_assert_msg(w->argv[0][0] == '/', "%s: command[0] should be absolute", w->name);
         }
         ck_assert(oneshot && hooks && deps);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
+/* ---- instances ------------------------------------------------------------------ */
+
+static void assert_strv(char *const *v, const char *const *want, size_t n)
+{
+        ck_assert_uint_eq(strv_length(v), n);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_str_eq(v[i], want[i]);
+}
+
+/* Each instance is a worker of its own, in the template's place; %i and %%
+ * are expanded in what takes them and nowhere else; a plain worker keeps
+ * every % as written. */
+START_TEST(test_instances)
+{
+        static const char *const names[] = { "db", "web.1", "web.2", "web.3", "lb", "one.1", "probe.1", "probe.2" };
+        char *path = data_path("good/instances.conf");
+        struct conf *c = load_ok(path, false);
+        const struct conf_worker *web2 = conf_find_worker(c, "web.2"), *t = conf_find_template(c, "web");
+        const struct conf_worker *db = conf_find_worker(c, "db"), *lb = conf_find_worker(c, "lb");
+
+        ck_assert_uint_eq(c->n_workers, ELEMENTSOF(names));
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                ck_assert_str_eq(c->workers[i].name, names[i]);
+        ck_assert_ptr_null(conf_find_worker(c, "web"));
+        ck_assert_ptr_null(conf_find_template(c, "db"));
+        /* the templates, as written */
+        ck_assert_uint_eq(c->n_templates, 3);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_uint_eq(t->instances, 3);
+        ck_assert_ptr_null(t->instance_of);
+        ck_assert_str_eq(t->argv[2], "80%i");
+        ck_assert_str_eq(t->ready_probe.target, "127.0.0.1:80%i");
+        ck_assert_uint_eq(conf_find_template(c, "one")->instances, 1);
+        /* an instance */
+        ck_assert_str_eq(web2->instance_of, "web");
+        ck_assert_uint_eq(web2->instance, 2);
+        ck_assert_uint_eq(web2->instances, 0);
+        ck_assert_int_eq(web2->line, t->line);
+        assert_strv(web2->argv, (const char *const[]){ "/usr/bin/web", "--port", "802", "--load=100%", "%i" }, 5);
+        assert_strv(web2->env, (const char *const[]){ "PORT=802", "NAME=web-2" }, 2);
+        assert_strv(web2->env_file, (const char *const[]){ "-/etc/web/2.env", "-/etc/web/common.env" }, 2);
+        ck_assert_str_eq(web2->out_path[STREAM_STDOUT], "/tmp/web.2.out");
+        ck_assert_str_eq(web2->out_path[STREAM_STDERR], "/tmp/web.2.err");
+        ck_assert_str_eq(web2->ready_probe.target, "127.0.0.1:802");
+        assert_strv(web2->health.argv, (const char *const[]){ "/usr/bin/web-check", "--instance", "2" }, 3);
+        ck_assert_uint_eq(web2->health.failures, 2);
+        /* not expanded: the hooks, cwd, after */
+        assert_strv(web2->pre_stop, (const char *const[]){ "/usr/bin/web", "--drain", "%i" }, 3);
+        ck_assert_str_eq(web2->cwd, "/tmp");
+        assert_strv(web2->after, (const char *const[]){ "db" }, 1);
+        ck_assert_str_eq(conf_find_worker(c, "web.3")->argv[2], "803");
+        ck_assert_str_eq(conf_find_worker(c, "one.1")->ready_probe.target, "worker 1 ready");
+        ck_assert_str_eq(conf_find_worker(c, "probe.2")->ready_probe.target, "/run/probe/2.sock");
+        ck_assert_str_eq(conf_find_worker(c, "probe.2")->health.target, "http://127.0.0.1:902/healthz");
+        /* a plain worker: % as written, NAME as written */
+        ck_assert_ptr_null(db->instance_of);
+        ck_assert_uint_eq(db->instance, 0);
+        assert_strv(db->argv, (const char *const[]){ "/usr/bin/db", "100%%", "%x", "%i" }, 4);
+        assert_strv(db->env, (const char *const[]){ "LOAD=50%" }, 1);
+        /* the group's name stands for every instance (plan.c) */
+        assert_strv(lb->after, (const char *const[]){ "web" }, 1);
+        assert_strv(lb->part_of, (const char *const[]){ "web" }, 1);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
+struct problems {
+        char *all; /* "KEY|MSG\n"... */
+};
+
+static void collect_problem(void *data, const char *key, const char *msg)
+{
+        struct problems *p = data;
+
+        ck_assert(str_appendf(&p->all, "%s|%s\n", key, msg));
+}
+
+/* conf_worker_instance() (gracectl scale): what only an expanded value
+ * shows is checked, each problem named by its setting. */
+START_TEST(test_instance_api)
+{
+        char *path = data_path("good/instances.conf");
+        struct conf *c = load_ok(path, false);
+        struct conf_worker t, w;
+        struct problems p = { 0 };
+
+        /* instance 7 of web: fine, and deep */
+        ck_assert_int_eq(conf_worker_instance(conf_find_template(c, "web"), 7, &w, collect_problem, &p), 0);
+        ck_assert_ptr_null(p.all);
+        ck_assert_str_eq(w.name, "web.7");
+        ck_assert_str_eq(w.instance_of, "web");
+        ck_assert_uint_eq(w.instance, 7);
+        ck_assert_str_eq(w.argv[2], "807");
+        ck_assert_str_eq(w.ready_probe.target, "127.0.0.1:807");
+        ck_assert(w.argv != conf_find_worker(c, "web.1")->argv);
+        conf_worker_done(&w);
+
+        /* a port out of range, a directory that does not exist: both said */
+        conf_worker_copy(&t, conf_find_template(c, "web"));
+        free(t.ready_probe.target);
+        t.ready_probe.target = xstrdup("127.0.0.1:6553%i");
+        free(t.out_path[STREAM_STDERR]);
+        t.out_path[STREAM_STDERR] = xstrdup("/nonexistent-graced-dir/%i.err");
+        ck_assert_int_eq(conf_worker_instance(&t, 5, &w, collect_problem, &p), -EINVAL);
+        conf_worker_done(&w);
+        ck_assert_str_eq(p.all, "stderr|directory of stderr \"/nonexistent-graced-dir/5.err\" does not exist\n");
+        free(p.all);
+        p.all = NULL;
+        ck_assert_int_eq(conf_worker_instance(&t, 6, &w, collect_problem, &p), -EINVAL);
+        ck_assert_str_eq(w.name, "web.6"); /* set all the same */
+        conf_worker_done(&w);
+        ck_assert_str_eq(p.all, "stderr|directory of stderr \"/nonexistent-graced-dir/6.err\" does not exist\n"
+                                "ready.tcp|ready: invalid tcp address \"127.0.0.1:65536\": bad port (1-65535)\n");
+        free(p.all);
+        p.all = NULL;
+        conf_worker_done(&t);
+
+        /* a name too long for the number */
+        conf_worker_copy(&t, conf_find_template(c, "probe"));
+        free(t.name);
+        t.name = xstrdup("a234567890123456789012345678901234567890123456789012345678901");
+        ck_assert_int_eq(conf_worker_instance(&t, 99, &w, collect_problem, &p), 0);
+        conf_worker_done(&w);
+        ck_assert_int_eq(conf_worker_instance(&t, 100, &w, collect_problem, &p), -EINVAL);
+        conf_worker_done(&w);
+        ck_assert_str_eq(p.all, "instances|instance name "
+                                "\"a234567890123456789012345678901234567890123456789012345678901.100\" "
+                                "is longer than 64 characters\n"
+                                "health.http|health: invalid http URL \"http://127.0.0.1:90100/healthz\": "
+                                "bad port (1-65535)\n");
+        free(p.all);
+        conf_worker_done(&t);
         conf_free(c);
         free(path);
 }
@@ -1342,10 +1771,16 @@ static Suite *conf_suite(void)
         tcase_add_test(tmp, test_include_special_files);
         tcase_add_test(tmp, test_limits);
         tcase_add_test(tmp, test_too_many_workers);
+        tcase_add_test(tmp, test_too_many_instances);
+        tcase_add_test(tmp, test_exit_code_from_include);
+        tcase_add_test(tmp, test_env_file_limit);
+        tcase_add_test(tmp, test_env_files_checked);
+        tcase_add_test(tmp, test_http_listen);
         suite_add_tcase(s, tmp);
 
         tcase_add_test(good, test_defaults);
         tcase_add_test(good, test_full);
+        tcase_add_test(good, test_ops_settings);
         tcase_add_test(good, test_probes);
         tcase_add_test(good, test_user_group);
         tcase_add_test(good, test_restart_delay_alone);
@@ -1354,6 +1789,8 @@ static Suite *conf_suite(void)
         tcase_add_test(good, test_example_graced_conf);
         tcase_add_test(good, test_example_dev_conf);
         tcase_add_test(good, test_include_good);
+        tcase_add_test(good, test_instances);
+        tcase_add_test(good, test_instance_api);
         suite_add_tcase(s, good);
 
         tcase_add_test(api, test_diag_format);

@@ -42,7 +42,8 @@ START_TEST(test_docs_stand_alone)
         static const char *const docs[] = {
                 "README.md",          "daemon/graced.8.in", "daemon/gracectl.1.in", "conf/graced.conf.5.in",
                 "conf/graced.conf",   "conf/dev.conf",      "units/graced.service.in",
-                "units/graced@.service.in",
+                "units/graced@.service.in", "conf/examples/ci.conf", "conf/examples/pod.conf",
+                "conf/examples/kubernetes.yaml",
         };
         static const char *const outside[] = { "SPEC.md", "STYLE.md", "../shared", "SPEC \"", "SPEC's" };
 
@@ -106,10 +107,27 @@ END_TEST
 START_TEST(test_gracectl_options_documented) { check_options(h_gracectl(), "daemon/gracectl.1.in"); }
 END_TEST
 
-/* Every command of `gracectl --help` has its own entry in gracectl(1). */
+/* The words of the completion's list of commands, space-separated with a
+ * space at each end (" status start ... "). */
+static char *completion_commands(void)
+{
+        char *text = read_src("contrib/bash-completion/gracectl"), *p, *e, *out;
+
+        p = strstr(text, "local commands='");
+        ck_assert_msg(p, "contrib/bash-completion/gracectl has no list of commands");
+        p += strlen("local commands='");
+        e = strchr(p, '\'');
+        ck_assert_ptr_nonnull(e);
+        ck_assert_int_gt(asprintf(&out, " %.*s ", (int)(e - p), p), 0);
+        free(text);
+        return out;
+}
+
+/* Every command of `gracectl --help` has its own entry in gracectl(1) and
+ * is completed by the bash completion. */
 START_TEST(test_gracectl_commands_documented)
 {
-        char *help = NULL, *man = read_src("daemon/gracectl.1.in"), *save = NULL;
+        char *help = NULL, *man = read_src("daemon/gracectl.1.in"), *save = NULL, *comp = completion_commands();
         int st = h_run((const char *const[]){ h_gracectl(), "--help", NULL }, NULL, 10000, &help);
         bool in_commands = false;
         size_t found = 0;
@@ -131,11 +149,14 @@ START_TEST(test_gracectl_commands_documented)
                 snprintf(entry_bi, sizeof entry_bi, ".TP\n.BI %s ", cmd);
                 ck_assert_msg(strstr(man, entry) || strstr(man, entry_bi), "gracectl --help lists %s, gracectl.1 has no entry for it",
                               cmd);
+                snprintf(entry, sizeof entry, " %s ", cmd);
+                ck_assert_msg(strstr(comp, entry), "gracectl --help lists %s, the bash completion does not", cmd);
                 found++;
         }
         ck_assert_uint_ge(found, 6);
         free(help);
         free(man);
+        free(comp);
 }
 END_TEST
 

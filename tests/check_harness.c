@@ -10,12 +10,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -543,6 +546,100 @@ START_TEST(test_tw_wait_file)
         free(h_write_file(tmp, "gate", "open\n"));
         ck_assert(h_wait_file(P("through"), T));
         ck_assert_int_eq(h_exit_code(h_wait_child(pid, T)), 0);
+}
+END_TEST
+
+/* connect() to 127.0.0.1:port (port > 0) or the unix socket path: 0 or
+ * -errno; with request, sends it and returns the answer's first line in
+ * *answer (malloc'd). */
+static int connect_to(int port, const char *path, const char *request, char **answer)
+{
+        struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_un un = { .sun_family = AF_UNIX };
+        int fd = socket(path ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r = 0;
+
+        ck_assert_int_ge(fd, 0);
+        if (path)
+                snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+        if (path ? connect(fd, (struct sockaddr *)&un, sizeof(un)) : connect(fd, (struct sockaddr *)&in, sizeof(in)))
+                r = -errno;
+        if (r == 0 && request) {
+                char buf[512];
+                size_t used = 0;
+                ssize_t n;
+
+                ck_assert_int_eq(send(fd, request, strlen(request), MSG_NOSIGNAL), (ssize_t)strlen(request));
+                while (used < sizeof(buf) - 1 && (n = read(fd, buf + used, sizeof(buf) - 1 - used)) > 0)
+                        used += (size_t)n; /* up to its close */
+                buf[used] = '\0';
+                *answer = strndup(buf, strcspn(buf, "\r\n"));
+        }
+        close(fd);
+        return r;
+}
+
+/* --listen-tcp: the stamp's times come before the bind, the port is the
+ * one listened on (0: any); --http-status-file answers with the file's
+ * status, 503 without it; --listen-unix, --listen-close. */
+START_TEST(test_tw_listen)
+{
+        long long t0 = h_now_ns(), mono;
+        pid_t pid = spawn_tw(ARGV("--listen-tcp", "0", P("tcp"), "--http-status-file", P("status"), "--wait-file",
+                                  P("gate"), "--listen-close", "--listen-unix", P("sock"), P("unix"), "--block"),
+                             NULL, NULL),
+              spid;
+        char *text, *answer = NULL;
+        int port = 0;
+
+        ck_assert(h_wait_file(P("tcp"), T));
+        ck_assert(h_read_stamp(P("tcp"), &spid, &mono, NULL));
+        ck_assert_int_eq(spid, pid);
+        ck_assert_int_ge(mono, t0);
+        text = h_read_file(P("tcp"));
+        ck_assert_int_eq(sscanf(text, "%*d %*d %*d %d", &port), 1);
+        free(text);
+        ck_assert_int_gt(port, 0);
+        ck_assert_int_eq(connect_to(port, NULL, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &answer), 0);
+        ck_assert_str_eq(answer, "HTTP/1.1 503 Test");
+        free(answer);
+        free(h_write_file(tmp, "status", "204\n"));
+        ck_assert_int_eq(connect_to(port, NULL, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &answer), 0);
+        ck_assert_str_eq(answer, "HTTP/1.1 204 Test");
+        free(answer);
+        /* closed, then a unix socket */
+        free(h_write_file(tmp, "gate", "open\n"));
+        ck_assert(h_wait_file(P("unix"), T));
+        ck_assert_int_eq(connect_to(port, NULL, NULL, NULL), -ECONNREFUSED);
+        ck_assert_int_eq(connect_to(0, P("sock"), NULL, NULL), 0);
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+        ck_assert_int_eq(h_exit_code(h_wait_child(pid, T)), 128 + SIGTERM);
+        /* a port out of range is bad usage */
+        ck_assert_int_eq(h_exit_code(run_tw(ARGV("--listen-tcp", "70000", P("x")), NULL)), 2);
+        ck_assert_int_eq(access(P("x"), F_OK), -1);
+}
+END_TEST
+
+/* --signal-stamp: the arrival of a delayed signal, before the delay;
+ * --say. */
+START_TEST(test_tw_signal_stamp_say)
+{
+        pid_t pid = spawn_tw(ARGV("--signal-stamp", P("sig"), "--on-signal-delay", "TERM", "200", "0", "--say",
+                                  "hello there", "--stamp", P("ready"), "--block"),
+                             NULL, P("out"));
+        long long t0, t1;
+
+        ck_assert(h_wait_file(P("ready"), T));
+        assert_file_eq(P("out"), "hello there\n");
+        ck_assert_int_eq(access(P("sig"), F_OK), -1);
+        t0 = h_now_ns();
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+        ck_assert(h_wait_file(P("sig"), T));
+        ck_assert_int_eq(h_exit_code(h_wait_child(pid, T)), 0);
+        t1 = h_now_ns();
+        ck_assert_int_eq(h_read_stamp_pid(P("sig")), pid);
+        ck_assert_int_ge(h_read_stamp_mono_ns(P("sig")), t0);
+        ck_assert_int_le(h_read_stamp_mono_ns(P("sig")) + 190LL * 1000000LL, t1); /* before the delay */
 }
 END_TEST
 
@@ -1108,6 +1205,8 @@ static Suite *suite(void)
         tcase_add_test(tc, test_tw_on_signal);
         tcase_add_test(tc, test_tw_on_signal_delay);
         tcase_add_test(tc, test_tw_wait_file);
+        tcase_add_test(tc, test_tw_listen);
+        tcase_add_test(tc, test_tw_signal_stamp_say);
         tcase_add_test(tc, test_tw_ignore);
         tcase_add_test(tc, test_tw_fork_grandchild);
         tcase_add_test(tc, test_tw_grandchild_holds_output);

@@ -1,6 +1,7 @@
 /* check_plan.c - unit tests of the dependency graph (plan.c). */
 #include <check.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,6 +447,132 @@ START_TEST(test_worst_case_cleanup)
 }
 END_TEST
 
+/* shutdown_delay: the drain comes first and counts in the worst case. */
+START_TEST(test_worst_case_delay)
+{
+        static const char *const names[] = { "db", "web" };
+        static const char *const afters[] = { NULL, "db" };
+        struct conf *c = mk(2, names, afters);
+        struct plan *p = build_ok(c);
+        bool warned;
+        char *out;
+
+        c->workers[0].stop_timeout = 5 * SEC;
+        c->workers[1].stop_timeout = 3 * SEC;
+        c->shutdown_delay = 2500 * USEC_PER_MSEC;
+        ck_assert_uint_eq(plan_worst_case(c, p), 10500 * USEC_PER_MSEC);
+        c->shutdown_timeout = 10 * SEC;
+        out = print(c, p, &warned);
+        ck_assert(warned);
+        ck_assert_str_eq(out, "start order:\n"
+                              "  1. db\n"
+                              "  2. web\n"
+                              "stop order:\n"
+                              "  1. web\n"
+                              "  2. db\n"
+                              "shutdown delay: 2.5s\n"
+                              "worst case: 10.5s\n"
+                              "warning: worst case 10.5s exceeds shutdown_timeout 10s\n");
+        free(out);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
+/* The worst case rounded up to whole seconds, plus 5. */
+START_TEST(test_suggested_grace)
+{
+        ck_assert_uint_eq(plan_suggested_grace(0), 5 * SEC);
+        ck_assert_uint_eq(plan_suggested_grace(1), 6 * SEC);
+        ck_assert_uint_eq(plan_suggested_grace(18 * SEC), 23 * SEC);
+        ck_assert_uint_eq(plan_suggested_grace(18 * SEC + 1), 24 * SEC);
+        ck_assert_uint_eq(plan_suggested_grace(13500 * USEC_PER_MSEC), 19 * SEC);
+}
+END_TEST
+
+/* --print-plan --format=json, parsed. */
+static struct json_object *print_json(const struct conf *c, const struct plan *p, bool *warned)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        struct json_object *o;
+
+        ck_assert_ptr_nonnull(f);
+        *warned = plan_print_json(f, c, p);
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_msg(len > 0 && buf[len - 1] == '\n', "one document and a newline");
+        o = json_tokener_parse(buf);
+        ck_assert_msg(o && json_object_is_type(o, json_type_object), "not a JSON object: %s", buf);
+        free(buf);
+        return o;
+}
+
+/* o[key] as compact JSON text, e.g. [["db","metrics"],["web"]]. */
+static const char *jtext(struct json_object *o, const char *key)
+{
+        struct json_object *v;
+
+        ck_assert_msg(json_object_object_get_ex(o, key, &v), "no \"%s\"", key);
+        return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+START_TEST(test_print_json)
+{
+        const char *data = getenv("GRACED_TEST_DATA");
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+        struct json_object *o;
+        struct plan *p;
+        char *path;
+        bool warned;
+
+        ck_assert_msg(data && data[0] == '/', "GRACED_TEST_DATA must be set to an absolute path");
+        path = xasprintf("%s/plan/shop.conf", data);
+        ck_assert_int_eq(conf_load(path, NULL, &c, &d), 0);
+        p = build_ok(c);
+        o = print_json(c, p, &warned);
+        ck_assert(warned);
+        ck_assert_int_eq(json_object_object_length(o), 7); /* exactly these keys */
+        ck_assert_str_eq(jtext(o, "start"), "[[\"db\",\"metrics\"],[\"cache\",\"queue\"],[\"web\"]]");
+        ck_assert_str_eq(jtext(o, "stop"), "[[\"web\",\"metrics\"],[\"cache\",\"queue\"],[\"db\"]]");
+        ck_assert_str_eq(jtext(o, "cleanup"), "[\"flush-queue\",\"rm-pid\"]");
+        ck_assert_str_eq(jtext(o, "worst_case_s"), "18");
+        ck_assert_str_eq(jtext(o, "shutdown_timeout_s"), "10");
+        ck_assert_str_eq(jtext(o, "suggested_termination_grace_period_s"), "23");
+        ck_assert_str_eq(jtext(o, "warning"), "\"worst case 18s exceeds shutdown_timeout 10s\"");
+        json_object_put(o);
+
+        /* the drain counts; a fraction of a second; no warning: null */
+        c->shutdown_delay = 2500 * USEC_PER_MSEC;
+        c->shutdown_timeout = 30 * SEC;
+        o = print_json(c, p, &warned);
+        ck_assert(!warned);
+        ck_assert_str_eq(jtext(o, "worst_case_s"), "20.5");
+        ck_assert_double_eq(json_object_get_double(json_object_object_get(o, "worst_case_s")), 20.5);
+        ck_assert_str_eq(jtext(o, "shutdown_timeout_s"), "30");
+        ck_assert_str_eq(jtext(o, "suggested_termination_grace_period_s"), "26");
+        ck_assert_str_eq(jtext(o, "warning"), "null");
+        json_object_put(o);
+        plan_free(p);
+        conf_free(c);
+        free(path);
+
+        /* no workers */
+        c = mk(0, NULL, NULL);
+        p = build_ok(c);
+        o = print_json(c, p, &warned);
+        ck_assert_str_eq(jtext(o, "start"), "[]");
+        ck_assert_str_eq(jtext(o, "stop"), "[]");
+        ck_assert_str_eq(jtext(o, "cleanup"), "[]");
+        ck_assert_str_eq(jtext(o, "worst_case_s"), "0");
+        ck_assert_str_eq(jtext(o, "suggested_termination_grace_period_s"), "5");
+        json_object_put(o);
+        plan_free(p);
+        conf_free(c);
+}
+END_TEST
+
 START_TEST(test_print_loaded_config)
 {
         const char *data = getenv("GRACED_TEST_DATA");
@@ -537,6 +664,90 @@ START_TEST(test_print_probes)
         plan_free(p);
         conf_free(c);
         free(path);
+}
+END_TEST
+
+/* A group's name in `after` and `part_of` stands for every instance: the
+ * dependent starts after all of them and stops before any; each instance
+ * orders against the template's `after` on its own. --print-plan (text and
+ * JSON) names the instances. */
+START_TEST(test_instances)
+{
+        static const char head[] = "start order:\n"
+                                   "  1. db, one.1, probe.1, probe.2\n"
+                                   "  2. web.1, web.2, web.3\n"
+                                   "  3. lb\n"
+                                   "stop order:\n"
+                                   "  1. lb, one.1, probe.1, probe.2\n"
+                                   "  2. web.1, web.2, web.3\n"
+                                   "  3. db\n"
+                                   "workers:\n"
+                                   "  web.1:\n"
+                                   "    ready: tcp 127.0.0.1:801 every 250ms, timeout 1s\n";
+        char *path = data_file("good/instances.conf"), *out;
+        struct conf_diags d = { 0 };
+        struct conf *c = NULL;
+        struct plan *p = NULL;
+        struct json_object *o;
+        bool warned;
+
+        /* 0 db, 1-3 web.1-3, 4 lb, 5 one.1, 6-7 probe.1-2 */
+        ck_assert_int_eq(plan_load(path, NULL, &c, &p, &d), 0);
+        ck_assert_uint_eq(p->n_deps[4], 3);
+        for (size_t k = 0; k < 3; k++) {
+                ck_assert_uint_eq(p->deps[4][k], 1 + k);
+                ck_assert_uint_eq(p->n_deps[1 + k], 1);
+                ck_assert_uint_eq(p->deps[1 + k][0], 0);
+                ck_assert_uint_eq(p->n_rdeps[1 + k], 1);
+                ck_assert_uint_eq(p->rdeps[1 + k][0], 4);
+                ck_assert_uint_eq(p->start_stage[1 + k], 1);
+                ck_assert_uint_eq(p->stop_stage[1 + k], 1);
+        }
+        ck_assert_uint_eq(p->n_rdeps[0], 3);
+        ck_assert_uint_eq(p->start_stage[4], 2);
+        ck_assert_uint_eq(p->stop_stage[4], 0);
+        ck_assert_uint_eq(p->stop_stage[0], 2);
+        out = print(c, p, &warned);
+        ck_assert_msg(strncmp(out, head, strlen(head)) == 0, "%s", out);
+        ck_assert_ptr_nonnull(strstr(out, "  lb:\n    part of: web\n"));
+        /* web.1-3: 10s + pre_stop 10s, after lb (10s), before db (10s) */
+        ck_assert_ptr_nonnull(strstr(out, "worst case: 40s\n"));
+        free(out);
+        o = print_json(c, p, &warned);
+        ck_assert_str_eq(jtext(o, "start"),
+                         "[[\"db\",\"one.1\",\"probe.1\",\"probe.2\"],[\"web.1\",\"web.2\",\"web.3\"],[\"lb\"]]");
+        ck_assert_str_eq(jtext(o, "stop"),
+                         "[[\"lb\",\"one.1\",\"probe.1\",\"probe.2\"],[\"web.1\",\"web.2\",\"web.3\"],[\"db\"]]");
+        json_object_put(o);
+        plan_free(p);
+        conf_free(c);
+        free(path);
+}
+END_TEST
+
+/* plan_build() on its own (the supervisor's merged plans): a group is the
+ * workers whose instance_of names it, and it wins over a worker of that
+ * name (one removed by a reload and still stopping); an instance without
+ * instance_of is only itself. */
+START_TEST(test_group_names)
+{
+        static const char *const names[] = { "web", "web.1", "web.2", "web.3", "lb" };
+        static const char *const afters[] = { NULL, NULL, NULL, NULL, "web" };
+        struct conf *c = mk(5, names, afters);
+        struct plan *p;
+
+        c->workers[1].instance_of = xstrdup("web");
+        c->workers[1].instance = 1;
+        c->workers[3].instance_of = xstrdup("web");
+        c->workers[3].instance = 3;
+        p = build_ok(c);
+        ck_assert_uint_eq(p->n_deps[4], 2);
+        ck_assert_uint_eq(p->deps[4][0], 1);
+        ck_assert_uint_eq(p->deps[4][1], 3);
+        ck_assert_uint_eq(p->n_rdeps[0], 0);
+        ck_assert_uint_eq(p->n_rdeps[2], 0);
+        plan_free(p);
+        conf_free(c);
 }
 END_TEST
 
@@ -688,12 +899,17 @@ static Suite *plan_suite(void)
         tcase_add_test(tc, test_part_of_oneshot_builds);
         tcase_add_test(tc, test_worker_bound);
         tcase_add_test(tc, test_worst_case_cleanup);
+        tcase_add_test(tc, test_worst_case_delay);
+        tcase_add_test(tc, test_suggested_grace);
+        tcase_add_test(tc, test_print_json);
         tcase_add_test(tc, test_print_loaded_config);
         tcase_add_test(tc, test_print_probes);
         tcase_add_test(tc, test_load_checks_dependencies);
         tcase_add_loop_test(tc, test_load_partial, 0, ELEMENTSOF(partial));
         tcase_add_test(tc, test_load_appends_sorted);
         tcase_add_test(tc, test_large);
+        tcase_add_test(tc, test_instances);
+        tcase_add_test(tc, test_group_names);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -1143,6 +1143,32 @@ START_TEST(test_start_limit_only_within_interval)
 }
 END_TEST
 
+/* start_limit_burst = 1: the start before is the last one (its time is
+ * kept from the first start on, also before there is a ring of starts). */
+START_TEST(test_start_limit_burst_one)
+{
+        mk("workers = (" WK("w", "restart_delay = '1s'; start_limit_burst = 1; start_limit_interval = '5s';") ","
+           WK("q", "restart_delay = '1s'; start_limit_burst = 1; start_limit_interval = '5s';") ");");
+        start_all();
+        /* q fails at once after its first start: it would start again within 5s */
+        die("q", EXITED(1));
+        STATE("q", "failed");
+        ck_assert_int_eq(cnt("spawn q"), 1);
+        /* w ran long enough: restarted (in 1s); then it fails 1s after that
+         * start and would start again 2s later, within 5s of it */
+        advance(6 * SEC);
+        die("w", EXITED(1));
+        STATE("w", "backoff");
+        to_next();
+        ck_assert_int_eq(cnt("spawn w"), 2);
+        ready("w");
+        advance(1 * SEC);
+        die("w", EXITED(1));
+        STATE("w", "failed");
+        ck_assert_int_eq(cnt("spawn w"), 2);
+}
+END_TEST
+
 START_TEST(test_restart_always_after_exit_0)
 {
         mk("workers = (" WK("always", "restart = 'always'; restart_delay = '1s';") ","
@@ -2177,6 +2203,28 @@ START_TEST(test_shutdown_timeout_forces)
 }
 END_TEST
 
+/* A reload applies the supervisor's settings: the budget and force_after
+ * of the next shutdown are the new ones. */
+START_TEST(test_reload_supervisor_settings)
+{
+        unsigned c[4];
+
+        mk("supervisor = { shutdown_timeout = '5s'; force_after = 2; };\n"
+           "workers = (" WK("w", "stop_timeout = '30s';") ");");
+        start_all();
+        ck_assert_int_eq(reload("supervisor = { shutdown_timeout = '9s'; force_after = 3; };\n"
+                                "workers = (" WK("w", "stop_timeout = '30s';") ");", c), 0);
+        sig(SIGTERM);
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 9 * SEC);
+        advance(600 * MSEC);
+        sig(SIGTERM);
+        ck_assert(!sup_forced(S));
+        advance(600 * MSEC);
+        sig(SIGTERM);
+        ck_assert(sup_forced(S));
+}
+END_TEST
+
 /* ---- the report's facts ------------------------------------------------------------------------ */
 
 START_TEST(test_report_outcomes)
@@ -2815,6 +2863,120 @@ START_TEST(test_reload_during_stop)
 }
 END_TEST
 
+/* A reload that removes a hook whose run is still under way (here a
+ * pre_stop killed at its timeout and never reaped, the worker down): the
+ * run keeps its record, so that its exit, when it comes at last, is its
+ * hook's (not an orphan: pidfd released once), and the record of that stop
+ * still counts; the next stop runs no hook and counts afresh. The same
+ * while the stop waits for the hook: its exit ends the hook's step. */
+START_TEST(test_reload_removes_busy_hook)
+{
+        const char *with = "workers = (" WK("w", "pre_stop = ['/bin/sleep', '100']; pre_stop_timeout = '2s';") ");";
+        const char *without = "workers = (" WK("w", "") ");";
+        unsigned c[4];
+        pid_t first, second;
+
+        mk(with);
+        start_all();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        first = H("w/pre_stop")->pid;
+        advance(2 * SEC);
+        HAS("signal w/pre_stop SIGKILL group");
+        down("w", KILLED(SIGTERM));
+        STATE("w", "down");
+        ck_assert_int_eq(reload(without, c), 0);
+        COUNTS(c, 0, 0, 0, 1);
+        ck_assert_int_eq(worker_pre_stop(W("w"))->pid, first);
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "timeout");
+        ck_assert(!sup_is_clean(S));
+        ck_assert(sup_on_exit(S, first, KILLED(SIGKILL)));
+        ck_assert_uint_eq(released(first), 1);
+        ck_assert_int_eq(worker_pre_stop(W("w"))->pid, 0);
+
+        /* started and stopped again: no hook */
+        ck_assert_int_eq(sup_start_worker(S, "w"), 0);
+        ready("w");
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HASNT("hook w/pre_stop");
+        HAS("signal w SIGTERM group");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "none");
+        down("w", KILLED(SIGTERM));
+        ck_assert(sup_is_clean(S));
+
+        /* back, and removed while the stop waits for it */
+        ck_assert_int_eq(reload(with, c), 0);
+        ck_assert_int_eq(sup_start_worker(S, "w"), 0);
+        ready("w");
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HAS("hook w/pre_stop");
+        second = H("w/pre_stop")->pid;
+        ck_assert_int_eq(reload(without, c), 0);
+        HASNT("signal w SIGTERM group");
+        hook_exit("w/pre_stop", EXITED(0));
+        ck_assert_uint_eq(released(second), 1);
+        HAS("signal w SIGTERM group");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "ok");
+        down("w", KILLED(SIGTERM));
+        STATE("w", "down");
+        sig(SIGTERM);
+        FINISHED(0);
+        for (size_t i = 0; i < F.n_pids; i++)
+                ck_assert_msg(released(F.pids[i].pid) == 1, "pid %d (%s) released %u times", (int)F.pids[i].pid,
+                              F.pids[i].label, released(F.pids[i].pid));
+}
+END_TEST
+
+/* Hooks added by a reload run at the next stop, in their places; removed
+ * again, they no longer run. */
+START_TEST(test_reload_adds_hooks)
+{
+        unsigned c[4];
+
+        F.streams = 1;
+        mk("workers = (" WK("w", "") ");");
+        start_all();
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "none");
+        ck_assert_int_eq(reload("workers = (" WK("w", "pre_stop = ['/bin/true']; post_stop = ['/bin/true'];"
+                                                      "post_stop_timeout = '3s';") ");", c), 0);
+        COUNTS(c, 0, 0, 0, 1);
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HAS("hook w/pre_stop");
+        HASNT("signal w SIGTERM group");
+        hook_exit("w/pre_stop", EXITED(0));
+        HAS("signal w SIGTERM group");
+        die("w", KILLED(SIGTERM));
+        HASNT("hook w/post_stop");
+        eofs("w");
+        HAS("hook w/post_stop");
+        BEFORE("signal w SIGTERM group", "hook w/post_stop");
+        STATE("w", "stopping");
+        advance(3 * SEC); /* its own timeout */
+        HAS("signal w/post_stop SIGKILL group");
+        hook_exit("w/post_stop", KILLED(SIGKILL));
+        STATE("w", "down");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "ok");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "timeout");
+
+        /* removed: the next stop runs neither */
+        ck_assert_int_eq(reload("workers = (" WK("w", "") ");", c), 0);
+        ck_assert_int_eq(sup_start_worker(S, "w"), 0);
+        ready("w");
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "w"), 0);
+        HAS("signal w SIGTERM group");
+        down("w", KILLED(SIGTERM));
+        STATE("w", "down");
+        HASNT("hook w/pre_stop");
+        HASNT("hook w/post_stop");
+        ck_assert_str_eq(outcome_name(worker_pre_stop(W("w"))->outcome), "none");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "none");
+        ck_assert(sup_is_clean(S));
+}
+END_TEST
+
 /* The goal field drives a restart: `restart` stops the dependents first
  * (goal down-with), then the worker (goal restart), then it runs again
  * (goal run) and the dependents come back in start order. */
@@ -3343,6 +3505,27 @@ START_TEST(test_reload_probe_in_place)
 }
 END_TEST
 
+/* A reload that removes a failing health probe: nothing is failing any
+ * more (status "-", STATUS= not degraded). */
+START_TEST(test_reload_removes_failing_probe)
+{
+        const struct pset ps1[] = { { .name = "web", .health = HTTP(10 * SEC, 2 * SEC, 3) } };
+        const char *text = "workers = (" WK("web", "") ");";
+        unsigned c[4];
+
+        mkp(text, ps1, 1);
+        start_all();
+        at(T0 + 10 * SEC);
+        presult("web", PROBE_HEALTH, false, "HTTP 503");
+        HEALTH("web", "failing 1/3");
+        STATUS_LINE("degraded: web health failing (1/3)");
+        ck_assert_int_eq(reloadp(text, NULL, 0, c), 0);
+        HEALTH("web", "-");
+        STATUS_LINE("running: 1/1 workers");
+        ck_assert_msg(sup_counts_ok(S), "the counts of workers by state drifted");
+}
+END_TEST
+
 /* db restarts: its part web has fully stopped before db gets its stop
  * signal, and starts again once db is ready. */
 static void part_stops_first(void)
@@ -3596,6 +3779,7 @@ static void add_probe_cases(Suite *s)
         tcase_add_test(probes, test_health_cancelled_on_exit);
         tcase_add_test(probes, test_health_status_degraded);
         tcase_add_test(probes, test_reload_probe_in_place);
+        tcase_add_test(probes, test_reload_removes_failing_probe);
 
         tcase_add_test(parts, test_part_of_restart);
         tcase_add_test(parts, test_part_of_crash);
@@ -3605,6 +3789,883 @@ static void add_probe_cases(Suite *s)
         tcase_add_test(parts, test_part_of_failed_for_good);
         tcase_add_test(parts, test_part_of_shutdown);
         tcase_add_test(parts, test_part_of_reload_restart);
+}
+
+/* ---- stop_on_exit, exit_code_from ------------------------------------------------ */
+
+/* db, and tests after it that ends by itself: the shape of a CI run. */
+#define CI(sup, extra)                                                                                           \
+        "supervisor = { " sup " };\n"                                                                            \
+        "workers = (" WK("db", "stop_timeout = '2s';") "," WK("tests", "after = ['db']; stop_on_exit = true; " extra) ");"
+
+/* tests ends with status; graced shuts down in order and exits with code. */
+static void ci_run(int status, int code)
+{
+        mk(CI("exit_code_from = 'tests';", "restart = 'no';"));
+        start_all();
+        clear_recs();
+        die("tests", status);
+        ck_assert(sup_shutting_down(S));
+        ck_assert(!sup_draining(S)); /* no drain: nothing outside asked for this shutdown */
+        ck_assert_str_eq(sup_reason(S), "worker tests exited");
+        HAS("notify STOPPING=1");
+        HAS("signal db SIGTERM group");
+        /* STATUS= says why */
+        ck_assert_int_eq(cnt_prefix("notify STATUS=stopping (worker tests exited): db, "), 1);
+        NOT_FINISHED();
+        down("db", KILLED(SIGTERM));
+        FINISHED(code);
+}
+
+START_TEST(test_exit_code_from_status)
+{
+        static const struct {
+                int status, code;
+        } cases[] = {
+                { EXITED(0), 0 },
+                { EXITED(3), 3 },
+                { EXITED(255), 255 },
+                { KILLED(SIGKILL), 137 },
+                { KILLED(SIGSEGV), 128 + SIGSEGV },
+        };
+
+        ci_run(cases[_i].status, cases[_i].code);
+        /* its own status does not make the shutdown unclean */
+        ck_assert(sup_is_clean(S));
+        OUTCOME("db", "stopped");
+        OUTCOME("tests", cases[_i].status == EXITED(0) ? "exited" : "failed");
+        ck_assert_int_eq(exit_status(W("tests")), cases[_i].status);
+}
+END_TEST
+
+/* Another worker's stop is not clean: 1, whatever the tests said. */
+START_TEST(test_exit_code_from_unclean)
+{
+        mk(CI("exit_code_from = 'tests';", "restart = 'no';"));
+        start_all();
+        die("tests", EXITED(0));
+        HAS("signal db SIGTERM group");
+        advance(2 * SEC);
+        HAS("signal db SIGKILL group");
+        down("db", KILLED(SIGKILL));
+        FINISHED(1);
+        ck_assert(!sup_is_clean(S));
+        OUTCOME("db", "killed");
+}
+END_TEST
+
+/* The summary says where the code came from. */
+START_TEST(test_exit_code_from_summary)
+{
+        char *sum;
+
+        ci_run(EXITED(3), 3);
+        sum = sup_summary(S);
+        ck_assert_msg(strstr(sum, "shutdown clean in ") && strstr(sum, "; exit status 3 from tests"), "%s", sum);
+        free(sum);
+}
+END_TEST
+
+/* stop_on_exit without exit_code_from: the usual 0/1 (a failed worker is
+ * not clean). */
+START_TEST(test_stop_on_exit_without_code)
+{
+        mk(CI("", "restart = 'no';"));
+        start_all();
+        die("tests", EXITED(3));
+        ck_assert_str_eq(sup_reason(S), "worker tests exited");
+        down("db", KILLED(SIGTERM));
+        FINISHED(1);
+        OUTCOME("tests", "failed");
+        teardown();
+        setup();
+        mk(CI("", "restart = 'no';"));
+        start_all();
+        die("tests", EXITED(0));
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+}
+END_TEST
+
+/* Only once no restart is due: a failure that restarts is not the end;
+ * failing for good is, with the last exit's code. */
+START_TEST(test_stop_on_exit_after_restarts)
+{
+        mk(CI("exit_code_from = 'tests';", "restart = 'on-failure'; start_limit_burst = 2; restart_delay = '1s';"));
+        start_all();
+        die("tests", EXITED(4));
+        ck_assert(!sup_shutting_down(S));
+        STATE("tests", "backoff");
+        to_next();
+        ready("tests");
+        die("tests", EXITED(5));
+        ck_assert(sup_shutting_down(S));
+        ck_assert_str_eq(sup_reason(S), "worker tests exited");
+        down("db", KILLED(SIGTERM));
+        FINISHED(5);
+        /* restart = "always" after exit 0: a restart is due, nothing happens */
+        teardown();
+        setup();
+        mk(CI("exit_code_from = 'tests';", "restart = 'always'; restart_delay = '1s';"));
+        start_all();
+        die("tests", EXITED(0));
+        ck_assert(!sup_shutting_down(S));
+        STATE("tests", "backoff");
+}
+END_TEST
+
+/* A oneshot with stop_on_exit: done is its end. A failed exec too (127). */
+START_TEST(test_stop_on_exit_oneshot_and_exec_failure)
+{
+        mk("supervisor = { exit_code_from = 'job'; };\n"
+           "workers = (" WK("svc", "") "," WK("job", "type = 'oneshot'; restart = 'no'; stop_on_exit = true;") ");");
+        sup_start(S);
+        ready("svc");
+        die("job", EXITED(0));
+        ck_assert(sup_shutting_down(S));
+        down("svc", KILLED(SIGTERM));
+        FINISHED(0);
+        teardown();
+        setup();
+        mk(CI("exit_code_from = 'tests';", "restart = 'no';"));
+        sup_start(S);
+        ready("db");
+        sup_on_exec_status(S, W("tests"), ENOENT, "exec");
+        die("tests", EXITED(127));
+        ck_assert_str_eq(sup_reason(S), "worker tests exited");
+        down("db", KILLED(SIGTERM));
+        FINISHED(127);
+}
+END_TEST
+
+/* A shutdown that began otherwise (a signal): the worker is stopped like
+ * any other and the usual 0/1 applies, its exit status included. */
+START_TEST(test_stop_on_exit_signal_first)
+{
+        mk(CI("exit_code_from = 'tests';", "restart = 'no';"));
+        start_all();
+        sig(SIGTERM);
+        ck_assert_str_eq(sup_reason(S), "SIGTERM");
+        HAS("signal tests SIGTERM group");
+        ck_assert_int_eq(cnt_prefix("notify STATUS=stopping: tests, "), 1);
+        down("tests", KILLED(SIGTERM));
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+        OUTCOME("tests", "stopped");
+        teardown();
+        setup();
+        /* it ends with 3 by itself in the middle of that shutdown (before its
+         * stop signal, during its pre_stop): failed, so not clean */
+        mk(CI("exit_code_from = 'tests';", "restart = 'no'; pre_stop = ['/bin/true'];"));
+        start_all();
+        sig(SIGTERM);
+        HAS("hook tests/pre_stop");
+        down("tests", EXITED(3));
+        hook_exit("tests/pre_stop", EXITED(0));
+        down("db", KILLED(SIGTERM));
+        FINISHED(1);
+        OUTCOME("tests", "failed");
+        ck_assert_str_eq(sup_reason(S), "SIGTERM");
+}
+END_TEST
+
+/* Stopped by gracectl stop is no end by itself. */
+START_TEST(test_stop_on_exit_manual_stop)
+{
+        mk(CI("exit_code_from = 'tests';", "restart = 'no';"));
+        start_all();
+        ck_assert_int_eq(sup_stop_worker(S, "tests"), 0);
+        down("tests", KILLED(SIGTERM));
+        ck_assert(!sup_shutting_down(S));
+        STATE("tests", "down");
+        ck_assert_int_eq(sup_start_worker(S, "tests"), 0);
+        ready("tests");
+        die("tests", EXITED(6));
+        ck_assert(sup_shutting_down(S));
+        down("db", KILLED(SIGTERM));
+        FINISHED(6);
+}
+END_TEST
+
+/* exit_code_from names another stop_on_exit worker: the usual 0/1. A
+ * critical worker's failure is the critical failure (exit 1). */
+START_TEST(test_stop_on_exit_other_worker_and_critical)
+{
+        mk("supervisor = { exit_code_from = 'b'; };\n"
+           "workers = (" WK("a", "stop_on_exit = true; restart = 'no';") ","
+           WK("b", "stop_on_exit = true; restart = 'no';") ");");
+        start_all();
+        die("a", EXITED(0));
+        ck_assert_str_eq(sup_reason(S), "worker a exited");
+        down("b", KILLED(SIGTERM));
+        FINISHED(0);
+        teardown();
+        setup();
+        mk("supervisor = { exit_code_from = 'c'; };\n"
+           "workers = (" WK("x", "") "," WK("c", "stop_on_exit = true; restart = 'no'; critical = true;") ");");
+        start_all();
+        die("c", EXITED(3));
+        ck_assert_str_eq(sup_reason(S), "critical worker c failed");
+        down("x", KILLED(SIGTERM));
+        FINISHED(1);
+}
+END_TEST
+
+/* ---- shutdown_delay: the drain ----------------------------------------------------- */
+
+#define DRAIN(sup) "supervisor = { shutdown_delay = '5s'; " sup " };\n"
+
+/* Every worker is left alone for the delay: no signal, no hook. */
+START_TEST(test_drain_leaves_workers)
+{
+        mk(DRAIN("") "workers = (" WK("db", "") "," WK("web", "after = ['db']; pre_stop = ['/bin/true'];") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        ck_assert(sup_shutting_down(S));
+        ck_assert(sup_draining(S));
+        HAS("notify STOPPING=1");
+        HAS("notify STATUS=draining (5s)");
+        ck_assert_int_eq(cnt_prefix("signal "), 0);
+        ck_assert_int_eq(cnt_prefix("hook "), 0);
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 5 * SEC);
+        advance(4999 * MSEC);
+        ck_assert(sup_draining(S));
+        ck_assert_int_eq(cnt_prefix("signal "), 0);
+        ck_assert_int_eq(cnt_prefix("hook "), 0);
+        STATE("web", "running");
+        STATE("db", "running");
+        advance(1 * MSEC);
+        ck_assert(!sup_draining(S));
+        ck_assert(sup_shutting_down(S));
+        HAS("hook web/pre_stop");
+        HASNT("signal db SIGTERM group");
+        hook_exit("web/pre_stop", EXITED(0));
+        HAS("signal web SIGTERM group");
+        down("web", KILLED(SIGTERM));
+        HAS("signal db SIGTERM group");
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_str_eq(sup_reason(S), "SIGTERM");
+        ck_assert(sup_is_clean(S));
+}
+END_TEST
+
+/* gracectl shutdown drains as SIGTERM does; a repeated request, or one
+ * during the drain, changes nothing. */
+START_TEST(test_drain_request)
+{
+        mk(DRAIN("") "workers = (" WK("w", "") ");");
+        start_all();
+        clear_recs();
+        sup_request_shutdown(S, "gracectl shutdown");
+        ck_assert(sup_draining(S));
+        advance(1 * SEC);
+        sup_request_shutdown(S, "gracectl shutdown");
+        ck_assert(sup_draining(S));
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 5 * SEC);
+        ck_assert_int_eq(cnt("notify STOPPING=1"), 1);
+        HASNT("signal w SIGTERM group");
+        to_next();
+        HAS("signal w SIGTERM group");
+        down("w", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_str_eq(sup_reason(S), "gracectl shutdown");
+}
+END_TEST
+
+/* A forcing signal during the drain forces the whole shutdown at once. */
+START_TEST(test_drain_forced)
+{
+        mk(DRAIN("cleanup = ( { name = 'tmp'; command = ['/bin/true']; } );")
+           "workers = (" WK("w", "stop_timeout = '30s'; post_stop = ['/bin/true'];") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        advance(1 * SEC);
+        ck_assert(sup_draining(S));
+        sig(SIGINT); /* the second accepted one: force_after = 2 */
+        ck_assert(sup_forced(S));
+        ck_assert(!sup_draining(S));
+        HAS("signal w SIGKILL group");
+        HASNT("signal w SIGTERM group");
+        down("w", KILLED(SIGKILL));
+        FINISHED(1);
+        OUTCOME("w", "killed");
+        ck_assert_str_eq(outcome_name(worker_post_stop(W("w"))->outcome), "skipped");
+        ck_assert_str_eq(outcome_name(sup_cleanup(S, 0)->outcome), "skipped");
+        HASNT("hook cleanup/tmp");
+        /* no drain timer left behind */
+        ck_assert_uint_eq(sup_next_deadline(S), USEC_INFINITY);
+}
+END_TEST
+
+/* SIGQUIT during the drain, too; SIGQUIT first and force_after = 1 never drain. */
+START_TEST(test_drain_sigquit_and_force_after_1)
+{
+        mk(DRAIN("") "workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGTERM);
+        ck_assert(sup_draining(S));
+        sig(SIGQUIT);
+        ck_assert(!sup_draining(S));
+        HAS("signal w SIGKILL group");
+        teardown();
+        setup();
+        mk(DRAIN("") "workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGQUIT);
+        ck_assert(!sup_draining(S));
+        HAS("signal w SIGKILL group");
+        teardown();
+        setup();
+        mk(DRAIN("force_after = 1;") "workers = (" WK("w", "") ");");
+        start_all();
+        sig(SIGTERM);
+        ck_assert(!sup_draining(S));
+        ck_assert(sup_forced(S));
+}
+END_TEST
+
+/* The budget runs from the signal, the drain included. */
+START_TEST(test_drain_counts_in_budget)
+{
+        mk(DRAIN("shutdown_timeout = '8s';") "workers = (" WK("w", "stop_timeout = '30s';") ");");
+        start_all();
+        sig(SIGTERM);
+        at(T0 + 5 * SEC);
+        HAS("signal w SIGTERM group");
+        ck_assert_uint_eq(sup_next_deadline(S), T0 + 8 * SEC);
+        at(T0 + 8 * SEC - 1);
+        ck_assert(!sup_forced(S));
+        at(T0 + 8 * SEC);
+        ck_assert(sup_forced(S));
+        HAS("signal w SIGKILL group");
+        down("w", KILLED(SIGKILL));
+        FINISHED(1);
+}
+END_TEST
+
+/* Nothing to stop: the drain is still waited for, then the cleanup. */
+START_TEST(test_drain_no_workers)
+{
+        mk(DRAIN("cleanup = ( { name = 'flush'; command = ['/bin/true']; } );"));
+        sup_start(S);
+        sig(SIGTERM);
+        NOT_FINISHED();
+        HASNT("hook cleanup/flush");
+        advance(5 * SEC);
+        HAS("hook cleanup/flush");
+        hook_exit("cleanup/flush", EXITED(0));
+        FINISHED(0);
+}
+END_TEST
+
+/* During the drain no worker is restarted or started, and one that ends
+ * by itself is recorded as such; stop_on_exit does not begin another
+ * shutdown. After the drain, the stop goes on as usual. */
+START_TEST(test_drain_worker_exits)
+{
+        mk(DRAIN("") "workers = (" WK("a", "restart = 'always'; stop_on_exit = true;") "," WK("b", "") ");");
+        start_all();
+        clear_recs();
+        sig(SIGTERM);
+        die("a", EXITED(0));
+        advance(2 * SEC);
+        ck_assert_int_eq(cnt("spawn a"), 0);
+        STATE("a", "exited");
+        ck_assert_str_eq(sup_reason(S), "SIGTERM");
+        ck_assert(sup_draining(S));
+        advance(3 * SEC);
+        HAS("signal b SIGTERM group");
+        HASNT("signal a SIGTERM group");
+        down("b", KILLED(SIGTERM));
+        FINISHED(0);
+        OUTCOME("a", "exited");
+}
+END_TEST
+
+/* A shutdown by stop_on_exit does not drain. */
+START_TEST(test_drain_not_for_stop_on_exit)
+{
+        mk(DRAIN("exit_code_from = 'tests';")
+           "workers = (" WK("db", "") "," WK("tests", "after = ['db']; stop_on_exit = true; restart = 'no';") ");");
+        start_all();
+        die("tests", EXITED(2));
+        ck_assert(!sup_draining(S));
+        HAS("signal db SIGTERM group");
+        down("db", KILLED(SIGTERM));
+        FINISHED(2);
+}
+END_TEST
+
+static void add_ops_cases(Suite *s)
+{
+        TCase *exits = tcase_create("stop_on_exit");
+        TCase *drain = tcase_create("drain");
+
+        tcase_add_checked_fixture(exits, setup, teardown);
+        tcase_add_checked_fixture(drain, setup, teardown);
+        suite_add_tcase(s, exits);
+        suite_add_tcase(s, drain);
+        tcase_add_loop_test(exits, test_exit_code_from_status, 0, 5);
+        tcase_add_test(exits, test_exit_code_from_unclean);
+        tcase_add_test(exits, test_exit_code_from_summary);
+        tcase_add_test(exits, test_stop_on_exit_without_code);
+        tcase_add_test(exits, test_stop_on_exit_after_restarts);
+        tcase_add_test(exits, test_stop_on_exit_oneshot_and_exec_failure);
+        tcase_add_test(exits, test_stop_on_exit_signal_first);
+        tcase_add_test(exits, test_stop_on_exit_manual_stop);
+        tcase_add_test(exits, test_stop_on_exit_other_worker_and_critical);
+        tcase_add_test(drain, test_drain_leaves_workers);
+        tcase_add_test(drain, test_drain_request);
+        tcase_add_test(drain, test_drain_forced);
+        tcase_add_test(drain, test_drain_sigquit_and_force_after_1);
+        tcase_add_test(drain, test_drain_counts_in_budget);
+        tcase_add_test(drain, test_drain_no_workers);
+        tcase_add_test(drain, test_drain_worker_exits);
+        tcase_add_test(drain, test_drain_not_for_stop_on_exit);
+}
+
+/* ---- instances ------------------------------------------------------------------- */
+
+/* A worker by name, removed ones too (W() finds the configuration's only). */
+static struct worker *ANY(const char *name)
+{
+        for (size_t i = 0; i < sup_n_workers(S); i++)
+                if (strcmp(worker_name(sup_worker(S, i)), name) == 0)
+                        return sup_worker(S, i);
+        ck_abort_msg("no worker %s", name);
+        return NULL;
+}
+
+static void die_any(const char *name, int status)
+{
+        struct worker *w = ANY(name);
+
+        ck_assert_msg(worker_alive(w), "%s is not alive", name);
+        ck_assert(sup_on_exit(S, worker_pid(w), status));
+        ck_assert_msg(sup_counts_ok(S), "the counts of workers by state drifted");
+}
+
+/* The names of the workers in the supervisor's order, removed ones in ( ). */
+static char *set_names(void)
+{
+        char *out = NULL;
+
+        for (size_t i = 0; i < sup_n_workers(S); i++) {
+                const struct worker *w = sup_worker(S, i);
+
+                ck_assert(str_appendf(&out, "%s%s%s%s", i ? " " : "", worker_removed(w) ? "(" : "", worker_name(w),
+                                      worker_removed(w) ? ")" : ""));
+        }
+        return out;
+}
+
+#define SET(want)                                              \
+        do {                                                   \
+                char *got_ = set_names();                      \
+                ck_assert_str_eq(got_, want);                  \
+                free(got_);                                    \
+        } while (0)
+
+static int scale(const char *name, unsigned n, unsigned *from, char **err)
+{
+        unsigned f = 0;
+        char *e = NULL;
+        int r = sup_scale(S, name, n, &f, &e);
+
+        ck_assert_msg(sup_counts_ok(S), "the counts of workers by state drifted");
+        if (from)
+                *from = f;
+        if (err)
+                *err = e;
+        else
+                free(e);
+        return r;
+}
+
+/* Each instance is a worker of its own; a dependent of the group waits for
+ * every instance, and stops before any. */
+START_TEST(test_instances_start_stop)
+{
+        mk("workers = (" WK("db", "") ", " WK("web", "instances = 3; after = ['db'];") ", "
+           WK("lb", "after = ['web'];") ");");
+        SET("db web.1 web.2 web.3 lb");
+        ck_assert_ptr_null(sup_find(S, "web"));
+        ck_assert_uint_eq(sup_group(S, "web")->instances, 3);
+        ck_assert_ptr_null(sup_group(S, "db"));
+        sup_start(S);
+        HAS("spawn db");
+        HASNT("spawn web.1");
+        ready("db");
+        BEFORE("spawn web.1", "spawn web.2");
+        BEFORE("spawn web.2", "spawn web.3");
+        ready("web.1");
+        ready("web.3");
+        HASNT("spawn lb");
+        ready("web.2");
+        HAS("spawn lb");
+        ready("lb");
+        clear_recs();
+        sig(SIGTERM);
+        HAS("signal lb SIGTERM group");
+        HASNT("signal web.1 SIGTERM group");
+        down("lb", KILLED(SIGTERM));
+        HAS("signal web.1 SIGTERM group");
+        HAS("signal web.2 SIGTERM group");
+        HAS("signal web.3 SIGTERM group");
+        down("web.1", KILLED(SIGTERM));
+        down("web.2", KILLED(SIGTERM));
+        HASNT("signal db SIGTERM group");
+        down("web.3", KILLED(SIGTERM));
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_int_eq(stop_pos("lb"), 0);
+        ck_assert_int_eq(stop_pos("db"), 4);
+}
+END_TEST
+
+/* gracectl stop|start|restart NAME: every instance; NAME.2: that one. */
+START_TEST(test_instances_group_operations)
+{
+        mk("workers = (" WK("web", "instances = 3;") ", " WK("lb", "after = ['web'];") ");");
+        start_all();
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "nope"), -ENOENT);
+        ck_assert_int_eq(sup_op_state(S, "nope", SUP_OP_STOP), -ENOENT);
+        /* one instance: its dependent first, the other instances untouched */
+        ck_assert_int_eq(sup_stop_worker(S, "web.2"), 0);
+        HAS("signal lb SIGTERM group");
+        HASNT("signal web.2 SIGTERM group");
+        down("lb", KILLED(SIGTERM));
+        HAS("signal web.2 SIGTERM group");
+        down("web.2", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_op_state(S, "web.2", SUP_OP_STOP), 1);
+        HASNT("signal web.1 SIGTERM group");
+        HASNT("signal web.3 SIGTERM group");
+        STATE("web.1", "running");
+        /* the group: every instance */
+        clear_recs();
+        ck_assert_int_eq(sup_stop_worker(S, "web"), 0);
+        HAS("signal web.1 SIGTERM group");
+        HAS("signal web.3 SIGTERM group");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_STOP), 0);
+        down("web.1", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_STOP), 0);
+        down("web.3", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_STOP), 1);
+        clear_recs();
+        ck_assert_int_eq(sup_start_worker(S, "web"), 0);
+        HAS("spawn web.1");
+        HAS("spawn web.2");
+        HAS("spawn web.3");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_START), 0);
+        ready("web.1");
+        ready("web.2");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_START), 0);
+        ready("web.3");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_START), 1);
+        HAS("spawn lb"); /* stopped with web.2, back with it */
+        ready("lb");
+        /* restart: lb first, then each instance stops and starts again */
+        clear_recs();
+        ck_assert_int_eq(sup_restart_worker(S, "web"), 0);
+        HAS("signal lb SIGTERM group");
+        down("lb", KILLED(SIGTERM));
+        down("web.1", KILLED(SIGTERM));
+        down("web.2", KILLED(SIGTERM));
+        down("web.3", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_RESTART), 0);
+        ready("web.1");
+        ready("web.2");
+        ready("web.3");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_RESTART), 1);
+        ready("lb");
+        STATE("lb", "running");
+        /* a failed instance fails the group's operation */
+        F.spawn_fail = "web.2";
+        F.spawn_err = -ENOENT;
+        ck_assert_int_eq(sup_stop_worker(S, "web"), 0);
+        down("lb", KILLED(SIGTERM));
+        down("web.1", KILLED(SIGTERM));
+        down("web.2", KILLED(SIGTERM));
+        down("web.3", KILLED(SIGTERM));
+        ck_assert_int_eq(sup_start_worker(S, "web"), 0);
+        ready("web.1");
+        ready("web.3");
+        for (int i = 0; i < 10 && worker_state(W("web.2")) != WORKER_FAILED; i++)
+                to_next();
+        STATE("web.2", "failed");
+        ck_assert_int_eq(sup_op_state(S, "web", SUP_OP_START), -1);
+        sig(SIGTERM);
+        ck_assert_int_eq(sup_stop_worker(S, "web"), -EBUSY);
+}
+END_TEST
+
+/* gracectl scale up: the new instances start in order after the others,
+ * nothing else is touched; a dependent of the group stops before them too. */
+START_TEST(test_scale_up)
+{
+        unsigned from = 0;
+        char *err = NULL;
+        pid_t lb;
+
+        mk("workers = (" WK("db", "") ", " WK("web", "instances = 2; after = ['db'];") ", "
+           WK("lb", "after = ['web'];") ");");
+        start_all();
+        lb = worker_pid(W("lb"));
+        clear_recs();
+        ck_assert_int_eq(scale("web", 4, &from, &err), 0);
+        ck_assert_ptr_null(err);
+        ck_assert_uint_eq(from, 2);
+        ck_assert_uint_eq(sup_group(S, "web")->instances, 4);
+        SET("db web.1 web.2 web.3 web.4 lb");
+        BEFORE("spawn web.3", "spawn web.4");
+        ck_assert_int_eq(cnt_prefix("spawn "), 2);
+        ck_assert_int_eq(cnt_prefix("signal "), 0);
+        ck_assert_int_eq(sup_scale_state(S, "web", 2, 4), 0);
+        ready("web.4");
+        ck_assert_int_eq(sup_scale_state(S, "web", 2, 4), 0);
+        ready("web.3");
+        ck_assert_int_eq(sup_scale_state(S, "web", 2, 4), 1);
+        ck_assert_int_eq(worker_pid(W("lb")), lb);
+        ck_assert_uint_eq(worker_restarts(W("web.1")), 0);
+        /* the same count again: nothing to do */
+        clear_recs();
+        ck_assert_int_eq(scale("web", 4, &from, NULL), 0);
+        ck_assert_uint_eq(from, 4);
+        ck_assert_uint_eq(F.n_recs, 0);
+        /* lb stops before every instance, the new ones included */
+        sig(SIGTERM);
+        HAS("signal lb SIGTERM group");
+        HASNT("signal web.4 SIGTERM group");
+        down("lb", KILLED(SIGTERM));
+        for (int k = 1; k <= 4; k++) {
+                char name[16];
+
+                snprintf(name, sizeof name, "web.%d", k);
+                down(name, KILLED(SIGTERM));
+        }
+        down("db", KILLED(SIGTERM));
+        FINISHED(0);
+        ck_assert_int_gt(stop_pos("web.4"), stop_pos("lb"));
+        ck_assert_int_lt(stop_pos("web.4"), stop_pos("db"));
+}
+END_TEST
+
+/* gracectl scale down: the highest-numbered first, one after another: the
+ * next one gets its pre_stop only once the one above is fully down (its
+ * post_stop ended); they show until they are down, and are in no report. */
+START_TEST(test_scale_down_order)
+{
+        unsigned from = 0;
+
+        mk("workers = (" WK("web", "instances = 4; pre_stop = ['/bin/true']; post_stop = ['/bin/true'];") ", "
+           WK("lb", "after = ['web'];") ");");
+        start_all();
+        clear_recs();
+        ck_assert_int_eq(scale("web", 2, &from, NULL), 0);
+        ck_assert_uint_eq(from, 4);
+        ck_assert_uint_eq(sup_group(S, "web")->instances, 2);
+        SET("web.1 web.2 lb (web.3) (web.4)");
+        ck_assert_ptr_null(sup_find(S, "web.4"));
+        ck_assert(sup_listed(S, ANY("web.4")) && sup_listed(S, ANY("web.3")));
+        HAS("hook web.4/pre_stop");
+        HASNT("hook web.3/pre_stop");
+        hook_exit("web.4/pre_stop", EXITED(0));
+        HAS("signal web.4 SIGTERM group");
+        HASNT("hook web.3/pre_stop");
+        die_any("web.4", KILLED(SIGTERM));
+        HAS("hook web.4/post_stop");
+        HASNT("hook web.3/pre_stop");
+        ck_assert_int_eq(sup_scale_state(S, "web", 4, 2), 0);
+        hook_exit("web.4/post_stop", EXITED(0));
+        HAS("hook web.3/pre_stop");
+        ck_assert(!sup_listed(S, ANY("web.4")));
+        ck_assert(sup_listed(S, ANY("web.3")));
+        ck_assert_int_eq(sup_scale_state(S, "web", 4, 2), 0);
+        hook_exit("web.3/pre_stop", EXITED(0));
+        die_any("web.3", KILLED(SIGTERM));
+        hook_exit("web.3/post_stop", EXITED(0));
+        ck_assert_int_eq(sup_scale_state(S, "web", 4, 2), 1);
+        ck_assert(!sup_listed(S, ANY("web.3")));
+        ck_assert_str_eq(outcome_name(worker_outcome(ANY("web.3"))), "stopped");
+        /* nothing else was touched */
+        ck_assert_int_eq(cnt_prefix("spawn "), 0);
+        HASNT("signal lb SIGTERM group");
+        HASNT("signal web.2 SIGTERM group");
+        HASNT("hook web.2/pre_stop");
+        STATE("lb", "running");
+        /* the next change of the set forgets them; the report never knew them */
+        ck_assert_int_eq(scale("web", 2, NULL, NULL), 0);
+        SET("web.1 web.2 lb");
+        sig(SIGTERM);
+        down("lb", KILLED(SIGTERM));
+        hook_exit("web.1/pre_stop", EXITED(0));
+        hook_exit("web.2/pre_stop", EXITED(0));
+        down("web.1", KILLED(SIGTERM));
+        down("web.2", KILLED(SIGTERM));
+        hook_exit("web.1/post_stop", EXITED(0));
+        hook_exit("web.2/post_stop", EXITED(0));
+        FINISHED(0);
+        ck_assert_int_eq(stop_pos("web.2") > 0, 1);
+}
+END_TEST
+
+/* What gracectl scale refuses: each with its message, nothing changed. */
+START_TEST(test_scale_refused)
+{
+        char *err = NULL;
+
+        mk("workers = (" WK("db", "") ", " WK("api", "instances = 2; ready = { tcp = '127.0.0.1:6553%i'; };") ", "
+           WK("web", "instances = 2;") ", " WK("web.3", "") ");");
+        start_all();
+        clear_recs();
+#define REFUSED(name, n, code, msg)                                    \
+        do {                                                           \
+                ck_assert_int_eq(scale(name, n, NULL, &err), code);    \
+                ck_assert_str_eq(err, msg);                            \
+                free(err);                                             \
+                err = NULL;                                            \
+        } while (0)
+        REFUSED("nope", 2, -ENOENT, "no such worker: nope");
+        REFUSED("db", 2, -EINVAL, "db is not instanced (set instances in its configuration to scale it)");
+        REFUSED("web", 0, -EINVAL, "the count must be 1 to 1000");
+        REFUSED("web", 1001, -EINVAL, "the count must be 1 to 1000");
+        REFUSED("web", 3, -EEXIST, "cannot add web.3: another worker has that name");
+        REFUSED("api", 9, -EINVAL, "api.6: ready: invalid tcp address \"127.0.0.1:65536\": bad port (1-65535)");
+        ck_assert_uint_eq(F.n_recs, 0);
+        SET("db api.1 api.2 web.1 web.2 web.3");
+        ck_assert_uint_eq(sup_group(S, "api")->instances, 2);
+        sig(SIGTERM);
+        REFUSED("web", 1, -EBUSY, "shutting down");
+#undef REFUSED
+}
+END_TEST
+
+/* An instance removed by a scale cannot come back while it still stops;
+ * once it is down, it comes back as a new worker. */
+START_TEST(test_scale_back_while_stopping)
+{
+        struct worker *old;
+        char *err = NULL;
+
+        mk("workers = (" WK("web", "instances = 2;") ");");
+        start_all();
+        ck_assert_int_eq(scale("web", 1, NULL, NULL), 0);
+        old = ANY("web.2");
+        HAS("signal web.2 SIGTERM group");
+        clear_recs();
+        ck_assert_int_eq(scale("web", 2, NULL, &err), -EBUSY);
+        ck_assert_str_eq(err, "web.2 is still stopping (removed earlier): try again once it is down");
+        free(err);
+        ck_assert_uint_eq(sup_group(S, "web")->instances, 1);
+        die_any("web.2", KILLED(SIGTERM));
+        ck_assert_int_eq(scale("web", 2, NULL, NULL), 0);
+        HAS("spawn web.2");
+        ck_assert_ptr_ne(W("web.2"), old);
+        SET("web.1 web.2");
+        ready("web.2");
+        STATE("web.2", "running");
+}
+END_TEST
+
+/* A reload sets the count from the file again: only the instances above it
+ * stop (highest first), and those below it that are new start; the others
+ * keep their process. */
+START_TEST(test_scale_reload_resets_count)
+{
+        static const char text2[] = "workers = (" WK("web", "instances = 2;") ", " WK("lb", "after = ['web'];") ");";
+        static const char text3[] = "workers = (" WK("web", "instances = 3;") ", " WK("lb", "after = ['web'];") ");";
+        pid_t p1, p2, plb;
+        unsigned c[4];
+
+        mk(text2);
+        start_all();
+        p1 = worker_pid(W("web.1"));
+        p2 = worker_pid(W("web.2"));
+        plb = worker_pid(W("lb"));
+        ck_assert_int_eq(scale("web", 4, NULL, NULL), 0);
+        ready_all();
+        clear_recs();
+        ck_assert_int_eq(reload(text2, c), 0);
+        COUNTS(c, 0, 2, 0, 3);
+        ck_assert_uint_eq(sup_group(S, "web")->instances, 2);
+        HAS("signal web.4 SIGTERM group");
+        HASNT("signal web.3 SIGTERM group");
+        die_any("web.4", KILLED(SIGTERM));
+        HAS("signal web.3 SIGTERM group");
+        die_any("web.3", KILLED(SIGTERM));
+        HASNT("signal web.1 SIGTERM group");
+        HASNT("signal web.2 SIGTERM group");
+        HASNT("signal lb SIGTERM group");
+        ck_assert_int_eq(worker_pid(W("web.1")), p1);
+        ck_assert_int_eq(worker_pid(W("web.2")), p2);
+        ck_assert_int_eq(worker_pid(W("lb")), plb);
+        /* the file raises the count: the new one starts, nothing else */
+        clear_recs();
+        ck_assert_int_eq(reload(text3, c), 0);
+        COUNTS(c, 1, 0, 0, 3);
+        SET("web.1 web.2 web.3 lb");
+        ck_assert_int_eq(cnt_prefix("spawn "), 1);
+        HAS("spawn web.3");
+        ck_assert_int_eq(cnt_prefix("signal "), 0);
+        ready("web.3");
+        ck_assert_int_eq(worker_pid(W("lb")), plb);
+}
+END_TEST
+
+/* part_of the group: a part of every instance. It stops before an instance
+ * that restarts, and comes back once that one is ready; an instance a
+ * scale adds (never ready yet) or removes leaves it alone. */
+START_TEST(test_scale_part_of)
+{
+        pid_t lb;
+
+        mk("workers = (" WK("web", "instances = 2;") ", " WK("lb", "part_of = ['web'];") ");");
+        start_all();
+        lb = worker_pid(W("lb"));
+        clear_recs();
+        ck_assert_int_eq(scale("web", 3, NULL, NULL), 0);
+        HAS("spawn web.3");
+        ready("web.3");
+        ck_assert_int_eq(scale("web", 1, NULL, NULL), 0);
+        die_any("web.3", KILLED(SIGTERM));
+        die_any("web.2", KILLED(SIGTERM));
+        HASNT("signal lb SIGTERM group");
+        ck_assert_int_eq(worker_pid(W("lb")), lb);
+        ck_assert_int_eq(scale("web", 2, NULL, NULL), 0);
+        ready("web.2");
+        HASNT("signal lb SIGTERM group");
+        /* web.2 restarts: lb first, back once web.2 is ready */
+        clear_recs();
+        ck_assert_int_eq(sup_restart_worker(S, "web.2"), 0);
+        HAS("signal lb SIGTERM group");
+        HASNT("signal web.2 SIGTERM group");
+        down("lb", KILLED(SIGTERM));
+        HAS("signal web.2 SIGTERM group");
+        down("web.2", KILLED(SIGTERM));
+        ck_assert_int_eq(cnt("spawn lb"), 0);
+        ready("web.2");
+        HAS("spawn lb");
+}
+END_TEST
+
+static void add_instance_cases(Suite *s)
+{
+        TCase *tc = tcase_create("instances");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        suite_add_tcase(s, tc);
+        tcase_add_test(tc, test_instances_start_stop);
+        tcase_add_test(tc, test_instances_group_operations);
+        tcase_add_test(tc, test_scale_up);
+        tcase_add_test(tc, test_scale_down_order);
+        tcase_add_test(tc, test_scale_refused);
+        tcase_add_test(tc, test_scale_back_while_stopping);
+        tcase_add_test(tc, test_scale_reload_resets_count);
+        tcase_add_test(tc, test_scale_part_of);
 }
 
 static Suite *sup_suite(void)
@@ -3628,6 +4689,8 @@ static Suite *sup_suite(void)
         tcase_add_test(obj, test_reload_keeps_object);
         tcase_add_test(obj, test_reload_removed_and_readded);
         tcase_add_test(obj, test_reload_during_stop);
+        tcase_add_test(obj, test_reload_removes_busy_hook);
+        tcase_add_test(obj, test_reload_adds_hooks);
         tcase_add_test(obj, test_goal_restart_sequence);
         tcase_add_test(obj, test_worker_transitions);
 
@@ -3654,6 +4717,7 @@ static Suite *sup_suite(void)
         tcase_add_test(restart, test_restart_backoff_resets_after_10s);
         tcase_add_test(restart, test_start_limit_burst_fails_for_good);
         tcase_add_test(restart, test_start_limit_only_within_interval);
+        tcase_add_test(restart, test_start_limit_burst_one);
         tcase_add_test(restart, test_restart_always_after_exit_0);
         tcase_add_test(restart, test_critical_failed_shuts_down);
 
@@ -3695,6 +4759,7 @@ static Suite *sup_suite(void)
         tcase_add_test(sigs, test_shielded_step_survives_later_forcing);
         tcase_add_test(sigs, test_unshielded_running_step_killed_by_forcing);
         tcase_add_test(sigs, test_shutdown_timeout_forces);
+        tcase_add_test(sigs, test_reload_supervisor_settings);
 
         tcase_add_test(report, test_report_outcomes);
         tcase_add_test(report, test_exit_wording);
@@ -3722,6 +4787,8 @@ static Suite *sup_suite(void)
         tcase_add_test(notify, test_ready_timeout_during_shutdown_keeps_order);
         tcase_add_test(notify, test_watchdog_of_worker_being_stopped);
         add_probe_cases(s);
+        add_ops_cases(s);
+        add_instance_cases(s);
         return s;
 }
 

@@ -22,8 +22,29 @@
  *                            env KEY=VALUE   (every environment variable)
  *   --read-stdin FILE      read stdin to EOF, write the byte count ("0\n") to FILE
  *
+ * Listening (for readiness and health probes; loopback only):
+ *   --listen-tcp PORT FILE bind a stream socket to 127.0.0.1:PORT (0: any free
+ *                          port; SO_REUSEADDR and SO_REUSEPORT, so that a test
+ *                          can hold the port reserved with a socket of its own
+ *                          that has SO_REUSEPORT too) and listen; then write
+ *                          "<pid> <mono ns> <realtime ns> <port>\n" to FILE
+ *                          atomically, the times taken BEFORE the socket was
+ *                          bound: nobody could connect earlier
+ *   --listen-unix PATH FILE the same for a stream socket at PATH (the line has
+ *                          no port); a file already at PATH is removed first
+ *   --listen-close         close the listening socket (connections are refused
+ *                          again; a unix socket's file is removed)
+ *   --http-status-file FILE from now on, each connection to the listening
+ *                          socket gets one HTTP answer, with the status in FILE
+ *                          (a number; 503 while FILE does not exist) and no
+ *                          body, once its request head was read
+ *   While a socket listens, every wait (--block, --sleep-ms, --wait-file)
+ *   accepts the connections that come in (answering them, see above) and
+ *   closes them, so that they never pile up.
+ *
  * Output:
  *   --print N              print "line 1" .. "line N" on stdout (stdio, flushed at the end)
+ *   --say TEXT             print the line "TEXT" on stdout (flushed)
  *   --print-err N          the same on stderr
  *   --print-bytes N        print one line of N 'x' characters on stdout
  *   --no-newline           the next --print/--print-err/--print-bytes leaves out
@@ -51,6 +72,9 @@
  *                          (--block, --sleep-ms, --wait-file) and the gaps
  *                          between actions act on it. Further signals handled
  *                          this way are ignored once one arrived.
+ *   --signal-stamp FILE    when a signal handled by --on-signal-delay arrives,
+ *                          write a --stamp line to FILE with the times taken
+ *                          in the handler (when it arrived), before the delay
  *   Until such an option is given every signal has the disposition testworker
  *   inherited, and the signal mask is never changed outside of a wait (so
  *   --report-fds shows what the supervisor gave).
@@ -78,11 +102,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +132,14 @@ static const char usage_text[] =
         "  --append FILE TEXT            append the line TEXT to FILE (one write)\n"
         "  --report-fds FILE             write fds, signal masks, ids, umask, cwd, env to FILE\n"
         "  --read-stdin FILE             read stdin to EOF, write the byte count to FILE\n"
+        "  --listen-tcp PORT FILE        listen on 127.0.0.1:PORT (0: any), then stamp FILE\n"
+        "                                with the time before the bind and the port\n"
+        "  --listen-unix PATH FILE       listen on a stream socket at PATH, then stamp FILE\n"
+        "  --listen-close                close the listening socket\n"
+        "  --http-status-file FILE       answer connections with HTTP, the status from FILE\n"
+        "                                (503 while it does not exist)\n"
         "  --print N                     print \"line 1\"..\"line N\" on stdout\n"
+        "  --say TEXT                    print the line TEXT on stdout\n"
         "  --print-err N                 the same on stderr\n"
         "  --print-bytes N               print one line of N 'x' on stdout\n"
         "  --no-newline                  the next print leaves out its last newline\n"
@@ -121,6 +154,7 @@ static const char usage_text[] =
         "  --default SIG                 default disposition for SIG\n"
         "  --on-signal SIG CODE          on SIG exit with CODE at once\n"
         "  --on-signal-delay SIG MS CODE on SIG wait MS ms, then exit with CODE\n"
+        "  --signal-stamp FILE           stamp FILE with the arrival of a delayed signal\n"
         "  --fork-grandchild FILE        grandchild in the same group that ignores SIGTERM,\n"
         "                                writes its pid to FILE and blocks forever\n"
         "  --orphan FILE                 grandchild that writes its pid to FILE and exits\n"
@@ -153,10 +187,16 @@ enum act {
         A_FORK_GRANDCHILD,
         A_ORPHAN,
         A_GRANDCHILD_DEVNULL,
+        A_LISTEN_TCP,
+        A_LISTEN_UNIX,
+        A_LISTEN_CLOSE,
+        A_HTTP_STATUS_FILE,
+        A_SAY,
+        A_SIGNAL_STAMP,
 };
 
 /* Argument kinds: s = string, n = count/ms (0..LLONG_MAX), c = exit code
- * (0..255), g = signal. */
+ * (0..255), g = signal, p = port (0..65535). */
 struct opt {
         const char *name;
         enum act act;
@@ -186,6 +226,12 @@ static const struct opt opts[] = {
         { "--fork-grandchild", A_FORK_GRANDCHILD, "s" },
         { "--orphan", A_ORPHAN, "s" },
         { "--grandchild-devnull", A_GRANDCHILD_DEVNULL, "" },
+        { "--listen-tcp", A_LISTEN_TCP, "ps" },
+        { "--listen-unix", A_LISTEN_UNIX, "ss" },
+        { "--listen-close", A_LISTEN_CLOSE, "" },
+        { "--http-status-file", A_HTTP_STATUS_FILE, "s" },
+        { "--say", A_SAY, "s" },
+        { "--signal-stamp", A_SIGNAL_STAMP, "s" },
 };
 
 #define MAX_ARGS 3
@@ -224,6 +270,12 @@ static const char *signame(int sig)
 
 static bool verbose;
 static bool grandchild_devnull;
+/* --listen-tcp / --listen-unix: the listening socket (-1: none), the unix
+ * socket's path, --http-status-file's file (NULL: connections are closed
+ * unanswered) */
+static int listen_fd = -1;
+static const char *listen_path;
+static const char *http_status_file;
 static bool no_newline;
 
 /* Exit codes of the handlers, per signal; written before the handler is
@@ -235,8 +287,11 @@ static long long delay_ms[NSIG];
  * drop them in grandchildren). */
 static sigset_t handled;
 static sigset_t delayed;
-/* Set by the delayed handler: the first signal that arrived. */
+/* Set by the delayed handler: the first signal that arrived, and when
+ * (for --signal-stamp, whose file is written in the main context). */
 static volatile sig_atomic_t pending_sig;
+static struct timespec pending_mono, pending_real;
+static const char *signal_stamp_path;
 /* Prebuilt messages for --verbose in the immediate handler. */
 static char handler_msg[NSIG][80];
 
@@ -382,8 +437,15 @@ static void on_signal_exit(int sig)
 
 static void on_signal_delayed(int sig)
 {
-        if (!pending_sig)
+        if (!pending_sig) {
+                int saved = errno;
+
+                /* async-signal-safe; read only once pending_sig is set */
+                (void)clock_gettime(CLOCK_MONOTONIC, &pending_mono);
+                (void)clock_gettime(CLOCK_REALTIME, &pending_real);
+                errno = saved;
                 pending_sig = sig;
+        }
 }
 
 static void set_disposition(int sig, void (*fn)(int))
@@ -396,12 +458,21 @@ static void set_disposition(int sig, void (*fn)(int))
 }
 
 static void wait_event(long long deadline, int fd, bool handle_signals);
+static void serve_one(void);
 
 static void __attribute__((noreturn)) handle_pending(void)
 {
         int sig = pending_sig;
         int code = handler_code[sig];
 
+        if (signal_stamp_path) {
+                char buf[96];
+                int n = snprintf(buf, sizeof(buf), "%ld %lld %lld\n", (long)getpid(),
+                                 (long long)pending_mono.tv_sec * 1000000000LL + pending_mono.tv_nsec,
+                                 (long long)pending_real.tv_sec * 1000000000LL + pending_real.tv_nsec);
+
+                write_atomic(signal_stamp_path, buf, (size_t)n);
+        }
         if (verbose)
                 fprintf(stderr, "testworker[%ld]: got SIG%s, exiting %d in %lldms\n", (long)getpid(),
                         signame(sig), code, delay_ms[sig]);
@@ -422,7 +493,7 @@ static void wait_event(long long deadline, int fd, bool handle_signals)
         if (sigprocmask(SIG_BLOCK, &delayed, &old) < 0)
                 die("sigprocmask: %s", strerror(errno));
         for (;;) {
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = listen_fd, .events = POLLIN } };
                 struct timespec ts, *tsp = NULL;
                 int n;
 
@@ -439,11 +510,13 @@ static void wait_event(long long deadline, int fd, bool handle_signals)
                         ts.tv_nsec = left % 1000000000LL;
                         tsp = &ts;
                 }
-                n = ppoll(fd >= 0 ? &pfd : NULL, fd >= 0 ? 1 : 0, tsp, &old);
-                if (n > 0)
-                        break;
+                n = ppoll(pfd, 2, tsp, &old); /* a negative fd is skipped */
                 if (n < 0 && errno != EINTR)
                         die("ppoll: %s", strerror(errno));
+                if (n > 0 && pfd[1].revents)
+                        serve_one();
+                if (n > 0 && pfd[0].revents)
+                        break;
         }
         if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
                 die("sigprocmask: %s", strerror(errno));
@@ -760,6 +833,151 @@ static void do_notify(const char *msg)
         free(text);
 }
 
+/* ---- listening ------------------------------------------------------------- */
+
+/* The stamp of --listen-*: the times (taken before the bind), the port. */
+static void write_listen_stamp(const char *path, long long mono, long long real, int port)
+{
+        char buf[128];
+        int n = port >= 0 ? snprintf(buf, sizeof(buf), "%ld %lld %lld %d\n", (long)getpid(), mono, real, port)
+                          : snprintf(buf, sizeof(buf), "%ld %lld %lld\n", (long)getpid(), mono, real);
+
+        write_atomic(path, buf, (size_t)n);
+}
+
+static void do_listen_tcp(int port, const char *path)
+{
+        long long mono = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int one = 1;
+
+        if (listen_fd >= 0)
+                die("--listen-tcp: a socket listens already");
+        listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (listen_fd < 0)
+                die("socket: %s", strerror(errno));
+        if (setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            setsockopt(listen_fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+                die("setsockopt: %s", strerror(errno));
+        if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                die("bind 127.0.0.1:%d: %s", port, strerror(errno));
+        if (listen(listen_fd, SOMAXCONN) < 0)
+                die("listen: %s", strerror(errno));
+        if (getsockname(listen_fd, (struct sockaddr *)&sa, &len) < 0)
+                die("getsockname: %s", strerror(errno));
+        write_listen_stamp(path, mono, real, ntohs(sa.sin_port));
+}
+
+static void do_listen_unix(const char *sock, const char *path)
+{
+        long long mono = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (listen_fd >= 0)
+                die("--listen-unix: a socket listens already");
+        if (strlen(sock) >= sizeof(sa.sun_path))
+                die("--listen-unix: path too long: %s", sock);
+        strcpy(sa.sun_path, sock);
+        listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (listen_fd < 0)
+                die("socket: %s", strerror(errno));
+        /* a socket file left by an earlier run is stale, as servers assume */
+        if (unlink(sock) < 0 && errno != ENOENT)
+                die("unlink %s: %s", sock, strerror(errno));
+        if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                die("bind %s: %s", sock, strerror(errno));
+        if (listen(listen_fd, SOMAXCONN) < 0)
+                die("listen: %s", strerror(errno));
+        listen_path = sock;
+        write_listen_stamp(path, mono, real, -1);
+}
+
+static void do_listen_close(void)
+{
+        if (listen_fd < 0)
+                die("--listen-close: no socket listens");
+        if (listen_path && unlink(listen_path) < 0)
+                die("unlink %s: %s", listen_path, strerror(errno));
+        close(listen_fd);
+        listen_fd = -1;
+        listen_path = NULL;
+}
+
+/* The status --http-status-file names: 503 while the file does not exist. */
+static int http_status(void)
+{
+        char buf[32];
+        long long v;
+        ssize_t n;
+        int fd = open(http_status_file, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return 503;
+                die("open %s: %s", http_status_file, strerror(errno));
+        }
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n < 0)
+                die("read %s: %s", http_status_file, strerror(errno));
+        buf[n] = '\0';
+        buf[strcspn(buf, " \n")] = '\0';
+        if (!parse_ll(buf, 100, 999, &v))
+                die("%s: '%s' is not an HTTP status", http_status_file, buf);
+        return (int)v;
+}
+
+/* Reads an HTTP request head (up to the empty line, at most 8 KiB, for at
+ * most 2 s: a client that sends nothing is dropped) and answers it. */
+static void answer_http(int fd)
+{
+        char head[8192], resp[128];
+        size_t used = 0;
+        long long deadline = now_ns(CLOCK_MONOTONIC) + 2000000000LL;
+        int status, n;
+
+        while (used < sizeof(head) - 1) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                long long left = (deadline - now_ns(CLOCK_MONOTONIC)) / 1000000LL;
+                ssize_t r;
+
+                if (left <= 0)
+                        return;
+                if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+                        die("poll: %s", strerror(errno));
+                r = read(fd, head + used, sizeof(head) - 1 - used);
+                if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (r <= 0)
+                        return; /* gone before asking */
+                used += (size_t)r;
+                head[used] = '\0';
+                if (strstr(head, "\r\n\r\n"))
+                        break;
+        }
+        status = http_status();
+        n = snprintf(resp, sizeof(resp), "HTTP/1.1 %d Test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status);
+        /* the client may be gone (a probe that timed out): no SIGPIPE */
+        (void)send(fd, resp, (size_t)n, MSG_NOSIGNAL);
+}
+
+/* A connection came in on the listening socket: answered and closed. */
+static void serve_one(void)
+{
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+        if (fd < 0) {
+                if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                        return;
+                die("accept: %s", strerror(errno));
+        }
+        if (http_status_file)
+                answer_http(fd);
+        close(fd);
+}
+
 static void write_pid_file(const char *path)
 {
         char buf[32];
@@ -779,6 +997,10 @@ static void __attribute__((noreturn)) grandchild(const char *path, bool orphan, 
         sigemptyset(&handled);
         sigemptyset(&delayed);
         pending_sig = 0;
+        if (listen_fd >= 0) { /* the worker's socket is the worker's alone */
+                close(listen_fd);
+                listen_fd = -1;
+        }
         if (!orphan && signal(SIGTERM, SIG_IGN) == SIG_ERR)
                 die("signal: %s", strerror(errno));
         if (grandchild_devnull)
@@ -925,6 +1147,26 @@ static void run(const struct action *a)
         case A_GRANDCHILD_DEVNULL:
                 grandchild_devnull = true;
                 break;
+        case A_LISTEN_TCP:
+                do_listen_tcp((int)a->n[0], a->s[1]);
+                break;
+        case A_LISTEN_UNIX:
+                do_listen_unix(a->s[0], a->s[1]);
+                break;
+        case A_LISTEN_CLOSE:
+                do_listen_close();
+                break;
+        case A_HTTP_STATUS_FILE:
+                http_status_file = a->s[0];
+                break;
+        case A_SAY:
+                if (printf("%s\n", a->s[0]) < 0)
+                        die("stdout: %s", strerror(errno));
+                flush_all();
+                break;
+        case A_SIGNAL_STAMP:
+                signal_stamp_path = a->s[0];
+                break;
         }
 }
 
@@ -963,6 +1205,10 @@ static size_t parse_args(int argc, char **argv, struct action *acts)
                         case 'n':
                                 if (!parse_ll(v, 0, LLONG_MAX / 1000000000LL, &a->n[k]))
                                         usage_error("%s: '%s' is not a count", arg, v);
+                                break;
+                        case 'p':
+                                if (!parse_ll(v, 0, 65535, &a->n[k]))
+                                        usage_error("%s: '%s' is not a port (0-65535)", arg, v);
                                 break;
                         case 'c':
                                 if (!parse_ll(v, 0, 255, &a->n[k]))
