@@ -816,8 +816,8 @@ static void request_logs(struct client *cl, struct json_object *req)
         struct control *c = cl->ctl;
         struct logbuf *b = c->hooks->logbuf ? c->hooks->logbuf(c->ctx) : NULL;
         struct json_object *names = NULL, *v;
-        const char **list = NULL;
-        size_t n = 0, lines = 100;
+        const char **list = NULL, **groups = NULL;
+        size_t n = 0, n_list = 0, n_groups = 0, lines = 100;
         bool follow = false;
 
         if (!b) {
@@ -831,20 +831,24 @@ static void request_logs(struct client *cl, struct json_object *req)
                 }
                 n = json_object_array_length(names);
                 list = xcalloc(n ? n : 1, sizeof *list);
+                groups = xcalloc(n ? n : 1, sizeof *groups);
                 for (size_t i = 0; i < n; i++) {
                         struct json_object *e = json_object_array_get_idx(names, i);
+                        const char *name = json_object_get_string(e);
 
-                        if (!json_object_is_type(e, json_type_string) || !name_is_valid(json_object_get_string(e))) {
+                        if (!json_object_is_type(e, json_type_string) || !name_is_valid(name)) {
                                 respond_error(cl, "invalid worker name");
-                                free(list);
-                                return;
+                                goto fail;
                         }
-                        list[i] = json_object_get_string(e);
+                        /* a worker with instances: every instance's, also those a scale adds */
+                        if (sup_group(cur_sup(c), name))
+                                groups[n_groups++] = name;
                         /* a worker removed by a reload keeps its records until it is forgotten */
-                        if (!sup_find(cur_sup(c), list[i]) && !logbuf_find(b, list[i])) {
-                                respond_error(cl, "no such worker: %s", list[i]);
-                                free(list);
-                                return;
+                        else if (sup_find(cur_sup(c), name) || logbuf_find(b, name))
+                                list[n_list++] = name;
+                        else {
+                                respond_error(cl, "no such worker: %s", name);
+                                goto fail;
                         }
                 }
         }
@@ -853,25 +857,26 @@ static void request_logs(struct client *cl, struct json_object *req)
 
                 if (!json_object_is_type(v, json_type_int) || k < 0) {
                         respond_error(cl, "logs: \"lines\" must be a number >= 0");
-                        free(list);
-                        return;
+                        goto fail;
                 }
                 lines = (size_t)k;
         }
         if (json_object_object_get_ex(req, "follow", &v) && v) {
                 if (!json_object_is_type(v, json_type_boolean)) {
                         respond_error(cl, "logs: \"follow\" must be true or false");
-                        free(list);
-                        return;
+                        goto fail;
                 }
                 follow = json_object_get_boolean(v);
         }
         log_debug(NULL, "control", "control: logs%s requested by uid %u", follow ? " -f" : "", (unsigned)cl->uid);
         queue_line(cl, ok_obj());
-        cl->cursor = logbuf_cursor_new(b, (char *const *)list, n, lines, follow, on_logs_wake, cl);
-        free(list);
+        cl->cursor = logbuf_cursor_new(b, (char *const *)list, n_list, (char *const *)groups, n_groups, lines, follow,
+                                       on_logs_wake, cl);
         loop_timer_set(cl->timer, USEC_INFINITY);
         logs_drive(cl);
+fail:
+        free(list);
+        free(groups);
 }
 
 /* {"cmd": "reopen"}: no state changes, so a shutdown does not refuse it. */

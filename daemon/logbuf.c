@@ -58,8 +58,10 @@ struct logcursor {
         uint64_t skipped;   /* not told yet */
         uint64_t skip_seq;  /* the newest of those: the count is told before the first record after it */
         bool follow;
-        char **names; /* sorted; n_names = 0: every worker */
+        char **names; /* sorted; with no groups either: every worker */
         size_t n_names;
+        char **groups; /* sorted: their instances */
+        size_t n_groups;
         void (*wake)(struct logcursor *, void *);
         void *data;
         char label[160]; /* "NAME/HOOK" of the record handed out */
@@ -84,9 +86,32 @@ static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const 
 
 static bool selected(const struct logcursor *c, const struct logring *r)
 {
-        const char *key = r->name;
+        const char *key = r->name, *dot;
+        char group[160];
 
-        return c->n_names == 0 || bsearch(&key, c->names, c->n_names, sizeof *c->names, cmp_name);
+        if (c->n_names == 0 && c->n_groups == 0)
+                return true;
+        if (c->n_names > 0 && bsearch(&key, c->names, c->n_names, sizeof *c->names, cmp_name))
+                return true;
+        /* an instance: NAME.DIGITS */
+        dot = c->n_groups > 0 ? strrchr(key, '.') : NULL;
+        if (!dot || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1) || (size_t)(dot - key) >= sizeof group)
+                return false;
+        memcpy(group, key, (size_t)(dot - key));
+        group[dot - key] = 0;
+        key = group;
+        return bsearch(&key, c->groups, c->n_groups, sizeof *c->groups, cmp_name) != NULL;
+}
+
+static char **sorted_copy(char *const *v, size_t n)
+{
+        char **r = n ? xcalloc(n, sizeof *r) : NULL;
+
+        for (size_t i = 0; i < n; i++)
+                r[i] = xstrdup(v[i]);
+        if (n)
+                qsort(r, n, sizeof *r, cmp_name);
+        return r;
 }
 
 /* rec goes away: cursors that had not read it count it, those about to
@@ -244,7 +269,8 @@ void logbuf_add(struct logring *r, usec_t ts, int level, const char *event, cons
         }
 }
 
-struct logcursor *logbuf_cursor_new(struct logbuf *b, char *const *names, size_t n_names, size_t lines, bool follow,
+struct logcursor *logbuf_cursor_new(struct logbuf *b, char *const *names, size_t n_names, char *const *groups,
+                                    size_t n_groups, size_t lines, bool follow,
                                     void (*wake)(struct logcursor *, void *), void *data)
 {
         struct logcursor *c = xcalloc(1, sizeof *c);
@@ -255,13 +281,10 @@ struct logcursor *logbuf_cursor_new(struct logbuf *b, char *const *names, size_t
         c->follow = follow;
         c->wake = wake;
         c->data = data;
-        if (n_names > 0) {
-                c->names = xcalloc(n_names, sizeof *c->names);
-                for (size_t i = 0; i < n_names; i++)
-                        c->names[i] = xstrdup(names[i]);
-                qsort(c->names, n_names, sizeof *c->names, cmp_name);
-                c->n_names = n_names;
-        }
+        c->names = sorted_copy(names, n_names);
+        c->n_names = n_names;
+        c->groups = sorted_copy(groups, n_groups);
+        c->n_groups = n_groups;
         /* the last `lines` records of the selection, from the newest back */
         for (struct logrec *rec = b->last; rec && found < lines; rec = rec->prev)
                 if (selected(c, rec->ring)) {
@@ -291,6 +314,9 @@ struct logcursor *logbuf_cursor_free(struct logcursor *c)
         for (size_t i = 0; i < c->n_names; i++)
                 free(c->names[i]);
         free(c->names);
+        for (size_t i = 0; i < c->n_groups; i++)
+                free(c->groups[i]);
+        free(c->groups);
         free(c);
         return NULL;
 }

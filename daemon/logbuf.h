@@ -65,13 +65,16 @@ bool logbuf_wanted(const struct logbuf *b);
 size_t logbuf_n_records(const struct logbuf *b);
 size_t logbuf_ring_len(const struct logring *r);
 
-/* A reader of the records of the workers named (names: a sorted copy is
- * kept; n_names = 0: every worker), starting with the last `lines` of them
- * there are now. follow: then every record added later, without end;
- * otherwise it ends after those. wake(c, data) is called when a follower
- * that had read everything may read again (from inside logbuf_add(): it may
- * read, but must not add records or free cursors). */
-struct logcursor *logbuf_cursor_new(struct logbuf *b, char *const *names, size_t n_names, size_t lines, bool follow,
+/* A reader of the records of the workers named, and of the instances of
+ * the groups named (a ring "web.2" is an instance of group "web": the name,
+ * a dot, digits); copies are kept; no names and no groups: every worker.
+ * It starts with the last `lines` of them there are now. follow: then
+ * every record added later, without end; otherwise it ends after those.
+ * wake(c, data) is called when a follower that had read everything may
+ * read again (from inside logbuf_add(): it may read, but must not add
+ * records or free cursors). */
+struct logcursor *logbuf_cursor_new(struct logbuf *b, char *const *names, size_t n_names, char *const *groups,
+                                    size_t n_groups, size_t lines, bool follow,
                                     void (*wake)(struct logcursor *c, void *data), void *data);
 struct logcursor *logbuf_cursor_free(struct logcursor *c); /* NULL-safe, returns NULL */
 

@@ -98,23 +98,50 @@ START_TEST(test_unit_rings)
         ck_assert_uint_eq(logbuf_n_records(b), 5);
 
         /* merged in the order they were made; the last n */
-        c = logbuf_cursor_new(b, NULL, 0, 100, false, count_wake, NULL);
+        c = logbuf_cursor_new(b, NULL, 0, NULL, 0, 100, false, count_wake, NULL);
         s = drain(c, &end);
         ck_assert_str_eq(s, "z:2 a:3 a:4 a:5 z:6 ");
         ck_assert(end);
         free(s);
         logbuf_cursor_free(c);
-        c = logbuf_cursor_new(b, NULL, 0, 2, false, count_wake, NULL);
+        c = logbuf_cursor_new(b, NULL, 0, NULL, 0, 2, false, count_wake, NULL);
         s = drain(c, &end);
         ck_assert_str_eq(s, "a:5 z:6 ");
         free(s);
         logbuf_cursor_free(c);
         /* one worker's */
-        c = logbuf_cursor_new(b, (char *[]){ z_name }, 1, 100, false, count_wake, NULL);
+        c = logbuf_cursor_new(b, (char *[]){ z_name }, 1, NULL, 0, 100, false, count_wake, NULL);
         s = drain(c, &end);
         ck_assert_str_eq(s, "z:2 z:6 ");
         free(s);
         logbuf_cursor_free(c);
+
+        /* a group: its instances NAME.DIGITS, not another name */
+        {
+                struct logring *w1 = logbuf_ring(b, "web.1"), *w12 = logbuf_ring(b, "web.12"),
+                               *wx = logbuf_ring(b, "web.x"), *web = logbuf_ring(b, "web");
+                static char web_name[] = "web";
+
+                add(w1, "i1");
+                add(wx, "x");
+                add(web, "plain");
+                add(w12, "i12");
+                c = logbuf_cursor_new(b, NULL, 0, (char *[]){ web_name }, 1, 100, false, count_wake, NULL);
+                s = drain(c, &end);
+                ck_assert_str_eq(s, "web.1:i1 web.12:i12 ");
+                free(s);
+                logbuf_cursor_free(c);
+                c = logbuf_cursor_new(b, (char *[]){ web_name }, 1, (char *[]){ z_name }, 1, 100, false, count_wake,
+                                      NULL);
+                s = drain(c, &end);
+                ck_assert_str_eq(s, "web:plain ");
+                free(s);
+                logbuf_cursor_free(c);
+                logbuf_drop(b, "web.1");
+                logbuf_drop(b, "web.12");
+                logbuf_drop(b, "web.x");
+                logbuf_drop(b, "web");
+        }
 
         /* a smaller limit trims; a dropped ring takes its records */
         logbuf_set_limit(b, 1);
@@ -137,8 +164,8 @@ START_TEST(test_unit_behind)
         char *s;
 
         add(quiet, "q1");
-        c = logbuf_cursor_new(b, NULL, 0, 1, true, count_wake, NULL);
-        only = logbuf_cursor_new(b, (char *[]){ quiet_name }, 1, 0, true, count_wake, NULL);
+        c = logbuf_cursor_new(b, NULL, 0, NULL, 0, 1, true, count_wake, NULL);
+        only = logbuf_cursor_new(b, (char *[]){ quiet_name }, 1, NULL, 0, 0, true, count_wake, NULL);
         for (int i = 1; i <= 5; i++) {
                 char m[8];
                 snprintf(m, sizeof m, "b%d", i);
@@ -204,7 +231,7 @@ START_TEST(test_unit_unbuffered)
 
         add(r, "before");
         ck_assert_uint_eq(logbuf_n_records(b), 0);
-        reader = logbuf_cursor_new(b, NULL, 0, 100, true, take_wake, NULL);
+        reader = logbuf_cursor_new(b, NULL, 0, NULL, 0, 100, true, take_wake, NULL);
         s = drain(reader, &end);
         ck_assert_str_eq(s, "");
         free(s);
@@ -539,6 +566,42 @@ START_TEST(test_logs_usage)
         /* nobody answers */
         CTL(69, &g, &out, "logs");
         CTL(69, &g, &out, "reopen");
+        gh_cleanup(&g);
+}
+END_TEST
+
+/* A worker with instances: its name means every instance, also one a
+ * scale adds while a follower reads. */
+START_TEST(test_logs_instances)
+{
+        struct gh g;
+        char *out;
+        pid_t f;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        ck_assert_int_eq(gh_start(&g,
+                                  conf(&g, "",
+                                       "{ name = \"web\"; instances = 2; command = [\"%s\", \"--print\", \"1\", "
+                                       "\"--block\"]; },\n"
+                                       "{ name = \"web.x\"; command = [\"%s\", \"--print\", \"1\", \"--block\"]; }",
+                                       TW, TW),
+                                  NULL, NULL),
+                         0);
+        ck_assert(h_wait_log(&g, "web.1[stdout]: line 1", T));
+        ck_assert(h_wait_log(&g, "web.2[stdout]: line 1", T));
+        ck_assert(h_wait_log(&g, "web.x[stdout]: line 1", T));
+        CTL(0, &g, &out, "logs", "web");
+        ck_assert_msg(strstr(out, " web.1[stdout]: line 1\n") && strstr(out, " web.2[stdout]: line 1\n"), "%s", out);
+        ck_assert_msg(!strstr(out, "web.x"), "%s", out);
+        CTL(0, &g, &out, "logs", "web.2");
+        ck_assert_msg(!strstr(out, "web.1") && strstr(out, " web.2[stdout]: line 1\n"), "%s", out);
+        f = follower(&g, "f.out", ARGV("-f", "-n", "1", "web"));
+        ck_assert(h_wait_lines(gh_path(&g, "f.out"), "web.", 1, T));
+        CTL(0, &g, NULL, "scale", "web", "3");
+        ck_assert(h_wait_lines(gh_path(&g, "f.out"), " web.3[stdout]: line 1", 1, T));
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        ck_assert_int_eq(h_exit_code(h_wait_child(f, T)), 0);
+        ck_assert_int_eq(h_count_lines(gh_path(&g, "f.out"), "web.x"), 0);
         gh_cleanup(&g);
 }
 END_TEST
@@ -985,6 +1048,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_logs_usage);
         tcase_add_test(tc, test_log_buffer_zero);
         tcase_add_test(tc, test_logs_reload);
+        tcase_add_test(tc, test_logs_instances);
 
         tc = h_tcase(s, "slow-follower", 180);
         tcase_add_test(tc, test_logs_stuck_follower);
