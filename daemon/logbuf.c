@@ -14,6 +14,7 @@
 /* The longest message kept (graced's own records can be long: a command
  * line); captured lines are at most 4096 bytes anyway. */
 #define MAX_TEXT 8192
+_Static_assert(MAX_TEXT < (1 << 14), "a record's length has 14 bits");
 
 enum {
         REC_STDOUT = 1 << 0,
@@ -21,15 +22,16 @@ enum {
         REC_EXTRA = 1 << 2, /* a string follows the message: the event (own records) or the hook (captured) */
 };
 
+/* 48 bytes before the text: one is kept for every record. */
 struct logrec {
         struct logrec *prev, *next; /* every record, oldest first */
         struct logrec *newer;       /* the next one of its ring */
         struct logring *ring;
-        uint64_t seq; /* order of making, from 1 */
-        usec_t ts;
-        uint32_t len;
-        uint8_t level;
-        uint8_t flags;
+        uint64_t seq;          /* order of making, from 1 */
+        uint64_t ts_ms : 44;   /* CLOCK_REALTIME in ms (what the formats show), until the year 2527 */
+        uint64_t len : 14;     /* <= MAX_TEXT */
+        uint64_t level : 3;
+        uint64_t flags : 3;
         char text[]; /* msg, NUL[, extra, NUL] */
 };
 
@@ -218,8 +220,8 @@ static struct logrec *make_record(struct logring *r, usec_t ts, int level, const
         if (len > MAX_TEXT)
                 len = utf8_cut(msg, MAX_TEXT);
         rec = xmalloc(sizeof *rec + len + 1 + elen);
-        *rec = (struct logrec){ .ring = r, .seq = r->buf->next_seq++, .ts = ts, .len = (uint32_t)len,
-                                .level = (uint8_t)(level < 0 ? 0 : level > 7 ? 7 : level) };
+        *rec = (struct logrec){ .ring = r, .seq = r->buf->next_seq++, .ts_ms = ts / USEC_PER_MSEC, .len = len,
+                                .level = (unsigned)(level < 0 ? 0 : level > 7 ? 7 : level) };
         if (stream)
                 rec->flags |= strcmp(stream, "stderr") == 0 ? REC_STDERR : REC_STDOUT;
         memcpy(rec->text, msg, len);
@@ -326,7 +328,7 @@ static void view(struct logcursor *c, const struct logrec *rec, struct logrec_vi
         const char *extra = rec->flags & REC_EXTRA ? rec->text + rec->len + 1 : NULL;
         bool captured = rec->flags & (REC_STDOUT | REC_STDERR);
 
-        *v = (struct logrec_view){ .ts = rec->ts, .level = rec->level, .worker = rec->ring->name,
+        *v = (struct logrec_view){ .ts = (usec_t)rec->ts_ms * USEC_PER_MSEC, .level = rec->level, .worker = rec->ring->name,
                                    .event = captured ? "output" : extra ? extra : "log",
                                    .stream = !captured                  ? NULL
                                              : rec->flags & REC_STDERR ? "stderr"
