@@ -17,12 +17,14 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1030,6 +1032,99 @@ START_TEST(test_reopen_failure)
 }
 END_TEST
 
+/* A write that fails (a full disk: /dev/full) drops the output and is
+ * logged once, not once per line. */
+START_TEST(test_file_write_error_once)
+{
+        struct gh g;
+        const char *gate;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        gate = gh_path(&g, "gate");
+        ck_assert_int_eq(gh_start(&g,
+                                  conf(&g, "",
+                                       "{ name = \"w\"; type = \"oneshot\"; stdout = \"/dev/full\";\n"
+                                       "  command = [\"%s\", \"--print\", \"1\", \"--wait-file\", \"%s\", "
+                                       "\"--print\", \"2\"]; }",
+                                       TW, gate),
+                                  NULL, NULL),
+                         0);
+        ck_assert(h_wait_log(&g, "w: error: writing /dev/full: No space left on device; its output is lost until "
+                                 "writing works again",
+                             T));
+        ck_assert_ptr_nonnull(gh_write_file(&g, "gate", "go\n"));
+        ck_assert(h_wait_log(&g, "w: done", T));
+        ck_assert_int_eq(h_count_log(&g, "writing /dev/full"), 1);
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
+/* A FIFO nobody reads for a while: graced does not block on it (status
+ * answers), the worker waits, and once the FIFO is read every line comes,
+ * in order, once. */
+START_TEST(test_file_fifo)
+{
+        enum { LINES = 200000 };
+        struct gh g;
+        const char *F;
+        char *buf;
+        size_t n = 0, cap = 4 << 20;
+        long long start;
+        int fd, avail = 0;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        F = gh_path(&g, "fifo");
+        ck_assert_int_eq(mkfifo(F, 0600), 0);
+        fd = open(F, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a reader, so that graced may open it */
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(gh_start(&g,
+                                  conf(&g, "",
+                                       "{ name = \"w\"; type = \"oneshot\"; stdout = \"%s\";\n"
+                                       "  command = [\"%s\", \"--lines-fast\", \"%d\"]; }",
+                                       F, TW, LINES),
+                                  NULL, NULL),
+                         0);
+        /* the FIFO fills up: graced's writes get EAGAIN from now on (no
+         * event says a pipe is full: its fill is looked at, bounded) */
+        start = h_now_ns();
+        while (ioctl(fd, FIONREAD, &avail) == 0 && avail < 60000 && h_ms_since(start) < T)
+                h_sleep_ms(5);
+        ck_assert_int_ge(avail, 60000);
+        CTL(0, &g, NULL, "status");
+        ck_assert_int_eq(h_count_log(&g, "w: done"), 0);
+        buf = malloc(cap);
+        start = h_now_ns();
+        while (h_ms_since(start) < 30000) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ssize_t k;
+
+                if (poll(&p, 1, 1000) < 0)
+                        break;
+                k = read(fd, buf + n, cap - n);
+                if (k > 0)
+                        n += (size_t)k;
+                else if (k == 0 && h_count_log(&g, "w: done") > 0)
+                        break; /* graced closed it and the worker is done */
+                if (n == cap)
+                        break;
+        }
+        {
+                long expect = 1;
+                for (char *p = buf, *e; p < buf + n; p = e + 1) {
+                        long v = strtol(p, &e, 10);
+                        ck_assert_msg(*e == '\n' && v == expect, "%ld where %ld was due", v, expect);
+                        expect++;
+                }
+                ck_assert_int_eq(expect - 1, LINES);
+        }
+        free(buf);
+        close(fd);
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("logs");
@@ -1058,6 +1153,8 @@ static Suite *suite(void)
         tcase_add_test(tc, test_file_raw);
         tcase_add_test(tc, test_reopen_continuous);
         tcase_add_test(tc, test_reopen_failure);
+        tcase_add_test(tc, test_file_write_error_once);
+        tcase_add_test(tc, test_file_fifo);
         return s;
 }
 
