@@ -755,15 +755,17 @@ static bool logs_pump(struct client *cl)
         bool queued = false;
 
         while (cl->cursor && !cl->dead && out_left(cl) < CONTROL_LOGS_QUEUE) {
-                queued = true;
                 switch (logbuf_cursor_next(cl->cursor, &v, &skipped)) {
                 case LOGCURSOR_RECORD:
                         queue_line(cl, record_obj(&v));
+                        queued = true;
                         break;
                 case LOGCURSOR_SKIPPED:
                         o = json_object_new_object();
-                        json_object_object_add(o, "skipped", json_object_new_int64(skipped > INT64_MAX ? INT64_MAX : (int64_t)skipped));
+                        skipped = MIN(skipped, (uint64_t)INT64_MAX);
+                        json_object_object_add(o, "skipped", json_object_new_int64((int64_t)skipped));
                         queue_line(cl, o);
+                        queued = true;
                         break;
                 case LOGCURSOR_END:
                         o = json_object_new_object();
@@ -774,7 +776,7 @@ static bool logs_pump(struct client *cl)
                         touch(cl); /* a reader that stops reading is dropped in time */
                         return true;
                 case LOGCURSOR_NONE:
-                        return false;
+                        return queued;
                 }
         }
         return queued;

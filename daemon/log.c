@@ -400,8 +400,8 @@ static void emit_journal(int level, const char *worker, const char *event, const
         }
 }
 
-static void emit_record(usec_t now, int level, const char *worker, const char *event, const char *stream, const char *msg,
-                        size_t len, bool is_output)
+static void emit_record(usec_t now, int level, const char *worker, const char *event, const char *stream,
+                        const char *msg, size_t len, bool is_output)
 {
         struct sbuf b = { 0 };
 

@@ -328,7 +328,8 @@ static void view(struct logcursor *c, const struct logrec *rec, struct logrec_vi
         const char *extra = rec->flags & REC_EXTRA ? rec->text + rec->len + 1 : NULL;
         bool captured = rec->flags & (REC_STDOUT | REC_STDERR);
 
-        *v = (struct logrec_view){ .ts = (usec_t)rec->ts_ms * USEC_PER_MSEC, .level = rec->level, .worker = rec->ring->name,
+        *v = (struct logrec_view){ .ts = (usec_t)rec->ts_ms * USEC_PER_MSEC, .level = rec->level,
+                                   .worker = rec->ring->name,
                                    .event = captured ? "output" : extra ? extra : "log",
                                    .stream = !captured                  ? NULL
                                              : rec->flags & REC_STDERR ? "stderr"

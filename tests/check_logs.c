@@ -553,8 +553,8 @@ START_TEST(test_logs_usage)
         char *out;
 
         ck_assert_int_eq(gh_init(&g), 0);
-        ck_assert_int_eq(gh_start(&g, conf(&g, "", "{ name = \"a\"; command = [\"%s\", \"--block\"]; }", TW), NULL, NULL),
-                         0);
+        ck_assert_int_eq(
+                gh_start(&g, conf(&g, "", "{ name = \"a\"; command = [\"%s\", \"--block\"]; }", TW), NULL, NULL), 0);
         ck_assert(h_wait_log(&g, "a: ready", T));
         CTL(1, &g, &out, "logs", "a", "nosuch");
         ck_assert_msg(strstr(out, "no such worker: nosuch"), "%s", out);
@@ -912,7 +912,8 @@ START_TEST(test_file_raw)
                              "  command = [\"%s\", \"--print\", \"2\", \"--print-err\", \"1\", \"--print\", \"1\", "
                              "\"--no-newline\", \"--print-err\", \"1\"]; },\n"
                              "{ name = \"long\"; type = \"oneshot\"; stdout = \"%s\";\n"
-                             "  command = [\"%s\", \"--print-bytes\", \"200000\", \"--no-newline\", \"--print\", \"1\"]; }",
+                             "  command = [\"%s\", \"--print-bytes\", \"200000\", \"--no-newline\", \"--print\", "
+                             "\"1\"]; }",
                              F, F, TW, L, TW);
         ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
         ck_assert(h_wait_log(&g, "w: done", T));
@@ -973,7 +974,8 @@ START_TEST(test_reopen_continuous)
         stop = gh_path(&g, "stop");
         const char *c = conf(&g, "",
                              "{ name = \"w\"; type = \"oneshot\"; stdout = \"%s\";\n"
-                             "  command = [\"/bin/sh\", \"-c\", \"i=0; while [ ! -e %s ]; do i=$((i+1)); echo $i; done\"]; }",
+                             "  command = [\"/bin/sh\", \"-c\", "
+                             "\"i=0; while [ ! -e %s ]; do i=$((i+1)); echo $i; done\"]; }",
                              F, stop);
         ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
         ck_assert(h_wait_lines(F, "", 1000, T));
@@ -1012,7 +1014,8 @@ START_TEST(test_reopen_failure)
         ck_assert_int_eq(mkdir(D, 0755), 0);
         const char *c = conf(&g, "",
                              "{ name = \"w\"; type = \"oneshot\"; stdout = \"%s\";\n"
-                             "  command = [\"/bin/sh\", \"-c\", \"i=0; while [ ! -e %s ]; do i=$((i+1)); echo $i; done\"]; }",
+                             "  command = [\"/bin/sh\", \"-c\", "
+                             "\"i=0; while [ ! -e %s ]; do i=$((i+1)); echo $i; done\"]; }",
                              F, gh_path(&g, "stop"));
         ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
         ck_assert(h_wait_lines(F, "", 100, T));
