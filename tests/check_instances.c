@@ -208,6 +208,9 @@ START_TEST(test_instances)
         CTL(1, &g, &out, "restart", "nope");
         ck_assert_msg(strstr(out, "no such worker: nope"), "%s", out);
         CTL(0, &g, NULL, "start", "web");
+        /* the answer comes once the instances are ready; lb, brought back with
+         * them, may still be starting then */
+        ck_assert(h_wait_log_count(&g, "lb: ready", 3, T));
         ck_assert_str_eq(status_rows(&g), "web.1 running,web.2 running,web.3 running,lb running,");
 
         /* the report names each instance */
