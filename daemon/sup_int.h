@@ -70,6 +70,13 @@ void sup_mark_all(struct sup *s);
  * down, down-with or restart for w; down-with for the rest). */
 void sup_mark_down(struct sup *s, struct worker *w, enum worker_goal goal);
 
+/* The configuration the plan is built from: the first n_new workers of
+ * s->w (the configuration's), then the removed ones still stopping, each
+ * keeping its ordering only against workers that remain. Shallow: the
+ * workers' settings are borrowed; free with sup_merged_conf_free(). */
+struct conf sup_merged_conf(struct sup *s, size_t n_new);
+void sup_merged_conf_free(struct conf *m, size_t n_new);
+
 /* part_of (sup_parts.c). */
 /* Finds, for the plan just adopted, the workers that have parts. */
 void sup_parts_index(struct sup *s);

@@ -9,10 +9,7 @@
 #include "log.h"
 #include "sup_int.h"
 
-/* The configuration the plan is built from: the new file's workers, then
- * the removed ones still stopping, each keeping its ordering only against
- * workers that remain. Shallow: free with free_merged(). */
-static struct conf merged_conf(struct sup *s, size_t n_new)
+struct conf sup_merged_conf(struct sup *s, size_t n_new)
 {
         struct conf m = { .workers = xcalloc(s->n ? s->n : 1, sizeof *m.workers), .n_workers = s->n };
 
@@ -31,7 +28,7 @@ static struct conf merged_conf(struct sup *s, size_t n_new)
         return m;
 }
 
-static void free_merged(struct conf *m, size_t n_new)
+void sup_merged_conf_free(struct conf *m, size_t n_new)
 {
         for (size_t i = n_new; i < m->n_workers; i++)
                 free(m->workers[i].after);
@@ -133,12 +130,12 @@ int sup_reload(struct sup *s, const struct conf *c, unsigned counts[4])
         free(s->w);
         s->w = set;
         s->n = n;
-        m = merged_conf(s, c->n_workers);
+        m = sup_merged_conf(s, c->n_workers);
         /* cannot fail: the new file validated and removed workers add no cycle */
         if (plan_build(&m, &p, &d) < 0)
                 fatal(70, "reload: the merged plan is invalid");
         sup_adopt_plan(s, p);
-        free_merged(&m, c->n_workers);
+        sup_merged_conf_free(&m, c->n_workers);
         sup_schedule(s);
         return 0;
 }

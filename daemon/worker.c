@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "parse.h"
+#include "state.h"
 #include "worker.h"
 
 struct worker {
@@ -75,19 +76,16 @@ struct worker {
         void *mech;
 };
 
-const char *worker_state_name(enum worker_state st)
-{
-        static const char *const n[] = { "waiting", "starting", "running", "backoff",
-                                         "stopping", "down", "exited", "failed" };
-        return st <= WORKER_FAILED ? n[st] : "?";
-}
+static const char *const state_names[] = { "waiting", "starting", "running", "backoff",
+                                           "stopping", "down", "exited", "failed" };
+static const char *const outcome_names[] = { "none", "ok", "failed", "timeout", "skipped",
+                                             "stopped", "killed", "exited", "not-started" };
 
-const char *outcome_name(enum outcome o)
-{
-        static const char *const n[] = { "none", "ok", "failed", "timeout", "skipped",
-                                         "stopped", "killed", "exited", "not-started" };
-        return o <= OUTCOME_NOT_STARTED ? n[o] : "?";
-}
+const char *worker_state_name(enum worker_state st) { return st <= WORKER_FAILED ? state_names[st] : "?"; }
+const char *outcome_name(enum outcome o) { return o <= OUTCOME_NOT_STARTED ? outcome_names[o] : "?"; }
+
+/* Why a run that failed while running failed (fail_why), when it is not the usual words. */
+static const char health_failed[] = "health check failed";
 
 /* ---- the shared environment -------------------------------------------- */
 
@@ -1038,7 +1036,7 @@ static void health_result(struct worker_env *env, struct worker *w, bool ok, con
         log_debug(w->c.name, "health", "health check failed: %s", reason);
         if (w->health_fails >= max) {
                 log_notice(w->c.name, "health", "health failed (%u/%u): %s", w->health_fails, max, reason);
-                fail_running(env, w, "health check failed");
+                fail_running(env, w, health_failed);
         } else if (w->health_fails == 1) {
                 log_notice(w->c.name, "health", "health failing (%u/%u): %s", w->health_fails, max, reason);
         }
@@ -1274,6 +1272,7 @@ enum worker_goal worker_goal(const struct worker *w) { return w->goal; }
 bool worker_removed(const struct worker *w) { return w->goal == GOAL_REMOVE; }
 bool worker_alive(const struct worker *w) { return w->alive; }
 pid_t worker_pid(const struct worker *w) { return w->starts ? w->pid : 0; }
+int worker_pidfd(const struct worker *w) { return w->pidfd; }
 usec_t worker_started_at(const struct worker *w) { return w->started_at; }
 unsigned worker_starts(const struct worker *w) { return w->starts; }
 unsigned worker_restarts(const struct worker *w) { return w->starts > 1 ? w->starts - 1 : 0; }
@@ -1369,4 +1368,286 @@ bool worker_last_exit(const struct worker *w, char *buf, size_t len)
 usec_t worker_stop_duration(const struct worker *w)
 {
         return w->stop_ended > w->stop_began ? w->stop_ended - w->stop_began : 0;
+}
+
+/* ---- across a reexec ------------------------------------------------------------
+ * A worker's state as a member of the state's "workers" (state.h); its
+ * settings are the "conf" section's. Every deadline is absolute
+ * (CLOCK_MONOTONIC goes on across exec): a backoff ends when it would
+ * have. */
+
+static const char *const goal_names[] = { "run", "down", "down-with", "restart", "remove" };
+static const char *const phase_names[] = { "none", "pre-stop", "signalled", "killed", "drain", "post-stop" };
+static const char *const stop_reason_names[] = { "none", "shutdown", "manual", "failed-start", "restart" };
+static const char *const probe_use_names[] = { "ready", "health" };
+
+static usec_t timer_when(const struct timer *t) { return t->node.idx == SIZE_MAX ? USEC_INFINITY : t->node.when; }
+
+void worker_prepare_reexec(struct worker_env *env, struct worker *w)
+{
+        /* an attempt cannot outlive the exec: it counts neither way, and
+         * the next one begins at once (in the new graced) */
+        if (w->probe_busy) {
+                end_attempt(env, w);
+                env_timer_set(env, &w->pt, env_now(env));
+        }
+}
+
+struct json_object *hook_save(const struct hook_run *h)
+{
+        struct json_object *o = json_object_new_object();
+
+        state_add_int(o, "pid", h->pid);
+        state_add_int(o, "pidfd", h->pidfd);
+        state_add_bool(o, "stale", h->stale);
+        state_add_bool(o, "blocked", h->blocked);
+        state_add_usec(o, "started", h->started);
+        state_add_usec(o, "ended", h->ended);
+        state_add(o, "outcome", json_object_new_string(outcome_name(h->outcome)));
+        state_add_int(o, "exit_code", h->exit_code);
+        state_add_int(o, "exit_signal", h->exit_signal);
+        state_add_usec(o, "deadline", h->deadline);
+        return o;
+}
+
+bool hook_adopt(struct worker_env *env, struct hook_run *h, struct json_object *o, struct state_rd *rd)
+{
+        int outcome = h->outcome;
+
+        if (!o)
+                return !rd->bad;
+        state_get_i32(rd, o, "pid", STATE_REQUIRED, 0, INT32_MAX, &h->pid);
+        state_get_fd(rd, o, "pidfd", STATE_OPTIONAL, &h->pidfd);
+        state_get_bool(rd, o, "stale", STATE_OPTIONAL, &h->stale);
+        state_get_bool(rd, o, "blocked", STATE_OPTIONAL, &h->blocked);
+        state_get_usec(rd, o, "started", STATE_OPTIONAL, &h->started);
+        state_get_usec(rd, o, "ended", STATE_OPTIONAL, &h->ended);
+        state_get_enum(rd, o, "outcome", STATE_OPTIONAL, outcome_names, ELEMENTSOF(outcome_names), &outcome);
+        state_get_i32(rd, o, "exit_code", STATE_OPTIONAL, -1, 255, &h->exit_code);
+        state_get_i32(rd, o, "exit_signal", STATE_OPTIONAL, 0, NSIG - 1, &h->exit_signal);
+        state_get_usec(rd, o, "deadline", STATE_OPTIONAL, &h->deadline);
+        h->outcome = (enum outcome)outcome;
+        if (!rd->bad && h->pid == 0 && h->pidfd >= 0)
+                state_fail(rd, "hook %s: a pidfd without a process", h->what);
+        if (rd->bad) {
+                h->pid = 0;
+                h->pidfd = -1;
+                return false;
+        }
+        if (h->pid)
+                hmap_put(&env->hook_pids, (uintptr_t)h->pid, h);
+        return true;
+}
+
+/* Its process, and how its last one ended. */
+static void save_process(struct json_object *o, const struct worker *w)
+{
+        state_add_int(o, "pid", w->pid);
+        state_add_int(o, "pidfd", w->pidfd);
+        state_add_bool(o, "alive", w->alive);
+        state_add_bool(o, "exec_known", w->exec_known);
+        state_add_bool(o, "notified_ready", w->notified_ready);
+        state_add_int(o, "exec_err", w->exec_err);
+        state_add_int(o, "exit_status", w->exit_status);
+        state_add_bool(o, "has_exit", w->has_exit);
+        state_add_int(o, "exit_stop_signal", w->exit_stop_signal);
+        state_add_int(o, "open_streams", w->open_streams);
+        state_add_int(o, "stream_epoch", w->stream_epoch);
+        state_add_usec(o, "started_at", w->started_at);
+        state_add(o, "status_text", w->status_text ? state_bytes_new(w->status_text, strlen(w->status_text)) : NULL);
+}
+
+static bool adopt_process(struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        char *text = NULL;
+        size_t n = 0;
+
+        state_get_i32(rd, o, "pid", STATE_REQUIRED, 0, INT32_MAX, &w->pid);
+        state_get_fd(rd, o, "pidfd", STATE_OPTIONAL, &w->pidfd);
+        state_get_bool(rd, o, "alive", STATE_REQUIRED, &w->alive);
+        state_get_bool(rd, o, "exec_known", STATE_OPTIONAL, &w->exec_known);
+        state_get_bool(rd, o, "notified_ready", STATE_OPTIONAL, &w->notified_ready);
+        state_get_i32(rd, o, "exec_err", STATE_OPTIONAL, 0, 4095, &w->exec_err);
+        state_get_i32(rd, o, "exit_status", STATE_OPTIONAL, -1, INT32_MAX, &w->exit_status);
+        state_get_bool(rd, o, "has_exit", STATE_OPTIONAL, &w->has_exit);
+        state_get_i32(rd, o, "exit_stop_signal", STATE_OPTIONAL, 0, NSIG - 1, &w->exit_stop_signal);
+        state_get_uint(rd, o, "open_streams", STATE_OPTIONAL, UINT32_MAX, &w->open_streams);
+        state_get_uint(rd, o, "stream_epoch", STATE_OPTIONAL, UINT32_MAX, &w->stream_epoch);
+        state_get_usec(rd, o, "started_at", STATE_OPTIONAL, &w->started_at);
+        if (state_get_bytes(rd, o, "status_text", STATE_OPTIONAL, 64 * 1024, &text, &n) && text) {
+                free(w->status_text);
+                w->status_text = strndup(text, n);
+        }
+        free(text);
+        if (!rd->bad && w->alive && w->pid <= 0)
+                state_fail(rd, "alive without a pid");
+        return !rd->bad;
+}
+
+/* Its probes, restart history and stop record. */
+static void save_history(struct json_object *o, const struct worker *w)
+{
+        struct json_object *a = json_object_new_array();
+
+        state_add(o, "probe_use", json_object_new_string(probe_use_names[w->probe_use]));
+        state_add_bool(o, "probe_on", w->probe_on);
+        state_add_bool(o, "ready_once", w->ready_once);
+        state_add_usec(o, "probe_began", w->probe_began);
+        state_add_int(o, "health_fails", w->health_fails);
+        state_add_int(o, "health_total", w->health_total);
+        state_add_int(o, "starts", w->starts);
+        /* the whole ring: the next start goes at starts % burst */
+        for (unsigned i = 0; i < (w->c.start_limit_burst ? w->c.start_limit_burst : 1); i++)
+                json_object_array_add(a, json_object_new_int64((int64_t)w->start_times[i]));
+        state_add(o, "start_times", a);
+        state_add_int(o, "n_start_times", w->n_start_times);
+        state_add_usec(o, "next_delay", w->next_delay);
+        state_add(o, "outcome", json_object_new_string(outcome_name(w->outcome)));
+        state_add_int(o, "stop_signal_sent", w->stop_signal_sent);
+        state_add_usec(o, "stop_began", w->stop_began);
+        state_add_usec(o, "stop_ended", w->stop_ended);
+        state_add_usec(o, "kill_at", w->kill_at);
+        state_add_usec(o, "recheck_delay", w->recheck_delay);
+        state_add(o, "pre_stop", hook_save(&w->pre));
+        state_add(o, "post_stop", hook_save(&w->post));
+}
+
+/* The ring of start times (start_limit_burst entries) and how many count. */
+static bool adopt_start_times(struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        unsigned burst = w->c.start_limit_burst ? w->c.start_limit_burst : 1;
+        struct json_object *a = state_get_arr(rd, o, "start_times", STATE_OPTIONAL, burst);
+
+        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                struct json_object *e = json_object_array_get_idx(a, i);
+
+                if (!json_object_is_type(e, json_type_int) || json_object_get_int64(e) < 0)
+                        return state_fail(rd, "start_times: not a list of times");
+                w->start_times[i] = (usec_t)json_object_get_int64(e);
+        }
+        return state_get_uint(rd, o, "n_start_times", STATE_OPTIONAL, a ? (unsigned)json_object_array_length(a) : 0,
+                              &w->n_start_times);
+}
+
+static bool adopt_history(struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        int use = w->probe_use, outcome = w->outcome;
+
+        state_get_enum(rd, o, "probe_use", STATE_OPTIONAL, probe_use_names, ELEMENTSOF(probe_use_names), &use);
+        state_get_bool(rd, o, "probe_on", STATE_OPTIONAL, &w->probe_on);
+        state_get_bool(rd, o, "ready_once", STATE_OPTIONAL, &w->ready_once);
+        state_get_usec(rd, o, "probe_began", STATE_OPTIONAL, &w->probe_began);
+        state_get_uint(rd, o, "health_fails", STATE_OPTIONAL, UINT32_MAX, &w->health_fails);
+        state_get_uint(rd, o, "health_total", STATE_OPTIONAL, UINT32_MAX, &w->health_total);
+        state_get_uint(rd, o, "starts", STATE_REQUIRED, UINT32_MAX, &w->starts);
+        adopt_start_times(rd, o, w);
+        state_get_usec(rd, o, "next_delay", STATE_OPTIONAL, &w->next_delay);
+        state_get_enum(rd, o, "outcome", STATE_OPTIONAL, outcome_names, ELEMENTSOF(outcome_names), &outcome);
+        state_get_i32(rd, o, "stop_signal_sent", STATE_OPTIONAL, 0, NSIG - 1, &w->stop_signal_sent);
+        state_get_usec(rd, o, "stop_began", STATE_OPTIONAL, &w->stop_began);
+        state_get_usec(rd, o, "stop_ended", STATE_OPTIONAL, &w->stop_ended);
+        state_get_usec(rd, o, "kill_at", STATE_OPTIONAL, &w->kill_at);
+        state_get_usec(rd, o, "recheck_delay", STATE_OPTIONAL, &w->recheck_delay);
+        w->probe_use = (enum probe_use)use;
+        w->outcome = (enum outcome)outcome;
+        return !rd->bad;
+}
+
+struct json_object *worker_save(const struct worker *w)
+{
+        struct json_object *o = json_object_new_object();
+
+        state_add(o, "name", json_object_new_string(w->c.name));
+        state_add(o, "state", json_object_new_string(state_names[w->state]));
+        state_add(o, "goal", json_object_new_string(goal_names[w->goal]));
+        state_add(o, "phase", json_object_new_string(phase_names[w->phase]));
+        state_add(o, "stop_reason", json_object_new_string(stop_reason_names[w->stop_reason]));
+        state_add_bool(o, "blocked_logged", w->blocked_logged);
+        state_add_bool(o, "start_failed", w->start_failed);
+        state_add_bool(o, "leftovers_signalled", w->leftovers_signalled);
+        state_add_bool(o, "fail_pending", w->fail_pending);
+        state_add(o, "fail_why", w->fail_why ? json_object_new_string(w->fail_why) : NULL);
+        save_process(o, w);
+        save_history(o, w);
+        state_add_usec(o, "deadline", timer_when(&w->dl));
+        state_add_usec(o, "watchdog_deadline", timer_when(&w->wd));
+        state_add_usec(o, "probe_deadline", timer_when(&w->pt));
+        return o;
+}
+
+/* Its state, goal, stop phase and flags. */
+static bool adopt_states(struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        int st = w->state, goal = w->goal, phase = w->phase, why = w->stop_reason;
+        char *fail_why = NULL;
+
+        state_get_enum(rd, o, "state", STATE_REQUIRED, state_names, ELEMENTSOF(state_names), &st);
+        state_get_enum(rd, o, "goal", STATE_REQUIRED, goal_names, ELEMENTSOF(goal_names), &goal);
+        state_get_enum(rd, o, "phase", STATE_OPTIONAL, phase_names, ELEMENTSOF(phase_names), &phase);
+        state_get_enum(rd, o, "stop_reason", STATE_OPTIONAL, stop_reason_names, ELEMENTSOF(stop_reason_names), &why);
+        state_get_bool(rd, o, "blocked_logged", STATE_OPTIONAL, &w->blocked_logged);
+        state_get_bool(rd, o, "start_failed", STATE_OPTIONAL, &w->start_failed);
+        state_get_bool(rd, o, "leftovers_signalled", STATE_OPTIONAL, &w->leftovers_signalled);
+        state_get_bool(rd, o, "fail_pending", STATE_OPTIONAL, &w->fail_pending);
+        state_get_str(rd, o, "fail_why", STATE_OPTIONAL, 256, &fail_why);
+        w->fail_why = fail_why && strcmp(fail_why, health_failed) == 0 ? health_failed : NULL;
+        free(fail_why);
+        w->state = (enum worker_state)st;
+        w->goal = (enum worker_goal)goal;
+        w->phase = (enum stop_phase)phase;
+        w->stop_reason = (enum stop_reason)why;
+        return !rd->bad;
+}
+
+/* Its deadlines, as they were. */
+static bool adopt_timers(struct worker_env *env, struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        struct timer *t[] = { &w->dl, &w->wd, &w->pt };
+        const char *keys[] = { "deadline", "watchdog_deadline", "probe_deadline" };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                usec_t when = USEC_INFINITY;
+
+                if (state_get_usec(rd, o, keys[i], STATE_OPTIONAL, &when))
+                        env_timer_set(env, t[i], when);
+        }
+        return !rd->bad;
+}
+
+void worker_disown(struct worker_env *env, struct worker *w)
+{
+        for (struct hook_run *h = &w->pre; h; h = h == &w->pre ? &w->post : NULL) {
+                if (h->pid)
+                        hmap_del(&env->hook_pids, (uintptr_t)h->pid);
+                h->pid = 0;
+                h->pidfd = -1;
+        }
+        if (w->alive)
+                hmap_del(&env->pids, (uintptr_t)w->pid);
+        w->alive = false;
+        w->pidfd = -1;
+}
+
+bool worker_adopt(struct worker_env *env, struct worker *w, struct json_object *o, struct state_rd *rd)
+{
+        char *name = NULL;
+
+        state_ctx(rd, "worker %s", w->c.name);
+        if (!state_get_str(rd, o, "name", STATE_REQUIRED, NAME_MAX_LEN, &name) || strcmp(name, w->c.name) != 0)
+                state_fail(rd, "its state names another worker");
+        free(name);
+        account(env, w, -1);
+        adopt_states(rd, o, w);
+        adopt_process(rd, o, w);
+        adopt_history(rd, o, w);
+        hook_adopt(env, &w->pre, state_get_obj(rd, o, "pre_stop", STATE_OPTIONAL), rd);
+        hook_adopt(env, &w->post, state_get_obj(rd, o, "post_stop", STATE_OPTIONAL), rd);
+        adopt_timers(env, rd, o, w);
+        account(env, w, +1);
+        if (!rd->bad && w->alive)
+                hmap_put(&env->pids, (uintptr_t)w->pid, w);
+        if (rd->bad)
+                worker_disown(env, w);
+        rd->ctx[0] = 0;
+        return !rd->bad;
 }
