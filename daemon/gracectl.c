@@ -25,7 +25,7 @@
 #define EXIT_UNAVAILABLE 69
 
 #define NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . -" /* what name_is_valid() accepts */
-#define DEFAULT_TIMEOUT (30 * USEC_PER_SEC) /* status, reload, shutdown */
+#define DEFAULT_TIMEOUT (30 * USEC_PER_SEC) /* status, reload, shutdown, reexec */
 #define MAX_RESPONSE (64u * 1024 * 1024)
 
 static const char *socket_path;
@@ -43,6 +43,8 @@ static void usage(FILE *f)
                 "  stop NAME            stop a worker, its dependents first; they stay down\n"
                 "  restart NAME         stop, then start a worker\n"
                 "  reload               reload the configuration\n"
+                "  reexec               upgrade graced in place: exec its program again with the same\n"
+                "                       pid, every worker and their output untouched\n"
                 "  shutdown [--force]   shut graced down (--force: at once, as SIGQUIT)\n"
                 "\n"
                 "Options:\n"
@@ -414,7 +416,7 @@ static void parse_command(int argc, char **argv, struct options *o)
                 if (!o->timeout_set)
                         o->timeout = USEC_INFINITY; /* bounded by graced's own timeouts */
         } else if (strcmp(o->verb, "status") != 0 && strcmp(o->verb, "reload") != 0 &&
-                   strcmp(o->verb, "shutdown") != 0) {
+                   strcmp(o->verb, "shutdown") != 0 && strcmp(o->verb, "reexec") != 0) {
                 usage_error("unknown command: %s", o->verb);
         }
         if (optind < argc)

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "loop.h"
 #include "output.h"
+#include "state.h"
 
 struct output_stream {
         struct loop_watch *watch;
@@ -218,4 +219,45 @@ void output_set_paused(bool p)
 bool output_drain(struct output_stream *s)
 {
         return read_some(s, true) || s->eof;
+}
+
+/* ---- across a reexec ---- */
+
+struct output_stream *output_next(struct output_stream *s) { return s ? s->next : streams; }
+void *output_data(const struct output_stream *s) { return s->data; }
+
+struct json_object *output_save(const struct output_stream *s, struct state_fds *fds)
+{
+        struct json_object *o = json_object_new_object();
+
+        state_fds_add(fds, s->fd);
+        state_add_int(o, "fd", s->fd);
+        state_add(o, "name", state_str_new(s->name));
+        state_add_int(o, "stream", s->stream);
+        /* the bytes of a line not ended yet: the next read goes on with it */
+        state_add(o, "pending", state_bytes_new(s->pending, s->plen));
+        return o;
+}
+
+struct output_stream *output_adopt(struct loop *l, int fd, struct json_object *o, struct state_rd *rd,
+                                   void (*on_eof)(struct output_stream *s, void *data), void *data)
+{
+        struct output_stream *s;
+        char *name = NULL, *pending = NULL;
+        size_t plen = 0;
+        int stream = 0;
+
+        state_get_str(rd, o, "name", STATE_REQUIRED, 1024, &name);
+        state_get_i32(rd, o, "stream", STATE_REQUIRED, 0, 1, &stream);
+        /* at most a record: a line of exactly OUTPUT_RECORD_MAX waits for its newline */
+        state_get_bytes(rd, o, "pending", STATE_OPTIONAL, OUTPUT_RECORD_MAX, &pending, &plen);
+        s = rd->bad ? NULL : output_open(l, fd, name, stream, on_eof, data);
+        if (s && plen) {
+                keep(s, pending, plen);
+        } else if (!s && !rd->bad) {
+                state_fail(rd, "output of %s: %s", name, strerror(errno));
+        }
+        free(name);
+        free(pending);
+        return s;
 }

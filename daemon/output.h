@@ -29,3 +29,19 @@ void output_set_paused(bool paused);
 /* Reads everything currently in the pipe, ignoring congestion (used when a
  * worker must be drained); returns true at EOF. */
 bool output_drain(struct output_stream *s);
+
+/* ---- across a reexec (state.h) ----
+ * output_next(): every stream open, one after another (NULL: the first);
+ * output_data(): its output_open() data. output_save(): its member of the
+ * state: fd (listed in fds), name, stream and the partial line pending
+ * (base64). output_adopt(): a stream again on that fd (taken by the
+ * caller), its partial line back; NULL with rd's problem (or errno's:
+ * the loop refused it). */
+struct json_object;
+struct state_rd;
+struct state_fds;
+struct output_stream *output_next(struct output_stream *s);
+void *output_data(const struct output_stream *s);
+struct json_object *output_save(const struct output_stream *s, struct state_fds *fds);
+struct output_stream *output_adopt(struct loop *l, int fd, struct json_object *o, struct state_rd *rd,
+                                   void (*on_eof)(struct output_stream *s, void *data), void *data);

@@ -25,65 +25,11 @@
 #include "probe.h"
 #include "proc.h"
 #include "report.h"
-#include "run.h"
+#include "run_int.h"
+#include "state.h"
 #include "sup.h"
 
 extern char **environ;
-
-/* What the glue holds for one worker (in its worker_mech() slot): its
- * exec-status pipe. Shared with the worker's output streams (refs), which
- * may outlive the worker (w = NULL once a reload has forgotten it). */
-struct wmech {
-        struct run *run;
-        struct worker *w;
-        int status_fd;
-        struct loop_watch *status_watch;
-        unsigned refs;
-        /* probes: the attempt under way, and a log probe's compiled
-         * expression (with its source: a reload may change it) */
-        struct probe_attempt *attempt;
-        enum probe_use use;
-        struct probe_regex *re;
-        char *re_src;
-};
-
-/* A hook's exec-status pipe, read in the loop like a worker's: only to say
- * why a hook could not be exec'd (its exit says the rest). */
-struct hookstat {
-        struct run *run;
-        int fd;
-        struct loop_watch *watch;
-        struct hookstat *prev, *next;
-        const char *who, *label, *argv0; /* in text */
-        char text[];
-};
-
-struct run {
-        char *report_path;           /* --report, else the configuration's */
-        const char *report_override; /* --report */
-        struct loop *loop;
-        struct sup *sup;
-        struct hookstat *hookstats; /* hooks whose exec status is not known yet */
-        struct probes *probes;
-        /* every child is reaped through its pidfd, in O(1), when epoll says it
-         * exited; waitpid(-1) (which walks every child) only as a subreaper,
-         * for orphans, or for a child that has no pidfd */
-        struct hmap pidwatches; /* pid -> struct pidwatch */
-        bool reap_any;
-        int sigfd;
-        struct loop_watch *sig_watch, *log_watch;
-        struct loop_timer *timer, *wd_timer;
-        sigset_t sigs;
-        bool done;
-        int exit_code;
-        usec_t started_real;
-        int devnull_w;
-        struct notify_server *nsrv;
-        struct control *ctl;
-        struct control **retired; /* replaced by a reload; closed once the request that did it is answered */
-        size_t n_retired;
-        const char *config_path;
-};
 
 static usec_t op_now(void *ctx) { return now_mono(); }
 
@@ -123,14 +69,12 @@ static char **build_env(const struct conf_worker *c, const char *notify_env, con
 }
 
 static int run_reload(struct run *r, char **errors);
-static void check_nofile(const struct conf *c);
-static const struct control_hooks ctl_hooks;
 static void rebind_control(struct run *r, const char *configured);
 
 static void close_status(struct wmech *m);
 
 /* w's mechanism data, created at its first spawn. */
-static struct wmech *mech_of(struct run *r, struct worker *w)
+struct wmech *run_mech_of(struct run *r, struct worker *w)
 {
         struct wmech *m = worker_mech(w);
 
@@ -152,18 +96,7 @@ static void mech_unref(struct wmech *m)
         }
 }
 
-/* One worker pipe: its worker, the epoch it was opened in (an EOF after
- * the supervisor stopped waiting for that pipe is not counted) and the run
- * (worker_starts()) it belongs to: a pipe outlives its run while something
- * the run left behind holds it, and the epoch stays the same across runs
- * while that pipe is still waited for. */
-struct stream_ref {
-        struct wmech *m;
-        unsigned epoch;
-        unsigned run;
-};
-
-static void on_stream_eof(struct output_stream *os, void *data)
+void run_on_stream_eof(struct output_stream *os, void *data)
 {
         struct stream_ref *ref = data;
         struct wmech *m = ref ? ref->m : NULL; /* NULL: a hook's pipe */
@@ -177,8 +110,6 @@ static void on_stream_eof(struct output_stream *os, void *data)
         mech_unref(m);
         free(ref);
 }
-
-static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data);
 
 static void close_status(struct wmech *m)
 {
@@ -203,7 +134,7 @@ static void deliver_status(struct wmech *m)
                 sup_on_exec_status(m->run->sup, m->w, err, proc_stage_name(stage));
 }
 
-static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data)
+void run_on_status(struct loop_watch *lw, int fd, uint32_t events, void *data)
 {
         deliver_status(data);
 }
@@ -244,7 +175,7 @@ static int open_stream(struct run *r, enum out_mode mode, const char *path, int 
 }
 
 /* A datagram from any process of a worker's process group. */
-static void on_notify_msg(pid_t sender, const char *msg, void *data)
+void run_on_notify_msg(pid_t sender, const char *msg, void *data)
 {
         struct run *r = data;
         pid_t pgid = getpgid(sender);
@@ -269,7 +200,7 @@ static char *notify_env_for(struct run *r, const struct conf_worker *c, bool is_
         if (!r->nsrv) {
                 int e = 0;
 
-                r->nsrv = notify_server_open(r->loop, on_notify_msg, r, &e);
+                r->nsrv = notify_server_open(r->loop, run_on_notify_msg, r, &e);
                 if (!r->nsrv) {
                         log_error(c->name, "start", "cannot create the notify socket: %s", strerror(e));
                         *err = -e;
@@ -308,7 +239,7 @@ static int user_groups(const struct conf_worker *c, gid_t **ret, size_t *n)
 /* A log probe's record: a match makes a starting worker ready. Only the
  * current run's streams count (a record of an earlier run, written by what
  * that run left behind, is ignored). */
-static void on_worker_record(const char *p, size_t n, void *data)
+void run_on_worker_record(const char *p, size_t n, void *data)
 {
         struct stream_ref *ref = data;
         struct wmech *m = ref->m;
@@ -336,29 +267,36 @@ static void on_worker_record(const char *p, size_t n, void *data)
                 sup_on_probe(m->run->sup, m->w, PROBE_READY, true, NULL);
 }
 
+struct stream_ref *run_stream_ref(struct run *r, struct worker *w, unsigned epoch, unsigned run)
+{
+        struct stream_ref *ref = xcalloc(1, sizeof *ref);
+
+        *ref = (struct stream_ref){ .m = run_mech_of(r, w), .epoch = epoch, .run = run };
+        return ref;
+}
+
+void run_stream_opened(struct output_stream *os, struct stream_ref *ref)
+{
+        const struct conf_worker *c = worker_conf(ref->m->w);
+
+        if (c->ready == READY_PROBE && c->ready_probe.kind == PROBE_LOG)
+                output_on_record(os, run_on_worker_record);
+        ref->m->refs++;
+}
+
 /* Watches the read end of a "log" stream; for a worker (w), it counts in
  * *streams and its EOF goes to the supervisor. */
 static void watch_output(struct run *r, int fd, const char *logname, int stream, struct worker *w, unsigned *streams)
 {
-        struct stream_ref *ref = NULL;
-
-        if (w) {
-                ref = xcalloc(1, sizeof *ref);
-                ref->m = mech_of(r, w);
-                ref->epoch = worker_stream_epoch(w);
-                ref->run = worker_starts(w); /* counted before the spawn */
-        }
-        struct output_stream *os = output_open(r->loop, fd, logname, stream, on_stream_eof, ref);
+        /* counted before the spawn: this run's */
+        struct stream_ref *ref = w ? run_stream_ref(r, w, worker_stream_epoch(w), worker_starts(w)) : NULL;
+        struct output_stream *os = output_open(r->loop, fd, logname, stream, run_on_stream_eof, ref);
 
         if (!os) {
                 log_error(logname, "output", "watching output: %m");
                 free(ref);
         } else if (ref) {
-                const struct conf_worker *c = worker_conf(w);
-
-                if (c->ready == READY_PROBE && c->ready_probe.kind == PROBE_LOG)
-                        output_on_record(os, on_worker_record);
-                ref->m->refs++;
+                run_stream_opened(os, ref);
                 (*streams)++;
         }
 }
@@ -445,7 +383,7 @@ static void on_probe_done(void *data, bool ok, const char *reason)
 static int op_probe_start(void *ctx, struct worker *w, enum probe_use use)
 {
         struct run *r = ctx;
-        struct wmech *m = mech_of(r, w);
+        struct wmech *m = run_mech_of(r, w);
         const struct conf_worker *c = worker_conf(w);
         const struct conf_probe *p = use == PROBE_READY ? &c->ready_probe : &c->health;
         struct prep pr = { 0 };
@@ -480,20 +418,14 @@ static void op_probe_cancel(void *ctx, struct worker *w)
         mech_unref(m);
 }
 
-struct pidwatch {
-        struct run *run;
-        pid_t pid;
-        struct loop_watch *watch;
-};
-
-static void reaped(pid_t pid, int status, void *data);
-
 static void unwatch_pid(struct run *r, pid_t pid)
 {
         struct pidwatch *pw = hmap_del(&r->pidwatches, (uintptr_t)pid);
 
         if (pw) {
                 pw->watch = loop_del_fd(pw->watch);
+                if (pw->owned)
+                        safe_close(pw->fd);
                 free(pw);
         }
 }
@@ -513,33 +445,62 @@ static void on_pidfd(struct loop_watch *lw, int fd, uint32_t events, void *data)
                 return;
         unwatch_pid(r, pid);
         if (k > 0)
-                reaped(pid, status, r);
+                run_reaped(pid, status, r);
         /* else ECHILD: waitpid(-1) reaped it first, and handled it */
 }
 
-/* A child of ours: reaped through its pidfd when it exits. */
-static void watch_pid(struct run *r, pid_t pid, int pidfd)
+/* The pids watched now (the map may change while they are handled). */
+static pid_t *watched_pids(struct run *r, size_t *ret_n)
+{
+        pid_t *pids = xcalloc(r->pidwatches.n + 1, sizeof *pids);
+        size_t n = 0;
+
+        for (size_t i = 0; i < r->pidwatches.cap; i++)
+                if (r->pidwatches.v[i].val)
+                        pids[n++] = (pid_t)r->pidwatches.v[i].key;
+        *ret_n = n;
+        return pids;
+}
+
+void run_reap_watched(struct run *r)
+{
+        size_t n;
+        pid_t *pids = watched_pids(r, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                struct pidwatch *pw = hmap_get(&r->pidwatches, (uintptr_t)pids[i]);
+
+                if (pw)
+                        on_pidfd(pw->watch, pw->fd, EPOLLIN, pw);
+        }
+        free(pids);
+        if (r->reap_any)
+                proc_reap(run_reaped, r);
+}
+
+struct pidwatch *run_watch_pid(struct run *r, pid_t pid, int pidfd)
 {
         struct pidwatch *pw;
 
         if (pidfd >= 0) {
                 pw = xcalloc(1, sizeof *pw);
-                *pw = (struct pidwatch){ .run = r, .pid = pid };
+                *pw = (struct pidwatch){ .run = r, .pid = pid, .fd = pidfd };
                 pw->watch = loop_add_fd(r->loop, pidfd, EPOLLIN, on_pidfd, pw);
                 if (pw->watch) {
                         hmap_put(&r->pidwatches, (uintptr_t)pid, pw);
-                        return;
+                        return pw;
                 }
                 free(pw);
         }
         r->reap_any = true; /* no pidfd to watch: SIGCHLD and waitpid(-1) from now on */
+        return NULL;
 }
 
 static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
 {
         struct run *r = ctx;
         struct proc_child ch;
-        struct wmech *m = mech_of(r, w);
+        struct wmech *m = run_mech_of(r, w);
         const struct conf_worker *c = worker_conf(w);
         int ret = spawn(r, c->argv, c, c->name, w, &ch, &out->streams);
 
@@ -547,10 +508,10 @@ static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
-        watch_pid(r, ch.pid, ch.pidfd);
+        run_watch_pid(r, ch.pid, ch.pidfd);
         close_status(m);
         m->status_fd = ch.status_fd;
-        m->status_watch = loop_add_fd(r->loop, ch.status_fd, EPOLLIN, on_status, m);
+        m->status_watch = loop_add_fd(r->loop, ch.status_fd, EPOLLIN, run_on_status, m);
         if (!m->status_watch) {
                 /* cannot watch: learn the result at the exit instead */
                 log_debug(c->name, "start", "watching exec status: %m");
@@ -589,22 +550,26 @@ static void on_hook_status(struct loop_watch *lw, int fd, uint32_t events, void 
 }
 
 /* Copies what the message needs: the hook may be gone when it is read. */
-static struct hookstat *new_hookstat(struct run *r, int fd, const struct hook_run *h)
+void run_add_hookstat(struct run *r, int fd, const char *who, const char *label, const char *argv0)
 {
-        const char *who = h->owner ? worker_name(h->owner) : "";
-        size_t lw = strlen(who) + 1, ll = strlen(h->label) + 1, la = strlen(h->argv[0]) + 1;
+        size_t lw = strlen(who ? who : "") + 1, ll = strlen(label) + 1, la = strlen(argv0) + 1;
         struct hookstat *hs = xcalloc(1, sizeof *hs + lw + ll + la);
 
-        memcpy(hs->text, who, lw);
-        memcpy(hs->text + lw, h->label, ll);
-        memcpy(hs->text + lw + ll, h->argv[0], la);
+        memcpy(hs->text, who ? who : "", lw);
+        memcpy(hs->text + lw, label, ll);
+        memcpy(hs->text + lw + ll, argv0, la);
         hs->run = r;
         hs->fd = fd;
-        hs->who = h->owner ? hs->text : NULL;
+        hs->who = who ? hs->text : NULL;
         hs->label = hs->text + lw;
         hs->argv0 = hs->text + lw + ll;
         hs->next = r->hookstats;
-        return hs;
+        if (hs->next)
+                hs->next->prev = hs;
+        r->hookstats = hs;
+        hs->watch = loop_add_fd(r->loop, hs->fd, EPOLLIN, on_hook_status, hs);
+        if (!hs->watch)
+                hookstat_free(hs); /* its exit code still tells */
 }
 
 static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
@@ -613,7 +578,6 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
         struct proc_child ch;
         struct conf_worker base = { .umask = -1, .out = { OUT_LOG, OUT_LOG }, .stop_signal = SIGKILL };
         struct conf_worker hc = h->owner ? *worker_conf(h->owner) : base;
-        struct hookstat *hs;
         unsigned streams;
         int ret;
 
@@ -625,14 +589,8 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
-        watch_pid(r, ch.pid, ch.pidfd);
-        hs = new_hookstat(r, ch.status_fd, h);
-        if (hs->next)
-                hs->next->prev = hs;
-        r->hookstats = hs;
-        hs->watch = loop_add_fd(r->loop, hs->fd, EPOLLIN, on_hook_status, hs);
-        if (!hs->watch)
-                hookstat_free(hs); /* its exit code still tells */
+        run_watch_pid(r, ch.pid, ch.pidfd);
+        run_add_hookstat(r, ch.status_fd, h->owner ? worker_name(h->owner) : NULL, h->label, h->argv[0]);
         return 0;
 }
 
@@ -681,7 +639,7 @@ static void op_finished(void *ctx, int code)
         }
 }
 
-static const struct sup_ops ops = {
+const struct sup_ops run_sup_ops = {
         .now = op_now,
         .spawn_worker = op_spawn_worker,
         .spawn_hook = op_spawn_hook,
@@ -695,7 +653,7 @@ static const struct sup_ops ops = {
         .probe_cancel = op_probe_cancel,
 };
 
-static void reaped(pid_t pid, int status, void *data)
+void run_reaped(pid_t pid, int status, void *data)
 {
         struct run *r = data;
         struct worker *w;
@@ -741,7 +699,7 @@ static void on_signal(struct loop_watch *lw, int fd, uint32_t events, void *data
         if (chld && r->reap_any) {
                 if (r->nsrv)
                         notify_server_drain(r->nsrv);
-                proc_reap(reaped, r);
+                proc_reap(run_reaped, r);
         }
 }
 
@@ -756,6 +714,14 @@ static void on_watchdog(struct loop_timer *t, void *data)
 {
         notify_send("WATCHDOG=1");
         loop_timer_set(t, now_mono() + notify_watchdog_interval());
+}
+
+void run_arm_watchdog(struct run *r)
+{
+        if (notify_watchdog_interval() && !r->wd_timer) {
+                r->wd_timer = loop_timer_new(r->loop, on_watchdog, r);
+                loop_timer_set(r->wd_timer, now_mono() + notify_watchdog_interval());
+        }
 }
 
 static void close_retired(struct run *r)
@@ -782,6 +748,7 @@ static void on_idle(void *data)
                 log_flush();
         if (r->done)
                 return;
+        run_reexec_if_requested(r); /* returns only when the exec failed */
         loop_timer_set(r->timer, sup_next_deadline(r->sup));
 }
 
@@ -854,7 +821,7 @@ static int run_reload(struct run *r, char **errors)
                 r->report_path = xstrdup(c->report_file);
         }
         rebind_control(r, c->control_socket);
-        check_nofile(c);
+        run_check_nofile(c);
         conf_free(c);
         /* what the parse and the old settings leave in the heap goes back: a
          * reload every few seconds would otherwise scatter it (soak benchmark) */
@@ -876,7 +843,7 @@ static void rebind_control(struct run *r, const char *configured)
                 return;
         }
         if (path) {
-                n = control_open(r->loop, path, &ctl_hooks, r, &e);
+                n = control_open(r->loop, path, &run_ctl_hooks, r, &e);
                 if (!n) {
                         log_error(NULL, "reload", "control socket %s: %s; keeping %s", path, strerror(e),
                                   cur ? cur : "none");
@@ -906,7 +873,8 @@ static void ctl_shutdown(void *ctx, bool force)
 
 static struct sup *ctl_sup(void *ctx) { return ((struct run *)ctx)->sup; }
 
-static const struct control_hooks ctl_hooks = { .reload = ctl_reload, .shutdown = ctl_shutdown, .sup = ctl_sup };
+const struct control_hooks run_ctl_hooks = { .reload = ctl_reload, .shutdown = ctl_shutdown, .sup = ctl_sup,
+                                             .reexec = run_request_reexec };
 
 static void on_log_writable(struct loop_watch *lw, int fd, uint32_t events, void *data)
 {
@@ -931,7 +899,7 @@ static void log_congestion(bool congested, void *data) { output_set_paused(conge
 /* The process-wide set-up: /dev/null, subreaper, signals through a
  * signalfd, the loop and its timers, non-blocking logging. Fatal (71) when
  * any of it cannot be had. */
-static void set_up(struct run *r, const struct run_opts *o)
+void run_set_up(struct run *r, const struct run_opts *o)
 {
         static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD };
         int e;
@@ -963,10 +931,7 @@ static void set_up(struct run *r, const struct run_opts *o)
         if (!r->sig_watch)
                 fatal(71, "epoll: %m");
         r->timer = loop_timer_new(r->loop, on_timer, r);
-        if (notify_watchdog_interval()) {
-                r->wd_timer = loop_timer_new(r->loop, on_watchdog, r);
-                loop_timer_set(r->wd_timer, now_mono() + notify_watchdog_interval());
-        }
+        run_arm_watchdog(r);
         loop_set_idle(r->loop, on_idle, r);
         log_set_hooks(log_want_write, log_congestion, r);
         log_set_nonblocking(true);
@@ -974,7 +939,7 @@ static void set_up(struct run *r, const struct run_opts *o)
 
 /* Warns when the descriptor limit cannot hold every worker of c (each has
  * its pidfd and a pipe per "log" stream). */
-static void check_nofile(const struct conf *c)
+void run_check_nofile(const struct conf *c)
 {
         uint64_t limit = proc_nofile_limit();
         size_t need = 0, fit;
@@ -999,7 +964,7 @@ static void open_control(struct run *r, const char *configured)
 
         if (!path)
                 return;
-        r->ctl = control_open(r->loop, path, &ctl_hooks, r, &e);
+        r->ctl = control_open(r->loop, path, &run_ctl_hooks, r, &e);
         if (!r->ctl && e == EADDRINUSE)
                 fatal(71, "control socket %s: another graced is running there", path);
         if (!r->ctl && e != ENOSYS)
@@ -1007,8 +972,11 @@ static void open_control(struct run *r, const char *configured)
         free(path);
 }
 
-static void tear_down(struct run *r)
+void run_tear_down(struct run *r)
 {
+        pid_t *pids;
+        size_t n;
+
         r->nsrv = notify_server_close(r->nsrv);
         close_retired(r);
         r->ctl = control_close(r->ctl);
@@ -1016,7 +984,13 @@ static void tear_down(struct run *r)
         r->probes = probes_free(r->probes);
         while (r->hookstats)
                 hookstat_free(r->hookstats);
-        hmap_done(&r->pidwatches); /* empty: every child was reaped, its pidfd released */
+        /* empty (every child was reaped, its pidfd released), but after a
+         * state that could not be adopted */
+        pids = watched_pids(r, &n);
+        for (size_t i = 0; i < n; i++)
+                unwatch_pid(r, pids[i]);
+        free(pids);
+        hmap_done(&r->pidwatches);
         loop_timer_free(r->timer);
         loop_timer_free(r->wd_timer);
         r->sig_watch = loop_del_fd(r->sig_watch);
@@ -1029,39 +1003,59 @@ static void tear_down(struct run *r)
         safe_close(r->devnull_w);
         proc_done();
         free(r->report_path);
+        free(r->exe);
+        strv_free(r->argv);
 }
 
-int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
+void run_init_reexec(struct run *r, const struct run_opts *o)
 {
-        struct run r = { .sigfd = -1, .devnull_w = -1, .config_path = o->config_path, .pidwatches = HMAP_INIT_INT,
-                         .reap_any = o->subreaper || getpid() == 1 };
+        size_t n = 0;
+
+        /* now: once the package replaced the file, /proc/self/exe says "(deleted)" */
+        r->exe = proc_self_exe();
+        r->argv = xcalloc(strv_length(o->argv) + 1, sizeof(char *));
+        for (char *const *a = o->argv; a && *a; a++)
+                if (strncmp(*a, STATE_FD_OPTION "=", strlen(STATE_FD_OPTION) + 1) != 0)
+                        r->argv[n++] = xstrdup(*a);
+}
+
+int run_serve(struct run *r)
+{
         int e;
 
-        r.started_real = now_real();
-        r.report_override = o->report_path;
-        r.report_path = xstrdup(o->report_path ? o->report_path : c->report_file);
-        set_up(&r, o);
-        check_nofile(c);
-        open_control(&r, c->control_socket);
-        r.sup = sup_new(c, p, &ops, &r); /* takes p */
-        log_set_name_width(sup_label_width(r.sup));
-        /* the supervisor keeps its own copy: the parsed file is not needed any more */
-        conf_free(c);
-        sup_set_dev_mode(r.sup, log_get_format() == LOG_FORMAT_DEV);
-        sup_set_batched(r.sup, true);
-        sup_start(r.sup);
-        on_idle(&r);
-        /* give back what parsing and the first spawns left in the heap */
+        on_idle(r);
+        /* give back what parsing, the first spawns or the state left in the heap */
         malloc_trim(0);
-
-        while (!r.done) {
-                e = loop_run_once(r.loop);
+        while (!r->done) {
+                e = loop_run_once(r->loop);
                 if (e < 0) {
                         /* epoll_wait cannot fail with valid arguments; do not spin */
                         log_error(NULL, "loop", "epoll_wait: %s", strerror(-e));
                         break;
                 }
         }
-        tear_down(&r);
-        return r.exit_code;
+        run_tear_down(r);
+        return r->exit_code;
+}
+
+int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
+{
+        struct run r = { .sigfd = -1, .devnull_w = -1, .config_path = o->config_path, .pidwatches = HMAP_INIT_INT,
+                         .reap_any = o->subreaper || getpid() == 1 };
+
+        run_init_reexec(&r, o);
+        r.started_real = now_real();
+        r.report_override = o->report_path;
+        r.report_path = xstrdup(o->report_path ? o->report_path : c->report_file);
+        run_set_up(&r, o);
+        run_check_nofile(c);
+        open_control(&r, c->control_socket);
+        r.sup = sup_new(c, p, &run_sup_ops, &r); /* takes p */
+        log_set_name_width(sup_label_width(r.sup));
+        /* the supervisor keeps its own copy: the parsed file is not needed any more */
+        conf_free(c);
+        sup_set_dev_mode(r.sup, log_get_format() == LOG_FORMAT_DEV);
+        sup_set_batched(r.sup, true);
+        sup_start(r.sup);
+        return run_serve(&r);
 }
