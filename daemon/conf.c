@@ -2166,34 +2166,94 @@ static struct json_object *mfield_to_json(const struct mfield *f, const void *ob
         return NULL;
 }
 
-static struct json_object *section_to_json(const struct msection *sec, const void *obj)
+static bool mfield_same(const struct mfield *f, const void *a, const void *b);
+
+static bool probe_same_model(const struct conf_probe *a, const struct conf_probe *b)
+{
+        struct mfield f;
+
+        for (size_t i = 0; i < probe_section.n_keys; i++)
+                if (key_mfield(&probe_section.keys[i], &f) && !mfield_same(&f, a, b))
+                        return false;
+        for (size_t i = 0; i < probe_section.n_model; i++)
+                if (!mfield_same(&probe_section.model[i], a, b))
+                        return false;
+        return true;
+}
+
+/* The field holds the same value in a and b. */
+static bool mfield_same(const struct mfield *f, const void *a, const void *b)
+{
+        const void *x = (const char *)a + f->offset, *y = (const char *)b + f->offset;
+
+        switch (f->type) {
+        case MF_STR:
+                return str_eq(*(char *const *)x, *(char *const *)y);
+        case MF_STRV:
+                return !*(char **const *)x == !*(char **const *)y && strv_equal(*(char **const *)x, *(char **const *)y);
+        case MF_BOOL:
+                return *(const bool *)x == *(const bool *)y;
+        case MF_USEC:
+                return *(const usec_t *)x == *(const usec_t *)y;
+        case MF_PROBE:
+                return probe_same_model(x, y);
+        default: /* int-sized: MF_INT, MF_SIGNAL, MF_UINT, MF_ID, MF_ENUM */
+                return *(const int *)x == *(const int *)y;
+        }
+}
+
+/* Every field of obj, but those equal in def (NULL: none left out). */
+static struct json_object *section_to_json(const struct msection *sec, const void *obj, const void *def)
 {
         struct json_object *o = json_object_new_object();
         struct mfield f;
 
         for (size_t i = 0; i < sec->n_keys; i++)
-                if (key_mfield(&sec->keys[i], &f))
+                if (key_mfield(&sec->keys[i], &f) && !(def && mfield_same(&f, obj, def)))
                         state_add(o, f.name, mfield_to_json(&f, obj));
         for (size_t i = 0; i < sec->n_model; i++)
-                state_add(o, sec->model[i].name, mfield_to_json(&sec->model[i], obj));
+                if (!(def && mfield_same(&sec->model[i], obj, def)))
+                        state_add(o, sec->model[i].name, mfield_to_json(&sec->model[i], obj));
         return o;
 }
 
-static struct json_object *probe_to_json(const struct conf_probe *p) { return section_to_json(&probe_section, p); }
+/* What a reader starts a probe group from (probe_from_json()). */
+static void probe_defaults(struct conf_probe *p)
+{
+        *p = (struct conf_probe){ 0 };
+        set_defaults(probe_keys, ELEMENTSOF(probe_keys), p);
+        p->kind = PROBE_NONE;
+}
 
-struct json_object *conf_worker_to_json(const struct conf_worker *w) { return section_to_json(&worker_section, w); }
+static struct json_object *probe_to_json(const struct conf_probe *p)
+{
+        struct conf_probe def;
+
+        probe_defaults(&def);
+        return section_to_json(&probe_section, p, &def);
+}
+
+static struct json_object *worker_to_json(const struct conf_worker *w, const struct conf *c)
+{
+        struct conf_worker def;
+
+        worker_defaults(&def, c);
+        return section_to_json(&worker_section, w, &def);
+}
 
 struct json_object *conf_to_json(const struct conf *c)
 {
-        struct json_object *o = section_to_json(&supervisor_section, c), *a;
+        struct json_object *o = section_to_json(&supervisor_section, c, NULL), *a;
+        struct conf_cleanup def = { 0 };
 
+        set_defaults(cleanup_keys, ELEMENTSOF(cleanup_keys), &def);
         a = json_object_new_array_ext((int)c->n_cleanup);
         for (size_t i = 0; i < c->n_cleanup; i++)
-                json_object_array_add(a, section_to_json(&cleanup_section, &c->cleanup[i]));
+                json_object_array_add(a, section_to_json(&cleanup_section, &c->cleanup[i], &def));
         state_add(o, "cleanup", a);
         a = json_object_new_array_ext((int)c->n_workers);
         for (size_t i = 0; i < c->n_workers; i++)
-                json_object_array_add(a, conf_worker_to_json(&c->workers[i]));
+                json_object_array_add(a, worker_to_json(&c->workers[i], c));
         state_add(o, "workers", a);
         return o;
 }
@@ -2260,9 +2320,7 @@ static bool probe_from_json(struct state_rd *rd, struct json_object *o, const ch
         if (!po)
                 return !rd->bad;
         probe_done(p);
-        *p = (struct conf_probe){ 0 };
-        set_defaults(probe_keys, ELEMENTSOF(probe_keys), p);
-        p->kind = PROBE_NONE;
+        probe_defaults(p);
         return section_from_json(rd, po, &probe_section, p);
 }
 

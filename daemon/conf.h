@@ -208,12 +208,11 @@ void conf_worker_done(struct conf_worker *w); /* frees members, not w */
 /* ---- the model as JSON: the "conf" section of graced's state across a
  * reexec (state.h). Every setting is carried, table-driven from conf.c's
  * key tables; a member not found keeps its default (a newer graced reads
- * an older one's state); a worker's name and command are required and
- * names are unique. Dependencies are the plan's to check (plan_build()). */
+ * an older one's state, and what holds its default is left out); a worker's
+ * name and command are required and names are unique. Dependencies are the plan's to check (plan_build()). */
 struct json_object;
 struct state_rd;
 struct json_object *conf_to_json(const struct conf *c);
-struct json_object *conf_worker_to_json(const struct conf_worker *w);
 /* NULL with rd's problem when o is not a model. */
 struct conf *conf_from_json(struct json_object *o, struct state_rd *rd);
 /* For tests: the name of a setting of the key tables that the JSON does

@@ -10,7 +10,6 @@
 #include "log.h"
 #include "loop.h"
 #include "output.h"
-#include "state.h"
 
 struct output_stream {
         struct loop_watch *watch;
@@ -157,13 +156,15 @@ static void on_readable(struct loop_watch *w, int fd, uint32_t events, void *dat
         read_some(s, (events & (EPOLLHUP | EPOLLERR)) != 0);
 }
 
-struct output_stream *output_open(struct loop *l, int fd, const char *name, int stream,
-                                  void (*on_eof)(struct output_stream *, void *), void *data)
+/* output_open(); nonblock: the fd is not made non-blocking here (it is already). */
+static struct output_stream *open_stream(struct loop *l, int fd, const char *name, int stream,
+                                         void (*on_eof)(struct output_stream *, void *), void *data, bool nonblock)
 {
         struct output_stream *s = xcalloc(1, sizeof *s);
 
         *s = (struct output_stream){ .fd = fd, .stream = stream, .name = xstrdup(name), .on_eof = on_eof, .data = data };
-        (void)fd_set_nonblock(fd, true);
+        if (!nonblock)
+                (void)fd_set_nonblock(fd, true);
         s->watch = loop_add_fd(l, fd, paused ? 0 : EPOLLIN, on_readable, s);
         if (!s->watch) {
                 int e = errno;
@@ -178,6 +179,12 @@ struct output_stream *output_open(struct loop *l, int fd, const char *name, int 
                 streams->prev = s;
         streams = s;
         return s;
+}
+
+struct output_stream *output_open(struct loop *l, int fd, const char *name, int stream,
+                                  void (*on_eof)(struct output_stream *, void *), void *data)
+{
+        return open_stream(l, fd, name, stream, on_eof, data, false);
 }
 
 void output_rename(struct output_stream *s, const char *name)
@@ -224,40 +231,25 @@ bool output_drain(struct output_stream *s)
 /* ---- across a reexec ---- */
 
 struct output_stream *output_next(struct output_stream *s) { return s ? s->next : streams; }
+int output_fd(const struct output_stream *s) { return s->fd; }
+const char *output_name(const struct output_stream *s) { return s->name; }
+int output_stream_index(const struct output_stream *s) { return s->stream; }
 void *output_data(const struct output_stream *s) { return s->data; }
 
-struct json_object *output_save(const struct output_stream *s, struct state_fds *fds)
+const char *output_pending(const struct output_stream *s, size_t *len)
 {
-        struct json_object *o = json_object_new_object();
-
-        state_fds_add(fds, s->fd);
-        state_add_int(o, "fd", s->fd);
-        state_add(o, "name", state_str_new(s->name));
-        state_add_int(o, "stream", s->stream);
-        /* the bytes of a line not ended yet: the next read goes on with it */
-        state_add(o, "pending", state_bytes_new(s->pending, s->plen));
-        return o;
+        *len = s->plen;
+        return s->plen ? s->pending : NULL;
 }
 
-struct output_stream *output_adopt(struct loop *l, int fd, struct json_object *o, struct state_rd *rd,
-                                   void (*on_eof)(struct output_stream *s, void *data), void *data)
+struct output_stream *output_adopt(struct loop *l, int fd, const char *name, int stream, const char *pending,
+                                   size_t plen, void (*on_eof)(struct output_stream *s, void *data), void *data)
 {
-        struct output_stream *s;
-        char *name = NULL, *pending = NULL;
-        size_t plen = 0;
-        int stream = 0;
+        /* O_NONBLOCK belongs to the pipe's description: it went through the exec */
+        struct output_stream *s = open_stream(l, fd, name, stream, on_eof, data, true);
 
-        state_get_str(rd, o, "name", STATE_REQUIRED, 1024, &name);
-        state_get_i32(rd, o, "stream", STATE_REQUIRED, 0, 1, &stream);
-        /* at most a record: a line of exactly OUTPUT_RECORD_MAX waits for its newline */
-        state_get_bytes(rd, o, "pending", STATE_OPTIONAL, OUTPUT_RECORD_MAX, &pending, &plen);
-        s = rd->bad ? NULL : output_open(l, fd, name, stream, on_eof, data);
-        if (s && plen) {
-                keep(s, pending, plen);
-        } else if (!s && !rd->bad) {
-                state_fail(rd, "output of %s: %s", name, strerror(errno));
-        }
-        free(name);
-        free(pending);
+        /* the bytes of a line not ended yet: the next read goes on with it */
+        if (s && plen)
+                keep(s, pending, MIN(plen, OUTPUT_RECORD_MAX));
         return s;
 }

@@ -30,18 +30,17 @@ void output_set_paused(bool paused);
  * worker must be drained); returns true at EOF. */
 bool output_drain(struct output_stream *s);
 
-/* ---- across a reexec (state.h) ----
+/* ---- across a reexec ----
  * output_next(): every stream open, one after another (NULL: the first);
- * output_data(): its output_open() data. output_save(): its member of the
- * state: fd (listed in fds), name, stream and the partial line pending
- * (base64). output_adopt(): a stream again on that fd (taken by the
- * caller), its partial line back; NULL with rd's problem (or errno's:
- * the loop refused it). */
-struct json_object;
-struct state_rd;
-struct state_fds;
+ * what each holds: its fd, name, stream, output_open()'s data, and the
+ * partial line pending (*len bytes; NULL when none). output_adopt(): a
+ * stream again on fd, with its partial line (at most OUTPUT_RECORD_MAX
+ * bytes) back; NULL on failure (errno; fd is closed). */
 struct output_stream *output_next(struct output_stream *s);
+int output_fd(const struct output_stream *s);
+const char *output_name(const struct output_stream *s);
+int output_stream_index(const struct output_stream *s);
 void *output_data(const struct output_stream *s);
-struct json_object *output_save(const struct output_stream *s, struct state_fds *fds);
-struct output_stream *output_adopt(struct loop *l, int fd, struct json_object *o, struct state_rd *rd,
-                                   void (*on_eof)(struct output_stream *s, void *data), void *data);
+const char *output_pending(const struct output_stream *s, size_t *len);
+struct output_stream *output_adopt(struct loop *l, int fd, const char *name, int stream, const char *pending,
+                                   size_t plen, void (*on_eof)(struct output_stream *s, void *data), void *data);

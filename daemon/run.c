@@ -750,6 +750,12 @@ static void on_idle(void *data)
                 return;
         run_reexec_if_requested(r); /* returns only when the exec failed */
         loop_timer_set(r->timer, sup_next_deadline(r->sup));
+        if (r->trim) {
+                r->trim = false;
+                json_object_put(r->state);
+                r->state = NULL;
+                malloc_trim(0);
+        }
 }
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
@@ -1005,6 +1011,7 @@ void run_tear_down(struct run *r)
         free(r->report_path);
         free(r->exe);
         strv_free(r->argv);
+        json_object_put(r->state);
 }
 
 void run_init_reexec(struct run *r, const struct run_opts *o)
@@ -1024,8 +1031,10 @@ int run_serve(struct run *r)
         int e;
 
         on_idle(r);
-        /* give back what parsing, the first spawns or the state left in the heap */
-        malloc_trim(0);
+        /* give back what parsing and the first spawns left in the heap; what
+         * the state left, once the loop has served the workers (below) */
+        if (!r->trim)
+                malloc_trim(0);
         while (!r->done) {
                 e = loop_run_once(r->loop);
                 if (e < 0) {

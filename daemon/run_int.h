@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <json-c/json.h>
 #include "conf.h"
 #include "hmap.h"
 #include "loop.h"
@@ -95,6 +96,10 @@ struct run {
         char **argv;
         bool reexec_requested;
         usec_t reexec_began;
+        /* an adopted state: freed, and the heap given back, after the first
+         * loop iteration (the workers are served first) */
+        struct json_object *state;
+        bool trim;
 };
 
 extern const struct sup_ops run_sup_ops;

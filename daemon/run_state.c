@@ -76,23 +76,31 @@ static void save_child(pid_t pid, int pidfd, void *data)
         state_fds_add(c->fds, pidfd);
 }
 
-/* Worker and hook pipes, each with its partial line; a worker's with its
- * worker (null: forgotten by a reload, or a hook's), epoch and run. */
-static struct json_object *save_streams(struct run *r, struct state_fds *fds)
+/* Worker and hook pipes: [FD, STREAM, WORKER, EPOCH, RUN, NAME, PENDING]
+ * each (arrays: thousands of them are read in the exec's window); WORKER
+ * -1 for a hook's (or a worker forgotten by a reload), then NAME is the
+ * name its lines are logged under (null: the worker's); PENDING the
+ * partial line, base64 (null: none). */
+static struct json_object *save_streams(struct state_fds *fds)
 {
         struct json_object *a = json_object_new_array();
 
         for (struct output_stream *os = output_next(NULL); os; os = output_next(os)) {
-                struct json_object *o = output_save(os, fds);
+                struct json_object *e = json_object_new_array_ext(7);
                 struct stream_ref *ref = output_data(os);
                 struct worker *w = ref ? ref->m->w : NULL;
+                size_t plen;
+                const char *pending = output_pending(os, &plen);
 
-                state_add(o, "worker", w ? json_object_new_int64((int64_t)worker_index(w)) : NULL);
-                if (w) {
-                        state_add_int(o, "epoch", ref->epoch);
-                        state_add_int(o, "run", ref->run);
-                }
-                json_object_array_add(a, o);
+                state_fds_add(fds, output_fd(os));
+                json_object_array_add(e, json_object_new_int(output_fd(os)));
+                json_object_array_add(e, json_object_new_int(output_stream_index(os)));
+                json_object_array_add(e, json_object_new_int64(w ? (int64_t)worker_index(w) : -1));
+                json_object_array_add(e, json_object_new_int64(w ? ref->epoch : 0));
+                json_object_array_add(e, json_object_new_int64(w ? ref->run : 0));
+                json_object_array_add(e, w ? NULL : state_str_new(output_name(os)));
+                json_object_array_add(e, pending ? state_bytes_new(pending, plen) : NULL);
+                json_object_array_add(a, e);
         }
         return a;
 }
@@ -136,7 +144,7 @@ static struct json_object *save_run(struct run *r, struct state_fds *fds)
         /* exec probes ended by sup_prepare_reexec(), not reaped yet */
         probes_each_unreaped(r->probes, save_child, &ch);
         state_add(o, "children", ch.a);
-        state_add(o, "streams", save_streams(r, fds));
+        state_add(o, "streams", save_streams(fds));
         save_status_pipes(r, o, fds);
         return o;
 }
@@ -197,30 +205,23 @@ static char *exec_with_state(struct run *r)
         struct state_proc *procs = NULL;
         size_t n = 0;
         struct json_object *body = save_state(r, &fds, &procs, &n);
-        int sfd = state_write(procs, n, control_reexec_fd(r->ctl), body, getenv(STATE_CORRUPT_ENV)), e;
-        char **argv;
+        int sfd = state_write(procs, n, control_reexec_fd(r->ctl), body, getenv(STATE_CORRUPT_ENV)), e = sfd;
+        char **argv = sfd >= 0 ? exec_argv(r, sfd) : NULL;
 
-        json_object_put(body);
-        free(procs);
-        if (sfd < 0) {
-                state_fds_done(&fds);
-                return xasprintf("cannot write the state: %s", strerror(-sfd));
-        }
-        argv = exec_argv(r, sfd);
         /* exactly these survive the exec; every other fd is close-on-exec */
-        e = state_fds_cloexec(&fds, false);
-        if (e == 0)
-                e = fd_set_cloexec(sfd, false);
-        if (e == 0) {
+        if (sfd >= 0 && (e = state_fds_cloexec(&fds, false)) == 0 && (e = fd_set_cloexec(sfd, false)) == 0) {
                 log_flush_all(); /* every record so far is written before the exec */
                 execv(r->exe, argv);
                 e = -errno;
         }
+        /* still here (what the exec would have thrown away is freed now) */
         (void)state_fds_cloexec(&fds, true);
         safe_close(sfd);
         strv_free(argv);
         state_fds_done(&fds);
-        return xasprintf("%s", strerror(-e));
+        json_object_put(body);
+        free(procs);
+        return sfd < 0 ? xasprintf("cannot write the state: %s", strerror(-sfd)) : xasprintf("%s", strerror(-e));
 }
 
 void run_reexec_if_requested(struct run *r)
@@ -295,32 +296,49 @@ static bool adopt_processes(struct run *r, struct json_object *ro, struct state_
         return !rd->bad;
 }
 
-static bool adopt_stream(struct run *r, struct json_object *o, struct state_rd *rd, struct state_fdset *set)
+/* Element i of the array e: an integer within [min, max]. */
+static bool elem_int(struct state_rd *rd, struct json_object *e, size_t i, int64_t min, int64_t max, int64_t *ret)
 {
-        unsigned epoch = 0, run = 0;
-        int fd = -1, idx = -1;
+        struct json_object *v = json_object_array_get_idx(e, i);
+
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < min || json_object_get_int64(v) > max)
+                return state_fail(rd, "streams: element %zu out of range", i);
+        *ret = json_object_get_int64(v);
+        return true;
+}
+
+static bool adopt_stream(struct run *r, struct json_object *e, struct state_rd *rd, struct state_fdset *set)
+{
+        int64_t x[5]; /* fd, stream, worker, epoch, run */
+        static const int64_t lo[5] = { 0, 0, -1, 0, 0 }, hi[5] = { INT32_MAX, 1, INT32_MAX, UINT32_MAX, UINT32_MAX };
         struct worker *w = NULL;
         struct stream_ref *ref;
         struct output_stream *os;
+        char *name = NULL, *pending = NULL;
+        size_t plen = 0;
 
-        state_get_fd(rd, o, "fd", STATE_REQUIRED, &fd);
-        if (json_object_object_get(o, "worker")) /* null: a hook's, or a forgotten worker's */
-                state_get_i32(rd, o, "worker", STATE_REQUIRED, 0, INT32_MAX, &idx);
-        state_get_uint(rd, o, "epoch", STATE_OPTIONAL, UINT32_MAX, &epoch);
-        state_get_uint(rd, o, "run", STATE_OPTIONAL, UINT32_MAX, &run);
-        if (!rd->bad && (fd < 0 || (idx >= 0 && !(w = sup_worker(r->sup, (size_t)idx)))))
-                state_fail(rd, "streams: no fd, or no such worker");
-        if (!state_take_fd(rd, set, fd))
-                return false;
-        ref = w ? run_stream_ref(r, w, epoch, run) : NULL;
-        os = output_adopt(r->loop, fd, o, rd, run_on_stream_eof, ref);
-        if (!os) {
-                free(ref);
-                return false;
+        if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) != 7)
+                state_fail(rd, "streams: not a list of [fd, stream, worker, epoch, run, name, pending]");
+        for (size_t i = 0; i < 5 && !rd->bad; i++)
+                elem_int(rd, e, i, lo[i], hi[i], &x[i]);
+        if (!rd->bad && x[2] >= 0 && !(w = sup_worker(r->sup, (size_t)x[2])))
+                state_fail(rd, "streams: no worker %lld", (long long)x[2]);
+        state_str_value(rd, json_object_array_get_idx(e, 5), "streams: name", 4 * NAME_MAX_LEN, &name);
+        state_bytes_value(rd, json_object_array_get_idx(e, 6), "streams: pending", OUTPUT_RECORD_MAX, &pending, &plen);
+        if (!rd->bad && !w && !name)
+                state_fail(rd, "streams: a stream with neither worker nor name");
+        if (state_take_fd(rd, set, rd->bad ? -1 : (int)x[0]) && !rd->bad) {
+                ref = w ? run_stream_ref(r, w, (unsigned)x[3], (unsigned)x[4]) : NULL;
+                os = output_adopt(r->loop, (int)x[0], w ? worker_name(w) : name, (int)x[1], pending, plen,
+                                  run_on_stream_eof, ref);
+                if (!os)
+                        free(ref), state_fail(rd, "streams: %s", strerror(errno));
+                else if (ref)
+                        run_stream_opened(os, ref);
         }
-        if (ref)
-                run_stream_opened(os, ref);
-        return true;
+        free(name);
+        free(pending);
+        return !rd->bad;
 }
 
 /* The exec-status pipes not read yet: a worker's says whether its exec
@@ -437,6 +455,7 @@ static void adopted(struct run *r, const struct conf *c)
         notify_send("READY=1");
         log_flush_all(); /* by the time gracectl hears of it, the log says so */
         control_reexec_done(r->ctl, NULL);
+        r->trim = true;
 }
 
 /* ---- a state that cannot be adopted ------------------------------------------------
@@ -671,9 +690,11 @@ int run_reexec_main(int state_fd, const struct run_opts *o)
         }
         if (rd.bad)
                 snprintf(why, sizeof why, "%s", rd.why);
-        json_object_put(body);
         if (!ok) {
-                int code = rescue(&r, procs, n, reply_fd, why);
+                int code;
+
+                json_object_put(body);
+                code = rescue(&r, procs, n, reply_fd, why);
 
                 state_fdset_free(set, true);
                 conf_free(c);
@@ -682,6 +703,7 @@ int run_reexec_main(int state_fd, const struct run_opts *o)
         }
         state_fdset_free(set, true); /* a section this graced does not know: not served */
         free(procs);
+        r.state = body; /* freed once the loop has served the workers */
         adopted(&r, c);
         conf_free(c);
         return run_serve(&r);

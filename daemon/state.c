@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hmap.h"
 #include "state.h"
 
 #define JSON_DEPTH 32
@@ -122,10 +121,32 @@ struct json_object *state_strv_new(char *const *v)
         return a;
 }
 
-void state_add(struct json_object *o, const char *key, struct json_object *v) { json_object_object_add(o, key, v); }
+void state_add(struct json_object *o, const char *key, struct json_object *v)
+{
+        /* keys are literals or the key tables' names: no copy of each */
+        json_object_object_add_ex(o, key, v, JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
 void state_add_int(struct json_object *o, const char *key, int64_t v) { state_add(o, key, json_object_new_int64(v)); }
 void state_add_bool(struct json_object *o, const char *key, bool v) { state_add(o, key, json_object_new_boolean(v)); }
 void state_add_usec(struct json_object *o, const char *key, usec_t v) { state_add(o, key, state_usec_new(v)); }
+
+void state_add_int_if(struct json_object *o, const char *key, int64_t v, int64_t def)
+{
+        if (v != def)
+                state_add_int(o, key, v);
+}
+
+void state_add_bool_if(struct json_object *o, const char *key, bool v)
+{
+        if (v)
+                state_add_bool(o, key, v);
+}
+
+void state_add_usec_if(struct json_object *o, const char *key, usec_t v, usec_t def)
+{
+        if (v != def)
+                state_add_usec(o, key, v);
+}
 
 static char *head_text(const struct state_proc *procs, size_t n, int reply_fd, size_t body_len, int version)
 {
@@ -423,19 +444,15 @@ bool state_get_bool(struct state_rd *rd, struct json_object *o, const char *key,
 bool state_get_usec(struct state_rd *rd, struct json_object *o, const char *key, int req, usec_t *ret)
 {
         bool present;
-        struct json_object *v = member(rd, o, key, &present);
-        int64_t x;
+        int64_t x = -1;
 
-        if (!present)
-                return absent(rd, key, req);
-        if (!v) {
+        if (member(rd, o, key, &present) == NULL && present) { /* null: none */
                 *ret = USEC_INFINITY;
                 return true;
         }
-        if (!state_get_int(rd, o, key, req, 0, INT64_MAX, &x))
-                return false;
-        *ret = (usec_t)x;
-        return true;
+        if (state_get_int(rd, o, key, req, 0, INT64_MAX, &x) && x >= 0)
+                *ret = (usec_t)x;
+        return !rd->bad;
 }
 
 bool state_get_fd(struct state_rd *rd, struct json_object *o, const char *key, int req, int *ret)
@@ -486,19 +503,23 @@ static char *str_of(struct state_rd *rd, struct json_object *v, const char *key,
         return s;
 }
 
-bool state_get_str(struct state_rd *rd, struct json_object *o, const char *key, int req, size_t max, char **ret)
+bool state_str_value(struct state_rd *rd, struct json_object *v, const char *what, size_t max, char **ret)
 {
-        bool present;
-        struct json_object *v = member(rd, o, key, &present);
         char *s = NULL;
 
-        if (!present)
-                return absent(rd, key, req);
-        if (v && !(s = str_of(rd, v, key, max)))
+        if (rd->bad || (v && !(s = str_of(rd, v, what, max))))
                 return false;
         free(*ret);
         *ret = s;
         return true;
+}
+
+bool state_get_str(struct state_rd *rd, struct json_object *o, const char *key, int req, size_t max, char **ret)
+{
+        bool present;
+        struct json_object *v = member(rd, o, key, &present);
+
+        return present ? state_str_value(rd, v, key, max, ret) : absent(rd, key, req);
 }
 
 bool state_get_strv(struct state_rd *rd, struct json_object *o, const char *key, int req, size_t max, char ***ret)
@@ -536,12 +557,19 @@ bool state_get_bytes(struct state_rd *rd, struct json_object *o, const char *key
 {
         bool present;
         struct json_object *v = member(rd, o, key, &present);
+
+        return present ? state_bytes_value(rd, v, key, max, ret, ret_len) : absent(rd, key, req);
+}
+
+bool state_bytes_value(struct state_rd *rd, struct json_object *v, const char *key, size_t max, char **ret,
+                       size_t *ret_len)
+{
         size_t len;
         ssize_t n;
         char *buf;
 
-        if (!present)
-                return absent(rd, key, req);
+        if (rd->bad)
+                return false;
         if (!v) { /* null: none */
                 *ret = NULL;
                 *ret_len = 0;
@@ -608,12 +636,10 @@ int state_fds_cloexec(const struct state_fds *f, bool on)
 {
         int r = 0;
 
-        for (size_t i = 0; i < f->n; i++) {
-                int e = fd_set_cloexec(f->v[i], on);
-
-                if (e < 0 && r == 0)
-                        r = e;
-        }
+        /* FD_CLOEXEC is the only descriptor flag: one call each, not a read and a write */
+        for (size_t i = 0; i < f->n; i++)
+                if (fcntl(f->v[i], F_SETFD, on ? FD_CLOEXEC : 0) < 0 && r == 0)
+                        r = -errno;
         return r;
 }
 
@@ -632,43 +658,42 @@ void state_fds_done(struct state_fds *f)
         *f = (struct state_fds){ 0 };
 }
 
-/* fd -> 1 (handed over, not taken) or 2 (taken). */
+/* Per descriptor number: 0 not handed over, 1 handed over and not taken, 2 taken. */
 struct state_fdset {
-        struct hmap m;
+        unsigned char *v;
+        size_t n;
 };
 
-static int fd_key_state(const struct state_fdset *set, int fd)
-{
-        return (int)(uintptr_t)hmap_get(&set->m, (uintptr_t)fd);
-}
+static int fd_mark(const struct state_fdset *set, int64_t fd) { return fd >= 0 && (size_t)fd < set->n ? set->v[fd] : 0; }
 
 struct state_fdset *state_fdset_adopt(struct json_object *body, struct state_rd *rd)
 {
         struct json_object *a = state_get_arr(rd, body, "fds", STATE_REQUIRED, INT_MAX);
         struct state_fdset *set = xcalloc(1, sizeof *set);
+        size_t n = a ? json_object_array_length(a) : 0;
 
-        set->m = (struct hmap)HMAP_INIT_INT;
-        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+        for (size_t i = 0; i < n; i++) /* the largest is the table's size */
+                set->n = MAX(set->n, (size_t)MAX(json_object_get_int64(json_object_array_get_idx(a, i)) + 1, 0));
+        if (set->n > (size_t)INT_MAX + 1)
+                state_fail(rd, "fds: out of range");
+        set->v = xcalloc(rd->bad ? 1 : set->n + 1, 1);
+        for (size_t i = 0; i < n && !rd->bad; i++) {
                 struct json_object *e = json_object_array_get_idx(a, i);
                 int64_t fd = json_object_get_int64(e);
 
-                if (!json_object_is_type(e, json_type_int) || fd < 0 || fd > INT_MAX ||
-                    fd_key_state(set, (int)fd)) {
+                if (!json_object_is_type(e, json_type_int) || fd < 0 || fd_mark(set, fd)) {
                         state_fail(rd, "fds: not a list of distinct descriptors");
                         break;
                 }
-                /* open, and close-on-exec again from now on */
-                if (fd_set_cloexec((int)fd, true) < 0) {
+                /* open, and close-on-exec again from now on (the only descriptor flag) */
+                if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
                         state_fail(rd, "fds: descriptor %d: %s", (int)fd, strerror(errno));
                         break;
                 }
-                hmap_put(&set->m, (uintptr_t)fd, (void *)(uintptr_t)1);
+                set->v[fd] = 1;
         }
-        if (rd->bad) {
-                hmap_done(&set->m); /* nothing is closed: what the state names is stopped */
-                free(set);
-                return NULL;
-        }
+        if (rd->bad) /* nothing is closed: what the state names is stopped */
+                return state_fdset_free(set, false);
         return set;
 }
 
@@ -676,9 +701,9 @@ bool state_take_fd(struct state_rd *rd, struct state_fdset *set, int fd)
 {
         if (fd < 0 || rd->bad)
                 return !rd->bad;
-        if (fd_key_state(set, fd) != 1)
+        if (fd_mark(set, fd) != 1)
                 return state_fail(rd, "descriptor %d: not handed over, or taken twice", fd);
-        hmap_put(&set->m, (uintptr_t)fd, (void *)(uintptr_t)2);
+        set->v[fd] = 2;
         return true;
 }
 
@@ -686,10 +711,10 @@ struct state_fdset *state_fdset_free(struct state_fdset *set, bool close_rest)
 {
         if (!set)
                 return NULL;
-        for (size_t i = 0; close_rest && i < set->m.cap; i++)
-                if (set->m.v[i].val == (void *)(uintptr_t)1)
-                        safe_close((int)set->m.v[i].key);
-        hmap_done(&set->m);
+        for (size_t fd = 0; close_rest && fd < set->n; fd++)
+                if (set->v[fd] == 1)
+                        safe_close((int)fd);
+        free(set->v);
         free(set);
         return NULL;
 }

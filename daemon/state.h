@@ -18,7 +18,7 @@
  * to one subsystem each; a member a reader does not know is ignored, one
  * it knows but does not find takes its default unless it is required (a
  * worker's name, state, pid...), so that a newer graced reads an older
- * one's state. STATE_VERSION changes only when the meaning of a member
+ * one's state; writers leave members that hold their default out. STATE_VERSION changes only when the meaning of a member
  * changes. Strings are JSON strings when they are valid UTF-8, else
  * {"base64": "..."}; byte buffers (a partial output line, a STATUS= text,
  * a control client's unread request) are base64 strings; deadlines and
@@ -80,11 +80,18 @@ struct json_object *state_str_new(const char *s);
 /* Bytes as one base64 string. */
 struct json_object *state_bytes_new(const void *p, size_t n);
 struct json_object *state_strv_new(char *const *v);
-/* o[key] = v (v may be NULL: JSON null). */
+/* o[key] = v (v may be NULL: JSON null). key must outlive o (a literal,
+ * a key table's name): it is not copied. */
 void state_add(struct json_object *o, const char *key, struct json_object *v);
 void state_add_int(struct json_object *o, const char *key, int64_t v);
 void state_add_bool(struct json_object *o, const char *key, bool v);
 void state_add_usec(struct json_object *o, const char *key, usec_t v);
+/* The same, left out when v is def: a reader keeps its default for a
+ * member it does not find, so the writer need not write it (a state with
+ * thousands of workers is mostly defaults). */
+void state_add_int_if(struct json_object *o, const char *key, int64_t v, int64_t def);
+void state_add_bool_if(struct json_object *o, const char *key, bool v); /* default false */
+void state_add_usec_if(struct json_object *o, const char *key, usec_t v, usec_t def);
 
 /* ---- reading members ---- */
 /* A reader keeps the first problem it met (what, where); every getter
@@ -123,6 +130,11 @@ bool state_get_strv(struct state_rd *rd, struct json_object *o, const char *key,
  * or null), *ret_len their number. */
 bool state_get_bytes(struct state_rd *rd, struct json_object *o, const char *key, int req, size_t max, char **ret,
                      size_t *ret_len);
+/* The same for a value v (NULL: JSON null) that is not an object's member
+ * (an element of an array); what names it in messages. */
+bool state_str_value(struct state_rd *rd, struct json_object *v, const char *what, size_t max, char **ret);
+bool state_bytes_value(struct state_rd *rd, struct json_object *v, const char *what, size_t max, char **ret,
+                       size_t *ret_len);
 /* The member as an object / an array of at most max elements; NULL when
  * absent or null (a problem when required), or on a problem. */
 struct json_object *state_get_obj(struct state_rd *rd, struct json_object *o, const char *key, int req);

@@ -36,6 +36,9 @@ static struct json_object *conf_save(struct sup *s)
         struct json_object *o;
 
         m.name = s->name;
+        /* the default of the workers' ready_timeout, so that theirs need not
+         * be written (the supervisor's own is not kept: its first worker's) */
+        m.ready_timeout = s->n ? worker_conf(W(s, 0))->ready_timeout : 0;
         m.shutdown_timeout = s->shutdown_timeout;
         m.signal_debounce = s->signal_debounce;
         m.force_after = s->force_after;

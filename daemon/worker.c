@@ -1381,6 +1381,9 @@ static const char *const phase_names[] = { "none", "pre-stop", "signalled", "kil
 static const char *const stop_reason_names[] = { "none", "shutdown", "manual", "failed-start", "restart" };
 static const char *const probe_use_names[] = { "ready", "health" };
 
+/* Where the ring of start times keeps start number i (0-based). */
+static unsigned ring_at(const struct worker *w, unsigned i) { return w->c.start_limit_burst ? i % w->c.start_limit_burst : 0; }
+
 static usec_t timer_when(const struct timer *t) { return t->node.idx == SIZE_MAX ? USEC_INFINITY : t->node.when; }
 
 void worker_prepare_reexec(struct worker_env *env, struct worker *w)
@@ -1397,16 +1400,18 @@ struct json_object *hook_save(const struct hook_run *h)
 {
         struct json_object *o = json_object_new_object();
 
-        state_add_int(o, "pid", h->pid);
-        state_add_int(o, "pidfd", h->pidfd);
-        state_add_bool(o, "stale", h->stale);
-        state_add_bool(o, "blocked", h->blocked);
-        state_add_usec(o, "started", h->started);
-        state_add_usec(o, "ended", h->ended);
-        state_add(o, "outcome", json_object_new_string(outcome_name(h->outcome)));
-        state_add_int(o, "exit_code", h->exit_code);
-        state_add_int(o, "exit_signal", h->exit_signal);
-        state_add_usec(o, "deadline", h->deadline);
+        /* the defaults are hook_init()'s */
+        state_add_int_if(o, "pid", h->pid, 0);
+        state_add_int_if(o, "pidfd", h->pidfd, -1);
+        state_add_bool_if(o, "stale", h->stale);
+        state_add_bool_if(o, "blocked", h->blocked);
+        state_add_usec_if(o, "started", h->started, 0);
+        state_add_usec_if(o, "ended", h->ended, 0);
+        if (h->outcome != OUTCOME_NONE)
+                state_add(o, "outcome", json_object_new_string(outcome_name(h->outcome)));
+        state_add_int_if(o, "exit_code", h->exit_code, -1);
+        state_add_int_if(o, "exit_signal", h->exit_signal, 0);
+        state_add_usec_if(o, "deadline", h->deadline, USEC_INFINITY);
         return o;
 }
 
@@ -1416,7 +1421,7 @@ bool hook_adopt(struct worker_env *env, struct hook_run *h, struct json_object *
 
         if (!o)
                 return !rd->bad;
-        state_get_i32(rd, o, "pid", STATE_REQUIRED, 0, INT32_MAX, &h->pid);
+        state_get_i32(rd, o, "pid", STATE_OPTIONAL, 0, INT32_MAX, &h->pid);
         state_get_fd(rd, o, "pidfd", STATE_OPTIONAL, &h->pidfd);
         state_get_bool(rd, o, "stale", STATE_OPTIONAL, &h->stale);
         state_get_bool(rd, o, "blocked", STATE_OPTIONAL, &h->blocked);
@@ -1439,22 +1444,34 @@ bool hook_adopt(struct worker_env *env, struct hook_run *h, struct json_object *
         return true;
 }
 
-/* Its process, and how its last one ended. */
+/* A hook that never ran has nothing to say. */
+static void add_hook(struct json_object *o, const char *key, const struct hook_run *h)
+{
+        struct json_object *ho = hook_save(h);
+
+        if (json_object_object_length(ho) > 0)
+                state_add(o, key, ho);
+        else
+                json_object_put(ho);
+}
+
+/* Its process, and how its last one ended (the defaults: worker_new()'s). */
 static void save_process(struct json_object *o, const struct worker *w)
 {
         state_add_int(o, "pid", w->pid);
-        state_add_int(o, "pidfd", w->pidfd);
+        state_add_int_if(o, "pidfd", w->pidfd, -1);
         state_add_bool(o, "alive", w->alive);
-        state_add_bool(o, "exec_known", w->exec_known);
-        state_add_bool(o, "notified_ready", w->notified_ready);
-        state_add_int(o, "exec_err", w->exec_err);
-        state_add_int(o, "exit_status", w->exit_status);
-        state_add_bool(o, "has_exit", w->has_exit);
-        state_add_int(o, "exit_stop_signal", w->exit_stop_signal);
-        state_add_int(o, "open_streams", w->open_streams);
-        state_add_int(o, "stream_epoch", w->stream_epoch);
-        state_add_usec(o, "started_at", w->started_at);
-        state_add(o, "status_text", w->status_text ? state_bytes_new(w->status_text, strlen(w->status_text)) : NULL);
+        state_add_bool_if(o, "exec_known", w->exec_known);
+        state_add_bool_if(o, "notified_ready", w->notified_ready);
+        state_add_int_if(o, "exec_err", w->exec_err, 0);
+        state_add_int_if(o, "exit_status", w->exit_status, -1);
+        state_add_bool_if(o, "has_exit", w->has_exit);
+        state_add_int_if(o, "exit_stop_signal", w->exit_stop_signal, 0);
+        state_add_int_if(o, "open_streams", w->open_streams, 0);
+        state_add_int_if(o, "stream_epoch", w->stream_epoch, 0);
+        state_add_usec_if(o, "started_at", w->started_at, 0);
+        if (w->status_text)
+                state_add(o, "status_text", state_bytes_new(w->status_text, strlen(w->status_text)));
 }
 
 static bool adopt_process(struct state_rd *rd, struct json_object *o, struct worker *w)
@@ -1489,44 +1506,47 @@ static void save_history(struct json_object *o, const struct worker *w)
 {
         struct json_object *a = json_object_new_array();
 
-        state_add(o, "probe_use", json_object_new_string(probe_use_names[w->probe_use]));
-        state_add_bool(o, "probe_on", w->probe_on);
-        state_add_bool(o, "ready_once", w->ready_once);
-        state_add_usec(o, "probe_began", w->probe_began);
-        state_add_int(o, "health_fails", w->health_fails);
-        state_add_int(o, "health_total", w->health_total);
+        if (w->probe_use != PROBE_READY)
+                state_add(o, "probe_use", json_object_new_string(probe_use_names[w->probe_use]));
+        state_add_bool_if(o, "probe_on", w->probe_on);
+        state_add_bool_if(o, "ready_once", w->ready_once);
+        state_add_usec_if(o, "probe_began", w->probe_began, 0);
+        state_add_int_if(o, "health_fails", w->health_fails, 0);
+        state_add_int_if(o, "health_total", w->health_total, 0);
         state_add_int(o, "starts", w->starts);
-        /* the whole ring: the next start goes at starts % burst */
-        for (unsigned i = 0; i < (w->c.start_limit_burst ? w->c.start_limit_burst : 1); i++)
-                json_object_array_add(a, json_object_new_int64((int64_t)w->start_times[i]));
+        /* the starts that count, oldest first (the ring's newest is at starts - 1) */
+        for (unsigned k = w->n_start_times; k > 0; k--)
+                json_object_array_add(a, json_object_new_int64((int64_t)w->start_times[ring_at(w, w->starts - k)]));
         state_add(o, "start_times", a);
-        state_add_int(o, "n_start_times", w->n_start_times);
-        state_add_usec(o, "next_delay", w->next_delay);
-        state_add(o, "outcome", json_object_new_string(outcome_name(w->outcome)));
-        state_add_int(o, "stop_signal_sent", w->stop_signal_sent);
-        state_add_usec(o, "stop_began", w->stop_began);
-        state_add_usec(o, "stop_ended", w->stop_ended);
-        state_add_usec(o, "kill_at", w->kill_at);
-        state_add_usec(o, "recheck_delay", w->recheck_delay);
-        state_add(o, "pre_stop", hook_save(&w->pre));
-        state_add(o, "post_stop", hook_save(&w->post));
+        state_add_usec_if(o, "next_delay", w->next_delay, w->c.restart_delay);
+        if (w->outcome != OUTCOME_NOT_STARTED)
+                state_add(o, "outcome", json_object_new_string(outcome_name(w->outcome)));
+        state_add_int_if(o, "stop_signal_sent", w->stop_signal_sent, 0);
+        state_add_usec_if(o, "stop_began", w->stop_began, 0);
+        state_add_usec_if(o, "stop_ended", w->stop_ended, 0);
+        state_add_usec_if(o, "kill_at", w->kill_at, 0);
+        state_add_usec_if(o, "recheck_delay", w->recheck_delay, 0);
+        add_hook(o, "pre_stop", &w->pre);
+        add_hook(o, "post_stop", &w->post);
 }
 
-/* The ring of start times (start_limit_burst entries) and how many count. */
+/* The starts that count for the start limit (oldest first), back into the
+ * ring where they were; starts is read already. */
 static bool adopt_start_times(struct state_rd *rd, struct json_object *o, struct worker *w)
 {
         unsigned burst = w->c.start_limit_burst ? w->c.start_limit_burst : 1;
-        struct json_object *a = state_get_arr(rd, o, "start_times", STATE_OPTIONAL, burst);
+        struct json_object *a = state_get_arr(rd, o, "start_times", STATE_OPTIONAL, MIN(burst, w->starts));
+        unsigned n = a ? (unsigned)json_object_array_length(a) : 0;
 
-        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
-                struct json_object *e = json_object_array_get_idx(a, i);
+        for (unsigned k = 0; k < n; k++) {
+                struct json_object *e = json_object_array_get_idx(a, k);
 
                 if (!json_object_is_type(e, json_type_int) || json_object_get_int64(e) < 0)
                         return state_fail(rd, "start_times: not a list of times");
-                w->start_times[i] = (usec_t)json_object_get_int64(e);
+                w->start_times[ring_at(w, w->starts - n + k)] = (usec_t)json_object_get_int64(e);
         }
-        return state_get_uint(rd, o, "n_start_times", STATE_OPTIONAL, a ? (unsigned)json_object_array_length(a) : 0,
-                              &w->n_start_times);
+        w->n_start_times = w->c.start_limit_burst ? n : 0;
+        return !rd->bad;
 }
 
 static bool adopt_history(struct state_rd *rd, struct json_object *o, struct worker *w)
@@ -1560,18 +1580,21 @@ struct json_object *worker_save(const struct worker *w)
         state_add(o, "name", json_object_new_string(w->c.name));
         state_add(o, "state", json_object_new_string(state_names[w->state]));
         state_add(o, "goal", json_object_new_string(goal_names[w->goal]));
-        state_add(o, "phase", json_object_new_string(phase_names[w->phase]));
-        state_add(o, "stop_reason", json_object_new_string(stop_reason_names[w->stop_reason]));
-        state_add_bool(o, "blocked_logged", w->blocked_logged);
-        state_add_bool(o, "start_failed", w->start_failed);
-        state_add_bool(o, "leftovers_signalled", w->leftovers_signalled);
-        state_add_bool(o, "fail_pending", w->fail_pending);
-        state_add(o, "fail_why", w->fail_why ? json_object_new_string(w->fail_why) : NULL);
+        if (w->phase != PHASE_NONE)
+                state_add(o, "phase", json_object_new_string(phase_names[w->phase]));
+        if (w->stop_reason != STOP_NONE)
+                state_add(o, "stop_reason", json_object_new_string(stop_reason_names[w->stop_reason]));
+        state_add_bool_if(o, "blocked_logged", w->blocked_logged);
+        state_add_bool_if(o, "start_failed", w->start_failed);
+        state_add_bool_if(o, "leftovers_signalled", w->leftovers_signalled);
+        state_add_bool_if(o, "fail_pending", w->fail_pending);
+        if (w->fail_why)
+                state_add(o, "fail_why", json_object_new_string(w->fail_why));
         save_process(o, w);
         save_history(o, w);
-        state_add_usec(o, "deadline", timer_when(&w->dl));
-        state_add_usec(o, "watchdog_deadline", timer_when(&w->wd));
-        state_add_usec(o, "probe_deadline", timer_when(&w->pt));
+        state_add_usec_if(o, "deadline", timer_when(&w->dl), USEC_INFINITY);
+        state_add_usec_if(o, "watchdog_deadline", timer_when(&w->wd), USEC_INFINITY);
+        state_add_usec_if(o, "probe_deadline", timer_when(&w->pt), USEC_INFINITY);
         return o;
 }
 

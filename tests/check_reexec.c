@@ -433,11 +433,11 @@ START_TEST(test_policy_roundtrip)
 
         json_object_put(b1);
         json_object_put(b2);
+        h_rmrf(tmp);
+        free(tmp);
         sup_free(s2);
         conf_free(c);
         conf_free(c2);
-        h_rmrf(tmp);
-        free(tmp);
 }
 END_TEST
 
@@ -477,35 +477,20 @@ END_TEST
 
 /* ---- end to end: helpers ------------------------------------------------------------- */
 
-/* A string from parts, owned by g. */
-static const char *fmt(struct gh *g, const char *f, ...) H_PRINTF(2, 3);
-static const char *fmt(struct gh *g, const char *f, ...)
-{
-        va_list ap;
-        char *s;
-
-        va_start(ap, f);
-        ck_assert_int_ge(vasprintf(&s, f, ap), 0);
-        va_end(ap);
-        return gh_keep(g, s);
-}
-
-static const char *stamp(struct gh *g, const char *name) { return gh_path(g, fmt(g, "%s.stamp", name)); }
+static const char *stamp(struct gh *g, const char *name) { return gh_path(g, gh_printf(g, "%s.stamp", name)); }
 
 /* (Re)writes DIR/graced.conf: supervisor settings, then workers. */
 static const char *conf(struct gh *g, const char *sup, const char *workers_fmt, ...) H_PRINTF(3, 4);
 static const char *conf(struct gh *g, const char *sup, const char *workers_fmt, ...)
 {
         va_list ap;
-        char *workers;
-        const char *path;
+        const char *workers, *path;
 
         va_start(ap, workers_fmt);
-        ck_assert_int_ge(vasprintf(&workers, workers_fmt, ap), 0);
+        workers = gh_vprintf(g, workers_fmt, ap);
         va_end(ap);
         path = gh_write_file(g, "graced.conf", "supervisor = { name = \"rx\"; %s };\nworkers = (\n%s\n);\n",
                              sup ? sup : "", workers);
-        free(workers);
         ck_assert_ptr_nonnull(path);
         return path;
 }
@@ -685,7 +670,7 @@ START_TEST(test_pids_unchanged)
 
         ck_assert_int_eq(gh_init(&g), 0);
         c = conf(&g, NULL, "%s,\n%s,\n%s",
-                 worker(&g, "a", fmt(&g, "\"--report-fds\", \"%s\", ", gh_path(&g, "a.fds")), NULL),
+                 worker(&g, "a", gh_printf(&g, "\"--report-fds\", \"%s\", ", gh_path(&g, "a.fds")), NULL),
                  worker(&g, "b", NULL, "after = [\"a\"]; stdout = \"null\";"),
                  worker(&g, "n", "\"--notify\", \"READY=1\", ", "ready = \"notify\"; after = [\"b\"];"));
         ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
@@ -758,19 +743,19 @@ START_TEST(test_lines_exactly_once)
 
         ck_assert_int_eq(gh_init(&g), 0);
         for (int k = 0; k < 3; k++)
-                args = fmt(&g, "%s\"--seq\", \"%d\", \"%d\", \"--write\", \"%s\", \"--wait-drained\", \"%s\", "
+                args = gh_printf(&g, "%s\"--seq\", \"%d\", \"%d\", \"--write\", \"%s\", \"--wait-drained\", \"%s\", "
                                    "\"--wait-file\", \"%s\", \"--write\", \"%s\\n\", ",
-                               args, k * 50000 + (k ? 2 : 1), (k + 1) * 50000, cut[k][0], gh_path(&g, fmt(&g, "drained%d", k)),
-                               gh_path(&g, fmt(&g, "gate%d", k)), cut[k][1]);
-        args = fmt(&g, "%s\"--seq\", \"150002\", \"200000\", \"--wait-drained\", \"%s\", ", args,
+                               args, k * 50000 + (k ? 2 : 1), (k + 1) * 50000, cut[k][0], gh_path(&g, gh_printf(&g, "drained%d", k)),
+                               gh_path(&g, gh_printf(&g, "gate%d", k)), cut[k][1]);
+        args = gh_printf(&g, "%s\"--seq\", \"150002\", \"200000\", \"--wait-drained\", \"%s\", ", args,
                    gh_path(&g, "drained3"));
         c = conf(&g, NULL, "%s", worker(&g, "w", args, NULL));
         ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
         /* (the log is not scanned meanwhile: 12 MB, again and again) */
         for (int k = 0; k < 3; k++) {
-                ck_assert(h_wait_file(gh_path(&g, fmt(&g, "drained%d", k)), T));
+                ck_assert(h_wait_file(gh_path(&g, gh_printf(&g, "drained%d", k)), T));
                 CTL(&g, 0, "reexec"); /* "500" of line 50001 is in graced's buffer */
-                ck_assert_ptr_nonnull(h_write_file(NULL, gh_path(&g, fmt(&g, "gate%d", k)), "open\n"));
+                ck_assert_ptr_nonnull(h_write_file(NULL, gh_path(&g, gh_printf(&g, "gate%d", k)), "open\n"));
                 CTL(&g, 0, "reexec"); /* while 50,000 lines flow */
         }
         ck_assert(h_wait_file(gh_path(&g, "drained3"), 30000));
@@ -796,7 +781,7 @@ START_TEST(test_exit_during_reexec)
 
         ck_assert_int_eq(gh_init(&g), 0);
         gate = gh_path(&g, "gate");
-        env[0] = fmt(&g, "%s=%s", STATE_GATE_ENV, gate);
+        env[0] = gh_printf(&g, "%s=%s", STATE_GATE_ENV, gate);
         env[1] = NULL;
         c = conf(&g, NULL, "  { name = \"w\"; command = [\"%s\", \"--stamp\", \"%s\", \"--wait-file\", \"%s\", \"--exit\", "
                            "\"3\"]; restart_delay = \"100ms\"; },\n%s",
@@ -809,7 +794,7 @@ START_TEST(test_exit_during_reexec)
         out = gh_path(&g, "reexec.out");
         ctl = h_spawn(ARGV(h_gracectl(), "-s", g.ctl_path, "reexec"), NULL, out);
         ck_assert_int_gt(ctl, 0);
-        ck_assert(h_wait_file(fmt(&g, "%s.waiting", gate), T));
+        ck_assert(h_wait_file(gh_printf(&g, "%s.waiting", gate), T));
         /* the new graced waits before it reads the state: nobody reaps w now */
         ck_assert_ptr_nonnull(h_write_file(NULL, gh_path(&g, "exit-now"), "now\n"));
         ck_assert(h_wait_pid_gone(w1, T));
@@ -887,11 +872,11 @@ START_TEST(test_report_after_reexec)
         ck_assert_int_eq(gh_init(&g), 0);
         events = gh_path(&g, "events");
         c = conf(&g,
-                 fmt(&g, "cleanup = ({ name = \"flush\"; command = [\"%s\", \"--append\", \"%s\", \"cleanup\"]; });",
+                 gh_printf(&g, "cleanup = ({ name = \"flush\"; command = [\"%s\", \"--append\", \"%s\", \"cleanup\"]; });",
                          h_testworker(), events),
                  "%s,\n%s",
                  worker(&g, "a", NULL,
-                        fmt(&g, "pre_stop = [\"%s\", \"--append\", \"%s\", \"a pre\"]; post_stop = [\"%s\", "
+                        gh_printf(&g, "pre_stop = [\"%s\", \"--append\", \"%s\", \"a pre\"]; post_stop = [\"%s\", "
                                     "\"--append\", \"%s\", \"a post\"];",
                                 h_testworker(), events, h_testworker(), events)),
                  worker(&g, "b", NULL, "after = [\"a\"];"));
@@ -943,7 +928,7 @@ START_TEST(test_stop_under_way)
         gate = gh_path(&g, "gate");
         c = conf(&g, NULL, "%s",
                  worker(&g, "a", NULL,
-                        fmt(&g, "pre_stop = [\"%s\", \"--append\", \"%s\", \"pre begins\", \"--wait-file\", \"%s\", "
+                        gh_printf(&g, "pre_stop = [\"%s\", \"--append\", \"%s\", \"pre begins\", \"--wait-file\", \"%s\", "
                                     "\"--append\", \"%s\", \"pre ends\"]; pre_stop_timeout = \"20s\";",
                                 h_testworker(), events, gate, events)));
         ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
@@ -1003,14 +988,14 @@ START_TEST(test_binary_replaced)
         ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
         w = wait_pid(&g, "w");
         ck_assert_int_eq(stat(bin, &old), 0);
-        ck_assert_int_eq(stat(fmt(&g, "/proc/%d/exe", (int)g.pid), &exe), 0);
+        ck_assert_int_eq(stat(gh_printf(&g, "/proc/%d/exe", (int)g.pid), &exe), 0);
         ck_assert(exe.st_ino == old.st_ino);
 
         (void)copy_graced(&g);
         ck_assert_int_eq(stat(bin, &new), 0);
         ck_assert(new.st_ino != old.st_ino);
         reexec(&g);
-        ck_assert_int_eq(stat(fmt(&g, "/proc/%d/exe", (int)g.pid), &exe), 0);
+        ck_assert_int_eq(stat(gh_printf(&g, "/proc/%d/exe", (int)g.pid), &exe), 0);
         ck_assert_msg(exe.st_ino == new.st_ino, "graced runs inode %lu, the new binary is %lu",
                       (unsigned long)exe.st_ino, (unsigned long)new.st_ino);
         same_pid(&g, "w", w);
@@ -1034,7 +1019,7 @@ START_TEST(test_missing_binary)
         ck_assert_int_eq(gh_init(&g), 0);
         bin = copy_graced(&g);
         ck_assert_int_eq(setenv("GRACED_BIN", bin, 1), 0);
-        c = conf(&g, NULL, "%s", worker(&g, "w", fmt(&g, "\"--report-fds\", \"%s\", ", gh_path(&g, "w.fds")), NULL));
+        c = conf(&g, NULL, "%s", worker(&g, "w", gh_printf(&g, "\"--report-fds\", \"%s\", ", gh_path(&g, "w.fds")), NULL));
         ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
         w = wait_pid(&g, "w");
         nfd = fd_count(g.pid);
@@ -1093,11 +1078,11 @@ START_TEST(test_corrupt_state)
         int code;
 
         ck_assert_int_eq(gh_init(&g), 0);
-        env[0] = fmt(&g, "%s=%s", STATE_CORRUPT_ENV, mode);
+        env[0] = gh_printf(&g, "%s=%s", STATE_CORRUPT_ENV, mode);
         env[1] = NULL;
         c = conf(&g, NULL, "%s,\n%s", worker(&g, "plain", NULL, NULL),
                  worker(&g, "stubborn",
-                        fmt(&g, "\"--ignore\", \"TERM\", \"--fork-grandchild\", \"%s\", ", gh_path(&g, "gc.pid")),
+                        gh_printf(&g, "\"--ignore\", \"TERM\", \"--fork-grandchild\", \"%s\", ", gh_path(&g, "gc.pid")),
                         "stop_timeout = \"1s\";"));
         ck_assert_int_eq(gh_start(&g, c, NULL, env), 0);
         plain = wait_pid(&g, "plain");

@@ -1128,8 +1128,51 @@ static void do_plain_disposition(int sig, void (*fn)(int))
         set_disposition(sig, fn);
 }
 
+/* The output actions; false for any other. */
+static bool run_output(const struct action *a)
+{
+        switch (a->act) {
+        case A_PRINT:
+                do_print(stdout, a->n[0]);
+                return true;
+        case A_PRINT_ERR:
+                do_print(stderr, a->n[0]);
+                return true;
+        case A_PRINT_BYTES:
+                do_print_bytes(a->n[0]);
+                return true;
+        case A_NO_NEWLINE:
+                no_newline = true;
+                return true;
+        case A_LINES_FAST:
+                do_lines_fast(1, a->n[0]);
+                return true;
+        case A_SEQ:
+                do_lines_fast(a->n[0], a->n[1]);
+                return true;
+        case A_WRITE:
+                do_write(a->s[0]);
+                return true;
+        case A_WAIT_DRAINED:
+                do_wait_drained(a->s[0]);
+                return true;
+        case A_CLOSE_OUTPUT:
+                devnull_output();
+                return true;
+        case A_SAY:
+                if (printf("%s\n", a->s[0]) < 0)
+                        die("stdout: %s", strerror(errno));
+                flush_all();
+                return true;
+        default:
+                return false;
+        }
+}
+
 static void run(const struct action *a)
 {
+        if (run_output(a))
+                return;
         switch (a->act) {
         case A_STAMP:
                 do_stamp(a->s[0]);
@@ -1142,33 +1185,6 @@ static void run(const struct action *a)
                 break;
         case A_READ_STDIN:
                 do_read_stdin(a->s[0]);
-                break;
-        case A_PRINT:
-                do_print(stdout, a->n[0]);
-                break;
-        case A_PRINT_ERR:
-                do_print(stderr, a->n[0]);
-                break;
-        case A_PRINT_BYTES:
-                do_print_bytes(a->n[0]);
-                break;
-        case A_NO_NEWLINE:
-                no_newline = true;
-                break;
-        case A_LINES_FAST:
-                do_lines_fast(1, a->n[0]);
-                break;
-        case A_SEQ:
-                do_lines_fast(a->n[0], a->n[1]);
-                break;
-        case A_WRITE:
-                do_write(a->s[0]);
-                break;
-        case A_WAIT_DRAINED:
-                do_wait_drained(a->s[0]);
-                break;
-        case A_CLOSE_OUTPUT:
-                devnull_output();
                 break;
         case A_SLEEP_MS:
                 wait_event(now_ns(CLOCK_MONOTONIC) + a->n[0] * 1000000LL, -1, true);
@@ -1219,13 +1235,10 @@ static void run(const struct action *a)
         case A_HTTP_STATUS_FILE:
                 http_status_file = a->s[0];
                 break;
-        case A_SAY:
-                if (printf("%s\n", a->s[0]) < 0)
-                        die("stdout: %s", strerror(errno));
-                flush_all();
-                break;
         case A_SIGNAL_STAMP:
                 signal_stamp_path = a->s[0];
+                break;
+        default:
                 break;
         }
 }
