@@ -1106,6 +1106,110 @@ START_TEST(test_corrupt_state)
 }
 END_TEST
 
+/* A reload removed slow and changed quick (each takes a second to stop):
+ * a reexec while both still stop carries them on: slow is forgotten once
+ * down, quick starts again with its new command, keep never moved. */
+START_TEST(test_reload_aftermath)
+{
+        struct gh g;
+        struct json_object *root, *r;
+        const char *slow, *keep, *delay = "\"--on-signal-delay\", \"TERM\", \"1000\", \"0\", ";
+        pid_t s, k, q;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        slow = worker(&g, "slow", delay, "stop_timeout = \"10s\";");
+        keep = worker(&g, "keep", NULL, "after = [\"quick\"];");
+        ck_assert_int_eq(gh_start(&g, conf(&g, NULL, "%s,\n%s,\n%s", slow, worker(&g, "quick", delay, NULL), keep), NULL,
+                                  NULL),
+                         0);
+        s = wait_pid(&g, "slow");
+        k = wait_pid(&g, "keep");
+        q = wait_pid(&g, "quick");
+        ck_assert_int_eq(unlink(stamp(&g, "quick")), 0);
+        (void)conf(&g, NULL, "%s,\n%s", worker(&g, "quick", "\"--verbose\", ", NULL), keep);
+        ck_assert_int_eq(gh_signal(&g, SIGHUP), 0);
+        ck_assert(h_wait_log(&g, "slow: stopping", T));
+        ck_assert(h_wait_log(&g, "quick: stopping", T));
+        reexec(&g);
+        ck_assert(h_pid_alive(s) && h_pid_alive(q)); /* still in their second of stopping */
+        ck_assert(h_wait_pid_reaped(s, T));
+        ck_assert(h_wait_pid_reaped(q, T));
+        ck_assert_int_ne(wait_pid(&g, "quick"), q);
+        ck_assert(h_wait_log(&g, "quick: ready", T));
+        same_pid(&g, "keep", k);
+        (void)status_of(&g, &root, "keep");
+        ck_assert_int_eq(h_json_len(root, "workers"), 2); /* slow is gone from status */
+        json_object_put(root);
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        r = gh_report(&g);
+        ck_assert_ptr_null(h_report_worker(r, "slow"));
+        gh_cleanup(&g);
+}
+END_TEST
+
+/* An exec health probe under way is ended by the reexec (its process
+ * group killed, its zombie reaped by the new graced) and counts neither
+ * way: the next attempt begins at once; the worker stays healthy. */
+START_TEST(test_probe_under_way)
+{
+        struct gh g;
+        struct json_object *root;
+        const char *c, *events;
+        pid_t w, probe;
+        char *pids;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        events = gh_path(&g, "events");
+        c = conf(&g, NULL, "%s",
+                 worker(&g, "w", NULL,
+                        gh_printf(&g, "health = { exec = [\"/bin/sh\", \"-c\", \"echo $$ >> %s; exec sleep 30\"]; "
+                                      "interval = \"100ms\"; timeout = \"20s\"; failures = 1; };",
+                                  events)));
+        ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
+        w = wait_pid(&g, "w");
+        ck_assert(h_wait_lines(events, "", 1, T));
+        pids = h_read_file(events);
+        probe = (pid_t)atoi(pids);
+        free(pids);
+        ck_assert(h_pid_alive(probe));
+        reexec(&g);
+        ck_assert(h_wait_pid_reaped(probe, T)); /* killed, and reaped: no zombie left */
+        ck_assert(h_wait_lines(events, "", 2, T)); /* the next attempt */
+        same_pid(&g, "w", w);
+        ck_assert_str_eq(h_json_str(status_of(&g, &root, "w"), "state"), "running");
+        json_object_put(root);
+        ck_assert_int_eq(h_count_log(&g, "health failing"), 0);
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
+/* As a subreaper, orphans are reaped by the new graced too. */
+START_TEST(test_subreaper_orphans)
+{
+        struct gh g;
+        const char *c;
+        pid_t orphan;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        c = conf(&g, NULL, "  { name = \"w\"; command = [\"%s\", \"--stamp\", \"%s\", \"--wait-file\", \"%s\", "
+                           "\"--orphan\", \"%s\", \"--block\"]; }",
+                 h_testworker(), stamp(&g, "w"), gh_path(&g, "gate"), gh_path(&g, "orphan.pid"));
+        ck_assert_int_eq(gh_start(&g, c, ARGV("--subreaper", "-v"), NULL), 0);
+        (void)wait_pid(&g, "w");
+        reexec(&g);
+        ck_assert(cmdline_has(g.pid, "--subreaper"));
+        ck_assert_ptr_nonnull(h_write_file(NULL, gh_path(&g, "gate"), "open\n"));
+        ck_assert(h_wait_file(gh_path(&g, "orphan.pid"), T));
+        orphan = h_read_stamp_pid(gh_path(&g, "orphan.pid"));
+        ck_assert_int_gt(orphan, 0);
+        ck_assert(h_wait_pid_reaped(orphan, T));
+        ck_assert(h_wait_log(&g, gh_printf(&g, "reaped orphan %d (", (int)orphan), T));
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 /* Datagrams received so far that contain substr, waiting for count of them. */
 static bool notify_count(struct h_notify *n, const char *substr, int count, int timeout_ms)
 {
@@ -1182,6 +1286,9 @@ static Suite *suite(void)
         tcase_add_test(tc, test_refused_during_shutdown);
         tcase_add_loop_test(tc, test_corrupt_state, 0, 4);
         tcase_add_test(tc, test_notify);
+        tcase_add_test(tc, test_reload_aftermath);
+        tcase_add_test(tc, test_probe_under_way);
+        tcase_add_test(tc, test_subreaper_orphans);
         return s;
 }
 
