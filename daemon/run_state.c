@@ -470,6 +470,7 @@ struct victim {
         pid_t pid;
         int pidfd; /* our own */
         bool group, killed, gone;
+        bool draining; /* its leader is gone (a zombie, not reaped: the group's id stays), the rest killed */
         usec_t deadline;
 };
 
@@ -503,18 +504,32 @@ static void start_victims(const struct state_proc *p, size_t n, struct victim *v
         }
 }
 
+/* Its leader ended: what is left of its group gets SIGKILL, and the
+ * leader is reaped once the group is empty (or at the deadline): then no
+ * process of it is left. False once that is done. */
+static bool drain_victim(struct victim *v, usec_t t, usec_t *next)
+{
+        if (!v->draining && v->group) {
+                (void)proc_signal(v->pid, v->pidfd, SIGKILL, true);
+                v->draining = true;
+                v->deadline = t + RESCUE_KILL_WAIT;
+        }
+        if (v->group && proc_group_alive(v->pid) && t < v->deadline) {
+                *next = MIN(*next, t + 10 * USEC_PER_MSEC); /* nothing tells when the group is empty */
+                return true;
+        }
+        (void)waitpid(v->pid, NULL, 0);
+        v->gone = true;
+        return false;
+}
+
 /* One look at victim v at time t; false once it is gone. */
 static bool watch_victim(struct victim *v, usec_t t, usec_t *next)
 {
         if (v->gone)
                 return false;
-        if (has_exited(v->pid)) {
-                if (v->group)
-                        (void)proc_signal(v->pid, v->pidfd, SIGKILL, true);
-                (void)waitpid(v->pid, NULL, 0);
-                v->gone = true;
-                return false;
-        }
+        if (v->draining || has_exited(v->pid))
+                return drain_victim(v, t, next);
         if (!v->killed && t >= v->deadline) {
                 log_warning(NULL, "reexec", "pid %d: killed after its stop_timeout", (int)v->pid);
                 (void)proc_signal(v->pid, v->pidfd, SIGKILL, v->group);
@@ -539,9 +554,10 @@ static void rescue_stop(const struct state_proc *p, size_t n)
                 usec_t t = now_mono(), next = t + 100 * USEC_PER_MSEC; /* pidfd-less ones: looked at again */
                 size_t k = 0;
 
+                /* a pidfd says when a process ends; a draining one's has said it */
                 for (size_t i = 0; i < n; i++)
                         if (watch_victim(&v[i], t, &next))
-                                pf[k++] = (struct pollfd){ .fd = v[i].pidfd, .events = POLLIN };
+                                pf[k++] = (struct pollfd){ .fd = v[i].draining ? -1 : v[i].pidfd, .events = POLLIN };
                 if (k == 0)
                         break;
                 (void)poll(pf, k, (int)((next - MIN(next, now_mono()) + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
