@@ -1672,7 +1672,8 @@ static void bench_reexec(size_t n, int nrep, long tick_ms)
 {
         char conf[PATH_MAX], log[PATH_MAX], sock[PATH_MAX], tick[32], ctlbuf[PATH_MAX];
         const char *ctl = getenv("GRACECTL_BIN");
-        double rt[64], from;
+        double rt[64], from, tick_s = (double)sysconf(_SC_CLK_TCK);
+        long cpu_ticks = 0;
         struct reexec_log L;
         struct timespec ts;
         FILE *f;
@@ -1705,8 +1706,14 @@ static void bench_reexec(size_t n, int nrep, long tick_ms)
         clock_gettime(CLOCK_REALTIME, &ts);
         from = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
         for (int i = 0; i < nrep; i++) {
+                struct pstat p0, p1;
+
+                read_pstat(g, &p0);
                 rt[i] = run_reexec(ctl, sock);
-                sleep_s(quick ? 0.5 : 1.5);
+                sleep_s(0.2); /* what the new graced frees after its first iteration */
+                read_pstat(g, &p1);
+                cpu_ticks += p1.ticks - p0.ticks;
+                sleep_s(quick ? 0.3 : 1.3);
         }
         stop_graced(g, &st);
         check_clean(st, "reexec");
@@ -1726,8 +1733,34 @@ static void bench_reexec(size_t n, int nrep, long tick_ms)
                " to graced's record of it, in ms of the log's timestamps; elsewhere at most %.0f ms; %ld lines\n"
                " from 2 s after the start)\n",
                L.baseline, L.lines);
+        printf("graced's CPU time per reexec (utime + stime, both graceds, the 200 ms after each request): %.0f ms\n",
+               (double)cpu_ticks / tick_s * 1e3 / nrep);
         printf("target: workers unserved < 50 ms: median %.1f ms %s\n", median(L.window, nrep),
                verdict(median(L.window, nrep) < 50));
+}
+
+/* probes [N [SECONDS [INTERVAL_MS]]] */
+static void bench_probes_args(int argc, char **argv)
+{
+        size_t n = argc > 0 ? (size_t)atol(argv[0]) : 1000;
+        double w = argc > 1 ? atof(argv[1]) : quick ? 10 : 60;
+        long iv = argc > 2 ? atol(argv[2]) : 1000;
+
+        if (n == 0 || n >= MAXN || w <= 0 || iv <= 0)
+                die("bad probes arguments");
+        bench_probes(n, w, iv);
+}
+
+/* reexec [N [REPS [TICK_MS]]] */
+static void bench_reexec_args(int argc, char **argv)
+{
+        size_t n = argc > 0 ? (size_t)atol(argv[0]) : 1000;
+        int r = argc > 1 ? atoi(argv[1]) : quick ? 5 : 10;
+        long tk = argc > 2 ? atol(argv[2]) : 1000;
+
+        if (n == 0 || n >= MAXN || r <= 0 || r > 64 || tk <= 0)
+                die("bad reexec arguments");
+        bench_reexec(n, r, tk);
 }
 
 static size_t parse_list(int argc, char **argv, size_t *v, size_t max, const size_t *def, size_t ndef)
@@ -1795,8 +1828,8 @@ int main(int argc, char **argv)
 
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc < 2) {
-                fprintf(stderr, "usage: gbench startstop [N...] | output [LINES] | chain [K...] | ladder [L...] | "
-                                "idle [N [SECONDS]] | scale [N...] | probes [N [SECONDS [INTERVAL_MS]]] | reexec [N [REPS [TICK_MS]]] | "
+                fprintf(stderr, "usage: gbench startstop [N...] | output [LINES] | chain [K...] | ladder [L...] | idle [N "
+                                "[SECONDS]] | scale [N...] | probes [N [SECONDS [INTERVAL_MS]]] | reexec [N [REPS [TICK_MS]]] | "
                                 "soak [SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]]\n");
                 return 2;
         }
@@ -1849,19 +1882,9 @@ int main(int argc, char **argv)
                         die("bad soak arguments");
                 bench_soak(secs, (size_t)nw, rate, rl);
         } else if (!strcmp(argv[1], "probes")) {
-                size_t n = argc > 2 ? (size_t)atol(argv[2]) : 1000;
-                double w = argc > 3 ? atof(argv[3]) : quick ? 10 : 60;
-                long iv = argc > 4 ? atol(argv[4]) : 1000;
-                if (n == 0 || n >= MAXN || w <= 0 || iv <= 0)
-                        die("bad probes arguments");
-                bench_probes(n, w, iv);
+                bench_probes_args(argc - 2, argv + 2);
         } else if (!strcmp(argv[1], "reexec")) {
-                size_t n = argc > 2 ? (size_t)atol(argv[2]) : 1000;
-                int r = argc > 3 ? atoi(argv[3]) : quick ? 5 : 10;
-                long tk = argc > 4 ? atol(argv[4]) : 1000;
-                if (n == 0 || n >= MAXN || r <= 0 || r > 64 || tk <= 0)
-                        die("bad reexec arguments");
-                bench_reexec(n, r, tk);
+                bench_reexec_args(argc - 2, argv + 2);
         } else if (!strcmp(argv[1], "output")) {
                 long lines = argc > 2 ? atol(argv[2]) : 1000000;
                 tw_bin = need_env("GRACED_TESTWORKER");
