@@ -664,7 +664,10 @@ struct state_fdset {
         size_t n;
 };
 
-static int fd_mark(const struct state_fdset *set, int64_t fd) { return fd >= 0 && (size_t)fd < set->n ? set->v[fd] : 0; }
+static int fd_mark(const struct state_fdset *set, int64_t fd)
+{
+        return fd >= 0 && (size_t)fd < set->n ? set->v[fd] : 0;
+}
 
 struct state_fdset *state_fdset_adopt(struct json_object *body, struct state_rd *rd)
 {

@@ -18,8 +18,8 @@
  * to one subsystem each; a member a reader does not know is ignored, one
  * it knows but does not find takes its default unless it is required (a
  * worker's name, state, pid...), so that a newer graced reads an older
- * one's state; writers leave members that hold their default out. STATE_VERSION changes only when the meaning of a member
- * changes. Strings are JSON strings when they are valid UTF-8, else
+ * one's state; writers leave members that hold their default out.
+ * STATE_VERSION changes only when the meaning of a member changes. Strings are JSON strings when they are valid UTF-8, else
  * {"base64": "..."}; byte buffers (a partial output line, a STATUS= text,
  * a control client's unread request) are base64 strings; deadlines and
  * times are CLOCK_MONOTONIC microseconds (the clock goes on across exec),

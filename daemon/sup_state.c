@@ -96,9 +96,10 @@ static void add_proc(struct state_proc **v, size_t *n, size_t *cap, struct state
 
 static void add_hook_proc(struct state_proc **v, size_t *n, size_t *cap, const struct hook_run *h)
 {
+        struct state_proc p = { .pid = h->pid, .pidfd = h->pidfd, .stop_signal = SIGKILL, .group = true };
+
         if (hook_busy(h))
-                add_proc(v, n, cap,
-                         (struct state_proc){ .pid = h->pid, .pidfd = h->pidfd, .stop_signal = SIGKILL, .group = true });
+                add_proc(v, n, cap, p);
 }
 
 size_t sup_state_procs(struct sup *s, struct state_proc **ret)

@@ -1382,7 +1382,10 @@ static const char *const stop_reason_names[] = { "none", "shutdown", "manual", "
 static const char *const probe_use_names[] = { "ready", "health" };
 
 /* Where the ring of start times keeps start number i (0-based). */
-static unsigned ring_at(const struct worker *w, unsigned i) { return w->c.start_limit_burst ? i % w->c.start_limit_burst : 0; }
+static unsigned ring_at(const struct worker *w, unsigned i)
+{
+        return w->c.start_limit_burst ? i % w->c.start_limit_burst : 0;
+}
 
 static usec_t timer_when(const struct timer *t) { return t->node.idx == SIZE_MAX ? USEC_INFINITY : t->node.when; }
 

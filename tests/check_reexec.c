@@ -272,7 +272,8 @@ START_TEST(test_conf_json)
         c2 = conf_from_json(j1, &rd);
         ck_assert_msg(c2, "%s", rd.why);
         j2 = conf_to_json(c2);
-        ck_assert_msg(json_object_equal(j1, j2), "%s\n%s", json_object_to_json_string(j1), json_object_to_json_string(j2));
+        ck_assert_msg(json_object_equal(j1, j2), "%s\n%s", json_object_to_json_string(j1),
+                      json_object_to_json_string(j2));
         ck_assert_uint_eq(c2->n_workers, 5);
         for (size_t i = 0; i < c->n_workers; i++)
                 ck_assert(conf_worker_same_process(&c->workers[i], &c2->workers[i]));
@@ -409,7 +410,8 @@ START_TEST(test_policy_roundtrip)
         ck_assert_msg(s2, "%s", rd.why);
         ck_assert(sup_counts_ok(s2));
         b2 = saved(s2);
-        ck_assert_msg(json_object_equal(b1, b2), "%s\n%s", json_object_to_json_string(b1), json_object_to_json_string(b2));
+        ck_assert_msg(json_object_equal(b1, b2), "%s\n%s", json_object_to_json_string(b1),
+                      json_object_to_json_string(b2));
         ck_assert(sup_next_deadline(s2) == sup_next_deadline(s));
         ck_assert(sup_find_pid(s2, worker_pid(sup_find(s, "a"))) == sup_find(s2, "a"));
         ck_assert_uint_eq(worker_restarts(sup_find(s2, "b")), 0);
@@ -457,7 +459,8 @@ START_TEST(test_policy_bad)
         s = fake_sup(tmp, &c);
         sup_start(s);
         for (size_t k = 0; k < ELEMENTSOF(breakage); k++) {
-                struct json_object *b = saved(s), *w = json_object_array_get_idx(json_object_object_get(b, "workers"), 1);
+                struct json_object *b = saved(s);
+                struct json_object *w = json_object_array_get_idx(json_object_object_get(b, "workers"), 1);
                 struct state_rd rd = { 0 };
                 struct conf *c2 = NULL;
 
@@ -745,8 +748,9 @@ START_TEST(test_lines_exactly_once)
         for (int k = 0; k < 3; k++)
                 args = gh_printf(&g, "%s\"--seq\", \"%d\", \"%d\", \"--write\", \"%s\", \"--wait-drained\", \"%s\", "
                                    "\"--wait-file\", \"%s\", \"--write\", \"%s\\n\", ",
-                               args, k * 50000 + (k ? 2 : 1), (k + 1) * 50000, cut[k][0], gh_path(&g, gh_printf(&g, "drained%d", k)),
-                               gh_path(&g, gh_printf(&g, "gate%d", k)), cut[k][1]);
+                               args, k * 50000 + (k ? 2 : 1), (k + 1) * 50000, cut[k][0],
+                               gh_path(&g, gh_printf(&g, "drained%d", k)), gh_path(&g, gh_printf(&g, "gate%d", k)),
+                               cut[k][1]);
         args = gh_printf(&g, "%s\"--seq\", \"150002\", \"200000\", \"--wait-drained\", \"%s\", ", args,
                    gh_path(&g, "drained3"));
         c = conf(&g, NULL, "%s", worker(&g, "w", args, NULL));
@@ -1019,7 +1023,8 @@ START_TEST(test_missing_binary)
         ck_assert_int_eq(gh_init(&g), 0);
         bin = copy_graced(&g);
         ck_assert_int_eq(setenv("GRACED_BIN", bin, 1), 0);
-        c = conf(&g, NULL, "%s", worker(&g, "w", gh_printf(&g, "\"--report-fds\", \"%s\", ", gh_path(&g, "w.fds")), NULL));
+        c = conf(&g, NULL, "%s",
+                 worker(&g, "w", gh_printf(&g, "\"--report-fds\", \"%s\", ", gh_path(&g, "w.fds")), NULL));
         ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
         w = wait_pid(&g, "w");
         nfd = fd_count(g.pid);
@@ -1113,15 +1118,14 @@ START_TEST(test_reload_aftermath)
 {
         struct gh g;
         struct json_object *root, *r;
-        const char *slow, *keep, *delay = "\"--on-signal-delay\", \"TERM\", \"1000\", \"0\", ";
+        const char *c, *slow, *keep, *delay = "\"--on-signal-delay\", \"TERM\", \"1000\", \"0\", ";
         pid_t s, k, q;
 
         ck_assert_int_eq(gh_init(&g), 0);
         slow = worker(&g, "slow", delay, "stop_timeout = \"10s\";");
         keep = worker(&g, "keep", NULL, "after = [\"quick\"];");
-        ck_assert_int_eq(gh_start(&g, conf(&g, NULL, "%s,\n%s,\n%s", slow, worker(&g, "quick", delay, NULL), keep), NULL,
-                                  NULL),
-                         0);
+        c = conf(&g, NULL, "%s,\n%s,\n%s", slow, worker(&g, "quick", delay, NULL), keep);
+        ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
         s = wait_pid(&g, "slow");
         k = wait_pid(&g, "keep");
         q = wait_pid(&g, "quick");
