@@ -1027,6 +1027,7 @@ START_TEST(test_missing_binary)
                  worker(&g, "w", gh_printf(&g, "\"--report-fds\", \"%s\", ", gh_path(&g, "w.fds")), NULL));
         ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
         w = wait_pid(&g, "w");
+        ck_assert(h_wait_log(&g, "w: ready", T)); /* its exec-status pipe is closed by then */
         nfd = fd_count(g.pid);
         ck_assert_int_eq(unlink(bin), 0);
 
