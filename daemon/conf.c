@@ -24,6 +24,7 @@
 #include "conf.h"
 #include "hmap.h"
 #include "parse.h"
+#include "state.h"
 
 /* Range limits of integer settings (documented in graced.conf(5)). */
 #define FORCE_AFTER_MAX 100
@@ -2438,5 +2439,428 @@ struct conf *conf_free(struct conf *c)
         strv_free(c->files);
         strv_free(c->dropped_names);
         free(c);
+        return NULL;
+}
+
+/* ---- the model as JSON (graced's state across a reexec, state.h) ------------------
+ * Table-driven from the key tables above: every typed key is carried by
+ * its offset and kind under its own name; what a KEY_FN key fills, and
+ * what no setting names (a worker's file and line, its resolved ids, a
+ * probe's kind), is described by the model fields below. A member that is
+ * not found keeps its default; conf_json_missing_key() (a test) finds a
+ * key that is carried by neither. */
+
+enum mfield_type { MF_STR, MF_STRV, MF_BOOL, MF_INT, MF_UINT, MF_USEC, MF_ENUM, MF_SIGNAL, MF_ID, MF_PROBE };
+
+struct mfield {
+        const char *name;
+        enum mfield_type type;
+        size_t offset;
+        const char *const *names; /* MF_ENUM */
+        size_t n_names;
+        long long min, max; /* MF_INT, MF_UINT (min 0) */
+};
+
+/* A model that grows a field must carry it: add it to a key table or to
+ * the model fields below, then the size here (checked where it is known). */
+#if __SIZEOF_POINTER__ == 8 && __SIZEOF_LONG__ == 8
+_Static_assert(sizeof(struct conf) == 192 && sizeof(struct conf_worker) == 384 &&
+                       sizeof(struct conf_cleanup) == 48 && sizeof(struct conf_probe) == 48,
+               "a field was added to the configuration model: carry it in the reexec state (conf.c, model fields)");
+#endif
+
+static const char *const ready_mode_names[] = { [READY_EXEC] = "exec", [READY_NOTIFY] = "notify",
+                                                [READY_PROBE] = "probe" };
+static const char *const out_mode_names[] = { [OUT_LOG] = "log", [OUT_INHERIT] = "inherit", [OUT_NULL] = "null",
+                                              [OUT_FILE] = "file" };
+static const char *const probe_kind_words[] = { [PROBE_NONE] = "none", [PROBE_TCP] = "tcp", [PROBE_UNIX] = "unix",
+                                                [PROBE_HTTP] = "http", [PROBE_EXEC] = "exec", [PROBE_LOG] = "log" };
+
+#define MF(n, t, type_, f) { .name = n, .type = t, .offset = offsetof(type_, f)
+#define MF_NAMES(v) .names = v, .n_names = ELEMENTSOF(v)
+
+static const struct mfield worker_model[] = {
+        MF("name", MF_STR, struct conf_worker, name) },
+        MF("file", MF_STR, struct conf_worker, file) },
+        MF("line", MF_INT, struct conf_worker, line), .min = 0, .max = INT_MAX },
+        MF("env", MF_STRV, struct conf_worker, env), .max = CONF_MAX_ENV },
+        MF("user", MF_STR, struct conf_worker, user) },
+        MF("group", MF_STR, struct conf_worker, group) },
+        MF("set_ids", MF_BOOL, struct conf_worker, set_ids) },
+        MF("uid", MF_ID, struct conf_worker, uid) },
+        MF("gid", MF_ID, struct conf_worker, gid) },
+        MF("umask", MF_INT, struct conf_worker, umask), .min = -1, .max = 0777 },
+        MF("ready", MF_ENUM, struct conf_worker, ready), MF_NAMES(ready_mode_names) },
+        MF("ready_probe", MF_PROBE, struct conf_worker, ready_probe) },
+        MF("health", MF_PROBE, struct conf_worker, health) },
+        MF("stdout", MF_ENUM, struct conf_worker, out[STREAM_STDOUT]), MF_NAMES(out_mode_names) },
+        MF("stderr", MF_ENUM, struct conf_worker, out[STREAM_STDERR]), MF_NAMES(out_mode_names) },
+        MF("stdout_path", MF_STR, struct conf_worker, out_path[STREAM_STDOUT]) },
+        MF("stderr_path", MF_STR, struct conf_worker, out_path[STREAM_STDERR]) },
+        MF("env_file", MF_STRV, struct conf_worker, env_file), .max = CONF_MAX_ENV_FILES },
+        MF("instances", MF_UINT, struct conf_worker, instances), .max = CONF_MAX_INSTANCES },
+        MF("instance", MF_UINT, struct conf_worker, instance), .max = CONF_MAX_INSTANCES },
+        MF("instance_of", MF_STR, struct conf_worker, instance_of) },
+};
+
+static const struct mfield probe_model[] = {
+        MF("kind", MF_ENUM, struct conf_probe, kind), MF_NAMES(probe_kind_words) },
+        MF("target", MF_STR, struct conf_probe, target) },
+        MF("line", MF_INT, struct conf_probe, line), .min = 0, .max = INT_MAX },
+};
+
+static const struct mfield cleanup_model[] = {
+        MF("name", MF_STR, struct conf_cleanup, name) },
+        MF("file", MF_STR, struct conf_cleanup, file) },
+        MF("line", MF_INT, struct conf_cleanup, line), .min = 0, .max = INT_MAX },
+};
+
+/* cleanup, workers and templates are lists, carried by conf_to_json() itself. */
+static const struct mfield supervisor_model[] = {
+        MF("path", MF_STR, struct conf, path) },
+        MF("name", MF_STR, struct conf, name) },
+        MF("control_socket", MF_STR, struct conf, control_socket) },
+        MF("http_listen", MF_STR, struct conf, http_listen) },
+        MF("exit_code_from", MF_STR, struct conf, exit_code_from) },
+        MF("include_dir", MF_STR, struct conf, include_dir) },
+};
+
+/* A section: its keys and its model fields. */
+struct msection {
+        const struct key *keys;
+        size_t n_keys;
+        const struct mfield *model;
+        size_t n_model;
+};
+
+static const struct msection worker_section = { worker_keys, ELEMENTSOF(worker_keys), worker_model,
+                                                ELEMENTSOF(worker_model) };
+static const struct msection probe_section = { probe_keys, ELEMENTSOF(probe_keys), probe_model,
+                                               ELEMENTSOF(probe_model) };
+static const struct msection cleanup_section = { cleanup_keys, ELEMENTSOF(cleanup_keys), cleanup_model,
+                                                 ELEMENTSOF(cleanup_model) };
+static const struct msection supervisor_section = { supervisor_keys, ELEMENTSOF(supervisor_keys), supervisor_model,
+                                                    ELEMENTSOF(supervisor_model) };
+
+/* The model field of a typed key; false for KEY_SKIP and KEY_FN. */
+static bool key_mfield(const struct key *k, struct mfield *f)
+{
+        static const enum mfield_type of_kind[_KEY_KIND_MAX] = {
+                [KEY_ARGV] = MF_STRV, [KEY_NAMES] = MF_STRV,    [KEY_ENUM] = MF_ENUM,     [KEY_BOOL] = MF_BOOL,
+                [KEY_DURATION] = MF_USEC, [KEY_TIMEOUT] = MF_USEC, [KEY_UINT] = MF_UINT, [KEY_SIGNAL] = MF_SIGNAL,
+                [KEY_PATH] = MF_STR,
+        };
+
+        if (k->kind == KEY_SKIP || k->kind == KEY_FN)
+                return false;
+        *f = (struct mfield){ .name = k->name, .type = of_kind[k->kind], .offset = k->offset, .names = k->names,
+                              .n_names = k->n_names, .max = k->kind == KEY_UINT ? k->max : CONF_MAX_WORKERS };
+        return true;
+}
+
+static struct json_object *probe_to_json(const struct conf_probe *p);
+
+static struct json_object *mfield_to_json(const struct mfield *f, const void *obj)
+{
+        const void *p = (const char *)obj + f->offset;
+        int e;
+
+        switch (f->type) {
+        case MF_STR:
+                return state_str_new(*(char *const *)p);
+        case MF_STRV:
+                return state_strv_new(*(char **const *)p);
+        case MF_BOOL:
+                return json_object_new_boolean(*(const bool *)p);
+        case MF_INT:
+        case MF_SIGNAL:
+                return json_object_new_int64(*(const int *)p);
+        case MF_UINT:
+                return json_object_new_int64(*(const unsigned *)p);
+        case MF_ID:
+                return json_object_new_int64(*(const uint32_t *)p);
+        case MF_USEC:
+                return state_usec_new(*(const usec_t *)p);
+        case MF_ENUM:
+                e = *(const int *)p;
+                return e >= 0 && (size_t)e < f->n_names && f->names[e] ? json_object_new_string(f->names[e]) : NULL;
+        case MF_PROBE:
+                return probe_to_json(p);
+        }
+        return NULL;
+}
+
+static bool mfield_same(const struct mfield *f, const void *a, const void *b);
+
+static bool probe_same_model(const struct conf_probe *a, const struct conf_probe *b)
+{
+        struct mfield f;
+
+        for (size_t i = 0; i < probe_section.n_keys; i++)
+                if (key_mfield(&probe_section.keys[i], &f) && !mfield_same(&f, a, b))
+                        return false;
+        for (size_t i = 0; i < probe_section.n_model; i++)
+                if (!mfield_same(&probe_section.model[i], a, b))
+                        return false;
+        return true;
+}
+
+/* The field holds the same value in a and b. */
+static bool mfield_same(const struct mfield *f, const void *a, const void *b)
+{
+        const void *x = (const char *)a + f->offset, *y = (const char *)b + f->offset;
+
+        switch (f->type) {
+        case MF_STR:
+                return str_eq(*(char *const *)x, *(char *const *)y);
+        case MF_STRV:
+                return !*(char **const *)x == !*(char **const *)y && strv_equal(*(char **const *)x, *(char **const *)y);
+        case MF_BOOL:
+                return *(const bool *)x == *(const bool *)y;
+        case MF_USEC:
+                return *(const usec_t *)x == *(const usec_t *)y;
+        case MF_PROBE:
+                return probe_same_model(x, y);
+        default: /* int-sized: MF_INT, MF_SIGNAL, MF_UINT, MF_ID, MF_ENUM */
+                return *(const int *)x == *(const int *)y;
+        }
+}
+
+/* Every field of obj, but those equal in def (NULL: none left out). */
+static struct json_object *section_to_json(const struct msection *sec, const void *obj, const void *def)
+{
+        struct json_object *o = json_object_new_object();
+        struct mfield f;
+
+        for (size_t i = 0; i < sec->n_keys; i++)
+                if (key_mfield(&sec->keys[i], &f) && !(def && mfield_same(&f, obj, def)))
+                        state_add(o, f.name, mfield_to_json(&f, obj));
+        for (size_t i = 0; i < sec->n_model; i++)
+                if (!(def && mfield_same(&sec->model[i], obj, def)))
+                        state_add(o, sec->model[i].name, mfield_to_json(&sec->model[i], obj));
+        return o;
+}
+
+/* What a reader starts a probe group from (probe_from_json()). */
+static void probe_defaults(struct conf_probe *p)
+{
+        *p = (struct conf_probe){ 0 };
+        set_defaults(probe_keys, ELEMENTSOF(probe_keys), p);
+        p->kind = PROBE_NONE;
+}
+
+static struct json_object *probe_to_json(const struct conf_probe *p)
+{
+        struct conf_probe def;
+
+        probe_defaults(&def);
+        return section_to_json(&probe_section, p, &def);
+}
+
+static struct json_object *worker_to_json(const struct conf_worker *w, const struct conf *c)
+{
+        struct conf_worker def;
+
+        worker_defaults(&def, c);
+        return section_to_json(&worker_section, w, &def);
+}
+
+struct json_object *conf_to_json(const struct conf *c)
+{
+        struct json_object *o = section_to_json(&supervisor_section, c, NULL), *a;
+        struct conf_cleanup def = { 0 };
+
+        set_defaults(cleanup_keys, ELEMENTSOF(cleanup_keys), &def);
+        a = json_object_new_array_ext((int)c->n_cleanup);
+        for (size_t i = 0; i < c->n_cleanup; i++)
+                json_object_array_add(a, section_to_json(&cleanup_section, &c->cleanup[i], &def));
+        state_add(o, "cleanup", a);
+        a = json_object_new_array_ext((int)c->n_workers);
+        for (size_t i = 0; i < c->n_workers; i++)
+                json_object_array_add(a, worker_to_json(&c->workers[i], c));
+        state_add(o, "workers", a);
+        if (c->n_templates) {
+                a = json_object_new_array_ext((int)c->n_templates);
+                for (size_t i = 0; i < c->n_templates; i++)
+                        json_object_array_add(a, worker_to_json(&c->templates[i], c));
+                state_add(o, "templates", a);
+        }
+        return o;
+}
+
+/* ---- reading it back ---- */
+
+static bool probe_from_json(struct state_rd *rd, struct json_object *o, const char *key, struct conf_probe *p);
+
+static bool mfield_from_json(struct state_rd *rd, struct json_object *o, const struct mfield *f, void *obj)
+{
+        void *p = (char *)obj + f->offset;
+        int64_t x;
+
+        switch (f->type) {
+        case MF_STR:
+                return state_get_str(rd, o, f->name, STATE_OPTIONAL, SIZE_MAX, p);
+        case MF_STRV:
+                return state_get_strv(rd, o, f->name, STATE_OPTIONAL, (size_t)f->max, p);
+        case MF_BOOL:
+                return state_get_bool(rd, o, f->name, STATE_OPTIONAL, p);
+        case MF_INT:
+                return state_get_i32(rd, o, f->name, STATE_OPTIONAL, (int)f->min, (int)f->max, p);
+        case MF_SIGNAL:
+                return state_get_i32(rd, o, f->name, STATE_OPTIONAL, 1, NSIG - 1, p);
+        case MF_UINT:
+                return state_get_uint(rd, o, f->name, STATE_OPTIONAL, (unsigned)f->max, p);
+        case MF_ID:
+                if (state_get_int(rd, o, f->name, STATE_OPTIONAL, 0, UINT32_MAX - 1, &x) &&
+                    json_object_object_get_ex(o, f->name, NULL))
+                        *(uint32_t *)p = (uint32_t)x;
+                return !rd->bad;
+        case MF_USEC:
+                return state_get_usec(rd, o, f->name, STATE_OPTIONAL, p);
+        case MF_ENUM:
+                return state_get_enum(rd, o, f->name, STATE_OPTIONAL, f->names, f->n_names, p);
+        case MF_PROBE:
+                return probe_from_json(rd, o, f->name, p);
+        }
+        return false;
+}
+
+static bool section_from_json(struct state_rd *rd, struct json_object *o, const struct msection *sec, void *obj)
+{
+        struct mfield f;
+
+        for (size_t i = 0; i < sec->n_keys && !rd->bad; i++)
+                if (key_mfield(&sec->keys[i], &f))
+                        (void)mfield_from_json(rd, o, &f, obj);
+        for (size_t i = 0; i < sec->n_model && !rd->bad; i++)
+                (void)mfield_from_json(rd, o, &sec->model[i], obj);
+        return !rd->bad;
+}
+
+static void probe_done(struct conf_probe *p)
+{
+        free(p->target);
+        strv_free(p->argv);
+}
+
+static bool probe_from_json(struct state_rd *rd, struct json_object *o, const char *key, struct conf_probe *p)
+{
+        struct json_object *po = state_get_obj(rd, o, key, STATE_OPTIONAL);
+
+        if (!po)
+                return !rd->bad;
+        probe_done(p);
+        probe_defaults(p);
+        return section_from_json(rd, po, &probe_section, p);
+}
+
+/* A worker of the list: its name and command are required. */
+static bool worker_from_json(struct state_rd *rd, struct json_object *o, const struct conf *c, struct conf_worker *w)
+{
+        worker_defaults(w, c);
+        if (!json_object_is_type(o, json_type_object))
+                return state_fail(rd, "workers: not a list of objects");
+        if (!section_from_json(rd, o, &worker_section, w))
+                return false;
+        if (!w->name || !name_is_valid(w->name))
+                return state_fail(rd, "a worker without a valid name");
+        if (!w->argv || !w->argv[0] || !w->argv[0][0])
+                return state_fail(rd, "worker %s: no command", w->name);
+        return true;
+}
+
+static bool cleanup_from_json(struct state_rd *rd, struct json_object *o, struct conf_cleanup *st)
+{
+        set_defaults(cleanup_keys, ELEMENTSOF(cleanup_keys), st);
+        if (!json_object_is_type(o, json_type_object) || !section_from_json(rd, o, &cleanup_section, st))
+                return state_fail(rd, "cleanup: not a list of steps");
+        if (!st->name || !st->argv || !st->argv[0])
+                return state_fail(rd, "cleanup: a step without a name or a command");
+        return true;
+}
+
+/* The templates of groups of instances (unique names; a template's
+ * instances are among the workers already). */
+static bool templates_from_json(struct state_rd *rd, struct json_object *o, struct conf *c)
+{
+        struct json_object *tl = state_get_arr(rd, o, "templates", STATE_OPTIONAL, CONF_MAX_WORKERS);
+        size_t n = tl ? json_object_array_length(tl) : 0;
+
+        c->templates = xcalloc(n ? n : 1, sizeof *c->templates);
+        for (size_t i = 0; i < n && !rd->bad; i++) {
+                struct conf_worker *t = &c->templates[c->n_templates++];
+
+                if (!worker_from_json(rd, json_object_array_get_idx(tl, i), c, t))
+                        break;
+                if (t->instance_of || t->instance)
+                        return state_fail(rd, "template %s: not a template", t->name);
+                for (size_t k = 0; k + 1 < c->n_templates; k++)
+                        if (strcmp(c->templates[k].name, t->name) == 0)
+                                return state_fail(rd, "template %s: twice", t->name);
+        }
+        return !rd->bad;
+}
+
+/* The lists: cleanup steps, then workers (unique names), then templates. */
+static bool lists_from_json(struct state_rd *rd, struct json_object *o, struct conf *c)
+{
+        struct json_object *cl = state_get_arr(rd, o, "cleanup", STATE_OPTIONAL, CONF_MAX_CLEANUP);
+        struct json_object *wl = state_get_arr(rd, o, "workers", STATE_REQUIRED, CONF_MAX_WORKERS);
+        struct hmap names = HMAP_INIT_STR;
+        size_t n = cl ? json_object_array_length(cl) : 0;
+
+        c->cleanup = xcalloc(n ? n : 1, sizeof *c->cleanup);
+        for (size_t i = 0; i < n && !rd->bad; i++)
+                (void)cleanup_from_json(rd, json_object_array_get_idx(cl, i), &c->cleanup[c->n_cleanup++]);
+        n = wl ? json_object_array_length(wl) : 0;
+        c->workers = xcalloc(n ? n : 1, sizeof *c->workers);
+        for (size_t i = 0; i < n && !rd->bad; i++) {
+                struct conf_worker *w = &c->workers[c->n_workers++];
+
+                if (!worker_from_json(rd, json_object_array_get_idx(wl, i), c, w))
+                        break;
+                if (hmap_get_str(&names, w->name))
+                        state_fail(rd, "worker %s: twice", w->name);
+                hmap_put(&names, (uintptr_t)w->name, w);
+        }
+        hmap_done(&names);
+        return !rd->bad && templates_from_json(rd, o, c);
+}
+
+struct conf *conf_from_json(struct json_object *o, struct state_rd *rd)
+{
+        struct conf *c = conf_new("");
+
+        if (!section_from_json(rd, o, &supervisor_section, c) || !lists_from_json(rd, o, c))
+                return conf_free(c);
+        if (!c->name) /* null in the state */
+                c->name = xstrdup("graced");
+        return c;
+}
+
+/* Whether the KEY_FN key k is carried by a model field of sec. */
+static bool fn_key_carried(const struct key *k, const struct msection *sec)
+{
+        if (sec == &probe_section && probe_kind_of(k->name) != PROBE_NONE)
+                return true; /* kind and target */
+        for (size_t i = 0; i < sec->n_model; i++)
+                if (strcmp(sec->model[i].name, k->name) == 0)
+                        return true;
+        return strcmp(k->name, "cleanup") == 0 && sec == &supervisor_section;
+}
+
+const char *conf_json_missing_key(void)
+{
+        static const struct msection *const all[] = { &worker_section, &probe_section, &cleanup_section,
+                                                      &supervisor_section };
+
+        for (size_t s = 0; s < ELEMENTSOF(all); s++)
+                for (size_t i = 0; i < all[s]->n_keys; i++) {
+                        const struct key *k = &all[s]->keys[i];
+
+                        if ((k->kind == KEY_FN && !fn_key_carried(k, all[s])) ||
+                            (k->kind == KEY_SKIP && !fn_key_carried(k, all[s])))
+                                return k->name;
+                }
         return NULL;
 }

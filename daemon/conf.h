@@ -253,3 +253,17 @@ bool conf_worker_same_process(const struct conf_worker *a, const struct conf_wor
 /* Deep copy (for reload: the supervisor keeps its own copy per worker). */
 struct conf_worker *conf_worker_copy(struct conf_worker *dst, const struct conf_worker *src);
 void conf_worker_done(struct conf_worker *w); /* frees members, not w */
+
+/* ---- the model as JSON: the "conf" section of graced's state across a
+ * reexec (state.h). Every setting is carried, table-driven from conf.c's
+ * key tables; a member not found keeps its default (a newer graced reads
+ * an older one's state, and what holds its default is left out); a worker's
+ * name and command are required and names are unique. Dependencies are the plan's to check (plan_build()). */
+struct json_object;
+struct state_rd;
+struct json_object *conf_to_json(const struct conf *c);
+/* NULL with rd's problem when o is not a model. */
+struct conf *conf_from_json(struct json_object *o, struct state_rd *rd);
+/* For tests: the name of a setting of the key tables that the JSON does
+ * not carry, or NULL when every one is. */
+const char *conf_json_missing_key(void);

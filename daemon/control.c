@@ -26,6 +26,7 @@
 #include "logbuf.h"
 #include "loop.h"
 #include "parse.h"
+#include "state.h"
 #include "sup.h"
 
 #define ACCEPT_BUDGET 32                    /* connections accepted per wakeup */
@@ -51,8 +52,9 @@ struct client {
         char *out;
         size_t n_out, out_off, cap_out;
 
-        /* the operation whose answer is due once it is done */
-        bool pending;
+        /* the operation whose answer is due once it is done (reexec: the
+         * graced that serves after the exec answers it) */
+        bool pending, reexec;
         enum sup_op op;
         char name[NAME_MAX_LEN + 1];
         /* it is a scale of group name from scale_from to scale_to instances */
@@ -154,13 +156,42 @@ static int bind_socket(int fd, const struct sockaddr_un *addr)
 static void on_accept(struct loop_watch *lw, int fd, uint32_t events, void *data);
 static void on_accept_resume(struct loop_timer *t, void *data);
 
+/* The listening socket fd (bound at path, whose file is dev/ino) watched
+ * by l; NULL with errno when it cannot be watched (fd is not closed). */
+static struct control *control_new(struct loop *l, const char *path, int fd, dev_t dev, ino_t ino,
+                                   const struct control_hooks *hooks, void *ctx)
+{
+        struct control *c = xcalloc(1, sizeof *c);
+        const char *env = getenv(CONTROL_IDLE_ENV);
+
+        *c = (struct control){ .loop = l, .path = xstrdup(path), .fd = fd, .dev = dev, .ino = ino,
+                               .euid = geteuid(), .hooks = hooks, .ctx = ctx,
+                               .idle = CONTROL_IDLE_TIMEOUT_MS * USEC_PER_MSEC };
+        if (env && env[0]) {
+                char *end;
+                unsigned long long ms = strtoull(env, &end, 10);
+                if (*end == 0 && ms >= 1 && ms <= 3600 * 1000ULL)
+                        c->idle = ms * USEC_PER_MSEC;
+        }
+        c->watch = loop_add_fd(l, fd, EPOLLIN, on_accept, c);
+        if (!c->watch) {
+                int e = errno;
+
+                free(c->path);
+                free(c);
+                errno = e;
+                return NULL;
+        }
+        c->accept_timer = loop_timer_new(l, on_accept_resume, c);
+        return c;
+}
+
 struct control *control_open(struct loop *l, const char *path, const struct control_hooks *hooks, void *ctx,
                              int *ret_err)
 {
         struct sockaddr_un addr = { .sun_family = AF_UNIX };
         struct control *c;
         struct stat st;
-        const char *env;
         int fd = -1, r;
 
         if (strlen(path) >= sizeof addr.sun_path) {
@@ -207,26 +238,12 @@ struct control *control_open(struct loop *l, const char *path, const struct cont
                 goto fail;
         }
 
-        c = xcalloc(1, sizeof *c);
-        *c = (struct control){ .loop = l, .path = xstrdup(path), .fd = fd, .dev = st.st_dev, .ino = st.st_ino,
-                               .euid = geteuid(), .hooks = hooks, .ctx = ctx,
-                               .idle = CONTROL_IDLE_TIMEOUT_MS * USEC_PER_MSEC };
-        env = getenv(CONTROL_IDLE_ENV);
-        if (env && env[0]) {
-                char *end;
-                unsigned long long ms = strtoull(env, &end, 10);
-                if (*end == 0 && ms >= 1 && ms <= 3600 * 1000ULL)
-                        c->idle = ms * USEC_PER_MSEC;
-        }
-        c->watch = loop_add_fd(l, fd, EPOLLIN, on_accept, c);
-        if (!c->watch) {
+        c = control_new(l, path, fd, st.st_dev, st.st_ino, hooks, ctx);
+        if (!c) {
                 r = -errno;
                 (void)unlink(path);
-                free(c->path);
-                free(c);
                 goto fail;
         }
-        c->accept_timer = loop_timer_new(l, on_accept_resume, c);
         return c;
 fail:
         safe_close(fd);
@@ -543,6 +560,26 @@ static void do_reload(struct client *cl)
                 respond(cl, o);
         }
         free(errors);
+}
+
+/* Answered once the new graced serves (control_reexec_done()). */
+static void do_reexec(struct client *cl)
+{
+        struct control *c = cl->ctl;
+        const char *why = NULL;
+
+        if (sup_shutting_down(cur_sup(c))) {
+                respond_error(cl, "shutting down");
+                return;
+        }
+        log_info(NULL, "control", "control: reexec requested by uid %u", (unsigned)cl->uid);
+        if (!c->hooks->reexec || c->hooks->reexec(c->ctx, &why) < 0) {
+                respond_error(cl, "%s", why ? why : "cannot re-execute now");
+                return;
+        }
+        cl->pending = cl->reexec = true;
+        c->n_pending++;
+        loop_timer_set(cl->timer, USEC_INFINITY);
 }
 
 static void do_shutdown(struct client *cl, bool force)
@@ -959,6 +996,8 @@ static void handle_request(struct client *cl, struct json_object *req)
                 request_logs(cl, req);
         else if (strcmp(cmd, "reopen") == 0)
                 do_reopen(cl);
+        else if (strcmp(cmd, "reexec") == 0)
+                do_reexec(cl);
         else
                 request_unknown(cl, cmd);
 }
@@ -1094,6 +1133,27 @@ static void refuse(int fd, const char *msg)
         close_gently(fd);
 }
 
+/* A client on fd, watched for its requests; NULL with errno when the
+ * loop refuses it (fd is not closed). */
+static struct client *client_new(struct control *c, int fd, uid_t uid, pid_t pid)
+{
+        struct client *cl = xcalloc(1, sizeof *cl);
+
+        *cl = (struct client){ .ctl = c, .fd = fd, .uid = uid, .pid = pid };
+        cl->watch = loop_add_fd(c->loop, fd, EPOLLIN, on_client, cl);
+        if (!cl->watch) {
+                free(cl);
+                return NULL;
+        }
+        cl->timer = loop_timer_new(c->loop, on_idle, cl);
+        cl->next = c->clients;
+        if (c->clients)
+                c->clients->prev = cl;
+        c->clients = cl;
+        c->n_clients++;
+        return cl;
+}
+
 static void on_accept_resume(struct loop_timer *t, void *data)
 {
         struct control *c = data;
@@ -1141,24 +1201,12 @@ static void on_accept(struct loop_watch *lw, int lfd, uint32_t events, void *dat
                         continue;
                 }
 
-                cl = xcalloc(1, sizeof *cl);
-                cl->ctl = c;
-                cl->fd = fd;
-                cl->uid = cred.uid;
-                cl->pid = cred.pid;
-                cl->watch = loop_add_fd(c->loop, fd, EPOLLIN, on_client, cl);
-                if (!cl->watch) {
+                cl = client_new(c, fd, cred.uid, cred.pid);
+                if (!cl) {
                         log_warning(NULL, "control", "control: cannot watch a client: %s", strerror(errno));
                         safe_close(fd);
-                        free(cl);
                         continue;
                 }
-                cl->timer = loop_timer_new(c->loop, on_idle, cl);
-                cl->next = c->clients;
-                if (c->clients)
-                        c->clients->prev = cl;
-                c->clients = cl;
-                c->n_clients++;
                 touch(cl);
                 log_debug(NULL, "control", "control: client uid %u pid %d connected", (unsigned)cl->uid, (int)cl->pid);
         }
@@ -1302,7 +1350,7 @@ void control_tick(struct control *c)
                 progress = false;
                 for (struct client *cl = c->clients; cl; cl = next) {
                         next = cl->next;
-                        if (!cl->pending)
+                        if (!cl->pending || cl->reexec)
                                 continue;
                         /* asked each time: a request answered here may have reloaded */
                         progress |= answer_op(cl, cur_sup(c));
@@ -1337,4 +1385,159 @@ struct control *control_close(struct control *c)
         free(c->path);
         free(c);
         return NULL;
+}
+
+/* ---- across a reexec ----------------------------------------------------------------- */
+
+void control_reexec_done(struct control *c, const char *error)
+{
+        struct client *next;
+
+        for (struct client *cl = c ? c->clients : NULL; cl; cl = next) {
+                next = cl->next;
+                if (!cl->reexec)
+                        continue;
+                cl->pending = cl->reexec = false;
+                c->n_pending--;
+                if (error) {
+                        respond_error(cl, "%s", error);
+                } else {
+                        struct json_object *o = ok_obj();
+
+                        json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
+                        respond(cl, o);
+                }
+                touch(cl);
+                process_input(cl); /* requests that waited behind it */
+                client_update(cl); /* may free cl */
+        }
+}
+
+int control_reexec_fd(const struct control *c)
+{
+        for (const struct client *cl = c ? c->clients : NULL; cl; cl = cl->next)
+                if (cl->reexec)
+                        return cl->fd;
+        return -1;
+}
+
+static const char *const op_names[] = { [SUP_OP_START] = "start", [SUP_OP_STOP] = "stop",
+                                        [SUP_OP_RESTART] = "restart", [SUP_OP_RESTART + 1] = "reexec" };
+
+static struct json_object *client_save(const struct client *cl, struct state_fds *fds)
+{
+        struct json_object *o = json_object_new_object();
+
+        state_fds_add(fds, cl->fd);
+        state_add_int(o, "fd", cl->fd);
+        state_add_int(o, "uid", cl->uid);
+        state_add_int(o, "pid", cl->pid);
+        state_add(o, "in", state_bytes_new(cl->in, cl->n_in));
+        state_add(o, "out", state_bytes_new(cl->out + cl->out_off, out_left(cl)));
+        state_add_bool(o, "eof", cl->eof);
+        state_add_bool(o, "closing", cl->closing);
+        state_add(o, "pending",
+                  !cl->pending ? NULL : json_object_new_string(op_names[cl->reexec ? SUP_OP_RESTART + 1 : cl->op]));
+        state_add(o, "name", cl->pending && !cl->reexec ? json_object_new_string(cl->name) : NULL);
+        return o;
+}
+
+struct json_object *control_save(const struct control *c, struct state_fds *fds)
+{
+        struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+        state_fds_add(fds, c->fd);
+        state_add(o, "path", state_str_new(c->path));
+        state_add_int(o, "fd", c->fd);
+        state_add_int(o, "dev", (int64_t)c->dev);
+        state_add_int(o, "ino", (int64_t)c->ino);
+        for (const struct client *cl = c->clients; cl; cl = cl->next)
+                json_object_array_add(a, client_save(cl, fds));
+        state_add(o, "clients", a);
+        return o;
+}
+
+/* What a client had read and not handled, and had not been sent yet. */
+static void client_adopt_buffers(struct client *cl, struct json_object *o, struct state_rd *rd)
+{
+        char *in = NULL, *out = NULL;
+        size_t n_in = 0, n_out = 0;
+
+        if (state_get_bytes(rd, o, "in", STATE_OPTIONAL, sizeof cl->in, &in, &n_in) && n_in) {
+                memcpy(cl->in, in, n_in);
+                cl->n_in = n_in;
+        }
+        if (state_get_bytes(rd, o, "out", STATE_OPTIONAL, SIZE_MAX, &out, &n_out) && n_out) {
+                cl->out = out;
+                cl->n_out = cl->cap_out = n_out;
+                out = NULL;
+        }
+        free(in);
+        free(out);
+}
+
+static bool client_adopt(struct control *c, struct json_object *o, struct state_rd *rd, struct state_fdset *set)
+{
+        int fd = -1, uid = 0, pid = 0, op = -1;
+        char *name = NULL;
+        struct client *cl;
+
+        state_get_fd(rd, o, "fd", STATE_REQUIRED, &fd);
+        state_get_i32(rd, o, "uid", STATE_OPTIONAL, 0, INT32_MAX, &uid);
+        state_get_i32(rd, o, "pid", STATE_OPTIONAL, 0, INT32_MAX, &pid);
+        state_get_enum(rd, o, "pending", STATE_OPTIONAL, op_names, ELEMENTSOF(op_names), &op);
+        state_get_str(rd, o, "name", STATE_OPTIONAL, NAME_MAX_LEN, &name);
+        if (!rd->bad && (fd < 0 || (op >= 0 && op <= SUP_OP_RESTART && !name)))
+                state_fail(rd, "control client: no fd, or an operation without a worker");
+        if (!state_take_fd(rd, set, fd) || !(cl = client_new(c, fd, (uid_t)uid, (pid_t)pid))) {
+                free(name);
+                return rd->bad ? false : state_fail(rd, "control client: %s", strerror(errno));
+        }
+        state_get_bool(rd, o, "eof", STATE_OPTIONAL, &cl->eof);
+        state_get_bool(rd, o, "closing", STATE_OPTIONAL, &cl->closing);
+        client_adopt_buffers(cl, o, rd);
+        cl->pending = op >= 0;
+        cl->reexec = op == SUP_OP_RESTART + 1;
+        cl->op = cl->reexec || op < 0 ? SUP_OP_START : (enum sup_op)op;
+        snprintf(cl->name, sizeof cl->name, "%s", name ? name : "");
+        c->n_pending += cl->pending;
+        free(name);
+        if (cl->pending)
+                loop_timer_set(cl->timer, USEC_INFINITY);
+        else
+                touch(cl);
+        return !rd->bad;
+}
+
+struct control *control_adopt(struct loop *l, struct json_object *o, const struct control_hooks *hooks, void *ctx,
+                              struct state_rd *rd, struct state_fdset *set)
+{
+        struct json_object *a = state_get_arr(rd, o, "clients", STATE_OPTIONAL, CONTROL_MAX_CLIENTS);
+        int64_t dev = 0, ino = 0;
+        char *path = NULL;
+        struct control *c;
+        int fd = -1;
+
+        state_get_str(rd, o, "path", STATE_REQUIRED, sizeof(((struct sockaddr_un *)0)->sun_path) - 1, &path);
+        state_get_fd(rd, o, "fd", STATE_REQUIRED, &fd);
+        state_get_int(rd, o, "dev", STATE_OPTIONAL, 0, INT64_MAX, &dev);
+        state_get_int(rd, o, "ino", STATE_OPTIONAL, 0, INT64_MAX, &ino);
+        if (!rd->bad && fd < 0)
+                state_fail(rd, "control socket: no fd");
+        if (!state_take_fd(rd, set, fd) || !(c = control_new(l, path, fd, (dev_t)dev, (ino_t)ino, hooks, ctx))) {
+                free(path);
+                return rd->bad ? NULL : (state_fail(rd, "control socket: %s", strerror(errno)), NULL);
+        }
+        free(path);
+        for (size_t i = 0; a && i < json_object_array_length(a) && !rd->bad; i++)
+                (void)client_adopt(c, json_object_array_get_idx(a, i), rd, set);
+        if (rd->bad)
+                return control_close(c);
+        /* each watches what it needs (EPOLLOUT for what is left to send,
+         * after which the lines held back are handled); may free it */
+        for (struct client *cl = c->clients, *next; cl; cl = next) {
+                next = cl->next;
+                client_update(cl);
+        }
+        return c;
 }

@@ -54,6 +54,9 @@ struct control_hooks {
          * number of files in *n_files, or -errno with *errors set to a newly
          * allocated, newline-separated list of what failed. */
         int (*reopen)(void *ctx, unsigned *n_files, char **errors);
+        /* gracectl reexec: 0 when it will be done (the client's answer is
+         * due at control_reexec_done()), -EBUSY with *why when refused. */
+        int (*reexec)(void *ctx, const char **why);
 };
 
 /* The socket path from the configured value (NULL: the default chain,
@@ -91,3 +94,22 @@ void control_tick(struct control *c);
 /* Closes every client and removes the socket file. NULL-safe. */
 struct control *control_close(struct control *c);
 const char *control_path(const struct control *c);
+
+/* The reexec is done (in the graced that serves now: error NULL) or could
+ * not be (error says why): every client waiting for it gets its answer. */
+void control_reexec_done(struct control *c, const char *error);
+/* The connection of the client waiting for the reexec, -1 when none. */
+int control_reexec_fd(const struct control *c);
+
+/* ---- across a reexec (the state's "control" section, state.h) ----
+ * control_save(): the listening socket (its path, fd and identity) and
+ * every client with what it has not read or been sent yet and the answer
+ * it waits for (their fds listed in fds). control_adopt(): all of it
+ * again in l, the fds taken from set; NULL with rd's problem. */
+struct json_object;
+struct state_rd;
+struct state_fds;
+struct state_fdset;
+struct json_object *control_save(const struct control *c, struct state_fds *fds);
+struct control *control_adopt(struct loop *l, struct json_object *o, const struct control_hooks *hooks, void *ctx,
+                              struct state_rd *rd, struct state_fdset *set);

@@ -30,7 +30,7 @@
 #define EXIT_INTERRUPTED 130 /* 128 + SIGINT, as a shell reports it */
 
 #define NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . -" /* what name_is_valid() accepts */
-#define DEFAULT_TIMEOUT (30 * USEC_PER_SEC) /* status, reload, shutdown */
+#define DEFAULT_TIMEOUT (30 * USEC_PER_SEC) /* status, reload, shutdown, reexec */
 #define MAX_RESPONSE (64u * 1024 * 1024)
 
 static const char *socket_path;
@@ -50,6 +50,8 @@ static void usage(FILE *f)
                 "                       (NAME of a worker with instances: every instance)\n"
                 "  scale NAME COUNT     run COUNT instances of a worker with instances\n"
                 "  reload               reload the configuration\n"
+                "  reexec               upgrade graced in place: exec its program again with the same\n"
+                "                       pid, every worker and their output untouched\n"
                 "  shutdown [--force]   shut graced down (--force: at once, as SIGQUIT)\n"
                 "  logs [NAME]...       the last records about the workers named (default:\n"
                 "                       all), oldest first: their output and graced's\n"
@@ -500,7 +502,8 @@ static void parse_command(int argc, char **argv, struct options *o)
                 for (; optind < argc; optind++, o->n_names++)
                         (void)worker_name_arg(o->verb, argv[optind]);
         } else if (strcmp(o->verb, "status") != 0 && strcmp(o->verb, "reload") != 0 &&
-                   strcmp(o->verb, "shutdown") != 0 && strcmp(o->verb, "reopen") != 0) {
+                   strcmp(o->verb, "shutdown") != 0 && strcmp(o->verb, "reopen") != 0 &&
+                   strcmp(o->verb, "reexec") != 0) {
                 usage_error("unknown command: %s", o->verb);
         }
         if (optind < argc)

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "plan.h"
 #include "run.h"
+#include "state.h"
 
 #define EXIT_USAGE 2
 #define EXIT_OSERR 71
@@ -77,6 +78,7 @@ struct options {
         int format; /* enum log_format */
         int color;  /* enum log_color */
         int level;
+        int state_fd; /* STATE_FD_OPTION (internal: gracectl reexec); -1: none */
         struct run_opts run;
 };
 
@@ -103,11 +105,27 @@ static bool option_value(const char *option, const char *value, const char *cons
         return false;
 }
 
+/* STATE_FD_OPTION's value: a descriptor number. */
+static bool state_fd_option(const char *value, int *ret)
+{
+        char *end;
+        long fd;
+
+        errno = 0;
+        fd = strtol(value, &end, 10);
+        if (errno || end == value || *end || fd < 3 || fd > INT32_MAX) {
+                fprintf(stderr, "graced: invalid %s '%s' (a descriptor number)\n", STATE_FD_OPTION, value);
+                return false;
+        }
+        *ret = (int)fd;
+        return true;
+}
+
 /* The command line into o. Returns 1 to go on, 0 when done (--help,
  * --version), -EINVAL on a usage error (reported on stderr). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-        enum { OPT_PRINT_PLAN = 256, OPT_FORMAT, OPT_LOG_FORMAT, OPT_COLOR, OPT_REPORT, OPT_SUBREAPER };
+        enum { OPT_PRINT_PLAN = 256, OPT_FORMAT, OPT_LOG_FORMAT, OPT_COLOR, OPT_REPORT, OPT_SUBREAPER, OPT_STATE_FD };
         static const struct option longopts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "check", no_argument, NULL, 't' },
@@ -118,6 +136,8 @@ static int parse_options(int argc, char **argv, struct options *o)
                 { "colour", required_argument, NULL, OPT_COLOR },
                 { "report", required_argument, NULL, OPT_REPORT },
                 { "subreaper", no_argument, NULL, OPT_SUBREAPER },
+                /* internal, not in --help: the graced that gracectl reexec exec'd */
+                { STATE_FD_OPTION + 2, required_argument, NULL, OPT_STATE_FD },
                 { "verbose", no_argument, NULL, 'v' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
@@ -156,6 +176,10 @@ static int parse_options(int argc, char **argv, struct options *o)
                 case OPT_SUBREAPER:
                         o->run.subreaper = true;
                         break;
+                case OPT_STATE_FD:
+                        if (!state_fd_option(optarg, &o->state_fd))
+                                return -EINVAL;
+                        break;
                 case 'v':
                 case 'q':
                         o->level = opt == 'v' ? LOG_DEBUG : LOG_WARNING;
@@ -179,6 +203,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         if (o->format_given && o->mode != MODE_PRINT_PLAN) {
                 fprintf(stderr, "graced: --format applies to --print-plan only\n"
                                 "Try 'graced --help' for more information.\n");
+                return -EINVAL;
+        }
+        if (o->state_fd >= 0 && o->mode != MODE_RUN) {
+                fprintf(stderr, "graced: %s goes with neither --check nor --print-plan\n", STATE_FD_OPTION);
                 return -EINVAL;
         }
         return 1;
@@ -234,6 +262,7 @@ int main(int argc, char **argv)
                 .format = LOG_FORMAT_AUTO,
                 .color = LOG_COLOR_AUTO,
                 .level = LOG_INFO,
+                .state_fd = -1,
         };
         struct conf *c = NULL;
         struct plan *p = NULL;
@@ -244,12 +273,18 @@ int main(int argc, char **argv)
         r = parse_options(argc, argv, &o);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : 0;
+        o.run.argv = argv;
+        o.run.config_path = o.config;
+        if (o.state_fd >= 0) {
+                /* gracectl reexec: the state, not the file, is the configuration in force */
+                log_setup((enum log_format)o.format, (enum log_color)o.color, o.level);
+                return run_reexec_main(o.state_fd, &o.run);
+        }
         if (load(&o, &c, &p) < 0)
                 return EXIT_CONFIG;
         if (o.mode != MODE_RUN)
                 return print_valid(&o, c, p);
         log_setup((enum log_format)o.format, (enum log_color)o.color, o.level);
         dev_start(c, o.config);
-        o.run.config_path = o.config;
         return run_main(c, p, &o.run);
 }

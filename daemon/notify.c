@@ -14,6 +14,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "state.h"
 
 static bool enabled;
 static usec_t watchdog_half;
@@ -154,4 +155,55 @@ struct notify_server *notify_server_close(struct notify_server *srv)
         safe_close(srv->fd);
         free(srv);
         return NULL;
+}
+
+/* ---- across a reexec ------------------------------------------------------------ */
+
+struct json_object *notify_save(const struct notify_server *srv, struct state_fds *fds)
+{
+        struct json_object *o = json_object_new_object(), *so = NULL;
+
+        state_add_usec(o, "watchdog_half", watchdog_half);
+        if (srv) {
+                so = json_object_new_object();
+                state_fds_add(fds, srv->fd);
+                state_add_int(so, "fd", srv->fd);
+                state_add(so, "address", json_object_new_string(srv->address));
+        }
+        state_add(o, "server", so);
+        return o;
+}
+
+bool notify_adopt(struct json_object *o, struct loop *l, notify_msg_fn fn, void *data, struct state_rd *rd,
+                  struct state_fdset *set, struct notify_server **ret_srv)
+{
+        struct json_object *so = state_get_obj(rd, o, "server", STATE_OPTIONAL);
+        char *address = NULL;
+        struct notify_server *srv;
+        int fd = -1;
+
+        state_get_usec(rd, o, "watchdog_half", STATE_OPTIONAL, &watchdog_half);
+        if (watchdog_half == USEC_INFINITY)
+                watchdog_half = 0;
+        if (!so)
+                return !rd->bad;
+        state_get_fd(rd, so, "fd", STATE_REQUIRED, &fd);
+        state_get_str(rd, so, "address", STATE_REQUIRED, sizeof srv->address - 1, &address);
+        if (!rd->bad && (fd < 0 || !address || address[0] != '@'))
+                state_fail(rd, "notify server: bad fd or address");
+        if (!state_take_fd(rd, set, fd)) {
+                free(address);
+                return false;
+        }
+        srv = xcalloc(1, sizeof *srv);
+        *srv = (struct notify_server){ .fd = fd, .fn = fn, .data = data };
+        snprintf(srv->address, sizeof srv->address, "%s", address);
+        free(address);
+        srv->watch = loop_add_fd(l, srv->fd, EPOLLIN, on_datagram, srv);
+        if (!srv->watch) {
+                free(srv);
+                return state_fail(rd, "notify server: %s", strerror(errno));
+        }
+        *ret_srv = srv;
+        return true;
 }

@@ -32,3 +32,16 @@ const char *notify_server_address(const struct notify_server *srv);
  * still maps to a live worker). */
 void notify_server_drain(struct notify_server *srv);
 struct notify_server *notify_server_close(struct notify_server *srv);
+
+/* ---- across a reexec (the state's "notify" section, state.h) ----
+ * notify_save(): the watchdog interval (systemd's variables were taken
+ * out of the environment at start) and the workers' socket (its fd listed
+ * in fds), when there is one. notify_adopt(): both back, the socket on its
+ * old address, watched by l; false with rd's problem. */
+struct json_object;
+struct state_rd;
+struct state_fds;
+struct state_fdset;
+struct json_object *notify_save(const struct notify_server *srv, struct state_fds *fds);
+bool notify_adopt(struct json_object *o, struct loop *l, notify_msg_fn fn, void *data, struct state_rd *rd,
+                  struct state_fdset *set, struct notify_server **ret_srv);

@@ -306,14 +306,17 @@ static void on_readable(struct loop_watch *w, int fd, uint32_t events, void *dat
         read_some(s, (events & (EPOLLHUP | EPOLLERR)) != 0);
 }
 
+/* output_open(), output_open_file(); nonblock: the fd is not made
+ * non-blocking here (it is already). */
 static struct output_stream *open_stream(struct loop *l, int fd, struct filestate *fs, const char *name, int stream,
-                                         void (*on_eof)(struct output_stream *, void *), void *data)
+                                         void (*on_eof)(struct output_stream *, void *), void *data, bool nonblock)
 {
         struct output_stream *s = xcalloc(1, sizeof *s);
 
         *s = (struct output_stream){ .fs = fs, .fd = fd, .stream = stream, .name = xstrdup(name),
                                      .on_eof = on_eof, .data = data };
-        (void)fd_set_nonblock(fd, true);
+        if (!nonblock)
+                (void)fd_set_nonblock(fd, true);
         /* a file stream reads whatever the log is doing */
         s->watch = loop_add_fd(l, fd, paused && !fs ? 0 : EPOLLIN, on_readable, s);
         if (!s->watch) {
@@ -337,7 +340,7 @@ static struct output_stream *open_stream(struct loop *l, int fd, struct filestat
 struct output_stream *output_open(struct loop *l, int fd, const char *name, int stream,
                                   void (*on_eof)(struct output_stream *, void *), void *data)
 {
-        return open_stream(l, fd, NULL, name, stream, on_eof, data);
+        return open_stream(l, fd, NULL, name, stream, on_eof, data, false);
 }
 
 struct output_stream *output_open_file(struct loop *l, int fd, struct outfile *file, const char *name, int stream,
@@ -347,7 +350,7 @@ struct output_stream *output_open_file(struct loop *l, int fd, struct outfile *f
 
         fs->loop = l;
         fs->file = file;
-        return open_stream(l, fd, fs, name, stream, on_eof, data);
+        return open_stream(l, fd, fs, name, stream, on_eof, data, false);
 }
 
 void output_rename(struct output_stream *s, const char *name)
@@ -399,4 +402,30 @@ void output_set_paused(bool p)
 bool output_drain(struct output_stream *s)
 {
         return read_some(s, true) || s->eof;
+}
+
+/* ---- across a reexec ---- */
+
+struct output_stream *output_next(struct output_stream *s) { return s ? s->next : streams; }
+int output_fd(const struct output_stream *s) { return s->fd; }
+const char *output_name(const struct output_stream *s) { return s->name; }
+int output_stream_index(const struct output_stream *s) { return s->stream; }
+void *output_data(const struct output_stream *s) { return s->data; }
+
+const char *output_pending(const struct output_stream *s, size_t *len)
+{
+        *len = s->plen;
+        return s->plen ? s->pending : NULL;
+}
+
+struct output_stream *output_adopt(struct loop *l, int fd, const char *name, int stream, const char *pending,
+                                   size_t plen, void (*on_eof)(struct output_stream *s, void *data), void *data)
+{
+        /* O_NONBLOCK belongs to the pipe's description: it went through the exec */
+        struct output_stream *s = open_stream(l, fd, NULL, name, stream, on_eof, data, true);
+
+        /* the bytes of a line not ended yet: the next read goes on with it */
+        if (s && plen)
+                keep(s, pending, MIN(plen, OUTPUT_RECORD_MAX));
+        return s;
 }

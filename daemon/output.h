@@ -42,3 +42,18 @@ void output_set_paused(bool paused);
 /* Reads everything currently in the pipe, ignoring congestion (used when a
  * worker must be drained); returns true at EOF. */
 bool output_drain(struct output_stream *s);
+
+/* ---- across a reexec ----
+ * output_next(): every stream open, one after another (NULL: the first);
+ * what each holds: its fd, name, stream, output_open()'s data, and the
+ * partial line pending (*len bytes; NULL when none). output_adopt(): a
+ * stream again on fd, with its partial line (at most OUTPUT_RECORD_MAX
+ * bytes) back; NULL on failure (errno; fd is closed). */
+struct output_stream *output_next(struct output_stream *s);
+int output_fd(const struct output_stream *s);
+const char *output_name(const struct output_stream *s);
+int output_stream_index(const struct output_stream *s);
+void *output_data(const struct output_stream *s);
+const char *output_pending(const struct output_stream *s, size_t *len);
+struct output_stream *output_adopt(struct loop *l, int fd, const char *name, int stream, const char *pending,
+                                   size_t plen, void (*on_eof)(struct output_stream *s, void *data), void *data);

@@ -970,3 +970,10 @@ struct probe_regex *probe_regex_free(struct probe_regex *re)
         }
         return NULL;
 }
+
+void probes_each_unreaped(const struct probes *ps, void (*fn)(pid_t pid, int pidfd, void *data), void *data)
+{
+        for (const struct probe_attempt *a = ps->attempts; a; a = a->next)
+                if (a->kind == PROBE_EXEC && a->pid > 0 && hmap_get(&ps->pids, (uintptr_t)a->pid))
+                        fn(a->pid, a->pidfd, data);
+}

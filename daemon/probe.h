@@ -99,6 +99,10 @@ size_t probes_active(const struct probes *ps);
 bool probe_owns_pid(const struct probes *ps, pid_t pid);
 void probe_on_reaped(struct probes *ps, pid_t pid, int status);
 
+/* Every exec probe's process not reaped yet, with its pidfd (-1: none):
+ * across a reexec, the new graced reaps them. */
+void probes_each_unreaped(const struct probes *ps, void (*fn)(pid_t pid, int pidfd, void *data), void *data);
+
 /* The log probe: a POSIX extended regular expression, compiled once.
  * probe_regex_new returns NULL with regerror()'s text in err (errlen > 0)
  * when ere is not one (or on ENOMEM). probe_regex_match looks at

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,44 @@ void proc_done(void)
         child_stack = NULL;
         table_low = 0;
         devnull = safe_close(devnull);
+}
+
+bool proc_orig_nofile(uint64_t *cur, uint64_t *max)
+{
+        if (!have_orig_nofile)
+                return false;
+        *cur = orig_nofile.rlim_cur;
+        *max = orig_nofile.rlim_max;
+        return true;
+}
+
+void proc_set_orig_nofile(uint64_t cur, uint64_t max)
+{
+        orig_nofile = (struct rlimit){ .rlim_cur = cur, .rlim_max = max };
+        have_orig_nofile = true;
+}
+
+char *proc_self_exe(void)
+{
+        static const char deleted[] = " (deleted)";
+        char buf[PATH_MAX + sizeof deleted];
+        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+        size_t k = sizeof deleted - 1;
+
+        if (n <= 0 || buf[0] != '/')
+                return NULL;
+        buf[n] = 0;
+        if ((size_t)n > k && strcmp(buf + n - k, deleted) == 0)
+                buf[n - k] = 0;
+        return xstrdup(buf);
+}
+
+bool proc_is_child(pid_t pid)
+{
+        siginfo_t si;
+
+        /* WNOWAIT: looks, reaps nothing; ECHILD for anything not ours */
+        return pid > 0 && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
 int proc_set_subreaper(void)

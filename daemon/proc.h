@@ -74,6 +74,17 @@ size_t proc_workers_for_nofile(uint64_t limit, unsigned per_worker, size_t paral
  * count against); UINT64_MAX for unlimited, 0 when unknown. */
 uint64_t proc_nofile_limit(void);
 void proc_done(void);
+/* RLIMIT_NOFILE as graced found it at start (what children get back),
+ * and, after proc_init() in a graced that re-executed itself, the one the
+ * first graced found. False when unknown. */
+bool proc_orig_nofile(uint64_t *cur, uint64_t *max);
+void proc_set_orig_nofile(uint64_t cur, uint64_t max);
+/* The absolute path of graced's own program (/proc/self/exe, without the
+ * " (deleted)" the kernel adds once the file was replaced: the path then
+ * names the new program); NULL when unknown. Caller frees. */
+char *proc_self_exe(void);
+/* Whether pid is a child of graced (alive or a zombie not reaped). */
+bool proc_is_child(pid_t pid);
 /* Becomes a child subreaper (PR_SET_CHILD_SUBREAPER). */
 int proc_set_subreaper(void);
 

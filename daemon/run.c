@@ -29,79 +29,11 @@
 #include "probe.h"
 #include "proc.h"
 #include "report.h"
-#include "run.h"
+#include "run_int.h"
+#include "state.h"
 #include "sup.h"
 
 extern char **environ;
-
-/* A child reaped through its pidfd: in run->pidwatches by pid. */
-struct pidwatch {
-        struct run *run;
-        struct loop_watch *watch;
-        pid_t pid;
-        bool embedded; /* a worker's, in its struct wmech: not freed */
-};
-
-/* What the glue holds for one worker (in its worker_mech() slot): its
- * exec-status pipe and the watch of its process. Shared with the worker's
- * output streams (refs), which may outlive the worker (w = NULL once a
- * reload has forgotten it). Fields ordered for size (one per worker). */
-struct wmech {
-        struct pidwatch pw; /* its process (one at a time); pw.run: the run */
-        struct worker *w;
-        struct loop_watch *status_watch;
-        /* probes: the attempt under way, and a log probe's compiled
-         * expression (with its source: a reload may change it) */
-        struct probe_attempt *attempt;
-        struct probe_regex *re;
-        char *re_src;
-        /* the variables of its env_file, read at its last start: its hooks
-         * and exec probes of that run get them too */
-        char **file_env;
-        int status_fd;
-        unsigned refs;
-        enum probe_use use;
-};
-
-/* A hook's exec-status pipe, read in the loop like a worker's: only to say
- * why a hook could not be exec'd (its exit says the rest). */
-struct hookstat {
-        struct run *run;
-        int fd;
-        struct loop_watch *watch;
-        struct hookstat *prev, *next;
-        const char *who, *label, *argv0; /* in text */
-        char text[];
-};
-
-struct run {
-        char *report_path;           /* --report, else the configuration's */
-        const char *report_override; /* --report */
-        struct loop *loop;
-        struct sup *sup;
-        struct hookstat *hookstats; /* hooks whose exec status is not known yet */
-        struct probes *probes;
-        /* every child is reaped through its pidfd, in O(1), when epoll says it
-         * exited; waitpid(-1) (which walks every child) only as a subreaper,
-         * for orphans, or for a child that has no pidfd */
-        struct hmap pidwatches; /* pid -> struct pidwatch */
-        bool reap_any;
-        int sigfd;
-        struct loop_watch *sig_watch, *log_watch;
-        struct loop_timer *timer, *wd_timer;
-        sigset_t sigs;
-        bool done;
-        int exit_code;
-        usec_t started_real;
-        int devnull_w;
-        struct notify_server *nsrv;
-        struct logbuf *logbuf; /* what `gracectl logs` reads */
-        struct control *ctl;
-        struct control **retired; /* replaced by a reload; closed once the request that did it is answered */
-        size_t n_retired;
-        struct http *http; /* http_listen's endpoint, NULL when off */
-        const char *config_path;
-};
 
 static usec_t op_now(void *ctx) { return now_mono(); }
 
@@ -154,15 +86,13 @@ static char **build_env(const struct conf_worker *c, char *const *file_env, cons
 }
 
 static int run_reload(struct run *r, char **errors);
-static void check_nofile(const struct conf *c);
-static const struct control_hooks ctl_hooks;
 static void rebind_control(struct run *r, const char *configured);
 static void rebind_http(struct run *r, const char *configured);
 
 static void close_status(struct wmech *m);
 
 /* w's mechanism data, created at its first spawn. */
-static struct wmech *mech_of(struct run *r, struct worker *w)
+struct wmech *run_mech_of(struct run *r, struct worker *w)
 {
         struct wmech *m = worker_mech(w);
 
@@ -185,18 +115,7 @@ static void mech_unref(struct wmech *m)
         }
 }
 
-/* One worker pipe: its worker, the epoch it was opened in (an EOF after
- * the supervisor stopped waiting for that pipe is not counted) and the run
- * (worker_starts()) it belongs to: a pipe outlives its run while something
- * the run left behind holds it, and the epoch stays the same across runs
- * while that pipe is still waited for. */
-struct stream_ref {
-        struct wmech *m;
-        unsigned epoch;
-        unsigned run;
-};
-
-static void on_stream_eof(struct output_stream *os, void *data)
+void run_on_stream_eof(struct output_stream *os, void *data)
 {
         struct stream_ref *ref = data;
         struct wmech *m = ref ? ref->m : NULL; /* NULL: a hook's pipe */
@@ -210,8 +129,6 @@ static void on_stream_eof(struct output_stream *os, void *data)
         mech_unref(m);
         free(ref);
 }
-
-static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data);
 
 static void close_status(struct wmech *m)
 {
@@ -236,7 +153,7 @@ static void deliver_status(struct wmech *m)
                 sup_on_exec_status(m->pw.run->sup, m->w, err, proc_stage_name(stage));
 }
 
-static void on_status(struct loop_watch *lw, int fd, uint32_t events, void *data)
+void run_on_status(struct loop_watch *lw, int fd, uint32_t events, void *data)
 {
         deliver_status(data);
 }
@@ -287,7 +204,7 @@ static int open_stream(struct run *r, enum out_mode mode, const char *path, int 
 }
 
 /* A datagram from any process of a worker's process group. */
-static void on_notify_msg(pid_t sender, const char *msg, void *data)
+void run_on_notify_msg(pid_t sender, const char *msg, void *data)
 {
         struct run *r = data;
         pid_t pgid = getpgid(sender);
@@ -312,7 +229,7 @@ static char *notify_env_for(struct run *r, const struct conf_worker *c, bool is_
         if (!r->nsrv) {
                 int e = 0;
 
-                r->nsrv = notify_server_open(r->loop, on_notify_msg, r, &e);
+                r->nsrv = notify_server_open(r->loop, run_on_notify_msg, r, &e);
                 if (!r->nsrv) {
                         log_error(c->name, "start", "cannot create the notify socket: %s", strerror(e));
                         *err = -e;
@@ -351,7 +268,7 @@ static int user_groups(const struct conf_worker *c, gid_t **ret, size_t *n)
 /* A log probe's record: a match makes a starting worker ready. Only the
  * current run's streams count (a record of an earlier run, written by what
  * that run left behind, is ignored). */
-static void on_worker_record(const char *p, size_t n, void *data)
+void run_on_worker_record(const char *p, size_t n, void *data)
 {
         struct stream_ref *ref = data;
         struct wmech *m = ref->m;
@@ -379,32 +296,39 @@ static void on_worker_record(const char *p, size_t n, void *data)
                 sup_on_probe(m->pw.run->sup, m->w, PROBE_READY, true, NULL);
 }
 
+struct stream_ref *run_stream_ref(struct run *r, struct worker *w, unsigned epoch, unsigned run)
+{
+        struct stream_ref *ref = xcalloc(1, sizeof *ref);
+
+        *ref = (struct stream_ref){ .m = run_mech_of(r, w), .epoch = epoch, .run = run };
+        return ref;
+}
+
+void run_stream_opened(struct output_stream *os, struct stream_ref *ref, bool file)
+{
+        const struct conf_worker *c = worker_conf(ref->m->w);
+
+        if (!file && c->ready == READY_PROBE && c->ready_probe.kind == PROBE_LOG)
+                output_on_record(os, run_on_worker_record);
+        ref->m->refs++;
+}
+
 /* Watches the read end of a "log" stream (file: of a file's pipe; the
  * reference goes to the stream); for a worker (w), it counts in *streams
  * and its EOF goes to the supervisor. */
 static void watch_output(struct run *r, int fd, struct outfile *file, const char *logname, int stream,
                          struct worker *w, unsigned *streams)
 {
-        struct stream_ref *ref = NULL;
-
-        if (w) {
-                ref = xcalloc(1, sizeof *ref);
-                ref->m = mech_of(r, w);
-                ref->epoch = worker_stream_epoch(w);
-                ref->run = worker_starts(w); /* counted before the spawn */
-        }
-        struct output_stream *os = file ? output_open_file(r->loop, fd, file, logname, stream, on_stream_eof, ref)
-                                        : output_open(r->loop, fd, logname, stream, on_stream_eof, ref);
+        /* counted before the spawn: this run's */
+        struct stream_ref *ref = w ? run_stream_ref(r, w, worker_stream_epoch(w), worker_starts(w)) : NULL;
+        struct output_stream *os = file ? output_open_file(r->loop, fd, file, logname, stream, run_on_stream_eof, ref)
+                                        : output_open(r->loop, fd, logname, stream, run_on_stream_eof, ref);
 
         if (!os) {
                 log_error(logname, "output", "watching output: %m");
                 free(ref);
         } else if (ref) {
-                const struct conf_worker *c = worker_conf(w);
-
-                if (!file && c->ready == READY_PROBE && c->ready_probe.kind == PROBE_LOG)
-                        output_on_record(os, on_worker_record);
-                ref->m->refs++;
+                run_stream_opened(os, ref, file != NULL);
                 (*streams)++;
         }
 }
@@ -507,7 +431,7 @@ static void on_probe_done(void *data, bool ok, const char *reason)
 static int op_probe_start(void *ctx, struct worker *w, enum probe_use use)
 {
         struct run *r = ctx;
-        struct wmech *m = mech_of(r, w);
+        struct wmech *m = run_mech_of(r, w);
         const struct conf_worker *c = worker_conf(w);
         const struct conf_probe *p = use == PROBE_READY ? &c->ready_probe : &c->health;
         struct prep pr = { 0 };
@@ -542,14 +466,14 @@ static void op_probe_cancel(void *ctx, struct worker *w)
         mech_unref(m);
 }
 
-static void reaped(pid_t pid, int status, void *data);
-
 static void unwatch_pid(struct run *r, pid_t pid)
 {
         struct pidwatch *pw = hmap_del(&r->pidwatches, (uintptr_t)pid);
 
         if (pw) {
                 pw->watch = loop_del_fd(pw->watch);
+                if (pw->owned)
+                        safe_close(pw->fd);
                 if (!pw->embedded)
                         free(pw);
         }
@@ -570,27 +494,55 @@ static void on_pidfd(struct loop_watch *lw, int fd, uint32_t events, void *data)
                 return;
         unwatch_pid(r, pid);
         if (k > 0)
-                reaped(pid, status, r);
+                run_reaped(pid, status, r);
         /* else ECHILD: waitpid(-1) reaped it first, and handled it */
 }
 
-/* A child of ours: reaped through its pidfd when it exits. pw: a worker's
- * (embedded), NULL: one is allocated. */
-static void watch_pid(struct run *r, pid_t pid, int pidfd, struct pidwatch *pw)
+/* The pids watched now (the map may change while they are handled). */
+static pid_t *watched_pids(struct run *r, size_t *ret_n)
+{
+        pid_t *pids = xcalloc(r->pidwatches.n + 1, sizeof *pids);
+        size_t n = 0;
+
+        for (size_t i = 0; i < r->pidwatches.cap; i++)
+                if (r->pidwatches.v[i].val)
+                        pids[n++] = (pid_t)r->pidwatches.v[i].key;
+        *ret_n = n;
+        return pids;
+}
+
+void run_reap_watched(struct run *r)
+{
+        size_t n;
+        pid_t *pids = watched_pids(r, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                struct pidwatch *pw = hmap_get(&r->pidwatches, (uintptr_t)pids[i]);
+
+                if (pw)
+                        on_pidfd(pw->watch, pw->fd, EPOLLIN, pw);
+        }
+        free(pids);
+        if (r->reap_any)
+                proc_reap(run_reaped, r);
+}
+
+struct pidwatch *run_watch_pid(struct run *r, pid_t pid, int pidfd, struct pidwatch *pw)
 {
         if (pidfd >= 0) {
                 if (!pw)
                         pw = xcalloc(1, sizeof *pw);
-                *pw = (struct pidwatch){ .run = r, .pid = pid, .embedded = pw->embedded };
+                *pw = (struct pidwatch){ .run = r, .pid = pid, .fd = pidfd, .embedded = pw->embedded };
                 pw->watch = loop_add_fd(r->loop, pidfd, EPOLLIN, on_pidfd, pw);
                 if (pw->watch) {
                         hmap_put(&r->pidwatches, (uintptr_t)pid, pw);
-                        return;
+                        return pw;
                 }
                 if (!pw->embedded)
                         free(pw);
         }
         r->reap_any = true; /* no pidfd to watch: SIGCHLD and waitpid(-1) from now on */
+        return NULL;
 }
 
 /* Reads c's env files for this start into m->file_env. 0, or -errno after
@@ -622,7 +574,7 @@ static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
 {
         struct run *r = ctx;
         struct proc_child ch;
-        struct wmech *m = mech_of(r, w);
+        struct wmech *m = run_mech_of(r, w);
         const struct conf_worker *c = worker_conf(w);
         int ret = read_env_files(m, c);
 
@@ -632,10 +584,10 @@ static int op_spawn_worker(void *ctx, struct worker *w, struct spawned *out)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
-        watch_pid(r, ch.pid, ch.pidfd, &m->pw);
+        run_watch_pid(r, ch.pid, ch.pidfd, &m->pw);
         close_status(m);
         m->status_fd = ch.status_fd;
-        m->status_watch = loop_add_fd(r->loop, ch.status_fd, EPOLLIN, on_status, m);
+        m->status_watch = loop_add_fd(r->loop, ch.status_fd, EPOLLIN, run_on_status, m);
         if (!m->status_watch) {
                 /* cannot watch: learn the result at the exit instead */
                 log_debug(c->name, "start", "watching exec status: %m");
@@ -674,22 +626,26 @@ static void on_hook_status(struct loop_watch *lw, int fd, uint32_t events, void 
 }
 
 /* Copies what the message needs: the hook may be gone when it is read. */
-static struct hookstat *new_hookstat(struct run *r, int fd, const struct hook_run *h)
+void run_add_hookstat(struct run *r, int fd, const char *who, const char *label, const char *argv0)
 {
-        const char *who = h->owner ? worker_name(h->owner) : "";
-        size_t lw = strlen(who) + 1, ll = strlen(h->label) + 1, la = strlen(h->argv[0]) + 1;
+        size_t lw = strlen(who ? who : "") + 1, ll = strlen(label) + 1, la = strlen(argv0) + 1;
         struct hookstat *hs = xcalloc(1, sizeof *hs + lw + ll + la);
 
-        memcpy(hs->text, who, lw);
-        memcpy(hs->text + lw, h->label, ll);
-        memcpy(hs->text + lw + ll, h->argv[0], la);
+        memcpy(hs->text, who ? who : "", lw);
+        memcpy(hs->text + lw, label, ll);
+        memcpy(hs->text + lw + ll, argv0, la);
         hs->run = r;
         hs->fd = fd;
-        hs->who = h->owner ? hs->text : NULL;
+        hs->who = who ? hs->text : NULL;
         hs->label = hs->text + lw;
         hs->argv0 = hs->text + lw + ll;
         hs->next = r->hookstats;
-        return hs;
+        if (hs->next)
+                hs->next->prev = hs;
+        r->hookstats = hs;
+        hs->watch = loop_add_fd(r->loop, hs->fd, EPOLLIN, on_hook_status, hs);
+        if (!hs->watch)
+                hookstat_free(hs); /* its exit code still tells */
 }
 
 static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
@@ -699,7 +655,6 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
         struct conf_worker base = { .umask = -1, .out = { OUT_LOG, OUT_LOG }, .stop_signal = SIGKILL };
         struct conf_worker hc = h->owner ? *worker_conf(h->owner) : base;
         struct wmech *om = h->owner ? worker_mech(h->owner) : NULL;
-        struct hookstat *hs;
         unsigned streams;
         int ret;
 
@@ -711,14 +666,8 @@ static int op_spawn_hook(void *ctx, struct hook_run *h, struct spawned *out)
                 return ret;
         out->pid = ch.pid;
         out->pidfd = ch.pidfd;
-        watch_pid(r, ch.pid, ch.pidfd, NULL);
-        hs = new_hookstat(r, ch.status_fd, h);
-        if (hs->next)
-                hs->next->prev = hs;
-        r->hookstats = hs;
-        hs->watch = loop_add_fd(r->loop, hs->fd, EPOLLIN, on_hook_status, hs);
-        if (!hs->watch)
-                hookstat_free(hs); /* its exit code still tells */
+        run_watch_pid(r, ch.pid, ch.pidfd, NULL);
+        run_add_hookstat(r, ch.status_fd, h->owner ? worker_name(h->owner) : NULL, h->label, h->argv[0]);
         return 0;
 }
 
@@ -758,7 +707,7 @@ static void op_forget(void *ctx, struct worker *w)
  * graced's own records about it, its captured lines and its hooks' ("web/
  * pre_stop[stdout]: ..."). The ring is made at a worker's first record and
  * dropped when the worker is forgotten. */
-static void on_log_record(const struct log_record *rec, void *data)
+void run_on_log_record(const struct log_record *rec, void *data)
 {
         static const char *const hooks[] = { "pre_stop", "post_stop" };
         struct run *r = data;
@@ -820,7 +769,7 @@ static void op_finished(void *ctx, int code)
         }
 }
 
-static const struct sup_ops ops = {
+const struct sup_ops run_sup_ops = {
         .now = op_now,
         .spawn_worker = op_spawn_worker,
         .spawn_hook = op_spawn_hook,
@@ -834,7 +783,7 @@ static const struct sup_ops ops = {
         .probe_cancel = op_probe_cancel,
 };
 
-static void reaped(pid_t pid, int status, void *data)
+void run_reaped(pid_t pid, int status, void *data)
 {
         struct run *r = data;
         struct worker *w;
@@ -883,7 +832,7 @@ static void on_signal(struct loop_watch *lw, int fd, uint32_t events, void *data
         if (chld && r->reap_any) {
                 if (r->nsrv)
                         notify_server_drain(r->nsrv);
-                proc_reap(reaped, r);
+                proc_reap(run_reaped, r);
         }
 }
 
@@ -898,6 +847,14 @@ static void on_watchdog(struct loop_timer *t, void *data)
 {
         notify_send("WATCHDOG=1");
         loop_timer_set(t, now_mono() + notify_watchdog_interval());
+}
+
+void run_arm_watchdog(struct run *r)
+{
+        if (notify_watchdog_interval() && !r->wd_timer) {
+                r->wd_timer = loop_timer_new(r->loop, on_watchdog, r);
+                loop_timer_set(r->wd_timer, now_mono() + notify_watchdog_interval());
+        }
 }
 
 static void close_retired(struct run *r)
@@ -924,7 +881,14 @@ static void on_idle(void *data)
                 log_flush();
         if (r->done)
                 return;
+        run_reexec_if_requested(r); /* returns only when the exec failed */
         loop_timer_set(r->timer, sup_next_deadline(r->sup));
+        if (r->trim) {
+                r->trim = false;
+                json_object_put(r->state);
+                r->state = NULL;
+                malloc_trim(0);
+        }
 }
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
@@ -998,7 +962,7 @@ static int run_reload(struct run *r, char **errors)
         }
         rebind_control(r, c->control_socket);
         rebind_http(r, c->http_listen);
-        check_nofile(c);
+        run_check_nofile(c);
         conf_free(c);
         /* what the parse and the old settings leave in the heap goes back: a
          * reload every few seconds would otherwise scatter it (soak benchmark) */
@@ -1020,7 +984,7 @@ static void rebind_control(struct run *r, const char *configured)
                 return;
         }
         if (path) {
-                n = control_open(r->loop, path, &ctl_hooks, r, &e);
+                n = control_open(r->loop, path, &run_ctl_hooks, r, &e);
                 if (!n) {
                         log_error(NULL, "reload", "control socket %s: %s; keeping %s", path, strerror(e),
                                   cur ? cur : "none");
@@ -1055,8 +1019,9 @@ static struct sup *ctl_sup(void *ctx) { return ((struct run *)ctx)->sup; }
 static struct logbuf *ctl_logbuf(void *ctx) { return ((struct run *)ctx)->logbuf; }
 static int ctl_reopen(void *ctx, unsigned *n_files, char **errors) { return run_reopen(ctx, n_files, errors); }
 
-static const struct control_hooks ctl_hooks = { .reload = ctl_reload, .shutdown = ctl_shutdown, .sup = ctl_sup,
-                                                .logbuf = ctl_logbuf, .reopen = ctl_reopen };
+const struct control_hooks run_ctl_hooks = { .reload = ctl_reload, .shutdown = ctl_shutdown, .sup = ctl_sup,
+                                             .logbuf = ctl_logbuf, .reopen = ctl_reopen,
+                                             .reexec = run_request_reexec };
 
 static const struct http_hooks http_hooks = { .sup = ctl_sup };
 
@@ -1121,7 +1086,7 @@ static void log_congestion(bool congested, void *data) { output_set_paused(conge
 /* The process-wide set-up: /dev/null, subreaper, signals through a
  * signalfd, the loop and its timers, non-blocking logging. Fatal (71) when
  * any of it cannot be had. */
-static void set_up(struct run *r, const struct run_opts *o)
+void run_set_up(struct run *r, const struct run_opts *o)
 {
         static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD };
         int e;
@@ -1153,10 +1118,7 @@ static void set_up(struct run *r, const struct run_opts *o)
         if (!r->sig_watch)
                 fatal(71, "epoll: %m");
         r->timer = loop_timer_new(r->loop, on_timer, r);
-        if (notify_watchdog_interval()) {
-                r->wd_timer = loop_timer_new(r->loop, on_watchdog, r);
-                loop_timer_set(r->wd_timer, now_mono() + notify_watchdog_interval());
-        }
+        run_arm_watchdog(r);
         loop_set_idle(r->loop, on_idle, r);
         log_set_hooks(log_want_write, log_congestion, r);
         log_set_nonblocking(true);
@@ -1165,7 +1127,7 @@ static void set_up(struct run *r, const struct run_opts *o)
 /* Warns when the descriptor limit cannot hold every worker of c (each has
  * its pidfd and a pipe per "log" stream) besides the clients of the control
  * socket and of the HTTP endpoint. */
-static void check_nofile(const struct conf *c)
+void run_check_nofile(const struct conf *c)
 {
         uint64_t limit = proc_nofile_limit();
         size_t need = 0, fit;
@@ -1194,7 +1156,7 @@ static void open_control(struct run *r, const char *configured)
 
         if (!path)
                 return;
-        r->ctl = control_open(r->loop, path, &ctl_hooks, r, &e);
+        r->ctl = control_open(r->loop, path, &run_ctl_hooks, r, &e);
         if (!r->ctl && e == EADDRINUSE)
                 fatal(71, "control socket %s: another graced is running there", path);
         if (!r->ctl && e != ENOSYS)
@@ -1204,7 +1166,7 @@ static void open_control(struct run *r, const char *configured)
 
 /* The HTTP endpoint, before any worker starts: an address that cannot be
  * bound is fatal (71), as for the control socket. */
-static void open_http(struct run *r, const char *configured)
+void run_open_http(struct run *r, const char *configured)
 {
         const char *addr = http_on(configured);
         int e = 0;
@@ -1217,19 +1179,29 @@ static void open_http(struct run *r, const char *configured)
         log_info(NULL, "http", "serving http://%s/metrics, /readyz and /livez", addr);
 }
 
-static void tear_down(struct run *r)
+void run_tear_down(struct run *r)
 {
+        pid_t *pids;
+        size_t n;
+
         r->nsrv = notify_server_close(r->nsrv);
         close_retired(r);
         r->ctl = control_close(r->ctl); /* `logs -f` readers get what is left, then EOF */
         r->http = http_close(r->http); /* it reads the supervisor */
         log_set_tap(NULL, NULL);
+        /* empty (every child was reaped, its pidfd released), but after a
+         * state that could not be adopted; before the workers go (a
+         * worker's watch is in its struct wmech) */
+        pids = watched_pids(r, &n);
+        for (size_t i = 0; i < n; i++)
+                unwatch_pid(r, pids[i]);
+        free(pids);
         r->sup = sup_free(r->sup); /* forgets every worker: op_forget() */
         r->logbuf = logbuf_free(r->logbuf);
         r->probes = probes_free(r->probes);
         while (r->hookstats)
                 hookstat_free(r->hookstats);
-        hmap_done(&r->pidwatches); /* empty: every child was reaped, its pidfd released */
+        hmap_done(&r->pidwatches);
         loop_timer_free(r->timer);
         loop_timer_free(r->wd_timer);
         r->sig_watch = loop_del_fd(r->sig_watch);
@@ -1242,42 +1214,65 @@ static void tear_down(struct run *r)
         safe_close(r->devnull_w);
         proc_done();
         free(r->report_path);
+        free(r->exe);
+        strv_free(r->argv);
+        json_object_put(r->state);
 }
 
-int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
+void run_init_reexec(struct run *r, const struct run_opts *o)
 {
-        struct run r = { .sigfd = -1, .devnull_w = -1, .config_path = o->config_path, .pidwatches = HMAP_INIT_INT,
-                         .reap_any = o->subreaper || getpid() == 1 };
+        size_t n = 0;
+
+        /* now: once the package replaced the file, /proc/self/exe says "(deleted)" */
+        r->exe = proc_self_exe();
+        r->argv = xcalloc(strv_length(o->argv) + 1, sizeof(char *));
+        for (char *const *a = o->argv; a && *a; a++)
+                if (strncmp(*a, STATE_FD_OPTION "=", strlen(STATE_FD_OPTION) + 1) != 0)
+                        r->argv[n++] = xstrdup(*a);
+}
+
+int run_serve(struct run *r)
+{
         int e;
 
-        r.started_real = now_real();
-        r.report_override = o->report_path;
-        r.report_path = xstrdup(o->report_path ? o->report_path : c->report_file);
-        set_up(&r, o);
-        check_nofile(c);
-        r.logbuf = logbuf_new(c->log_buffer);
-        log_set_tap(on_log_record, &r);
-        open_control(&r, c->control_socket);
-        open_http(&r, c->http_listen);
-        r.sup = sup_new(c, p, &ops, &r); /* takes p */
-        log_set_name_width(sup_label_width(r.sup));
-        /* the supervisor keeps its own copy: the parsed file is not needed any more */
-        conf_free(c);
-        sup_set_dev_mode(r.sup, log_get_format() == LOG_FORMAT_DEV);
-        sup_set_batched(r.sup, true);
-        sup_start(r.sup);
-        on_idle(&r);
-        /* give back what parsing and the first spawns left in the heap */
-        malloc_trim(0);
-
-        while (!r.done) {
-                e = loop_run_once(r.loop);
+        on_idle(r);
+        /* give back what parsing and the first spawns left in the heap; what
+         * the state left, once the loop has served the workers (below) */
+        if (!r->trim)
+                malloc_trim(0);
+        while (!r->done) {
+                e = loop_run_once(r->loop);
                 if (e < 0) {
                         /* epoll_wait cannot fail with valid arguments; do not spin */
                         log_error(NULL, "loop", "epoll_wait: %s", strerror(-e));
                         break;
                 }
         }
-        tear_down(&r);
-        return r.exit_code;
+        run_tear_down(r);
+        return r->exit_code;
+}
+
+int run_main(struct conf *c, struct plan *p, const struct run_opts *o)
+{
+        struct run r = { .sigfd = -1, .devnull_w = -1, .config_path = o->config_path, .pidwatches = HMAP_INIT_INT,
+                         .reap_any = o->subreaper || getpid() == 1 };
+
+        run_init_reexec(&r, o);
+        r.started_real = now_real();
+        r.report_override = o->report_path;
+        r.report_path = xstrdup(o->report_path ? o->report_path : c->report_file);
+        run_set_up(&r, o);
+        run_check_nofile(c);
+        r.logbuf = logbuf_new(c->log_buffer);
+        log_set_tap(run_on_log_record, &r);
+        open_control(&r, c->control_socket);
+        run_open_http(&r, c->http_listen);
+        r.sup = sup_new(c, p, &run_sup_ops, &r); /* takes p */
+        log_set_name_width(sup_label_width(r.sup));
+        /* the supervisor keeps its own copy: the parsed file is not needed any more */
+        conf_free(c);
+        sup_set_dev_mode(r.sup, log_get_format() == LOG_FORMAT_DEV);
+        sup_set_batched(r.sup, true);
+        sup_start(r.sup);
+        return run_serve(&r);
 }

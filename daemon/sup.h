@@ -155,3 +155,26 @@ char *sup_summary(const struct sup *s);
  * ready", "shutting down", "shutting down (draining)"). A worker restarting after the boot changes
  * nothing. O(1). */
 bool sup_readiness(const struct sup *s, char *buf, size_t len);
+
+/* Across a reexec (sup_state.c): the supervisor's sections of the state
+ * (state.h). sup_prepare_reexec(): probe attempts under way end (an
+ * attempt cannot outlive the exec; the next begins at once). sup_save():
+ * adds "conf" (the configuration in force, removed workers still stopping
+ * included), "sup" and "workers" to body. sup_state_procs(): every live
+ * process (workers with their stop signal and stop_timeout, hooks and
+ * cleanup steps with SIGKILL), for the state's head; *ret malloc'd.
+ * sup_adopt(): a supervisor made from body, its plan rebuilt (the
+ * workers' processes, counters, deadlines and hooks as they were); *ret_conf
+ * the configuration (the caller frees it). NULL with rd's problem: nothing
+ * of it holds a process then, the caller stops them. */
+struct state_proc;
+struct state_rd;
+struct json_object;
+void sup_prepare_reexec(struct sup *s);
+void sup_save(struct sup *s, struct json_object *body);
+size_t sup_state_procs(struct sup *s, struct state_proc **ret);
+struct sup *sup_adopt(struct json_object *body, const struct sup_ops *ops, void *ctx, struct conf **ret_conf,
+                      struct state_rd *rd);
+/* A supervisor whose state could not be used after all: it forgets its
+ * processes (the caller stops them), then sup_free(). NULL-safe. */
+struct sup *sup_drop(struct sup *s);

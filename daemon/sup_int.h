@@ -132,6 +132,12 @@ void sup_group_operate(struct sup *s, const char *name, const char *what, void (
 /* sup_op_state() of one worker, and of a group (its instances together). */
 int sup_worker_op_state(struct sup *s, struct worker *w, enum sup_op op);
 int sup_group_op_state(struct sup *s, const char *name, enum sup_op op);
+/* The configuration the plan is built from: the first n_new workers of
+ * s->w (the configuration's), then the removed ones still stopping, each
+ * keeping its ordering only against workers that remain. Shallow: the
+ * workers' settings are borrowed; free with sup_merged_conf_free(). */
+struct conf sup_merged_conf(struct sup *s, size_t n_new);
+void sup_merged_conf_free(struct conf *m, size_t n_new);
 
 /* part_of (sup_parts.c). */
 /* Finds, for the plan just adopted, the workers that have parts. */

@@ -15,8 +15,8 @@
  * workers that remain (a group's name stands for its instances that
  * remain). Removed instances of a group stop one after another, the
  * highest-numbered first: each is after the next lower one removed.
- * Shallow: free with free_merged(). */
-static struct conf merged_conf(struct sup *s, size_t n_new)
+ * Shallow: free with sup_merged_conf_free(). */
+struct conf sup_merged_conf(struct sup *s, size_t n_new)
 {
         struct conf m = { .workers = xcalloc(s->n ? s->n : 1, sizeof *m.workers), .n_workers = s->n };
 
@@ -38,7 +38,7 @@ static struct conf merged_conf(struct sup *s, size_t n_new)
         return m;
 }
 
-static void free_merged(struct conf *m, size_t n_new)
+void sup_merged_conf_free(struct conf *m, size_t n_new)
 {
         for (size_t i = n_new; i < m->n_workers; i++)
                 free(m->workers[i].after);
@@ -144,12 +144,12 @@ void sup_replace_set(struct sup *s, struct worker **set, size_t n, const bool *s
         free(s->w);
         s->w = set;
         s->n = n;
-        m = merged_conf(s, n_new);
+        m = sup_merged_conf(s, n_new);
         /* cannot fail: the new set validated and removed workers add no cycle */
         if (plan_build(&m, &p, &d) < 0)
                 fatal(70, "%s: the merged plan is invalid", what);
         sup_adopt_plan(s, p);
-        free_merged(&m, n_new);
+        sup_merged_conf_free(&m, n_new);
         sup_schedule(s);
 }
 

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "parse.h"
+#include "state.h"
 #include "worker.h"
 
 /* Its pre_stop and post_stop records: allocated while a hook is configured,
@@ -88,19 +89,16 @@ struct worker {
         void *mech;
 };
 
-const char *worker_state_name(enum worker_state st)
-{
-        static const char *const n[] = { "waiting", "starting", "running", "backoff",
-                                         "stopping", "down", "exited", "failed" };
-        return st <= WORKER_FAILED ? n[st] : "?";
-}
+static const char *const state_names[] = { "waiting", "starting", "running", "backoff",
+                                           "stopping", "down", "exited", "failed" };
+static const char *const outcome_names[] = { "none", "ok", "failed", "timeout", "skipped",
+                                             "stopped", "killed", "exited", "not-started" };
 
-const char *outcome_name(enum outcome o)
-{
-        static const char *const n[] = { "none", "ok", "failed", "timeout", "skipped",
-                                         "stopped", "killed", "exited", "not-started" };
-        return o <= OUTCOME_NOT_STARTED ? n[o] : "?";
-}
+const char *worker_state_name(enum worker_state st) { return st <= WORKER_FAILED ? state_names[st] : "?"; }
+const char *outcome_name(enum outcome o) { return o <= OUTCOME_NOT_STARTED ? outcome_names[o] : "?"; }
+
+/* Why a run that failed while running failed (fail_why), when it is not the usual words. */
+static const char health_failed[] = "health check failed";
 
 /* ---- the shared environment -------------------------------------------- */
 
@@ -1119,7 +1117,7 @@ static void health_result(struct worker_env *env, struct worker *w, bool ok, con
         log_debug(w->c.name, "health", "health check failed: %s", reason);
         if (w->health_fails >= max) {
                 log_notice(w->c.name, "health", "health failed (%u/%u): %s", w->health_fails, max, reason);
-                fail_running(env, w, "health check failed");
+                fail_running(env, w, health_failed);
         } else if (w->health_fails == 1) {
                 log_notice(w->c.name, "health", "health failing (%u/%u): %s", w->health_fails, max, reason);
         }
@@ -1354,6 +1352,7 @@ bool worker_removed(const struct worker *w) { return w->goal == GOAL_REMOVE; }
 bool worker_was_ready(const struct worker *w) { return w->ever_ready; }
 bool worker_alive(const struct worker *w) { return w->alive; }
 pid_t worker_pid(const struct worker *w) { return w->starts ? w->pid : 0; }
+int worker_pidfd(const struct worker *w) { return w->pidfd; }
 usec_t worker_started_at(const struct worker *w) { return w->started_at; }
 unsigned worker_starts(const struct worker *w) { return w->starts; }
 unsigned worker_restarts(const struct worker *w) { return w->starts > 1 ? w->starts - 1 : 0; }
@@ -1454,4 +1453,351 @@ bool worker_last_exit(const struct worker *w, char *buf, size_t len)
 usec_t worker_stop_duration(const struct worker *w)
 {
         return w->stop_ended > w->stop_began ? w->stop_ended - w->stop_began : 0;
+}
+
+/* ---- across a reexec ------------------------------------------------------------
+ * A worker's state as a member of the state's "workers" (state.h); its
+ * settings are the "conf" section's. Every deadline is absolute
+ * (CLOCK_MONOTONIC goes on across exec): a backoff ends when it would
+ * have. */
+
+static const char *const goal_names[] = { "run", "down", "down-with", "restart", "remove" };
+static const char *const phase_names[] = { "none", "pre-stop", "signalled", "killed", "drain", "post-stop" };
+static const char *const stop_reason_names[] = { "none", "shutdown", "manual", "failed-start", "restart" };
+static const char *const probe_use_names[] = { "ready", "health" };
+
+/* Where the ring of start times keeps start number i (0-based). */
+static unsigned ring_at(const struct worker *w, unsigned i)
+{
+        return w->c.start_limit_burst ? i % w->c.start_limit_burst : 0;
+}
+
+/* The time of counted start number i (one of the last n_start_times): the
+ * ring's, or started_at while there is no ring (one start counted). */
+static usec_t start_time_at(const struct worker *w, unsigned i)
+{
+        return w->start_times ? w->start_times[ring_at(w, i)] : w->started_at;
+}
+
+static usec_t timer_when(const struct timer *t) { return t->node.idx == SIZE_MAX ? USEC_INFINITY : t->node.when; }
+
+void worker_prepare_reexec(struct worker_env *env, struct worker *w)
+{
+        /* an attempt cannot outlive the exec: it counts neither way, and
+         * the next one begins at once (in the new graced) */
+        if (w->probe_busy) {
+                end_attempt(env, w);
+                env_timer_set(env, &w->pt, env_now(env));
+        }
+}
+
+struct json_object *hook_save(const struct hook_run *h)
+{
+        struct json_object *o = json_object_new_object();
+
+        /* the defaults are hook_init()'s */
+        state_add_int_if(o, "pid", h->pid, 0);
+        state_add_int_if(o, "pidfd", h->pidfd, -1);
+        state_add_bool_if(o, "stale", h->stale);
+        state_add_bool_if(o, "blocked", h->blocked);
+        state_add_usec_if(o, "started", h->started, 0);
+        state_add_usec_if(o, "ended", h->ended, 0);
+        if (h->outcome != OUTCOME_NONE)
+                state_add(o, "outcome", json_object_new_string(outcome_name(h->outcome)));
+        state_add_int_if(o, "exit_code", h->exit_code, -1);
+        state_add_int_if(o, "exit_signal", h->exit_signal, 0);
+        state_add_usec_if(o, "deadline", h->deadline, USEC_INFINITY);
+        return o;
+}
+
+bool hook_adopt(struct worker_env *env, struct hook_run *h, struct json_object *o, struct state_rd *rd)
+{
+        int outcome = h->outcome;
+
+        if (!o)
+                return !rd->bad;
+        state_get_i32(rd, o, "pid", STATE_OPTIONAL, 0, INT32_MAX, &h->pid);
+        state_get_fd(rd, o, "pidfd", STATE_OPTIONAL, &h->pidfd);
+        state_get_bool(rd, o, "stale", STATE_OPTIONAL, &h->stale);
+        state_get_bool(rd, o, "blocked", STATE_OPTIONAL, &h->blocked);
+        state_get_usec(rd, o, "started", STATE_OPTIONAL, &h->started);
+        state_get_usec(rd, o, "ended", STATE_OPTIONAL, &h->ended);
+        state_get_enum(rd, o, "outcome", STATE_OPTIONAL, outcome_names, ELEMENTSOF(outcome_names), &outcome);
+        state_get_i32(rd, o, "exit_code", STATE_OPTIONAL, -1, 255, &h->exit_code);
+        state_get_i32(rd, o, "exit_signal", STATE_OPTIONAL, 0, NSIG - 1, &h->exit_signal);
+        state_get_usec(rd, o, "deadline", STATE_OPTIONAL, &h->deadline);
+        h->outcome = (enum outcome)outcome;
+        if (!rd->bad && h->pid == 0 && h->pidfd >= 0)
+                state_fail(rd, "hook %s: a pidfd without a process", h->what);
+        if (rd->bad) {
+                h->pid = 0;
+                h->pidfd = -1;
+                return false;
+        }
+        if (h->pid)
+                hmap_put(&env->hook_pids, (uintptr_t)h->pid, h);
+        return true;
+}
+
+/* A hook that never ran has nothing to say. */
+static void add_hook(struct json_object *o, const char *key, const struct hook_run *h)
+{
+        struct json_object *ho;
+
+        if (!h)
+                return;
+        ho = hook_save(h);
+
+        if (json_object_object_length(ho) > 0)
+                state_add(o, key, ho);
+        else
+                json_object_put(ho);
+}
+
+/* Its process, and how its last one ended (the defaults: worker_new()'s). */
+static void save_process(struct json_object *o, const struct worker *w)
+{
+        state_add_int(o, "pid", w->pid);
+        state_add_int_if(o, "pidfd", w->pidfd, -1);
+        state_add_bool(o, "alive", w->alive);
+        state_add_bool_if(o, "exec_known", w->exec_known);
+        state_add_bool_if(o, "notified_ready", w->notified_ready);
+        state_add_int_if(o, "exec_err", w->exec_err, 0);
+        state_add_int_if(o, "exit_status", w->exit_status, -1);
+        state_add_bool_if(o, "has_exit", w->has_exit);
+        state_add_int_if(o, "exit_stop_signal", w->exit_stop_signal, 0);
+        state_add_int_if(o, "open_streams", w->open_streams, 0);
+        state_add_int_if(o, "stream_epoch", w->stream_epoch, 0);
+        state_add_usec_if(o, "started_at", w->started_at, 0);
+        if (w->status_text)
+                state_add(o, "status_text", state_bytes_new(w->status_text, strlen(w->status_text)));
+}
+
+static bool adopt_process(struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        char *text = NULL;
+        size_t n = 0;
+
+        state_get_i32(rd, o, "pid", STATE_REQUIRED, 0, INT32_MAX, &w->pid);
+        state_get_fd(rd, o, "pidfd", STATE_OPTIONAL, &w->pidfd);
+        state_get_bool(rd, o, "alive", STATE_REQUIRED, &w->alive);
+        state_get_bool(rd, o, "exec_known", STATE_OPTIONAL, &w->exec_known);
+        state_get_bool(rd, o, "notified_ready", STATE_OPTIONAL, &w->notified_ready);
+        state_get_i32(rd, o, "exec_err", STATE_OPTIONAL, 0, 4095, &w->exec_err);
+        state_get_i32(rd, o, "exit_status", STATE_OPTIONAL, -1, INT32_MAX, &w->exit_status);
+        state_get_bool(rd, o, "has_exit", STATE_OPTIONAL, &w->has_exit);
+        state_get_i32(rd, o, "exit_stop_signal", STATE_OPTIONAL, 0, NSIG - 1, &w->exit_stop_signal);
+        state_get_uint(rd, o, "open_streams", STATE_OPTIONAL, UINT32_MAX, &w->open_streams);
+        state_get_uint(rd, o, "stream_epoch", STATE_OPTIONAL, UINT32_MAX, &w->stream_epoch);
+        state_get_usec(rd, o, "started_at", STATE_OPTIONAL, &w->started_at);
+        if (state_get_bytes(rd, o, "status_text", STATE_OPTIONAL, 64 * 1024, &text, &n) && text) {
+                free(w->status_text);
+                w->status_text = strndup(text, n);
+        }
+        free(text);
+        if (!rd->bad && w->alive && w->pid <= 0)
+                state_fail(rd, "alive without a pid");
+        return !rd->bad;
+}
+
+/* Its probes, restart history and stop record. */
+static void save_history(struct json_object *o, const struct worker *w)
+{
+        struct json_object *a = json_object_new_array();
+
+        if (w->probe_use != PROBE_READY)
+                state_add(o, "probe_use", json_object_new_string(probe_use_names[w->probe_use]));
+        state_add_bool_if(o, "probe_on", w->probe_on);
+        state_add_bool_if(o, "ready_once", w->ready_once);
+        state_add_bool_if(o, "ever_ready", w->ever_ready);
+        state_add_usec_if(o, "probe_began", w->probe_began, 0);
+        state_add_int_if(o, "health_fails", w->health_fails, 0);
+        state_add_int_if(o, "health_total", w->health_total, 0);
+        state_add_int(o, "starts", w->starts);
+        /* the starts that count, oldest first (the ring's newest is at starts - 1) */
+        for (unsigned k = w->n_start_times; k > 0; k--)
+                json_object_array_add(a, json_object_new_int64((int64_t)start_time_at(w, w->starts - k)));
+        state_add(o, "start_times", a);
+        state_add_usec_if(o, "next_delay", w->next_delay, w->c.restart_delay);
+        if (w->outcome != OUTCOME_NOT_STARTED)
+                state_add(o, "outcome", json_object_new_string(outcome_name(w->outcome)));
+        state_add_int_if(o, "stop_signal_sent", w->stop_signal_sent, 0);
+        state_add_usec_if(o, "stop_began", w->stop_began, 0);
+        state_add_usec_if(o, "stop_ended", w->stop_ended, 0);
+        state_add_usec_if(o, "kill_at", w->kill_at, 0);
+        state_add_usec_if(o, "recheck_delay", w->recheck_delay, 0);
+        add_hook(o, "pre_stop", pre_hook(w));
+        add_hook(o, "post_stop", post_hook(w));
+}
+
+/* The starts that count for the start limit (oldest first), back into the
+ * ring where they were; starts is read already. */
+static bool adopt_start_times(struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        unsigned burst = w->c.start_limit_burst ? w->c.start_limit_burst : 1;
+        struct json_object *a = state_get_arr(rd, o, "start_times", STATE_OPTIONAL, MIN(burst, w->starts));
+        unsigned n = a ? (unsigned)json_object_array_length(a) : 0;
+
+        for (unsigned k = 0; k < n; k++) {
+                struct json_object *e = json_object_array_get_idx(a, k);
+                usec_t t;
+
+                if (!json_object_is_type(e, json_type_int) || json_object_get_int64(e) < 0)
+                        return state_fail(rd, "start_times: not a list of times");
+                t = (usec_t)json_object_get_int64(e);
+                /* the ring as count_start() makes it: none while the one
+                 * start counted is the current run's (started_at) */
+                if (!w->start_times && w->c.start_limit_burst && (n > 1 || t != w->started_at))
+                        w->start_times = xcalloc(w->c.start_limit_burst, sizeof(usec_t));
+                if (w->start_times)
+                        w->start_times[ring_at(w, w->starts - n + k)] = t;
+        }
+        w->n_start_times = w->c.start_limit_burst ? n : 0;
+        return !rd->bad;
+}
+
+static bool adopt_history(struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        int use = w->probe_use, outcome = w->outcome;
+
+        state_get_enum(rd, o, "probe_use", STATE_OPTIONAL, probe_use_names, ELEMENTSOF(probe_use_names), &use);
+        state_get_bool(rd, o, "probe_on", STATE_OPTIONAL, &w->probe_on);
+        state_get_bool(rd, o, "ready_once", STATE_OPTIONAL, &w->ready_once);
+        state_get_bool(rd, o, "ever_ready", STATE_OPTIONAL, &w->ever_ready);
+        state_get_usec(rd, o, "probe_began", STATE_OPTIONAL, &w->probe_began);
+        state_get_uint(rd, o, "health_fails", STATE_OPTIONAL, UINT32_MAX, &w->health_fails);
+        state_get_uint(rd, o, "health_total", STATE_OPTIONAL, UINT32_MAX, &w->health_total);
+        state_get_uint(rd, o, "starts", STATE_REQUIRED, UINT32_MAX, &w->starts);
+        adopt_start_times(rd, o, w);
+        state_get_usec(rd, o, "next_delay", STATE_OPTIONAL, &w->next_delay);
+        state_get_enum(rd, o, "outcome", STATE_OPTIONAL, outcome_names, ELEMENTSOF(outcome_names), &outcome);
+        state_get_i32(rd, o, "stop_signal_sent", STATE_OPTIONAL, 0, NSIG - 1, &w->stop_signal_sent);
+        state_get_usec(rd, o, "stop_began", STATE_OPTIONAL, &w->stop_began);
+        state_get_usec(rd, o, "stop_ended", STATE_OPTIONAL, &w->stop_ended);
+        state_get_usec(rd, o, "kill_at", STATE_OPTIONAL, &w->kill_at);
+        state_get_usec(rd, o, "recheck_delay", STATE_OPTIONAL, &w->recheck_delay);
+        w->probe_use = (enum probe_use)use;
+        w->outcome = (enum outcome)outcome;
+        return !rd->bad;
+}
+
+struct json_object *worker_save(const struct worker *w)
+{
+        struct json_object *o = json_object_new_object();
+
+        state_add(o, "name", json_object_new_string(w->c.name));
+        state_add(o, "state", json_object_new_string(state_names[w->state]));
+        state_add(o, "goal", json_object_new_string(goal_names[w->goal]));
+        if (w->phase != PHASE_NONE)
+                state_add(o, "phase", json_object_new_string(phase_names[w->phase]));
+        if (w->stop_reason != STOP_NONE)
+                state_add(o, "stop_reason", json_object_new_string(stop_reason_names[w->stop_reason]));
+        state_add_bool_if(o, "blocked_logged", w->blocked_logged);
+        state_add_bool_if(o, "start_failed", w->start_failed);
+        state_add_bool_if(o, "leftovers_signalled", w->leftovers_signalled);
+        state_add_bool_if(o, "fail_pending", w->fail_pending);
+        if (w->fail_why)
+                state_add(o, "fail_why", json_object_new_string(w->fail_why));
+        save_process(o, w);
+        save_history(o, w);
+        state_add_usec_if(o, "deadline", timer_when(&w->dl), USEC_INFINITY);
+        state_add_usec_if(o, "watchdog_deadline", timer_when(&w->wd), USEC_INFINITY);
+        state_add_usec_if(o, "probe_deadline", timer_when(&w->pt), USEC_INFINITY);
+        return o;
+}
+
+/* Its state, goal, stop phase and flags. */
+static bool adopt_states(struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        int st = w->state, goal = w->goal, phase = w->phase, why = w->stop_reason;
+        char *fail_why = NULL;
+
+        state_get_enum(rd, o, "state", STATE_REQUIRED, state_names, ELEMENTSOF(state_names), &st);
+        state_get_enum(rd, o, "goal", STATE_REQUIRED, goal_names, ELEMENTSOF(goal_names), &goal);
+        state_get_enum(rd, o, "phase", STATE_OPTIONAL, phase_names, ELEMENTSOF(phase_names), &phase);
+        state_get_enum(rd, o, "stop_reason", STATE_OPTIONAL, stop_reason_names, ELEMENTSOF(stop_reason_names), &why);
+        state_get_bool(rd, o, "blocked_logged", STATE_OPTIONAL, &w->blocked_logged);
+        state_get_bool(rd, o, "start_failed", STATE_OPTIONAL, &w->start_failed);
+        state_get_bool(rd, o, "leftovers_signalled", STATE_OPTIONAL, &w->leftovers_signalled);
+        state_get_bool(rd, o, "fail_pending", STATE_OPTIONAL, &w->fail_pending);
+        state_get_str(rd, o, "fail_why", STATE_OPTIONAL, 256, &fail_why);
+        w->fail_why = fail_why && strcmp(fail_why, health_failed) == 0 ? health_failed : NULL;
+        free(fail_why);
+        w->state = (enum worker_state)st;
+        w->goal = (enum worker_goal)goal;
+        w->phase = (enum stop_phase)phase;
+        w->stop_reason = (enum stop_reason)why;
+        return !rd->bad;
+}
+
+/* Its hook records: a record that still counts while its hook is no
+ * longer configured (a reload removed it) is made for it. */
+static bool adopt_hooks(struct worker_env *env, struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        struct json_object *pre = state_get_obj(rd, o, "pre_stop", STATE_OPTIONAL);
+        struct json_object *post = state_get_obj(rd, o, "post_stop", STATE_OPTIONAL);
+
+        if (!pre && !post)
+                return !rd->bad;
+        if (!w->hooks) {
+                w->hooks = xcalloc(1, sizeof *w->hooks);
+                hook_init(&w->hooks->pre, w, w->c.name, "pre_stop", w->c.pre_stop, w->c.pre_stop_timeout);
+                hook_init(&w->hooks->post, w, w->c.name, "post_stop", w->c.post_stop, w->c.post_stop_timeout);
+        }
+        hook_adopt(env, &w->hooks->pre, pre, rd);
+        hook_adopt(env, &w->hooks->post, post, rd);
+        hooks_trim(w);
+        return !rd->bad;
+}
+
+/* Its deadlines, as they were. */
+static bool adopt_timers(struct worker_env *env, struct state_rd *rd, struct json_object *o, struct worker *w)
+{
+        struct timer *t[] = { &w->dl, &w->wd, &w->pt };
+        const char *keys[] = { "deadline", "watchdog_deadline", "probe_deadline" };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                usec_t when = USEC_INFINITY;
+
+                if (state_get_usec(rd, o, keys[i], STATE_OPTIONAL, &when))
+                        env_timer_set(env, t[i], when);
+        }
+        return !rd->bad;
+}
+
+void worker_disown(struct worker_env *env, struct worker *w)
+{
+        for (struct hook_run *h = pre_hook(w); h; h = h == pre_hook(w) ? post_hook(w) : NULL) {
+                if (h->pid)
+                        hmap_del(&env->hook_pids, (uintptr_t)h->pid);
+                h->pid = 0;
+                h->pidfd = -1;
+        }
+        if (w->alive)
+                hmap_del(&env->pids, (uintptr_t)w->pid);
+        w->alive = false;
+        w->pidfd = -1;
+}
+
+bool worker_adopt(struct worker_env *env, struct worker *w, struct json_object *o, struct state_rd *rd)
+{
+        char *name = NULL;
+
+        state_ctx(rd, "worker %s", w->c.name);
+        if (!state_get_str(rd, o, "name", STATE_REQUIRED, NAME_MAX_LEN, &name) || strcmp(name, w->c.name) != 0)
+                state_fail(rd, "its state names another worker");
+        free(name);
+        account(env, w, -1);
+        adopt_states(rd, o, w);
+        adopt_process(rd, o, w);
+        adopt_history(rd, o, w);
+        adopt_hooks(env, rd, o, w);
+        adopt_timers(env, rd, o, w);
+        account(env, w, +1);
+        if (!rd->bad && w->alive)
+                hmap_put(&env->pids, (uintptr_t)w->pid, w);
+        if (rd->bad)
+                worker_disown(env, w);
+        rd->ctx[0] = 0;
+        return !rd->bad;
 }

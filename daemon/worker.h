@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <json-c/json.h>
 #include "conf.h"
 #include "heap.h"
 #include "hmap.h"
@@ -250,6 +251,7 @@ bool worker_is_quiet(const struct worker *w);
 bool worker_comes_back(const struct worker *w);
 bool worker_alive(const struct worker *w);
 pid_t worker_pid(const struct worker *w); /* of the current or last process, 0 none */
+int worker_pidfd(const struct worker *w); /* of the live process, -1 none */
 usec_t worker_started_at(const struct worker *w);
 unsigned worker_starts(const struct worker *w);
 unsigned worker_restarts(const struct worker *w);
@@ -284,3 +286,24 @@ void worker_set_index(struct worker *w, size_t idx);
 /* The mechanism's per-worker data (run.c), opaque here. */
 void *worker_mech(const struct worker *w);
 void worker_set_mech(struct worker *w, void *m);
+
+/* ---- across a reexec: the worker's member of the state's "workers"
+ * (state.h); its settings are the "conf" section's. ---- */
+struct state_rd;
+/* Before the state is written: an attempt of its probe under way is ended
+ * (an attempt cannot outlive the exec): it counts neither way, and the
+ * next begins at once. */
+void worker_prepare_reexec(struct worker_env *env, struct worker *w);
+/* Its state: the process (pid, pidfd), flags, counters, the restart and
+ * start-limit history, health counts, its deadlines and hooks. */
+struct json_object *worker_save(const struct worker *w);
+/* w, just made by worker_new() from its settings, takes the state o: its
+ * process goes into the pid index, its deadlines into the heap. false
+ * with rd's problem; then w holds no process (as worker_disown()). */
+bool worker_adopt(struct worker_env *env, struct worker *w, struct json_object *o, struct state_rd *rd);
+/* w forgets its processes (a state that could not be adopted: the
+ * caller stops them): worker_free() will then release nothing. */
+void worker_disown(struct worker_env *env, struct worker *w);
+/* A hook's (or cleanup step's) run, and back; o NULL: nothing to take. */
+struct json_object *hook_save(const struct hook_run *h);
+bool hook_adopt(struct worker_env *env, struct hook_run *h, struct json_object *o, struct state_rd *rd);

@@ -1431,6 +1431,26 @@ const char *gh_write_file(struct gh *g, const char *name, const char *fmt, ...)
         return gh_keep(g, p);
 }
 
+const char *gh_vprintf(struct gh *g, const char *fmt, va_list ap)
+{
+        char *s;
+
+        if (vasprintf(&s, fmt, ap) < 0)
+                abort(); /* out of memory */
+        return gh_keep(g, s);
+}
+
+const char *gh_printf(struct gh *g, const char *fmt, ...)
+{
+        va_list ap;
+        const char *s;
+
+        va_start(ap, fmt);
+        s = gh_vprintf(g, fmt, ap);
+        va_end(ap);
+        return s;
+}
+
 int gh_start(struct gh *g, const char *conf_path, const char *const *extra_args, const char *const *extra_env)
 {
         const char *wrapper = getenv("GRACED_WRAPPER");

@@ -56,6 +56,7 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -228,6 +229,9 @@ int gh_init(struct gh *g);
 void *gh_keep(struct gh *g, void *p);
 /* "dir/name", owned by g. */
 const char *gh_path(struct gh *g, const char *name);
+/* A string from parts (printf), owned by g. */
+const char *gh_printf(struct gh *g, const char *fmt, ...) H_PRINTF(2, 3);
+const char *gh_vprintf(struct gh *g, const char *fmt, va_list ap) H_PRINTF(2, 0);
 /* h_write_file into g->dir; the path is owned by g. */
 const char *gh_write_file(struct gh *g, const char *name, const char *fmt, ...) H_PRINTF(3, 4);
 

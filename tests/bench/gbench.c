@@ -9,6 +9,9 @@
  *        gbench scale [N...]          start/stop at large N in one table, chain of 50 and 1000,
  *                                     RssAnon / N, idle system calls, what graced spends after
  *                                     the last worker is gone (default N: 1000 2000 5000 10000)
+ *        gbench reexec [N [REPS [TICK_MS]]]
+ *                                     gracectl reexec with N workers that each log a line every
+ *                                     TICK_MS: how long the workers go unserved (default 1000, 10, 1000)
  *        gbench soak [SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]]
  *                                     graced's RssAnon under output load with reloads
  *                                     (default 600 s, quick 60 s; 150 workers, 6400 lines/s, 3 s)
@@ -17,6 +20,7 @@
  *   GRACED_BIN         the graced binary
  *   BENCH_BW           the bench worker (bw.c)
  *   GRACED_TESTWORKER  tests/helpers/testworker (output benchmark)
+ *   GRACECTL_BIN       gracectl (reexec benchmark; default: next to GRACED_BIN)
  *   BENCH_DIR          a scratch directory (configs, FIFO, logs)
  *   BENCH_QUICK=1      fewer repetitions, 2 s idle window
  *   BENCH_REPS=N       runs per figure (medians reported); default 11 for cases
@@ -1573,6 +1577,192 @@ static void bench_probes(size_t n, double window, long interval_ms)
         munmap((void *)count, sizeof *count);
 }
 
+/* ---- reexec: how long the workers go unserved -------------------------- */
+
+/* gracectl -s SOCK reexec; the seconds it took (it must exit 0). */
+static double run_reexec(const char *ctl, const char *sock)
+{
+        double t0 = now_s();
+        int st;
+        pid_t pid = fork();
+
+        if (pid < 0)
+                die("fork: %s", strerror(errno));
+        if (pid == 0) {
+                execl(ctl, "gracectl", "-s", sock, "reexec", (char *)NULL);
+                _exit(127);
+        }
+        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                die("gracectl reexec failed (status 0x%x); see %s/graced.log", st, dir);
+        return now_s() - t0;
+}
+
+/* A text record's timestamp (CLOCK_REALTIME, ms), or -1. */
+static double record_ms(const char *line)
+{
+        struct tm tm = { 0 };
+        int ms;
+        const char *rest = strptime(line, "%Y-%m-%dT%H:%M:%S", &tm);
+
+        if (!rest || sscanf(rest, ".%3dZ", &ms) != 1)
+                return -1;
+        return (double)timegm(&tm) * 1e3 + ms;
+}
+
+/* "adopted in 41ms" / "9.615ms" / "1.2s": milliseconds. */
+static double dur_ms(const char *s)
+{
+        char *end;
+        double v = strtod(s, &end);
+
+        return strncmp(end, "ms", 2) == 0 ? v : *end == 's' ? v * 1e3 : strncmp(end, "us", 2) == 0 ? v / 1e3 : -1;
+}
+
+struct reexec_log {
+        double at[64], window[64]; /* when each reexec was logged, graced's own figure */
+        double delay[64];          /* the longest a line waited around it (+-1 s) */
+        double from;               /* lines logged before (the workers starting) are not counted */
+        double baseline;           /* the longest a line waited anywhere else */
+        int n;
+        long lines;
+};
+
+/* One output record "... wN[stdout]: t US": how long its line waited. */
+static void account_line(struct reexec_log *L, double rec, const char *t)
+{
+        double wait = rec - (double)atoll(t) / 1e3;
+        bool near = false;
+
+        if (rec < L->from)
+                return;
+        L->lines++;
+        for (int i = 0; i < L->n; i++)
+                if (rec >= L->at[i] - 1000 && rec <= L->at[i] + 1000) {
+                        near = true;
+                        L->delay[i] = wait > L->delay[i] ? wait : L->delay[i];
+                }
+        if (!near && wait > L->baseline)
+                L->baseline = wait;
+}
+
+static void read_reexec_log(const char *path, double from, struct reexec_log *L)
+{
+        FILE *f = fopen(path, "r");
+        char line[512];
+        const char *p;
+
+        if (!f)
+                die("%s: %s", path, strerror(errno));
+        memset(L, 0, sizeof *L);
+        L->from = from;
+        /* first the reexecs, then the lines around them */
+        while (fgets(line, sizeof line, f))
+                if ((p = strstr(line, "workers adopted in ")) && L->n < 64) {
+                        L->at[L->n] = record_ms(line);
+                        L->window[L->n++] = dur_ms(p + strlen("workers adopted in "));
+                }
+        rewind(f);
+        while (fgets(line, sizeof line, f))
+                if ((p = strstr(line, "[stdout]: t ")))
+                        account_line(L, record_ms(line), p + strlen("[stdout]: t "));
+        fclose(f);
+}
+
+static void bench_reexec(size_t n, int nrep, long tick_ms)
+{
+        char conf[PATH_MAX], log[PATH_MAX], sock[PATH_MAX], tick[32], ctlbuf[PATH_MAX];
+        const char *ctl = getenv("GRACECTL_BIN");
+        double rt[64], from, tick_s = (double)sysconf(_SC_CLK_TCK);
+        long cpu_ticks = 0;
+        struct reexec_log L;
+        struct timespec ts;
+        FILE *f;
+        pid_t g;
+        int st;
+
+        if (!ctl || !*ctl) {
+                snprintf(ctlbuf, sizeof ctlbuf, "%.*s/gracectl", (int)(strrchr(graced_bin, '/') - graced_bin),
+                         graced_bin);
+                ctl = ctlbuf;
+        }
+        snprintf(conf, sizeof conf, "%s/reexec.conf", dir);
+        snprintf(log, sizeof log, "%s/graced.log", dir);
+        snprintf(sock, sizeof sock, "%s/ctl.sock", dir);
+        snprintf(tick, sizeof tick, "%ld", tick_ms);
+        if (!(f = fopen(conf, "w")))
+                die("%s: %s", conf, strerror(errno));
+        fprintf(f, "supervisor = { name = \"bench\"; control_socket = \"%s\"; max_parallel = %zu; };\nworkers = (\n",
+                sock, n);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "  { name = \"w%zu\"; command = [\"%s\", \"-t\", \"%s\", \"%s\"]; stderr = \"null\"; }%s\n", i,
+                        bw_bin, tick, fifo_path, i + 1 < n ? "," : "");
+        fprintf(f, ");\n");
+        if (fclose(f) != 0)
+                die("%s: %s", conf, strerror(errno));
+        fifo_drain();
+        g = spawn_graced(conf, "text", log);
+        read_pids(n, g, 120);
+        sleep_s(2); /* every worker's lines flowing */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        from = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+        for (int i = 0; i < nrep; i++) {
+                struct pstat p0, p1;
+
+                read_pstat(g, &p0);
+                rt[i] = run_reexec(ctl, sock);
+                sleep_s(0.2); /* what the new graced frees after its first iteration */
+                read_pstat(g, &p1);
+                cpu_ticks += p1.ticks - p0.ticks;
+                sleep_s(quick ? 0.3 : 1.3);
+        }
+        stop_graced(g, &st);
+        check_clean(st, "reexec");
+        read_reexec_log(log, from, &L);
+        if (L.n != nrep)
+                die("%d reexecs in the log, %d made", L.n, nrep);
+        printf("\n== R. gracectl reexec: %zu workers, each logs a line every %ld ms (%.0f lines/s), %d reexecs ==\n",
+               n, tick_ms, (double)n * 1000 / (double)tick_ms, nrep);
+        printf("%4s %12s %14s %20s\n", "#", "graced (ms)", "gracectl (ms)", "longest wait (ms)");
+        for (int i = 0; i < nrep; i++)
+                printf("%4d %12.1f %14.1f %20.0f\n", i + 1, L.window[i], rt[i] * 1e3, L.delay[i]);
+        for (int i = 0; i < nrep; i++)
+                rt[i] *= 1e3;
+        printf("median %7.1f %14.1f %20.0f\n", median(L.window, nrep), median(rt, nrep), median(L.delay, nrep));
+        printf("(graced: request -> the new graced's first loop iteration, from its log; gracectl: the request's\n"
+               " round trip; longest wait: of the lines written within 1 s of a reexec, the longest from its write\n"
+               " to graced's record of it, in ms of the log's timestamps; elsewhere at most %.0f ms; %ld lines\n"
+               " from 2 s after the start)\n",
+               L.baseline, L.lines);
+        printf("graced's CPU time per reexec (utime + stime, both graceds, the 200 ms after each request): %.0f ms\n",
+               (double)cpu_ticks / tick_s * 1e3 / nrep);
+        printf("target: workers unserved < 50 ms: median %.1f ms %s\n", median(L.window, nrep),
+               verdict(median(L.window, nrep) < 50));
+}
+
+/* probes [N [SECONDS [INTERVAL_MS]]] */
+static void bench_probes_args(int argc, char **argv)
+{
+        size_t n = argc > 0 ? (size_t)atol(argv[0]) : 1000;
+        double w = argc > 1 ? atof(argv[1]) : quick ? 10 : 60;
+        long iv = argc > 2 ? atol(argv[2]) : 1000;
+
+        if (n == 0 || n >= MAXN || w <= 0 || iv <= 0)
+                die("bad probes arguments");
+        bench_probes(n, w, iv);
+}
+
+/* reexec [N [REPS [TICK_MS]]] */
+static void bench_reexec_args(int argc, char **argv)
+{
+        size_t n = argc > 0 ? (size_t)atol(argv[0]) : 1000;
+        int r = argc > 1 ? atoi(argv[1]) : quick ? 5 : 10;
+        long tk = argc > 2 ? atol(argv[2]) : 1000;
+
+        if (n == 0 || n >= MAXN || r <= 0 || r > 64 || tk <= 0)
+                die("bad reexec arguments");
+        bench_reexec(n, r, tk);
+}
+
 static size_t parse_list(int argc, char **argv, size_t *v, size_t max, const size_t *def, size_t ndef)
 {
         size_t n = 0;
@@ -1638,8 +1828,9 @@ int main(int argc, char **argv)
 
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc < 2) {
-                fprintf(stderr, "usage: gbench startstop [N...] | output [LINES] | chain [K...] | ladder [L...] | "
-                                "idle [N [SECONDS]] | scale [N...] | probes [N [SECONDS [INTERVAL_MS]]] | soak [SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]]\n");
+                fprintf(stderr, "usage: gbench startstop [N...] | output [LINES] | chain [K...] | ladder [L...] | idle [N "
+                                "[SECONDS]] | scale [N...] | probes [N [SECONDS [INTERVAL_MS]]] | reexec [N [REPS [TICK_MS]]] | "
+                                "soak [SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]]\n");
                 return 2;
         }
         /* what systemd may have given us must not reach graced */
@@ -1691,12 +1882,9 @@ int main(int argc, char **argv)
                         die("bad soak arguments");
                 bench_soak(secs, (size_t)nw, rate, rl);
         } else if (!strcmp(argv[1], "probes")) {
-                size_t n = argc > 2 ? (size_t)atol(argv[2]) : 1000;
-                double w = argc > 3 ? atof(argv[3]) : quick ? 10 : 60;
-                long iv = argc > 4 ? atol(argv[4]) : 1000;
-                if (n == 0 || n >= MAXN || w <= 0 || iv <= 0)
-                        die("bad probes arguments");
-                bench_probes(n, w, iv);
+                bench_probes_args(argc - 2, argv + 2);
+        } else if (!strcmp(argv[1], "reexec")) {
+                bench_reexec_args(argc - 2, argv + 2);
         } else if (!strcmp(argv[1], "output")) {
                 long lines = argc > 2 ? atol(argv[2]) : 1000000;
                 tw_bin = need_env("GRACED_TESTWORKER");

@@ -1,11 +1,12 @@
 #!/bin/sh
 # run-bench.sh - graced's benchmarks (see tests/bench/README.md).
 #
-# Usage: tests/bench/run-bench.sh [start|stop|startstop|output|chain|ladder|idle|scale|probes|soak|all]...
+# Usage: tests/bench/run-bench.sh [start|stop|startstop|output|chain|ladder|idle|scale|probes|reexec|soak|all]...
 #   (no argument: all). "start" and "stop" are measured in the same runs
 #   (graced is started, then stopped), so either name runs both. "scale"
 #   (N = 1000 .. 10,000, several minutes), "probes" (1000 workers with a tcp
-#   health probe every second, 60 s; quick: 10 s) and "soak" (10 minutes, quick: 1)
+#   health probe every second, 60 s; quick: 10 s), "reexec" (1000 workers that
+#   log a line a second, 10 reexecs; quick: 5) and "soak" (10 minutes, quick: 1)
 #   are not part of "all".
 #
 # Environment:
@@ -21,6 +22,8 @@
 #   BENCH_PERF=0       skip the perf part of scale (what graced spends after the last worker)
 #   BENCH_SCALE="N..." the sizes of scale (default: 1000 2000 5000 10000)
 #   BENCH_PROBES="N [SECONDS [INTERVAL_MS]]"  the probes benchmark's parameters (default: 1000 60 1000)
+#   BENCH_REEXEC="N [REPS [TICK_MS]]"  the reexec benchmark's parameters (default: 1000 10 1000)
+#   GRACECTL_BIN       gracectl for the reexec benchmark (default: <top>/daemon/gracectl)
 #   BENCH_SOAK="SECONDS [WORKERS [LINES_PER_S [RELOAD_S]]]"  the soak's parameters
 #                      (default: 600 150 6400 3; BENCH_QUICK: 60 s)
 #   BENCH_SOAK_MALLOC_INFO=1  malloc_info() of graced through gdb at the soak's end
@@ -33,6 +36,7 @@ top=$(cd "$here/../.." && pwd)
 
 GRACED_BIN=${GRACED_BIN:-$top/daemon/graced}
 GRACED_TESTWORKER=${GRACED_TESTWORKER:-$top/tests/helpers/testworker}
+GRACECTL_BIN=${GRACECTL_BIN:-$(dirname "$GRACED_BIN")/gracectl}
 CC=${CC:-cc}
 CFLAGS=${CFLAGS:-}
 
@@ -65,7 +69,7 @@ for prog in gbench bw; do
         $CC -O2 $CFLAGS -o "$bdir/$prog" "$here/$prog.c"
 done
 
-export GRACED_BIN GRACED_TESTWORKER
+export GRACED_BIN GRACED_TESTWORKER GRACECTL_BIN
 BENCH_BW=$bdir/bw
 BENCH_DIR=$scratch
 export BENCH_BW BENCH_DIR
@@ -75,10 +79,10 @@ list=
 for b in "$@"; do
         case $b in
         start|stop|startstop) list="$list startstop" ;;
-        output|idle|scale|probes|soak) list="$list $b" ;;
+        output|idle|scale|probes|reexec|soak) list="$list $b" ;;
         chain|ladder) list="$list chain ladder" ;;
         all) list="$list startstop output chain ladder idle" ;;
-        *) echo "run-bench.sh: unknown benchmark '$b' (start stop output chain ladder idle scale probes soak all)" >&2; exit 2 ;;
+        *) echo "run-bench.sh: unknown benchmark '$b' (start stop output chain ladder idle scale probes reexec soak all)" >&2; exit 2 ;;
         esac
 done
 
@@ -89,6 +93,7 @@ env_desc="GRACED_BIN=$GRACED_BIN"
 [ -n "${BENCH_SCALE:-}" ] && env_desc="$env_desc BENCH_SCALE='$BENCH_SCALE'"
 [ -n "${BENCH_SOAK:-}" ] && env_desc="$env_desc BENCH_SOAK='$BENCH_SOAK'"
 [ -n "${BENCH_PROBES:-}" ] && env_desc="$env_desc BENCH_PROBES='$BENCH_PROBES'"
+[ -n "${BENCH_REEXEC:-}" ] && env_desc="$env_desc BENCH_REEXEC='$BENCH_REEXEC'"
 pin=
 if [ -n "${BENCH_CPUS:-}" ]; then
         if ! command -v taskset >/dev/null 2>&1; then
@@ -126,6 +131,7 @@ for b in $list; do
         scale) args=${BENCH_SCALE:-} ;;
         soak) args=${BENCH_SOAK:-} ;;
         probes) args=${BENCH_PROBES:-} ;;
+        reexec) args=${BENCH_REEXEC:-} ;;
         esac
         # shellcheck disable=SC2086
         $pin "$bdir/gbench" "$b" $args

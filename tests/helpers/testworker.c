@@ -51,6 +51,11 @@
  *                          the newline after its last line
  *   --lines-fast N         write "1\n" .. "N\n" on stdout with large write()s
  *                          (short writes and EINTR handled)
+ *   --seq FROM TO          the same for "FROM\n" .. "TO\n"
+ *   --write TEXT           write TEXT on stdout as it is, in one write() (the two
+ *                          characters \n become a newline; no newline is added)
+ *   --wait-drained FILE    wait until the reader of stdout (a pipe) has read all
+ *                          that was written to it, then --stamp FILE
  *   --close-output         point stdout and stderr at /dev/null (closing the pipes
  *                          to the supervisor) and go on
  *
@@ -113,6 +118,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -144,6 +150,9 @@ static const char usage_text[] =
         "  --print-bytes N               print one line of N 'x' on stdout\n"
         "  --no-newline                  the next print leaves out its last newline\n"
         "  --lines-fast N                write \"1\"..\"N\" on stdout with large writes\n"
+        "  --seq FROM TO                 write \"FROM\"..\"TO\" on stdout with large writes\n"
+        "  --write TEXT                  write TEXT on stdout as it is (\\n: newline)\n"
+        "  --wait-drained FILE           wait until stdout's pipe was read empty, then stamp FILE\n"
         "  --close-output                point stdout and stderr at /dev/null\n"
         "  --sleep-ms N                  let N ms pass\n"
         "  --wait-file FILE              wait until FILE exists\n"
@@ -193,6 +202,9 @@ enum act {
         A_HTTP_STATUS_FILE,
         A_SAY,
         A_SIGNAL_STAMP,
+        A_SEQ,
+        A_WRITE,
+        A_WAIT_DRAINED,
 };
 
 /* Argument kinds: s = string, n = count/ms (0..LLONG_MAX), c = exit code
@@ -232,6 +244,9 @@ static const struct opt opts[] = {
         { "--http-status-file", A_HTTP_STATUS_FILE, "s" },
         { "--say", A_SAY, "s" },
         { "--signal-stamp", A_SIGNAL_STAMP, "s" },
+        { "--seq", A_SEQ, "nn" },
+        { "--write", A_WRITE, "s" },
+        { "--wait-drained", A_WAIT_DRAINED, "s" },
 };
 
 #define MAX_ARGS 3
@@ -736,7 +751,7 @@ static void do_print_bytes(long long count)
         flush_all();
 }
 
-static void do_lines_fast(long long count)
+static void do_lines_fast(long long from, long long count)
 {
         enum { BUFSZ = 1 << 16 };
         char *buf = malloc(BUFSZ);
@@ -745,7 +760,7 @@ static void do_lines_fast(long long count)
         if (!buf)
                 die("out of memory");
         flush_all();
-        for (long long i = 1; i <= count; i++) {
+        for (long long i = from; i <= count; i++) {
                 if (BUFSZ - used < 24) {
                         write_all(STDOUT_FILENO, buf, used, "stdout");
                         used = 0;
@@ -755,6 +770,53 @@ static void do_lines_fast(long long count)
         }
         write_all(STDOUT_FILENO, buf, used, "stdout");
         free(buf);
+}
+
+/* TEXT with \n as a newline (malloc'd), its length in *len. */
+static char *unescape(const char *msg, size_t *len)
+{
+        char *text = malloc(strlen(msg) + 1);
+        size_t o = 0;
+
+        if (!text)
+                die("out of memory");
+        for (const char *p = msg; *p; p++) {
+                if (p[0] == '\\' && p[1] == 'n') {
+                        text[o++] = '\n';
+                        p++;
+                } else {
+                        text[o++] = *p;
+                }
+        }
+        text[o] = '\0';
+        *len = o;
+        return text;
+}
+
+static void do_write(const char *msg)
+{
+        size_t len;
+        char *text = unescape(msg, &len);
+
+        flush_all();
+        write_all(STDOUT_FILENO, text, len, "stdout");
+        free(text);
+}
+
+/* FIONREAD on a pipe counts what is in it, whichever end asks. */
+static void do_wait_drained(const char *path)
+{
+        int n = 1;
+
+        flush_all();
+        for (;;) {
+                if (ioctl(STDOUT_FILENO, FIONREAD, &n) < 0)
+                        die("--wait-drained: stdout is not a pipe: %s", strerror(errno));
+                if (n == 0)
+                        break;
+                wait_event(now_ns(CLOCK_MONOTONIC) + 1000000LL, -1, true);
+        }
+        do_stamp(path);
 }
 
 static void do_wait_file(const char *path)
@@ -809,18 +871,7 @@ static void do_notify(const char *msg)
                 sa.sun_path[0] = '\0';
         salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (env[0] == '/'));
 
-        text = malloc(strlen(msg) + 1);
-        if (!text)
-                die("out of memory");
-        for (const char *p = msg; *p; p++) {
-                if (p[0] == '\\' && p[1] == 'n') {
-                        text[o++] = '\n';
-                        p++;
-                } else {
-                        text[o++] = *p;
-                }
-        }
-        text[o] = '\0';
+        text = unescape(msg, &o);
 
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -1077,8 +1128,51 @@ static void do_plain_disposition(int sig, void (*fn)(int))
         set_disposition(sig, fn);
 }
 
+/* The output actions; false for any other. */
+static bool run_output(const struct action *a)
+{
+        switch (a->act) {
+        case A_PRINT:
+                do_print(stdout, a->n[0]);
+                return true;
+        case A_PRINT_ERR:
+                do_print(stderr, a->n[0]);
+                return true;
+        case A_PRINT_BYTES:
+                do_print_bytes(a->n[0]);
+                return true;
+        case A_NO_NEWLINE:
+                no_newline = true;
+                return true;
+        case A_LINES_FAST:
+                do_lines_fast(1, a->n[0]);
+                return true;
+        case A_SEQ:
+                do_lines_fast(a->n[0], a->n[1]);
+                return true;
+        case A_WRITE:
+                do_write(a->s[0]);
+                return true;
+        case A_WAIT_DRAINED:
+                do_wait_drained(a->s[0]);
+                return true;
+        case A_CLOSE_OUTPUT:
+                devnull_output();
+                return true;
+        case A_SAY:
+                if (printf("%s\n", a->s[0]) < 0)
+                        die("stdout: %s", strerror(errno));
+                flush_all();
+                return true;
+        default:
+                return false;
+        }
+}
+
 static void run(const struct action *a)
 {
+        if (run_output(a))
+                return;
         switch (a->act) {
         case A_STAMP:
                 do_stamp(a->s[0]);
@@ -1091,24 +1185,6 @@ static void run(const struct action *a)
                 break;
         case A_READ_STDIN:
                 do_read_stdin(a->s[0]);
-                break;
-        case A_PRINT:
-                do_print(stdout, a->n[0]);
-                break;
-        case A_PRINT_ERR:
-                do_print(stderr, a->n[0]);
-                break;
-        case A_PRINT_BYTES:
-                do_print_bytes(a->n[0]);
-                break;
-        case A_NO_NEWLINE:
-                no_newline = true;
-                break;
-        case A_LINES_FAST:
-                do_lines_fast(a->n[0]);
-                break;
-        case A_CLOSE_OUTPUT:
-                devnull_output();
                 break;
         case A_SLEEP_MS:
                 wait_event(now_ns(CLOCK_MONOTONIC) + a->n[0] * 1000000LL, -1, true);
@@ -1159,13 +1235,10 @@ static void run(const struct action *a)
         case A_HTTP_STATUS_FILE:
                 http_status_file = a->s[0];
                 break;
-        case A_SAY:
-                if (printf("%s\n", a->s[0]) < 0)
-                        die("stdout: %s", strerror(errno));
-                flush_all();
-                break;
         case A_SIGNAL_STAMP:
                 signal_stamp_path = a->s[0];
+                break;
+        default:
                 break;
         }
 }
