@@ -394,19 +394,23 @@ static unsigned idle_timeout(void)
         return errno || *end || v == 0 || v > 3600 ? HTTP_IDLE_TIMEOUT_S : (unsigned)v;
 }
 
-struct http *http_open(struct loop *l, const char *addr, const struct http_hooks *hooks, void *ctx, int *ret_err)
+/* http_open(), http_adopt(): fd, a listening socket already (-1: one is
+ * made), is the endpoint's from then on, closed on failure. */
+static struct http *open_with(struct loop *l, const char *addr, int fd, const struct http_hooks *hooks, void *ctx,
+                              int *ret_err)
 {
         struct http *h = xcalloc(1, sizeof *h);
         const union MHD_DaemonInfo *info;
         const char *why;
         int e = ENOMEM;
 
-        *h = (struct http){ .loop = l, .addr = xstrdup(addr), .fd = -1, .hooks = hooks, .ctx = ctx };
+        *h = (struct http){ .loop = l, .addr = xstrdup(addr), .fd = fd, .hooks = hooks, .ctx = ctx };
         if (parse_inet_address(addr, &h->ss, &h->ss_len, &why) < 0) {
                 e = EINVAL;
                 goto fail;
         }
-        h->fd = listen_on(&h->ss, h->ss_len);
+        if (h->fd < 0)
+                h->fd = listen_on(&h->ss, h->ss_len);
         if (h->fd < 0) {
                 e = -h->fd;
                 goto fail;
@@ -455,6 +459,19 @@ fail:
         *ret_err = e;
         return NULL;
 }
+
+struct http *http_open(struct loop *l, const char *addr, const struct http_hooks *hooks, void *ctx, int *ret_err)
+{
+        return open_with(l, addr, -1, hooks, ctx, ret_err);
+}
+
+struct http *http_adopt(struct loop *l, const char *addr, int fd, const struct http_hooks *hooks, void *ctx,
+                        int *ret_err)
+{
+        return open_with(l, addr, fd, hooks, ctx, ret_err);
+}
+
+int http_listen_fd(const struct http *h) { return h->fd; }
 
 struct http *http_close(struct http *h)
 {

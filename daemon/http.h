@@ -31,6 +31,12 @@ struct http_hooks {
  * not an address), EADDRINUSE, EACCES, EADDRNOTAVAIL (bind), ENOMEM, or
  * the errno of the failing call. Logs nothing. */
 struct http *http_open(struct loop *l, const char *addr, const struct http_hooks *hooks, void *ctx, int *ret_err);
+/* Across a reexec: the listening socket fd (of http_listen_fd()) served
+ * again at addr (its clients were not handed over: they were dropped). NULL
+ * with *ret_err on failure (fd is closed). */
+struct http *http_adopt(struct loop *l, const char *addr, int fd, const struct http_hooks *hooks, void *ctx,
+                        int *ret_err);
+int http_listen_fd(const struct http *h);
 /* Closes every connection and the listening socket. NULL-safe; returns NULL. */
 struct http *http_close(struct http *h);
 /* The address as configured. */

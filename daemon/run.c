@@ -1023,7 +1023,7 @@ const struct control_hooks run_ctl_hooks = { .reload = ctl_reload, .shutdown = c
                                              .logbuf = ctl_logbuf, .reopen = ctl_reopen,
                                              .reexec = run_request_reexec };
 
-static const struct http_hooks http_hooks = { .sup = ctl_sup };
+const struct http_hooks run_http_hooks = { .sup = ctl_sup };
 
 static const char *http_on(const char *configured) { return configured && configured[0] ? configured : NULL; }
 
@@ -1038,7 +1038,7 @@ static void rebind_http(struct run *r, const char *configured)
         if ((!want && !r->http) || (want && http_same_address(r->http, want)))
                 return;
         if (want) {
-                n = http_open(r->loop, want, &http_hooks, r, &e);
+                n = http_open(r->loop, want, &run_http_hooks, r, &e);
                 if (!n && e == EADDRINUSE && http_same_port(r->http, want)) {
                         /* the new address takes in the old one (0.0.0.0:P after
                          * 127.0.0.1:P): free the port first, take the old one back
@@ -1047,9 +1047,9 @@ static void rebind_http(struct run *r, const char *configured)
                         int e2 = 0;
 
                         r->http = http_close(r->http);
-                        n = http_open(r->loop, want, &http_hooks, r, &e);
+                        n = http_open(r->loop, want, &run_http_hooks, r, &e);
                         if (!n)
-                                r->http = http_open(r->loop, old, &http_hooks, r, &e2);
+                                r->http = http_open(r->loop, old, &run_http_hooks, r, &e2);
                         free(old);
                 }
                 if (!n) {
@@ -1173,7 +1173,7 @@ void run_open_http(struct run *r, const char *configured)
 
         if (!addr)
                 return;
-        r->http = http_open(r->loop, addr, &http_hooks, r, &e);
+        r->http = http_open(r->loop, addr, &run_http_hooks, r, &e);
         if (!r->http)
                 fatal(71, "http_listen %s: %s", addr, strerror(e));
         log_info(NULL, "http", "serving http://%s/metrics, /readyz and /livez", addr);

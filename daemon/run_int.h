@@ -112,6 +112,8 @@ struct run {
 
 extern const struct sup_ops run_sup_ops;
 extern const struct control_hooks run_ctl_hooks;
+struct http_hooks;
+extern const struct http_hooks run_http_hooks;
 
 /* run.c */
 struct wmech *run_mech_of(struct run *r, struct worker *w);

@@ -184,6 +184,15 @@ static struct json_object *save_state(struct run *r, struct state_fds *fds, stru
         state_add(body, "run", save_run(r, fds));
         if (r->ctl)
                 state_add(body, "control", control_save(r->ctl, fds));
+        if (r->http) {
+                /* the listening socket only: its clients are dropped */
+                struct json_object *ho = json_object_new_object();
+
+                state_add(ho, "address", state_str_new(http_address(r->http)));
+                state_add_int(ho, "fd", http_listen_fd(r->http));
+                state_fds_add(fds, http_listen_fd(r->http));
+                state_add(body, "http", ho);
+        }
         state_add(body, "notify", notify_save(r->nsrv, fds));
         state_add(body, "proc", save_proc());
         state_add(body, "fds", state_fds_save(fds));
@@ -401,6 +410,7 @@ static bool adopt_policy(struct run *r, struct json_object *body, struct state_r
         /* the sections read once the loop exists, checked now */
         (void)state_get_obj(rd, body, "control", STATE_OPTIONAL);
         (void)state_get_obj(rd, body, "notify", STATE_OPTIONAL);
+        (void)state_get_obj(rd, body, "http", STATE_OPTIONAL);
         (void)state_get_obj(rd, body, "proc", STATE_OPTIONAL);
         (void)state_get_arr(rd, ro, "streams", STATE_OPTIONAL, INT32_MAX);
         return !rd->bad;
@@ -415,6 +425,24 @@ static void adopt_nofile(struct json_object *po, struct state_rd *rd)
                 proc_set_orig_nofile((uint64_t)cur, (uint64_t)max);
 }
 
+/* The HTTP endpoint's listening socket: it goes on taking connections
+ * (those waiting in its backlog across the exec are served). When it
+ * cannot be served again the endpoint is off, said in the log. */
+static void adopt_http(struct run *r, struct json_object *ho, struct state_rd *rd, struct state_fdset *set)
+{
+        char *addr = NULL;
+        int fd = -1, e = 0;
+
+        state_get_str(rd, ho, "address", STATE_REQUIRED, 4096, &addr);
+        state_get_fd(rd, ho, "fd", STATE_REQUIRED, &fd);
+        if (!rd->bad && state_take_fd(rd, set, fd)) {
+                r->http = http_adopt(r->loop, addr, fd, &run_http_hooks, r, &e);
+                if (!r->http)
+                        log_error(NULL, "reexec", "http_listen %s: %s; the HTTP endpoint is off", addr, strerror(e));
+        }
+        free(addr);
+}
+
 /* The descriptors, into the loop run_set_up() made. */
 static bool adopt_mechanism(struct run *r, struct json_object *body, struct state_rd *rd, struct state_fdset *set)
 {
@@ -423,6 +451,7 @@ static bool adopt_mechanism(struct run *r, struct json_object *body, struct stat
         struct json_object *co = json_object_object_get(body, "control");
         struct json_object *no = json_object_object_get(body, "notify");
         struct json_object *po = json_object_object_get(body, "proc");
+        struct json_object *ho = json_object_object_get(body, "http");
 
         if (po)
                 adopt_nofile(po, rd);
@@ -434,6 +463,8 @@ static bool adopt_mechanism(struct run *r, struct json_object *body, struct stat
                 r->ctl = control_adopt(r->loop, co, &run_ctl_hooks, r, rd, set);
         if (no && !rd->bad)
                 notify_adopt(no, r->loop, run_on_notify_msg, r, rd, set, &r->nsrv);
+        if (ho && !rd->bad)
+                adopt_http(r, ho, rd, set);
         run_arm_watchdog(r);
         return !rd->bad;
 }
@@ -706,6 +737,9 @@ int run_reexec_main(int state_fd, const struct run_opts *o)
         ok = ok && (set = state_fdset_adopt(body, &rd)) && adopt_policy(&r, body, &rd, &c);
         if (ok) {
                 run_set_up(&r, o);
+                /* the records `gracectl logs` reads begin anew (they are not carried) */
+                r.logbuf = logbuf_new(c->log_buffer);
+                log_set_tap(run_on_log_record, &r);
                 ok = adopt_mechanism(&r, body, &rd, set);
         }
         if (rd.bad)
