@@ -1442,6 +1442,29 @@ static struct json_object *client_save(const struct client *cl, struct state_fds
         return o;
 }
 
+void control_logs_reexec(struct control *c)
+{
+        struct client *next;
+
+        if (!c)
+                return;
+        for (struct client *cl = c->clients; cl; cl = next) {
+                struct json_object *o;
+
+                next = cl->next;
+                if (!cl->cursor)
+                        continue;
+                /* what it has queued and its socket takes now, then the last
+                 * line (a reader whose socket is full loses it) */
+                logs_drive(cl);
+                o = json_object_new_object();
+                json_object_object_add(o, "reexec", json_object_new_boolean(true));
+                queue_line(cl, o);
+                flush_out(cl);
+                client_free(cl);
+        }
+}
+
 struct json_object *control_save(const struct control *c, struct state_fds *fds)
 {
         struct json_object *o = json_object_new_object(), *a = json_object_new_array();

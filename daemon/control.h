@@ -110,6 +110,10 @@ struct json_object;
 struct state_rd;
 struct state_fds;
 struct state_fdset;
+/* Before a reexec: every `logs` reader gets what its socket takes now,
+ * then a last line {"reexec": true}, and is closed (readers are not handed
+ * over). NULL-safe. */
+void control_logs_reexec(struct control *c);
 struct json_object *control_save(const struct control *c, struct state_fds *fds);
 struct control *control_adopt(struct loop *l, struct json_object *o, const struct control_hooks *hooks, void *ctx,
                               struct state_rd *rd, struct state_fdset *set);

@@ -744,9 +744,15 @@ static int run_logs(const struct options *o, struct json_object *req)
                 rec = parse_line(line, len);
                 if (!rec)
                         die(EXIT_FAIL, "malformed record from graced: %.*s", (int)MIN(len, 200), line);
-                if (json_object_object_get_ex(rec, "end", &v))
+                if (json_object_object_get_ex(rec, "end", &v)) {
                         code = 0;
-                else if (o->json)
+                } else if (json_object_object_get_ex(rec, "reexec", &v)) {
+                        /* graced re-executed: its last line to a reader */
+                        if (o->json)
+                                printf("%.*s\n", (int)len, line);
+                        else
+                                printf("-- graced re-executed --\n");
+                } else if (o->json)
                         printf("%.*s\n", (int)len, line);
                 else if (json_object_object_get_ex(rec, "skipped", &v))
                         printf("-- %lld records skipped --\n", (long long)json_object_get_int64(v));

@@ -252,6 +252,7 @@ void run_reexec_if_requested(struct run *r)
         notify_send(msg);
         log_notice(NULL, "reexec", "re-executing %s", r->exe);
         sup_prepare_reexec(r->sup);
+        control_logs_reexec(r->ctl); /* closed, even if the exec then fails */
         why = exec_with_state(r);
         /* still here: nothing was handed over, nothing changed */
         answer = xasprintf("cannot re-execute %s: %s", r->exe, why);
