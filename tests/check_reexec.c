@@ -1266,6 +1266,49 @@ START_TEST(test_notify)
 }
 END_TEST
 
+/* Instances and logs across a reexec: a group scaled to 3 stays at 3
+ * across two reexecs (a reload then goes back to the file's 2); a
+ * `gracectl logs -f` reader gets its last line and ends (0); the log
+ * buffer's limit and the configuration in force are carried. */
+START_TEST(test_instances_and_logs)
+{
+        struct gh g;
+        const char *c, *st, *fout;
+        char *out;
+        pid_t f, w3;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        c = conf(&g, "log_buffer = 7;", "%s",
+                 gh_printf(&g, "  { name = \"web\"; instances = 2; command = [\"%s\", \"--stamp\", \"%s\", \"--block\"]; }",
+                           h_testworker(), gh_path(&g, "web.%i.stamp")));
+        ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
+        ck_assert(h_wait_log(&g, "running: 2/2 workers", T));
+        CTL(&g, 0, "scale", "web", "3");
+        ck_assert(h_wait_file(gh_path(&g, "web.3.stamp"), T));
+        w3 = wait_pid(&g, "web.3");
+        fout = gh_path(&g, "f.out");
+        f = h_spawn(ARGV(h_gracectl(), "-s", g.ctl_path, "logs", "-f", "-n", "1", "web.1"), NULL, fout);
+        ck_assert_int_gt(f, 0);
+        ck_assert(h_wait_lines(fout, "web.1", 1, T));
+        reexec(&g);
+        ck_assert_int_eq(h_exit_code(h_wait_child(f, T)), 0);
+        out = gh_keep(&g, h_read_file(fout));
+        ck_assert_msg(strstr(out, "-- graced re-executed --\n") != NULL, "follower's output: %s", out);
+        st = CTL(&g, 0, "--json", "status");
+        ck_assert_msg(strstr(st, "\"web.3\"") != NULL, "status after reexec: %s", st);
+        same_pid(&g, "web.3", w3);
+        reexec(&g);
+        st = CTL(&g, 0, "--json", "status");
+        ck_assert_msg(strstr(st, "\"web.3\"") != NULL && strstr(st, "\"web.4\"") == NULL, "status: %s", st);
+        same_pid(&g, "web.3", w3);
+        /* a reload goes back to the file's count, as without a reexec */
+        CTL(&g, 0, "reload");
+        ck_assert(h_wait_pid_gone(w3, T));
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("reexec");
@@ -1294,6 +1337,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_reload_aftermath);
         tcase_add_test(tc, test_probe_under_way);
         tcase_add_test(tc, test_subreaper_orphans);
+        tcase_add_test(tc, test_instances_and_logs);
         return s;
 }
 
