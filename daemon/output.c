@@ -418,11 +418,22 @@ const char *output_pending(const struct output_stream *s, size_t *len)
         return s->plen ? s->pending : NULL;
 }
 
-struct output_stream *output_adopt(struct loop *l, int fd, const char *name, int stream, const char *pending,
-                                   size_t plen, void (*on_eof)(struct output_stream *s, void *data), void *data)
+struct outfile *output_file(const struct output_stream *s) { return s->fs ? s->fs->file : NULL; }
+
+struct output_stream *output_adopt(struct loop *l, int fd, struct outfile *file, const char *name, int stream,
+                                   const char *pending, size_t plen,
+                                   void (*on_eof)(struct output_stream *s, void *data), void *data)
 {
+        struct filestate *fs = NULL;
+        struct output_stream *s;
+
+        if (file) {
+                fs = xcalloc(1, sizeof *fs);
+                fs->loop = l;
+                fs->file = file;
+        }
         /* O_NONBLOCK belongs to the pipe's description: it went through the exec */
-        struct output_stream *s = open_stream(l, fd, NULL, name, stream, on_eof, data, true);
+        s = open_stream(l, fd, fs, name, stream, on_eof, data, true);
 
         /* the bytes of a line not ended yet: the next read goes on with it */
         if (s && plen)

@@ -55,5 +55,9 @@ const char *output_name(const struct output_stream *s);
 int output_stream_index(const struct output_stream *s);
 void *output_data(const struct output_stream *s);
 const char *output_pending(const struct output_stream *s, size_t *len);
-struct output_stream *output_adopt(struct loop *l, int fd, const char *name, int stream, const char *pending,
-                                   size_t plen, void (*on_eof)(struct output_stream *s, void *data), void *data);
+/* The file of a file stream (output_open_file()), NULL for a log stream.
+ * output_adopt() with file: a file stream again (takes the reference). */
+struct outfile *output_file(const struct output_stream *s);
+struct output_stream *output_adopt(struct loop *l, int fd, struct outfile *file, const char *name, int stream,
+                                   const char *pending, size_t plen,
+                                   void (*on_eof)(struct output_stream *s, void *data), void *data);

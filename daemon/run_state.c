@@ -9,6 +9,7 @@
  * is sup_state.c's and worker.c's. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "control.h"
 #include "http.h"
 #include "logbuf.h"
+#include "outfile.h"
 #include "log.h"
 #include "notify.h"
 #include "parse.h"
@@ -78,17 +80,19 @@ static void save_child(pid_t pid, int pidfd, void *data)
         state_fds_add(c->fds, pidfd);
 }
 
-/* Worker and hook pipes: [FD, STREAM, WORKER, EPOCH, RUN, NAME, PENDING]
- * each (arrays: thousands of them are read in the exec's window); WORKER
+/* Worker and hook pipes: [FD, STREAM, WORKER, EPOCH, RUN, NAME, PENDING,
+ * FILE] each (arrays: thousands of them are read in the exec's window); WORKER
  * -1 for a hook's (or a worker forgotten by a reload), then NAME is the
  * name its lines are logged under (null: the worker's); PENDING the
- * partial line, base64 (null: none). */
+ * partial line, base64 (null: none); FILE the path of a file stream's file
+ * (stdout = "/path"; null: a log stream), opened again by the new graced
+ * (a partial line or bytes the file had not taken yet are not carried). */
 static struct json_object *save_streams(struct state_fds *fds)
 {
         struct json_object *a = json_object_new_array();
 
         for (struct output_stream *os = output_next(NULL); os; os = output_next(os)) {
-                struct json_object *e = json_object_new_array_ext(7);
+                struct json_object *e = json_object_new_array_ext(8);
                 struct stream_ref *ref = output_data(os);
                 struct worker *w = ref ? ref->m->w : NULL;
                 size_t plen;
@@ -102,6 +106,7 @@ static struct json_object *save_streams(struct state_fds *fds)
                 json_object_array_add(e, json_object_new_int64(w ? ref->run : 0));
                 json_object_array_add(e, w ? NULL : state_str_new(output_name(os)));
                 json_object_array_add(e, pending ? state_bytes_new(pending, plen) : NULL);
+                json_object_array_add(e, output_file(os) ? state_str_new(outfile_path(output_file(os))) : NULL);
                 json_object_array_add(a, e);
         }
         return a;
@@ -328,28 +333,39 @@ static bool adopt_stream(struct run *r, struct json_object *e, struct state_rd *
         struct worker *w = NULL;
         struct stream_ref *ref;
         struct output_stream *os;
-        char *name = NULL, *pending = NULL;
+        char *name = NULL, *pending = NULL, *path = NULL;
+        struct outfile *file = NULL;
         size_t plen = 0;
+        int err = 0;
 
-        if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) != 7)
-                state_fail(rd, "streams: not a list of [fd, stream, worker, epoch, run, name, pending]");
+        if (!json_object_is_type(e, json_type_array) ||
+            (json_object_array_length(e) != 7 && json_object_array_length(e) != 8))
+                state_fail(rd, "streams: not a list of [fd, stream, worker, epoch, run, name, pending, file]");
         for (size_t i = 0; i < 5 && !rd->bad; i++)
                 elem_int(rd, e, i, lo[i], hi[i], &x[i]);
         if (!rd->bad && x[2] >= 0 && !(w = sup_worker(r->sup, (size_t)x[2])))
                 state_fail(rd, "streams: no worker %lld", (long long)x[2]);
         state_str_value(rd, json_object_array_get_idx(e, 5), "streams: name", 4 * NAME_MAX_LEN, &name);
         state_bytes_value(rd, json_object_array_get_idx(e, 6), "streams: pending", OUTPUT_RECORD_MAX, &pending, &plen);
+        if (!rd->bad && json_object_array_length(e) == 8)
+                state_str_value(rd, json_object_array_get_idx(e, 7), "streams: file", PATH_MAX, &path);
         if (!rd->bad && !w && !name)
                 state_fail(rd, "streams: a stream with neither worker nor name");
+        if (!rd->bad && path && !(file = outfile_get(r->loop, path, &err)))
+                log_error(w ? worker_name(w) : name, "reexec", "stdout/stderr %s: %s; its lines are logged", path,
+                          strerror(err));
         if (state_take_fd(rd, set, rd->bad ? -1 : (int)x[0]) && !rd->bad) {
                 ref = w ? run_stream_ref(r, w, (unsigned)x[3], (unsigned)x[4]) : NULL;
-                os = output_adopt(r->loop, (int)x[0], w ? worker_name(w) : name, (int)x[1], pending, plen,
+                os = output_adopt(r->loop, (int)x[0], file, w ? worker_name(w) : name, (int)x[1], pending, plen,
                                   run_on_stream_eof, ref);
+                file = NULL; /* the stream's, or put by output_adopt() */
                 if (!os)
                         free(ref), state_fail(rd, "streams: %s", strerror(errno));
                 else if (ref)
-                        run_stream_opened(os, ref, false);
+                        run_stream_opened(os, ref, output_file(os) != NULL);
         }
+        outfile_put(file);
+        free(path);
         free(name);
         free(pending);
         return !rd->bad;
