@@ -1675,28 +1675,10 @@ static const struct key top_keys[] = { { .name = "supervisor" }, { .name = "work
 
 /* ---- files ----------------------------------------------------------------- */
 
-/* Why a file of this type cannot be a configuration file; NULL for a
- * regular file. Nothing else is safe to hand to libconfig: it would block
- * on a FIFO, read /dev/zero forever, and exit(2) on a directory. */
-static const char *file_type_problem(mode_t mode)
-{
-        if (S_ISREG(mode))
-                return NULL;
-        if (S_ISDIR(mode))
-                return strerror(EISDIR);
-        if (S_ISFIFO(mode))
-                return "not a regular file (a FIFO)";
-        if (S_ISCHR(mode))
-                return "not a regular file (a character device)";
-        if (S_ISBLK(mode))
-                return "not a regular file (a block device)";
-        if (S_ISSOCK(mode))
-                return "not a regular file (a socket)";
-        return "not a regular file";
-}
-
 /* Opens a configuration file without blocking (a FIFO, a terminal): the fd,
- * or -errno with *why set to the reason (strerror or file_type_problem). */
+ * or -errno with *why set to the reason (strerror or file_type_problem()).
+ * Nothing but a regular file is safe to hand to libconfig: it would block
+ * on a FIFO, read /dev/zero forever, and exit(2) on a directory. */
 static int open_config_file(const char *path, struct stat *st, const char **why)
 {
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);

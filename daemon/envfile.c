@@ -363,24 +363,6 @@ static int file_error(struct envfile_error *err, int e, const char *msg)
         return -e;
 }
 
-/* Why a file of this mode is not read; NULL for a regular file. */
-static const char *not_regular(mode_t mode)
-{
-        if (S_ISREG(mode))
-                return NULL;
-        if (S_ISDIR(mode))
-                return strerror(EISDIR);
-        if (S_ISFIFO(mode))
-                return "not a regular file (a FIFO)";
-        if (S_ISCHR(mode))
-                return "not a regular file (a character device)";
-        if (S_ISBLK(mode))
-                return "not a regular file (a block device)";
-        if (S_ISSOCK(mode))
-                return "not a regular file (a socket)";
-        return "not a regular file";
-}
-
 /* The whole of fd, at most ENVFILE_MAX_SIZE bytes (it may grow meanwhile). */
 static int read_bounded(int fd, struct sbuf *b, struct envfile_error *err)
 {
@@ -415,7 +397,7 @@ static int load_one(const char *path, struct envfile_vars *vars, struct envfile_
                 return file_error(err, errno, NULL);
         if (fstat(fd, &st) < 0)
                 r = file_error(err, errno, NULL);
-        else if ((why = not_regular(st.st_mode)))
+        else if ((why = file_type_problem(st.st_mode)))
                 r = file_error(err, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, why);
         else if (st.st_size > ENVFILE_MAX_SIZE)
                 r = file_error(err, EFBIG, "larger than 1 MiB");

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -394,3 +395,20 @@ struct json_object *json_text_new_len(const char *s, size_t len, size_t max)
 }
 
 struct json_object *json_text_new(const char *s) { return s ? json_text_new_len(s, strlen(s), SIZE_MAX) : NULL; }
+
+const char *file_type_problem(mode_t mode)
+{
+        if (S_ISREG(mode))
+                return NULL;
+        if (S_ISDIR(mode))
+                return strerror(EISDIR);
+        if (S_ISFIFO(mode))
+                return "not a regular file (a FIFO)";
+        if (S_ISCHR(mode))
+                return "not a regular file (a character device)";
+        if (S_ISBLK(mode))
+                return "not a regular file (a block device)";
+        if (S_ISSOCK(mode))
+                return "not a regular file (a socket)";
+        return "not a regular file";
+}

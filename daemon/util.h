@@ -97,3 +97,8 @@ char *utf8_sanitize(const char *s, size_t len, size_t max, size_t *ret_len);
  * the whole NUL-terminated s, NULL (JSON null) for NULL. */
 struct json_object *json_text_new_len(const char *s, size_t len, size_t max);
 struct json_object *json_text_new(const char *s);
+
+/* Why a file of this mode is not read as a file (configuration, env_file):
+ * NULL for a regular file, else "Is a directory", "not a regular file (a
+ * FIFO)"... (static text). */
+const char *file_type_problem(mode_t mode);
