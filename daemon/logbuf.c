@@ -233,38 +233,48 @@ static struct logrec *make_record(struct logring *r, usec_t ts, int level, const
         return rec;
 }
 
+/* Appends rec (of ring r) to the kept records; false when none are kept. */
+static bool keep_record(struct logring *r, struct logrec *rec)
+{
+        struct logbuf *b = r->buf;
+
+        if (b->limit == 0)
+                return false;
+        rec->prev = b->last;
+        if (b->last)
+                b->last->next = rec;
+        else
+                b->first = rec;
+        b->last = rec;
+        b->n++;
+        if (r->newest)
+                r->newest->newer = rec;
+        else
+                r->oldest = rec;
+        r->newest = rec;
+        r->n++;
+        trim(r, b->limit);
+        return true;
+}
+
 void logbuf_add(struct logring *r, usec_t ts, int level, const char *event, const char *hook, const char *stream,
                 const char *msg, size_t len)
 {
         struct logbuf *b = r->buf;
         struct logrec *rec;
+        bool kept;
 
         if (b->limit == 0 && !b->cursors)
                 return; /* nobody would ever read it */
         rec = make_record(r, ts, level, stream ? hook : event, stream, msg, len);
-        if (b->limit > 0) {
-                rec->prev = b->last;
-                if (b->last)
-                        b->last->next = rec;
-                else
-                        b->first = rec;
-                b->last = rec;
-                b->n++;
-                if (r->newest)
-                        r->newest->newer = rec;
-                else
-                        r->oldest = rec;
-                r->newest = rec;
-                r->n++;
-                trim(r, b->limit);
-        }
+        kept = keep_record(r, rec);
         /* followers that had read everything read on from here */
         for (struct logcursor *c = b->cursors; c; c = c->next)
                 if (c->follow && !c->pos && selected(c, r)) {
                         c->pos = rec;
                         c->wake(c, c->data);
                 }
-        if (b->limit == 0) {
+        if (!kept) {
                 /* kept nowhere: those that could not take it now never will */
                 forget_for_cursors(b, rec);
                 free(rec);
@@ -370,4 +380,170 @@ enum logcursor_item logbuf_cursor_next(struct logcursor *c, struct logrec_view *
                 c->pos = rec->next;
                 return LOGCURSOR_RECORD;
         }
+}
+
+/* ---- the image ------------------------------------------------------------------------
+ * "GLB1", then per record: u16 name length, the ring's name, u64 meta
+ * (ts_ms: bits 0-43, len: 44-57, level: 58-60, flags: 61-63), [u16
+ * extra length when REC_EXTRA], the text (len bytes), [the extra]. */
+
+#define IMAGE_MAGIC "GLB1"
+#define IMAGE_NAME_MAX 1024
+
+struct image {
+        char *p;
+        size_t n, cap;
+};
+
+static void put(struct image *im, const void *p, size_t n)
+{
+        if (im->n + n > im->cap) {
+                im->cap = MAX(MAX(im->cap * 2, im->n + n), (size_t)4096);
+                im->p = xrealloc(im->p, im->cap);
+        }
+        memcpy(im->p + im->n, p, n);
+        im->n += n;
+}
+
+static void put_u16(struct image *im, uint16_t v)
+{
+        uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+
+        put(im, b, 2);
+}
+
+static void put_u64(struct image *im, uint64_t v)
+{
+        uint8_t b[8];
+
+        for (int i = 0; i < 8; i++)
+                b[i] = (uint8_t)(v >> (8 * i));
+        put(im, b, 8);
+}
+
+char *logbuf_save(const struct logbuf *b, size_t *ret_len)
+{
+        struct image im = { 0 };
+
+        *ret_len = 0;
+        if (!b || !b->first)
+                return NULL;
+        put(&im, IMAGE_MAGIC, 4);
+        for (const struct logrec *rec = b->first; rec; rec = rec->next) {
+                size_t nlen = strlen(rec->ring->name);
+                const char *extra = rec->text + rec->len + 1;
+
+                if (nlen > IMAGE_NAME_MAX)
+                        continue; /* no worker has such a name */
+                put_u16(&im, (uint16_t)nlen);
+                put(&im, rec->ring->name, nlen);
+                put_u64(&im, (uint64_t)rec->ts_ms | (uint64_t)rec->len << 44 | (uint64_t)rec->level << 58 |
+                                     (uint64_t)rec->flags << 61);
+                if (rec->flags & REC_EXTRA)
+                        put_u16(&im, (uint16_t)MIN(strlen(extra), (size_t)UINT16_MAX));
+                put(&im, rec->text, rec->len);
+                if (rec->flags & REC_EXTRA)
+                        put(&im, extra, MIN(strlen(extra), (size_t)UINT16_MAX));
+        }
+        *ret_len = im.n;
+        return im.p;
+}
+
+/* A record of the image, read. */
+struct image_rec {
+        const char *name, *text, *extra;
+        size_t nlen, len, elen;
+        uint64_t ts_ms;
+        unsigned level, flags;
+};
+
+static bool get_bytes(const char **p, const char *end, size_t n, const char **ret)
+{
+        if ((size_t)(end - *p) < n)
+                return false;
+        *ret = *p;
+        *p += n;
+        return true;
+}
+
+static bool get_uint(const char **p, const char *end, int width, uint64_t *ret)
+{
+        const char *b;
+
+        if (!get_bytes(p, end, (size_t)width, &b))
+                return false;
+        *ret = 0;
+        for (int i = width - 1; i >= 0; i--)
+                *ret = *ret << 8 | (uint8_t)b[i];
+        return true;
+}
+
+/* The next record at *p; NULL when it is one, else what is wrong. */
+static const char *next_image_rec(const char **p, const char *end, struct image_rec *r)
+{
+        uint64_t nlen, meta, elen = 0;
+
+        if (!get_uint(p, end, 2, &nlen) || !get_bytes(p, end, nlen, &r->name) || !get_uint(p, end, 8, &meta))
+                return "truncated record";
+        if (nlen == 0 || nlen > IMAGE_NAME_MAX || memchr(r->name, 0, nlen))
+                return "bad worker name";
+        r->nlen = nlen;
+        r->ts_ms = meta & (((uint64_t)1 << 44) - 1);
+        r->len = (meta >> 44) & ((1u << 14) - 1);
+        r->level = (meta >> 58) & 7;
+        r->flags = (unsigned)(meta >> 61);
+        if (r->len > MAX_TEXT)
+                return "text too long";
+        if ((r->flags & REC_STDOUT) && (r->flags & REC_STDERR))
+                return "bad stream";
+        if ((r->flags & REC_EXTRA) && !get_uint(p, end, 2, &elen))
+                return "truncated record";
+        r->elen = elen;
+        if (!get_bytes(p, end, r->len, &r->text) || !get_bytes(p, end, elen, &r->extra))
+                return "truncated record";
+        if (memchr(r->extra, 0, elen))
+                return "bad event";
+        if (!(r->flags & REC_EXTRA))
+                r->extra = NULL;
+        return NULL;
+}
+
+bool logbuf_load(struct logbuf *b, const char *p, size_t n, char *why, size_t whylen)
+{
+        const char *end = p + n, *q, *problem = NULL;
+        struct image_rec ir;
+        size_t count = 0;
+        char name[IMAGE_NAME_MAX + 1];
+
+        if (n < 4 || memcmp(p, IMAGE_MAGIC, 4) != 0) {
+                snprintf(why, whylen, "log records: not an image of them");
+                return false;
+        }
+        for (q = p + 4; q < end && !problem; count++)
+                problem = next_image_rec(&q, end, &ir);
+        if (problem) {
+                snprintf(why, whylen, "log records: record %zu: %s", count, problem);
+                return false;
+        }
+        for (q = p + 4; q < end;) {
+                struct logring *r;
+                struct logrec *rec;
+
+                (void)next_image_rec(&q, end, &ir);
+                memcpy(name, ir.name, ir.nlen);
+                name[ir.nlen] = 0;
+                r = logbuf_ring(b, name);
+                rec = xmalloc(sizeof *rec + ir.len + 1 + (ir.extra ? ir.elen + 1 : 0));
+                *rec = (struct logrec){ .ring = r, .seq = b->next_seq++, .ts_ms = ir.ts_ms, .len = ir.len,
+                                        .level = ir.level, .flags = ir.flags };
+                memcpy(rec->text, ir.text, ir.len);
+                rec->text[ir.len] = 0;
+                if (ir.extra) {
+                        memcpy(rec->text + ir.len + 1, ir.extra, ir.elen);
+                        rec->text[ir.len + 1 + ir.elen] = 0;
+                }
+                if (!keep_record(r, rec))
+                        free(rec);
+        }
+        return true;
 }

@@ -61,6 +61,20 @@ void logbuf_add(struct logring *r, usec_t ts, int level, const char *event, cons
  * above 0, or a reader): callers may skip the work of adding otherwise. */
 bool logbuf_wanted(const struct logbuf *b);
 
+/* ---- across a reexec ----
+ * The kept records as bytes (an image), oldest first, for the graced that
+ * runs next: *ret_len their length; NULL when none are kept. The image
+ * holds, for each record, its ring's name, its time, level, stream or
+ * event, hook and text ("GLB1", then the records; integers little-endian),
+ * and is only ever read by the same program. */
+char *logbuf_save(const struct logbuf *b, size_t *ret_len);
+/* Adds the records of an image logbuf_save() made, in their order, with
+ * their times, as the oldest of b (b holds no records yet); each ring
+ * keeps the last `limit` of its own. Everything is checked first: an
+ * image that is not one adds nothing and returns false with why saying
+ * what is wrong. Followers are not woken (there are none yet). */
+bool logbuf_load(struct logbuf *b, const char *p, size_t n, char *why, size_t whylen);
+
 /* Numbers, for tests and measurements. */
 size_t logbuf_n_records(const struct logbuf *b);
 size_t logbuf_ring_len(const struct logring *r);

@@ -414,6 +414,10 @@ void *output_data(const struct output_stream *s) { return s->data; }
 
 const char *output_pending(const struct output_stream *s, size_t *len)
 {
+        if (s->fs) { /* while bytes wait for the file, the partial line is among them */
+                *len = s->fs->ulen ? s->fs->ulen : s->fs->tlen;
+                return !*len ? NULL : s->fs->ulen ? s->fs->unsent : s->fs->tail;
+        }
         *len = s->plen;
         return s->plen ? s->pending : NULL;
 }
@@ -436,7 +440,9 @@ struct output_stream *output_adopt(struct loop *l, int fd, struct outfile *file,
         s = open_stream(l, fd, fs, name, stream, on_eof, data, true);
 
         /* the bytes of a line not ended yet: the next read goes on with it */
-        if (s && plen)
+        if (s && plen && fs)
+                feed_file(s, pending, MIN(plen, (size_t)OUTPUT_FILE_PENDING_MAX));
+        else if (s && plen)
                 keep(s, pending, MIN(plen, OUTPUT_RECORD_MAX));
         return s;
 }

@@ -19,6 +19,9 @@ struct output_stream;
 
 #define OUTPUT_RECORD_MAX 4096
 #define OUTPUT_FILE_LINE_MAX (64 * 1024)
+/* What a file stream may hold that its file has not taken: a partial line
+ * and at most one read of the pipe. */
+#define OUTPUT_FILE_PENDING_MAX (2 * OUTPUT_FILE_LINE_MAX)
 
 struct outfile;
 
@@ -46,9 +49,12 @@ bool output_drain(struct output_stream *s);
 /* ---- across a reexec ----
  * output_next(): every stream open, one after another (NULL: the first);
  * what each holds: its fd, name, stream, output_open()'s data, and the
- * partial line pending (*len bytes; NULL when none). output_adopt(): a
- * stream again on fd, with its partial line (at most OUTPUT_RECORD_MAX
- * bytes) back; NULL on failure (errno; fd is closed). */
+ * bytes pending (*len bytes; NULL when none): a log stream's partial line,
+ * a file stream's bytes not written to its file yet (its partial line, or
+ * what the file could not take). output_adopt(): a stream again on fd,
+ * with those bytes back (at most OUTPUT_RECORD_MAX for a log stream,
+ * OUTPUT_FILE_PENDING_MAX for a file stream; a file stream writes their
+ * complete lines at once); NULL on failure (errno; fd is closed). */
 struct output_stream *output_next(struct output_stream *s);
 int output_fd(const struct output_stream *s);
 const char *output_name(const struct output_stream *s);

@@ -84,9 +84,10 @@ static void save_child(pid_t pid, int pidfd, void *data)
  * FILE] each (arrays: thousands of them are read in the exec's window); WORKER
  * -1 for a hook's (or a worker forgotten by a reload), then NAME is the
  * name its lines are logged under (null: the worker's); PENDING the
- * partial line, base64 (null: none); FILE the path of a file stream's file
- * (stdout = "/path"; null: a log stream), opened again by the new graced
- * (a partial line or bytes the file had not taken yet are not carried). */
+ * bytes not logged or written yet, base64 (null: none: see
+ * output_pending()); FILE the path of a file stream's file (stdout =
+ * "/path"; null: a log stream), opened again by the new graced, which
+ * writes those bytes there first. */
 static struct json_object *save_streams(struct state_fds *fds)
 {
         struct json_object *a = json_object_new_array();
@@ -139,7 +140,7 @@ static void save_status_pipes(struct run *r, struct json_object *o, struct state
         state_add(o, "hookstats", hs);
 }
 
-static struct json_object *save_run(struct run *r, struct state_fds *fds)
+static struct json_object *save_run(struct run *r, struct state_fds *fds, int log_fd)
 {
         struct json_object *o = json_object_new_object();
         struct children ch = { .a = json_object_new_array(), .fds = fds };
@@ -153,6 +154,10 @@ static struct json_object *save_run(struct run *r, struct state_fds *fds)
         state_add(o, "children", ch.a);
         state_add(o, "streams", save_streams(fds));
         save_status_pipes(r, o, fds);
+        if (log_fd >= 0) {
+                state_add_int(o, "log_records", log_fd);
+                state_fds_add(fds, log_fd);
+        }
         return o;
 }
 
@@ -171,8 +176,25 @@ static struct json_object *save_proc(void)
         return o;
 }
 
+/* The records `gracectl logs` reads, in a memfd of their own (megabytes
+ * of them would make a JSON text slow to write and to read): its fd, or -1
+ * (none, or they could not be written: said in the log; the reexec goes
+ * on without them). */
+static int save_log_records(struct run *r)
+{
+        size_t len;
+        char *img = logbuf_save(r->logbuf, &len);
+        int fd = img ? state_blob_write("graced-logs", img, len) : -1;
+
+        if (img && fd < 0)
+                log_warning(NULL, "reexec", "cannot hand over the log records: %s; they are dropped", strerror(-fd));
+        free(img);
+        return fd < 0 ? -1 : fd;
+}
+
 /* The body and the processes of its head; fds: what it hands over. */
-static struct json_object *save_state(struct run *r, struct state_fds *fds, struct state_proc **procs, size_t *n)
+static struct json_object *save_state(struct run *r, struct state_fds *fds, struct state_proc **procs, size_t *n,
+                                      int log_fd)
 {
         struct json_object *body = json_object_new_object(), *conf;
 
@@ -186,7 +208,7 @@ static struct json_object *save_state(struct run *r, struct state_fds *fds, stru
         *n = sup_state_procs(r->sup, procs);
         for (size_t i = 0; i < *n; i++)
                 state_fds_add(fds, (*procs)[i].pidfd);
-        state_add(body, "run", save_run(r, fds));
+        state_add(body, "run", save_run(r, fds, log_fd));
         if (r->ctl)
                 state_add(body, "control", control_save(r->ctl, fds));
         if (r->http) {
@@ -222,7 +244,8 @@ static char *exec_with_state(struct run *r)
         struct state_fds fds = { 0 };
         struct state_proc *procs = NULL;
         size_t n = 0;
-        struct json_object *body = save_state(r, &fds, &procs, &n);
+        int log_fd = save_log_records(r);
+        struct json_object *body = save_state(r, &fds, &procs, &n, log_fd);
         int sfd = state_write(procs, n, control_reexec_fd(r->ctl), body, getenv(STATE_CORRUPT_ENV)), e = sfd;
         char **argv = sfd >= 0 ? exec_argv(r, sfd) : NULL;
 
@@ -235,6 +258,7 @@ static char *exec_with_state(struct run *r)
         /* still here (what the exec would have thrown away is freed now) */
         (void)state_fds_cloexec(&fds, true);
         safe_close(sfd);
+        safe_close(log_fd);
         strv_free(argv);
         state_fds_done(&fds);
         json_object_put(body);
@@ -346,9 +370,10 @@ static bool adopt_stream(struct run *r, struct json_object *e, struct state_rd *
         if (!rd->bad && x[2] >= 0 && !(w = sup_worker(r->sup, (size_t)x[2])))
                 state_fail(rd, "streams: no worker %lld", (long long)x[2]);
         state_str_value(rd, json_object_array_get_idx(e, 5), "streams: name", 4 * NAME_MAX_LEN, &name);
-        state_bytes_value(rd, json_object_array_get_idx(e, 6), "streams: pending", OUTPUT_RECORD_MAX, &pending, &plen);
         if (!rd->bad && json_object_array_length(e) == 8)
                 state_str_value(rd, json_object_array_get_idx(e, 7), "streams: file", PATH_MAX, &path);
+        state_bytes_value(rd, json_object_array_get_idx(e, 6), "streams: pending",
+                          path ? OUTPUT_FILE_PENDING_MAX : OUTPUT_RECORD_MAX, &pending, &plen);
         if (!rd->bad && !w && !name)
                 state_fail(rd, "streams: a stream with neither worker nor name");
         if (!rd->bad && path && !(file = outfile_get(r->loop, path, &err)))
@@ -458,6 +483,28 @@ static void adopt_http(struct run *r, struct json_object *ho, struct state_rd *r
                         log_error(NULL, "reexec", "http_listen %s: %s; the HTTP endpoint is off", addr, strerror(e));
         }
         free(addr);
+}
+
+/* The records `gracectl logs` reads, from the memfd save_log_records()
+ * wrote. Not having them is no reason to stop every worker: a problem is
+ * logged and the records begin anew. */
+static void adopt_log_records(struct run *r, struct json_object *body, struct state_rd *rd, struct state_fdset *set)
+{
+        struct json_object *ro = json_object_object_get(body, "run");
+        char why[256], *img;
+        size_t len;
+        int fd = -1;
+
+        if (!state_get_fd(rd, ro, "log_records", STATE_OPTIONAL, &fd) || fd < 0 || !state_take_fd(rd, set, fd))
+                return;
+        if (state_blob_read(fd, &img, &len, why, sizeof why) == 0) {
+                if (logbuf_load(r->logbuf, img, len, why, sizeof why))
+                        why[0] = 0;
+                free(img);
+        }
+        if (why[0])
+                log_warning(NULL, "reexec", "the log records kept before cannot be read (%s); they begin anew", why);
+        safe_close(fd);
 }
 
 /* The descriptors, into the loop run_set_up() made. */
@@ -754,8 +801,8 @@ int run_reexec_main(int state_fd, const struct run_opts *o)
         ok = ok && (set = state_fdset_adopt(body, &rd)) && adopt_policy(&r, body, &rd, &c);
         if (ok) {
                 run_set_up(&r, o);
-                /* the records `gracectl logs` reads begin anew (they are not carried) */
                 r.logbuf = logbuf_new(c->log_buffer);
+                adopt_log_records(&r, body, &rd, set);
                 log_set_tap(run_on_log_record, &r);
                 ok = adopt_mechanism(&r, body, &rd, set);
         }

@@ -171,6 +171,29 @@ static void corrupt_texts(const char *corrupt, struct json_object *body, char *h
                 head[1] = '#'; /* not JSON any more */
 }
 
+/* Seals fd against any change and rewinds it. */
+static int seal(int fd)
+{
+        if (fcntl(fd, F_ADD_SEALS, SEALS) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        return 0;
+}
+
+int state_blob_write(const char *name, const void *p, size_t n)
+{
+        int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), r = fd < 0 ? -errno : 0;
+
+        if (r == 0)
+                r = write_all(fd, p, n);
+        if (r == 0)
+                r = seal(fd);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        return fd;
+}
+
 int state_write(const struct state_proc *procs, size_t n, int reply_fd, struct json_object *body, const char *corrupt)
 {
         bool bad_body = corrupt && strcmp(corrupt, "json") == 0;
@@ -191,10 +214,8 @@ int state_write(const struct state_proc *procs, size_t n, int reply_fd, struct j
                 r = write_all(fd, btext + blen / 2, blen - blen / 2);
         if (r == 0)
                 r = write_all(fd, btext, bad_body ? blen / 2 : blen);
-        if (r == 0 && fcntl(fd, F_ADD_SEALS, SEALS) < 0)
-                r = -errno;
-        if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
-                r = -errno;
+        if (r == 0)
+                r = seal(fd);
         free(head);
         if (r < 0) {
                 safe_close(fd);
@@ -205,7 +226,7 @@ int state_write(const struct state_proc *procs, size_t n, int reply_fd, struct j
 
 /* ---- reading the texts ------------------------------------------------------------ */
 
-static int read_whole(int fd, char **ret, size_t *ret_len, char *why, size_t whylen)
+int state_blob_read(int fd, char **ret, size_t *ret_len, char *why, size_t whylen)
 {
         struct stat st;
         int seals = fcntl(fd, F_GET_SEALS);
@@ -318,7 +339,7 @@ int state_read(int fd, struct state_proc **ret_procs, size_t *ret_n, int *ret_re
         size_t len = 0, hlen;
         int64_t version = 0, size = 0;
         char *buf = NULL, *nl;
-        int r = read_whole(fd, &buf, &len, why, whylen);
+        int r = state_blob_read(fd, &buf, &len, why, whylen);
 
         if (r < 0)
                 return r;

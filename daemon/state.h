@@ -63,6 +63,15 @@ struct state_proc {
  * STATE_CORRUPT_ENV value, or NULL. Returns the fd, or -errno. */
 int state_write(const struct state_proc *procs, size_t n, int reply_fd, struct json_object *body, const char *corrupt);
 
+/* Bulk bytes handed over beside the state (the log records): a new
+ * sealed memfd (close-on-exec) holding p[0..n), positioned at 0; or
+ * -errno. */
+int state_blob_write(const char *name, const void *p, size_t n);
+/* The whole of a sealed memfd (at most STATE_MAX_SIZE bytes, not empty) in
+ * a new buffer (NUL-terminated); or -errno (EBADMSG: not such a memfd)
+ * with why. fd is not closed. */
+int state_blob_read(int fd, char **ret, size_t *ret_len, char *why, size_t whylen);
+
 /* Reads the state from fd (a sealed memfd; not closed here). *ret_procs,
  * *ret_n, *ret_reply: the head's processes and reply fd, set whenever the
  * head could be read (even when the version is unknown or the body is

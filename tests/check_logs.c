@@ -251,6 +251,81 @@ START_TEST(test_unit_unbuffered)
 }
 END_TEST
 
+/* The image a reexec hands over: every kept record back, in order, with
+ * its time, level, stream, event and hook; the new limit trims each ring;
+ * an image that is not one is refused whole, saying why. */
+START_TEST(test_unit_image)
+{
+        struct logbuf *b = logbuf_new(10), *b2;
+        struct logring *a = logbuf_ring(b, "a"), *z = logbuf_ring(b, "z");
+        struct logcursor *c;
+        struct logrec_view v;
+        uint64_t skipped;
+        char why[256], *img, *out, bad[64];
+        size_t len;
+        bool ended;
+
+        img = logbuf_save(b, &len);
+        ck_assert_ptr_null(img);
+        ck_assert_uint_eq(len, 0);
+        logbuf_add(a, 5 * USEC_PER_SEC, 6, "output", NULL, "stdout", "a1", 2);
+        logbuf_add(z, 6 * USEC_PER_SEC, 3, "output", "pre_stop", "stderr", "z1\0x", 4);
+        logbuf_add(a, 7 * USEC_PER_SEC, 5, "exited", NULL, NULL, "a2", 2);
+        add(a, "a3");
+        img = logbuf_save(b, &len);
+        ck_assert_ptr_nonnull(img);
+
+        b2 = logbuf_new(2);
+        ck_assert(logbuf_load(b2, img, len, why, sizeof why));
+        ck_assert_uint_eq(logbuf_n_records(b2), 3); /* a1 left ring a (limit 2) */
+        c = logbuf_cursor_new(b2, NULL, 0, NULL, 0, 10, false, count_wake, NULL);
+        ck_assert_int_eq(logbuf_cursor_next(c, &v, &skipped), LOGCURSOR_RECORD);
+        ck_assert_str_eq(v.worker, "z/pre_stop");
+        ck_assert_str_eq(v.stream, "stderr");
+        ck_assert_uint_eq(v.len, 4);
+        ck_assert_mem_eq(v.msg, "z1\0x", 4);
+        ck_assert_int_eq(v.level, 3);
+        ck_assert_uint_eq(v.ts, 6 * USEC_PER_SEC);
+        ck_assert_int_eq(logbuf_cursor_next(c, &v, &skipped), LOGCURSOR_RECORD);
+        ck_assert_str_eq(v.worker, "a");
+        ck_assert_str_eq(v.event, "exited");
+        ck_assert_ptr_null(v.stream);
+        ck_assert_int_eq(v.level, 5);
+        out = drain(c, &ended);
+        ck_assert_str_eq(out, "a:a3 ");
+        ck_assert(ended);
+        free(out);
+        logbuf_cursor_free(c);
+        /* new records come after the carried ones */
+        add(logbuf_ring(b2, "a"), "a4");
+        c = logbuf_cursor_new(b2, NULL, 0, NULL, 0, 10, false, count_wake, NULL);
+        out = drain(c, &ended);
+        ck_assert_str_eq(out, "z/pre_stop:z1 a:a3 a:a4 "); /* a2 left: limit 2 */
+        free(out);
+        logbuf_cursor_free(c);
+        logbuf_free(b2);
+
+        /* refused whole */
+        b2 = logbuf_new(10);
+        ck_assert(!logbuf_load(b2, "GLB2", 4, why, sizeof why));
+        ck_assert_str_eq(why, "log records: not an image of them");
+        ck_assert(!logbuf_load(b2, img, len - 1, why, sizeof why));
+        ck_assert_str_eq(why, "log records: record 4: truncated record");
+        memcpy(bad, img, 4 + 2 + 1 + 8); /* "GLB1", 1, "a", the meta of a1 */
+        bad[4 + 2 + 1 + 7] |= (char)0x60; /* stdout and stderr */
+        memcpy(bad + 15, "a1", 2);
+        ck_assert(!logbuf_load(b2, bad, 17, why, sizeof why));
+        ck_assert_str_eq(why, "log records: record 1: bad stream");
+        memcpy(bad, "GLB1\0\0", 6); /* a name of length 0 */
+        ck_assert(!logbuf_load(b2, bad, 6 + 8, why, sizeof why));
+        ck_assert_str_eq(why, "log records: record 1: bad worker name");
+        ck_assert_uint_eq(logbuf_n_records(b2), 0);
+        logbuf_free(b2);
+        free(img);
+        logbuf_free(b);
+}
+END_TEST
+
 /* ---- a running graced ------------------------------------------------------------- */
 
 static const char *sock(struct gh *g) { return gh_path(g, "ctl.sock"); }
@@ -1137,6 +1212,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_unit_rings);
         tcase_add_test(tc, test_unit_behind);
         tcase_add_test(tc, test_unit_unbuffered);
+        tcase_add_test(tc, test_unit_image);
 
         tc = h_tcase(s, "logs", 60);
         tcase_add_test(tc, test_logs_order);

@@ -26,7 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1215,6 +1218,99 @@ START_TEST(test_subreaper_orphans)
 }
 END_TEST
 
+/* Occurrences of needle in hay. */
+static int count_in(const char *hay, const char *needle)
+{
+        int n = 0;
+
+        for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
+/* The status code of GET path from 127.0.0.1:port (HTTP/1.0: the answer
+ * ends with the connection), or -1. */
+static int http_get_status(int port, const char *path)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), code = -1;
+        char req[256], buf[4096];
+        size_t n = 0;
+        ssize_t k;
+
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+        if (write(fd, req, strlen(req)) == (ssize_t)strlen(req))
+                while (n < sizeof buf - 1 && (k = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+                        n += (size_t)k;
+        buf[n] = 0;
+        close(fd);
+        if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1)
+                return -1;
+        return code;
+}
+
+/* A port nobody listens on right now. */
+static int free_port(void)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+        port = ntohs(a.sin_port);
+        close(fd);
+        return port;
+}
+
+/* What a reexec carries besides the workers: the records `gracectl logs`
+ * shows (each once, in order), a file
+ * stream's partial line (written to its file once the line ends, after
+ * the reexec), and the HTTP endpoint's listening socket. */
+START_TEST(test_records_files_http)
+{
+        struct gh g;
+        const char *c, *out, *fout;
+        char *text;
+        int port = free_port();
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        fout = gh_path(&g, "f.out");
+        c = conf(&g, gh_printf(&g, "http_listen = \"127.0.0.1:%d\";", port), "%s,\n%s",
+                 worker(&g, "w", "\"--say\", \"alpha one\", \"--say\", \"beta two\", ", NULL),
+                 worker(&g, "f",
+                        gh_printf(&g, "\"--write\", \"whole line\\\\npart\", \"--wait-drained\", \"%s\", "
+                                      "\"--wait-file\", \"%s\", \"--write\", \"ial line\\\\n\", ",
+                                  gh_path(&g, "fdrained"), gh_path(&g, "fgate")),
+                        gh_printf(&g, "stdout = \"%s\";", fout)));
+        ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
+        (void)wait_pid(&g, "w");
+        ck_assert(h_wait_file(gh_path(&g, "fdrained"), T)); /* "part" is graced's, not the pipe's */
+        ck_assert(h_wait_log(&g, "beta two", T));
+        ck_assert_int_eq(http_get_status(port, "/readyz"), 200);
+        reexec(&g);
+        ck_assert_int_eq(http_get_status(port, "/readyz"), 200);
+        ck_assert_ptr_nonnull(h_write_file(NULL, gh_path(&g, "fgate"), "open\n"));
+        ck_assert(h_wait_lines(fout, "partial line", 1, T));
+        text = gh_keep(&g, h_read_file(fout));
+        ck_assert_str_eq(text, "whole line\npartial line\n");
+        out = CTL(&g, 0, "logs", "-n", "100", "w");
+        ck_assert_msg(count_in(out, ": alpha one\n") == 1 && count_in(out, ": beta two\n") == 1, "%s", out);
+        ck_assert_msg(strstr(out, ": alpha one\n") < strstr(out, ": beta two\n"), "%s", out);
+        out = CTL(&g, 0, "logs", "-n", "1000");
+        ck_assert_msg(count_in(out, ": alpha one\n") == 1 && count_in(out, "w: ready\n") == 1, "%s", out);
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 /* Datagrams received so far that contain substr, waiting for count of them. */
 static bool notify_count(struct h_notify *n, const char *substr, int count, int timeout_ms)
 {
@@ -1338,6 +1434,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_probe_under_way);
         tcase_add_test(tc, test_subreaper_orphans);
         tcase_add_test(tc, test_instances_and_logs);
+        tcase_add_test(tc, test_records_files_http);
         return s;
 }
 
