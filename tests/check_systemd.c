@@ -1218,6 +1218,67 @@ static int gracectl_status(const char *sock, char **out)
         return NS(T_SYSTEMCTL, out, h_gracectl(), "-s", sock, "status");
 }
 
+/* The pid of each worker in `gracectl --json status` (the namespace's
+ * pids), as "NAME=PID " in order. */
+static char *worker_pids(const char *sock)
+{
+        char *out = NULL, *s = strdup("");
+        struct json_object *root, *ws;
+
+        ck_assert_int_eq(NS(T_SYSTEMCTL, &out, h_gracectl(), "-s", sock, "--json", "status"), 0);
+        root = json_tokener_parse(out);
+        ws = h_json_get(root, "workers");
+        ck_assert_msg(ws && json_object_is_type(ws, json_type_array), "gracectl --json status: %s", out);
+        for (size_t i = 0; i < json_object_array_length(ws); i++) {
+                struct json_object *w = json_object_array_get_idx(ws, i);
+                char *n = xasprintf("%s%s=%lld ", s, h_json_str(w, "name"),
+                                    (long long)json_object_get_int64(h_json_get(w, "pid")));
+
+                free(s);
+                s = n;
+        }
+        json_object_put(root);
+        free(out);
+        return s;
+}
+
+/* gracectl reexec under the real systemd: RELOADING=1 then READY=1 from
+ * the same main pid; the unit stays active with the same MainPID, never
+ * restarted, and every worker keeps its pid. */
+START_TEST(test_sd_reexec)
+{
+        const char *u = "graced-test.service", *sock = "/run/graced/control.sock";
+        long long pid, entered;
+        char *before, *after, *out = NULL;
+
+        need_boot();
+        if (!have_gracectl())
+                return;
+        pid = prop_ll(u, "MainPID");
+        entered = prop_ll(u, "ActiveEnterTimestampMonotonic");
+        before = worker_pids(sock);
+        ck_assert_msg(strstr(before, "web=") && strstr(before, "db="), "%s", before);
+        ck_assert_int_eq(NS(T_SYSTEMCTL, &out, h_gracectl(), "-s", sock, "reexec"), 0);
+        free(out);
+        assert_prop(u, "ActiveState", "active");
+        assert_prop(u, "SubState", "running");
+        assert_prop(u, "StatusText", "running: 2/2 workers");
+        ck_assert_int_eq(prop_ll(u, "MainPID"), pid);
+        ck_assert_int_eq(prop_ll(u, "NRestarts"), 0);
+        ck_assert_int_eq(prop_ll(u, "ActiveEnterTimestampMonotonic"), entered);
+        after = worker_pids(sock);
+        ck_assert_str_eq(after, before);
+        free(after);
+        free(before);
+        /* systemd heard it: the journal has graced's record of it, from that pid */
+        out = NULL;
+        ck_assert_int_eq(NS(T_SYSTEMCTL, &out, "journalctl", "-o", "json", "--no-pager", "SYSLOG_IDENTIFIER=graced"), 0);
+        ck_assert_msg(journal_has(out, NULL, "reexec", NULL, "re-executed", pid), "no re-executed record from %lld", pid);
+        free(out);
+        show_status(u, "after reexec");
+}
+END_TEST
+
 /* graced@slow next to graced-test: each has its control socket in its
  * RuntimeDirectory ($RUNTIME_DIRECTORY), and gracectl reaches both. */
 START_TEST(test_sd_instance)
@@ -1463,6 +1524,7 @@ int main(void)
                 tcase_add_test(tc, test_sd_start);
                 tcase_add_test(tc, test_sd_watchdog);
                 tcase_add_test(tc, test_sd_journal);
+                tcase_add_test(tc, test_sd_reexec);
                 tcase_add_test(tc, test_sd_instance);
                 tcase_add_test(tc, test_sd_stop);
                 tcase_add_test(tc, test_sd_slow_stop);
