@@ -406,6 +406,28 @@ bool output_drain(struct output_stream *s)
 
 /* ---- across a reexec ---- */
 
+void output_read_before_exec(void)
+{
+        for (struct output_stream *s = streams; s; s = s->next) {
+                /* a stream whose lines a policy reads (a log probe) is left
+                 * as it is: the state has its worker already */
+                if (s->eof || s->on_record || (s->fs && s->fs->ulen > 0))
+                        continue;
+                for (int i = 0; i < 4 && !(s->fs && s->fs->ulen > 0); i++) {
+                        ssize_t n = read(s->fd, rbuf, sizeof rbuf);
+
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0) /* nothing now, an error or the end: the new graced sees it too */
+                                break;
+                        if (s->fs)
+                                feed_file(s, rbuf, (size_t)n);
+                        else
+                                feed(s, rbuf, (size_t)n);
+                }
+        }
+}
+
 struct output_stream *output_next(struct output_stream *s) { return s ? s->next : streams; }
 int output_fd(const struct output_stream *s) { return s->fd; }
 const char *output_name(const struct output_stream *s) { return s->name; }

@@ -55,6 +55,12 @@ bool output_drain(struct output_stream *s);
  * with those bytes back (at most OUTPUT_RECORD_MAX for a log stream,
  * OUTPUT_FILE_PENDING_MAX for a file stream; a file stream writes their
  * complete lines at once); NULL on failure (errno; fd is closed). */
+/* The last reads before the exec, made once the rest of the state is
+ * written (the time that took, workers were not served): what each pipe
+ * holds now is read and logged (a stream at its end, or in error, is left
+ * so: the new graced finds that too); streams whose lines a policy reads
+ * are not read here. */
+void output_read_before_exec(void);
 struct output_stream *output_next(struct output_stream *s);
 int output_fd(const struct output_stream *s);
 const char *output_name(const struct output_stream *s);

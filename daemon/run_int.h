@@ -104,6 +104,7 @@ struct run {
         char **argv;
         bool reexec_requested;
         usec_t reexec_began;
+        usec_t reexec_last_read; /* the old graced's last read of the workers' output */
         /* an adopted state: freed, and the heap given back, after the first
          * loop iteration (the workers are served first) */
         struct json_object *state;

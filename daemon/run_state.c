@@ -149,6 +149,7 @@ static struct json_object *save_run(struct run *r, struct state_fds *fds, int lo
         state_add(o, "report_path", state_str_new(r->report_path));
         state_add_bool(o, "reap_any", r->reap_any);
         state_add_usec(o, "reexec_began", r->reexec_began);
+        state_add_usec(o, "last_read", r->reexec_last_read);
         /* exec probes ended by sup_prepare_reexec(), not reaped yet */
         probes_each_unreaped(r->probes, save_child, &ch);
         state_add(o, "children", ch.a);
@@ -194,7 +195,7 @@ static int save_log_records(struct run *r)
 
 /* The body and the processes of its head; fds: what it hands over. */
 static struct json_object *save_state(struct run *r, struct state_fds *fds, struct state_proc **procs, size_t *n,
-                                      int log_fd)
+                                      int *log_fd)
 {
         struct json_object *body = json_object_new_object(), *conf;
 
@@ -208,7 +209,12 @@ static struct json_object *save_state(struct run *r, struct state_fds *fds, stru
         *n = sup_state_procs(r->sup, procs);
         for (size_t i = 0; i < *n; i++)
                 state_fds_add(fds, (*procs)[i].pidfd);
-        state_add(body, "run", save_run(r, fds, log_fd));
+        /* the workers' sections are written: what they wrote meanwhile is
+         * read now, so that the window in which nobody reads is the rest */
+        output_read_before_exec();
+        r->reexec_last_read = now_mono();
+        *log_fd = save_log_records(r);
+        state_add(body, "run", save_run(r, fds, *log_fd));
         if (r->ctl)
                 state_add(body, "control", control_save(r->ctl, fds));
         if (r->http) {
@@ -244,8 +250,8 @@ static char *exec_with_state(struct run *r)
         struct state_fds fds = { 0 };
         struct state_proc *procs = NULL;
         size_t n = 0;
-        int log_fd = save_log_records(r);
-        struct json_object *body = save_state(r, &fds, &procs, &n, log_fd);
+        int log_fd = -1;
+        struct json_object *body = save_state(r, &fds, &procs, &n, &log_fd);
         int sfd = state_write(procs, n, control_reexec_fd(r->ctl), body, getenv(STATE_CORRUPT_ENV)), e = sfd;
         char **argv = sfd >= 0 ? exec_argv(r, sfd) : NULL;
 
@@ -448,6 +454,7 @@ static bool adopt_policy(struct run *r, struct json_object *body, struct state_r
         state_get_str(rd, ro, "report_path", STATE_OPTIONAL, SIZE_MAX, &r->report_path);
         state_get_bool(rd, ro, "reap_any", STATE_OPTIONAL, &reap_any);
         state_get_usec(rd, ro, "reexec_began", STATE_OPTIONAL, &r->reexec_began);
+        state_get_usec(rd, ro, "last_read", STATE_OPTIONAL, &r->reexec_last_read);
         r->reap_any |= reap_any;
         /* the sections read once the loop exists, checked now */
         (void)state_get_obj(rd, body, "control", STATE_OPTIONAL);
@@ -538,7 +545,8 @@ static bool adopt_mechanism(struct run *r, struct json_object *body, struct stat
 static void adopted(struct run *r, const struct conf *c)
 {
         size_t n = sup_n_workers(r->sup);
-        char b[32];
+        char b[32], b2[32];
+        usec_t t;
 
         if (log_get_format() == LOG_FORMAT_DEV)
                 for (size_t i = 0; i < c->n_workers; i++)
@@ -549,8 +557,10 @@ static void adopted(struct run *r, const struct conf *c)
         run_check_nofile(c);
         /* exits during the exec: the kernel kept them for us */
         run_reap_watched(r);
-        log_notice(NULL, "reexec", "re-executed %s: %zu worker%s adopted in %s", r->exe ? r->exe : "graced", n,
-                   n == 1 ? "" : "s", r->reexec_began ? dur(now_mono() - r->reexec_began, b) : "?");
+        t = now_mono();
+        log_notice(NULL, "reexec", "re-executed %s: %zu worker%s adopted in %s (output unread for %s)",
+                   r->exe ? r->exe : "graced", n, n == 1 ? "" : "s", r->reexec_began ? dur(t - r->reexec_began, b) : "?",
+                   r->reexec_last_read && r->reexec_last_read != USEC_INFINITY ? dur(t - r->reexec_last_read, b2) : "?");
         notify_send("READY=1");
         log_flush_all(); /* by the time gracectl hears of it, the log says so */
         control_reexec_done(r->ctl, NULL);

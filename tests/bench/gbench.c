@@ -1620,6 +1620,7 @@ static double dur_ms(const char *s)
 
 struct reexec_log {
         double at[64], window[64]; /* when each reexec was logged, graced's own figure */
+        double unread[64];         /* graced's figure of the time no output was read */
         double delay[64];          /* the longest a line waited around it (+-1 s) */
         double from;               /* lines logged before (the workers starting) are not counted */
         double baseline;           /* the longest a line waited anywhere else */
@@ -1659,7 +1660,9 @@ static void read_reexec_log(const char *path, double from, struct reexec_log *L)
         while (fgets(line, sizeof line, f))
                 if ((p = strstr(line, "workers adopted in ")) && L->n < 64) {
                         L->at[L->n] = record_ms(line);
-                        L->window[L->n++] = dur_ms(p + strlen("workers adopted in "));
+                        L->window[L->n] = dur_ms(p + strlen("workers adopted in "));
+                        p = strstr(p, "(output unread for ");
+                        L->unread[L->n++] = p ? dur_ms(p + strlen("(output unread for ")) : -1;
                 }
         rewind(f);
         while (fgets(line, sizeof line, f))
@@ -1722,21 +1725,23 @@ static void bench_reexec(size_t n, int nrep, long tick_ms)
                 die("%d reexecs in the log, %d made", L.n, nrep);
         printf("\n== R. gracectl reexec: %zu workers, each logs a line every %ld ms (%.0f lines/s), %d reexecs ==\n",
                n, tick_ms, (double)n * 1000 / (double)tick_ms, nrep);
-        printf("%4s %12s %14s %20s\n", "#", "graced (ms)", "gracectl (ms)", "longest wait (ms)");
+        printf("%4s %12s %12s %14s %20s\n", "#", "unread (ms)", "graced (ms)", "gracectl (ms)", "longest wait (ms)");
         for (int i = 0; i < nrep; i++)
-                printf("%4d %12.1f %14.1f %20.0f\n", i + 1, L.window[i], rt[i] * 1e3, L.delay[i]);
+                printf("%4d %12.1f %12.1f %14.1f %20.0f\n", i + 1, L.unread[i], L.window[i], rt[i] * 1e3, L.delay[i]);
         for (int i = 0; i < nrep; i++)
                 rt[i] *= 1e3;
-        printf("median %7.1f %14.1f %20.0f\n", median(L.window, nrep), median(rt, nrep), median(L.delay, nrep));
-        printf("(graced: request -> the new graced's first loop iteration, from its log; gracectl: the request's\n"
+        printf("median %7.1f %12.1f %14.1f %20.0f\n", median(L.unread, nrep), median(L.window, nrep), median(rt, nrep),
+               median(L.delay, nrep));
+        printf("(unread: the old graced's last read of the workers' output -> the new graced's first loop\n"
+               " iteration, from its log; graced: the request -> that iteration; gracectl: the request's\n"
                " round trip; longest wait: of the lines written within 1 s of a reexec, the longest from its write\n"
                " to graced's record of it, in ms of the log's timestamps; elsewhere at most %.0f ms; %ld lines\n"
                " from 2 s after the start)\n",
                L.baseline, L.lines);
         printf("graced's CPU time per reexec (utime + stime, both graceds, the 200 ms after each request): %.0f ms\n",
                (double)cpu_ticks / tick_s * 1e3 / nrep);
-        printf("target: workers unserved < 50 ms: median %.1f ms %s\n", median(L.window, nrep),
-               verdict(median(L.window, nrep) < 50));
+        printf("target: workers unserved < 50 ms: median %.1f ms %s\n", median(L.unread, nrep),
+               verdict(median(L.unread, nrep) < 50));
 }
 
 /* probes [N [SECONDS [INTERVAL_MS]]] */
