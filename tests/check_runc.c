@@ -867,9 +867,17 @@ static char *probe(bool *skip)
         if (code != 0) {
                 char *msg = runc_error(out ? out : "");
 
-                /* runc's own failures are logged as msg="..."; the process
-                 * failing in there (a missing library, exec) is our fault */
-                *skip = out && strstr(out, "msg=\"") && !strstr(msg, "exec:") && !strstr(msg, "exec format");
+                /* runc's own failures are logged as msg="..."; those of
+                 * the machine (cgroups, namespaces, mounts, privileges)
+                 * skip; the rest (a missing library, a failed exec, a
+                 * config.json runc refuses) is our fault */
+                static const char *const machine[] = { "cgroup", "namespace", "unshare", "mount", "pivot_root",
+                                                       "ermission denied", "peration not permitted", "seccomp",
+                                                       "apparmor", "selinux", "systemd", "rootless", NULL };
+
+                *skip = false;
+                for (const char *const *m = machine; out && strstr(out, "msg=\"") && *m && !*skip; m++)
+                        *skip = strstr(msg, *m) != NULL && !strstr(msg, "exec:");
                 why = xasprintf("%s (exit %d)", msg, code);
                 free(msg);
         } else if (!out || !strstr(out, "graced")) {
@@ -921,6 +929,10 @@ int main(void)
                 return 77;
         }
         runc_bin = find_exe(env_runc && *env_runc ? env_runc : "runc");
+        if (!runc_bin && env_runc && *env_runc) {
+                printf("SKIP: graced under runc: $RUNC (%s) is not an executable\n", env_runc);
+                return 77;
+        }
         if (!runc_bin) {
                 printf("SKIP: graced under runc: runc is not installed (not in $PATH, /usr/sbin or /sbin)\n");
                 return 77;
