@@ -465,7 +465,7 @@ static void ct_init(struct ct *c, const char *name, const char *fmt, ...)
         char *text, *why = NULL;
         va_list ap;
 
-        ck_assert_msg(base_error == NULL, "no root filesystem to test: %s", base_error);
+        ck_assert_msg(base_error == NULL, "cannot test graced in a container: %s", base_error);
         va_start(ap, fmt);
         if (vasprintf(&text, fmt, ap) < 0)
                 abort();
