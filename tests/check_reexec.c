@@ -553,10 +553,12 @@ static const char *ctl_argv(struct gh *g, int want, const char *const *args)
  * by then), by the same process. */
 static void reexec(struct gh *g)
 {
-        int before = h_count_log(g, "re-executed ");
+        int before = h_count_log(g, "re-executed "), unread = h_count_log(g, "s (output unread for ");
 
         CTL(g, 0, "reexec");
         ck_assert_int_eq(h_count_log(g, "re-executed "), before + 1);
+        /* both windows in the log: since the request, since the last read */
+        ck_assert_int_eq(h_count_log(g, "s (output unread for "), unread + 1);
         ck_assert(h_pid_alive(g->pid));
 }
 
