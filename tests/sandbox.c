@@ -158,8 +158,7 @@ const char *sb_prereq(struct sb *sb)
         return NULL;
 }
 
-static void fail_boot(struct sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail_boot(struct sb *sb, const char *fmt, ...)
+void sb_fail(struct sb *sb, const char *fmt, ...)
 {
         char why[sizeof sb->why];
         va_list ap;
@@ -318,7 +317,7 @@ bool sb_prepare(struct sb *sb, const char *prefix)
         tmpl = sb_asprintf("%s/%s-%d.XXXXXX", base ? base : ".", prefix, (int)getpid());
         free(base);
         if (!mkdtemp(tmpl) || chmod(tmpl, 0755) < 0) {
-                fail_boot(sb, "mkdtemp %s: %s", tmpl, strerror(errno));
+                sb_fail(sb, "mkdtemp %s: %s", tmpl, strerror(errno));
                 free(tmpl);
                 return false;
         }
@@ -326,14 +325,14 @@ bool sb_prepare(struct sb *sb, const char *prefix)
         sb->console = h_path(sb->dir, "console.log");
         units = h_path(sb->dir, "units");
         if (mkdir(units, 0755) < 0) {
-                fail_boot(sb, "mkdir %s: %s", units, strerror(errno));
+                sb_fail(sb, "mkdir %s: %s", units, strerror(errno));
                 free(units);
                 return false;
         }
         free(units);
         sb->cg_name = sb_asprintf("%s%s-%d-%s", CG_PREFIX, prefix, (int)getpid(), strrchr(sb->dir, '.') + 1);
         if (!make_cgroups(sb)) {
-                fail_boot(sb, "%s", sb->why);
+                sb_fail(sb, "%s", sb->why);
                 return false;
         }
         return true;
@@ -499,18 +498,18 @@ bool sb_boot(struct sb *sb, const char *target, const char *pre_mounts)
         char *state = NULL;
 
         if (!write_script(sb, target, pre_mounts)) {
-                fail_boot(sb, "cannot write %s/setup.sh: %s", sb->dir, strerror(errno));
+                sb_fail(sb, "cannot write %s/setup.sh: %s", sb->dir, strerror(errno));
                 return false;
         }
         start = h_now_ns();
         sb->unshare = spawn_sandbox(sb);
         if (sb->unshare < 0) {
-                fail_boot(sb, "fork: %s", strerror(errno));
+                sb_fail(sb, "fork: %s", strerror(errno));
                 return false;
         }
         sb->sd = find_systemd(sb, 10000);
         if (sb->sd <= 0) {
-                fail_boot(sb, "systemd did not start in the namespace");
+                sb_fail(sb, "systemd did not start in the namespace");
                 return false;
         }
         for (;;) {
@@ -520,7 +519,7 @@ bool sb_boot(struct sb *sb, const char *target, const char *pre_mounts)
                 if (state && (strcmp(state, "running") == 0 || strcmp(state, "degraded") == 0))
                         break;
                 if (h_ms_since(start) > SB_T_BOOT || unshare_exited(sb)) {
-                        fail_boot(sb, "systemd is not running after %lld ms: is-system-running says '%s'",
+                        sb_fail(sb, "systemd is not running after %lld ms: is-system-running says '%s'",
                                   h_ms_since(start), state ? state : "");
                         free(state);
                         return false;

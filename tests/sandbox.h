@@ -61,6 +61,10 @@ const char *sb_hidden(const char *path);
  * sandbox. Fills sb->systemd and sb->kill_child. */
 const char *sb_prereq(struct sb *sb);
 
+/* Sets sb->why (fmt may take sb->why itself as an argument), says it on
+ * stderr with the end of the console log. */
+void sb_fail(struct sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Makes sb->dir (and dir/units, where the test writes its units and
  * drop-ins before sb_boot), sb->console and the cgroups. false with sb->why
  * set (and said on stderr). */
