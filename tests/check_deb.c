@@ -21,7 +21,8 @@
  *   - `dpkg -i` again (an upgrade): the postinst re-executes graced in place
  *     (gracectl reexec): same main pid, same worker pids;
  *   - `systemctl stop`: Result=success, a clean report;
- *   - `dpkg --purge`: gone.
+ *   - `dpkg --purge` with graced@quick running: the prerm stops it
+ *     cleanly; the package's files are gone, the admin's stay.
  * "host": afterwards the machine has no graced package, no graced files,
  * the same /var/lib/dpkg/status, /tmp, hostname and sysctls as before.
  *
@@ -254,7 +255,10 @@ static char *overlay_lines(void)
                            "done\n"
                            "# no man-db index update at each dpkg run (seconds each; the man pages are\n"
                            "# checked in the .deb)\n"
-                           "rm -f /var/lib/man-db/auto-update\n",
+                           "rm -f /var/lib/man-db/auto-update\n"
+                           "# a machine where maintainer scripts may start and stop services (container\n"
+                           "# images often forbid it with a policy-rc.d that says 101)\n"
+                           "rm -f /usr/sbin/policy-rc.d\n",
                            D.sb.dir);
 }
 
@@ -269,7 +273,7 @@ static void sandbox_setup(void)
         if (!sb_prepare(&D.sb, "check_deb"))
                 return;
         units = h_path(D.sb.dir, "units");
-        s = h_path(units, UNIT ".d");
+        s = h_path(units, "graced@.service.d"); /* every instance */
         if (mkdir(s, 0755) < 0 ||
             !h_write_file(s, "sandbox.conf", "# the sandbox has no sysinit.target to order after\n"
                                              "[Unit]\nDefaultDependencies=no\n") ||
@@ -458,15 +462,36 @@ START_TEST(test_stop)
 }
 END_TEST
 
-/* dpkg --purge: the files and the package are gone. */
+/* dpkg --purge with graced@quick running: the prerm stops it (its ordered
+ * shutdown), then the files and the package are gone. */
 START_TEST(test_purge)
 {
+        const char *u = "graced@quick.service";
+        char *out = NULL, *proc;
+        long long pid;
+
         need_boot();
+        ck_assert_int_eq(NS(SB_T, NULL, "sh", "-c",
+                            "echo 'workers = ({ name = \"sleeper\"; command = [\"/bin/sleep\", \"1000\"]; });' "
+                            "> /etc/graced/quick.conf"),
+                         0);
+        ck_assert_int_eq(NS(SB_T_SYSTEMCTL, NULL, "systemctl", "start", u), 0);
+        assert_prop(u, "ActiveState", "active");
+        pid = sb_prop_ll(&D.sb, u, "MainPID");
+        ck_assert_int_gt(pid, 1);
         ck_assert_int_eq(ns_dpkg("--purge", "graced"), 0);
+        proc = sb_asprintf("/proc/%lld", pid);
+        ck_assert_msg(NS(SB_T, NULL, "test", "-e", proc) != 0, "graced (pid %lld) still runs after the purge", pid);
+        free(proc);
+        assert_prop(u, "ActiveState", "inactive");
+        (void)NS(SB_T_SYSTEMCTL, &out, "journalctl", "--no-pager", "-o", "cat", "-u", u);
+        ck_assert_msg(out && strstr(out, "shutdown clean"), "no clean shutdown of %s in the journal:\n%s", u,
+                      out ? out : "");
+        free(out);
         ck_assert_int_ne(NS(SB_T, NULL, "dpkg-query", "-W", "graced"), 0);
         ck_assert_int_ne(NS(SB_T, NULL, "test", "-e", "/usr/sbin/graced"), 0);
         ck_assert_int_ne(NS(SB_T, NULL, "test", "-e", "/lib/systemd/system/graced@.service"), 0);
-        /* the admin's file is not the package's: it stays */
+        /* the admin's files are not the package's: they stay */
         ck_assert_int_eq(NS(SB_T, NULL, "test", "-e", "/etc/graced/example.conf"), 0);
 }
 END_TEST
