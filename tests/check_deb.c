@@ -54,8 +54,8 @@
 #include "sandbox.h"
 
 #define T_BUILD 900000 /* ms: the package build on a busy 2-CPU machine */
-#define T_LINTIAN 300000
-#define T_DPKG 120000
+#define T_LINTIAN 240000
+#define T_DPKG 90000
 #define UNIT "graced@example.service"
 #define SOCK "/run/graced/example/control.sock"
 #define PATHS "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
