@@ -23,7 +23,7 @@
  * "host": afterwards, a file put in the host's /tmp before the boot is
  * still there.
  *
- * Safety: the setup script refuses to run unless it is PID 1 of a mount
+ * Safety (tests/sandbox.[ch]): the setup script refuses to run unless it is PID 1 of a mount
  * namespace other than the test's. Beyond the recipe (which leaves these
  * to the host: seen on these machines, a boot raised the host's
  * net.unix.max_dgram_qlen from 10 to 512), systemd also gets its own UTS
@@ -68,50 +68,19 @@
 #include <json-c/json.h>
 
 #include "harness.h"
+#include "sandbox.h"
 
 #define T 5000        /* ms: things that happen at once */
 #define T_SYSTEMCTL 30000 /* ms: one systemctl call at most */
-#define T_BOOT 30000  /* ms: until is-system-running says running */
 
 static const char *notifyworker(void) { return h_env_path("GRACED_NOTIFYWORKER"); }
 
 /* ---- small utilities --------------------------------------------------------- */
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                abort();
-        va_end(ap);
-        return s;
-}
-
-/* An executable in $PATH or the usual sbin directories (malloc'd), or NULL. */
-static char *find_exe(const char *name)
-{
-        const char *path = getenv("PATH");
-        char *dirs = xasprintf("%s:/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin", path ? path : "");
-        char *save = NULL, *found = NULL;
-
-        if (strchr(name, '/')) {
-                free(dirs);
-                return access(name, X_OK) == 0 ? strdup(name) : NULL;
-        }
-        for (char *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-                char *p = xasprintf("%s/%s", *d ? d : ".", name);
-
-                if (access(p, X_OK) == 0)
-                        found = p;
-                else
-                        free(p);
-        }
-        free(dirs);
-        return found;
-}
+/* sandbox.h's */
+#define xasprintf sb_asprintf
+#define find_exe sb_find_exe
+#define trim sb_trim
 
 /* Replaces every occurrence of from with to (malloc'd). */
 static char *replace_all(const char *s, const char *from, const char *to)
@@ -134,13 +103,6 @@ static char *replace_all(const char *s, const char *from, const char *to)
         return r;
 }
 
-static void trim(char *s)
-{
-        size_t n = s ? strlen(s) : 0;
-
-        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\r'))
-                s[--n] = '\0';
-}
 
 /* ---- the units ----------------------------------------------------------------- */
 
@@ -385,295 +347,39 @@ START_TEST(test_units_verify)
 }
 END_TEST
 
-/* ---- the sandbox ------------------------------------------------------------------- */
-
-static const char *const masked[] = {
-        "systemd-tmpfiles-setup.service", "systemd-tmpfiles-clean.timer", "systemd-sysusers.service",
-        "systemd-random-seed.service", "systemd-machine-id-commit.service", "ldconfig.service",
-        "systemd-update-utmp.service", "systemd-logind.service", "cron.service", "dbus.service", "dbus.socket",
-        "getty.target", "console-getty.service", "systemd-firstboot.service",
-};
-
-/* What the sandbox covers with a tmpfs: nothing of the test may live there. */
-static const char *const covered[] = { "/run", "/tmp", "/var/tmp", "/var/log", "/var/lib/systemd", "/var/cache",
-                                       "/etc/systemd/system" };
+/* ---- the sandbox (sandbox.h) ----------------------------------------------------------- */
 
 static struct {
-        char *dir;            /* visible to graced inside: DIR/graced/{graced,slow}.conf, DIR/units */
-        char *console;        /* systemd's console output */
-        char *cg_name;        /* the sandbox's cgroup, below ours in each hierarchy */
-        char *cg_dirs[2];     /* name=systemd and cgroup2 dirs made for it (moved into by the script) */
-        char *systemd;        /* /lib/systemd/systemd */
-        bool kill_child;      /* unshare knows --kill-child */
-        pid_t unshare, sd;    /* unshare (our child); systemd (its child: PID 1 inside) */
-        bool booted;
-        char why[1024];       /* why the boot failed */
+        struct sb sb;         /* sb.dir: visible to graced inside: DIR/graced/{graced,slow}.conf, DIR/units */
         char *canary;         /* a file in the host's /tmp */
         char *host_state;     /* hostname and sysctls before the boot */
-        bool tearing_down;
 } B;
-
-#define CG_PREFIX "graced-check-systemd-"
-
-/* The directory the sandbox's files go in: $GRACED_TEST_TMP, else the
- * current (build) directory, resolved (malloc'd), or NULL. */
-static char *base_dir(void)
-{
-        const char *base = getenv("GRACED_TEST_TMP");
-        char cwd[PATH_MAX], real[PATH_MAX];
-
-        if (!base || !*base)
-                base = getcwd(cwd, sizeof cwd);
-        return base && realpath(base, real) ? strdup(real) : NULL;
-}
-
-/* The directory of path (resolved) is under one of the sandbox's tmpfs. */
-static const char *hidden_in_sandbox(const char *path)
-{
-        char real[PATH_MAX];
-
-        if (!realpath(path, real))
-                return NULL;
-        for (size_t i = 0; i < sizeof covered / sizeof covered[0]; i++) {
-                size_t l = strlen(covered[i]);
-                if (strncmp(real, covered[i], l) == 0 && (real[l] == '/' || real[l] == '\0'))
-                        return covered[i];
-        }
-        return NULL;
-}
 
 /* Why the boot test cannot run here (static string), or NULL. */
 static const char *boot_prereq(void)
 {
         static char why[512];
-        static const char *const tools[] = { "unshare", "nsenter", "systemctl", "journalctl" };
         const char *progs[] = { h_graced(), h_testworker(), notifyworker() };
-        char *out = NULL, *base;
         const char *c;
-        int st;
 
-        if (geteuid() != 0)
-                return "not root (booting systemd in a namespace needs root)";
-        base = base_dir();
-        if (!base)
-                return "no directory for the sandbox's files ($GRACED_TEST_TMP or the current directory)";
-        if ((c = hidden_in_sandbox(base))) {
-                snprintf(why, sizeof why,
-                         "%s is under %s, a fresh tmpfs inside the sandbox: set GRACED_TEST_TMP to a directory elsewhere",
-                         base, c);
-                free(base);
-                return why;
-        }
-        free(base);
         for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
-                if ((c = hidden_in_sandbox(progs[i]))) {
+                if ((c = sb_hidden(progs[i]))) {
                         snprintf(why, sizeof why, "%s is under %s, a fresh tmpfs inside the sandbox", progs[i], c);
                         return why;
                 }
         }
-        for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
-                char *p = find_exe(tools[i]);
-                if (!p) {
-                        snprintf(why, sizeof why, "%s is not installed", tools[i]);
-                        return why;
-                }
-                free(p);
-        }
-        B.systemd = find_exe("/lib/systemd/systemd");
-        if (!B.systemd)
-                B.systemd = find_exe("/usr/lib/systemd/systemd");
-        if (!B.systemd)
-                return "systemd (/lib/systemd/systemd) is not installed";
-        {
-                struct stat mid;
-                if (stat("/etc/machine-id", &mid) < 0 || mid.st_size == 0)
-                        return "no /etc/machine-id: the sandboxed systemd would write one on the host";
-        }
-        st = h_run((const char *const[]){ "unshare", "--pid", "--fork", "--mount", "--mount-proc", "--uts", "--net", "true",
-                                          NULL },
-                   NULL, T, &out);
-        if (h_exit_code(st) != 0) {
-                trim(out);
-                snprintf(why, sizeof why, "cannot create PID and mount namespaces (unshare: %s)", out ? out : "?");
-                free(out);
-                return why;
-        }
-        free(out);
-        out = NULL;
-        st = h_run((const char *const[]){ "unshare", "--help", NULL }, NULL, T, &out);
-        B.kill_child = h_exit_code(st) == 0 && out && strstr(out, "--kill-child");
-        free(out);
-        return NULL;
+        return sb_prereq(&B.sb);
 }
 
-static void fail_boot(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail_boot(const char *fmt, ...)
-{
-        char why[sizeof B.why];
-        va_list ap;
-
-        /* format into a buffer of its own: callers pass B.why itself as an argument */
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof why, fmt, ap);
-        va_end(ap);
-        memcpy(B.why, why, sizeof B.why);
-        fprintf(stderr, "boot failed: %s\n", B.why);
-        if (B.console)
-                h_dump_file(B.console, 60);
-}
-
-/* "N:name=systemd:/path" / "0::/path" of /proc/self/cgroup. */
-static char *self_cgroup(const char *controller)
-{
-        char *text = h_read_file("/proc/self/cgroup"), *r = NULL, *save = NULL;
-        size_t cl = strlen(controller);
-
-        for (char *l = text ? strtok_r(text, "\n", &save) : NULL; l && !r; l = strtok_r(NULL, "\n", &save)) {
-                char *c = strchr(l, ':');
-                if (c && strncmp(c + 1, controller, cl) == 0 && c[1 + cl] == ':')
-                        r = strdup(c + 2 + cl);
-        }
-        free(text);
-        if (r && strcmp(r, "/") == 0)
-                r[0] = '\0';
-        return r;
-}
-
-/* Mount points of cgroup file systems: fn(mount point, is_v2, super options). */
-static void each_cgroup_mount(void (*fn)(const char *mnt, bool v2, const char *opts, void *), void *data)
-{
-        char *text = h_read_file("/proc/self/mountinfo"), *save = NULL;
-
-        for (char *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
-                char mnt[PATH_MAX], fstype[64], opts[1024];
-                const char *sep = strstr(l, " - ");
-
-                if (!sep || sscanf(l, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-                    sscanf(sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
-                        continue;
-                if (strcmp(fstype, "cgroup2") == 0)
-                        fn(mnt, true, opts, data);
-                else if (strcmp(fstype, "cgroup") == 0)
-                        fn(mnt, false, opts, data);
-        }
-        free(text);
-}
-
-struct cg_find {
-        char *systemd_mnt, *v2_mnt;
-};
-
-static void cg_find_fn(const char *mnt, bool v2, const char *opts, void *data)
-{
-        struct cg_find *f = data;
-
-        if (v2 && !f->v2_mnt)
-                f->v2_mnt = strdup(mnt);
-        else if (!v2 && strstr(opts, "name=systemd") && !f->systemd_mnt)
-                f->systemd_mnt = strdup(mnt);
-}
-
-/* Makes the sandbox's cgroup directories (the script moves systemd into
- * them). false with B.why set when it cannot. */
-static bool make_cgroups(void)
-{
-        struct cg_find f = { 0 };
-        char *base_sd = self_cgroup("name=systemd"), *base_v2 = self_cgroup("");
-        int n = 0;
-
-        each_cgroup_mount(cg_find_fn, &f);
-        if (f.systemd_mnt && base_sd)
-                B.cg_dirs[n++] = xasprintf("%s%s/%s", f.systemd_mnt, base_sd, B.cg_name);
-        if (f.v2_mnt && base_v2)
-                B.cg_dirs[n++] = xasprintf("%s%s/%s", f.v2_mnt, base_v2, B.cg_name);
-        free(f.systemd_mnt);
-        free(f.v2_mnt);
-        free(base_sd);
-        free(base_v2);
-        if (n == 0) {
-                snprintf(B.why, sizeof B.why, "no cgroup file system found");
-                return false;
-        }
-        for (int i = 0; i < n; i++) {
-                if (mkdir(B.cg_dirs[i], 0755) < 0) {
-                        snprintf(B.why, sizeof B.why, "cannot create cgroup %s: %s", B.cg_dirs[i], strerror(errno));
-                        return false;
-                }
-        }
-        return true;
-}
-
-static int rmdir_fn(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        if (type == FTW_DP)
-                (void)rmdir(path);
-        return 0;
-}
-
-struct cg_clean {
-        const char *rel; /* "/base/cg" below a hierarchy's root */
-        const char *rel_v2;
-        bool left;
-};
-
-static void cg_clean_fn(const char *mnt, bool v2, const char *opts, void *data)
-{
-        struct cg_clean *c = data;
-        char *dir = xasprintf("%s%s", mnt, v2 ? c->rel_v2 : c->rel);
-        struct stat st;
-
-        (void)opts;
-        if (stat(dir, &st) == 0) {
-                (void)nftw(dir, rmdir_fn, 16, FTW_DEPTH | FTW_PHYS);
-                if (stat(dir, &st) == 0)
-                        c->left = true;
-        }
-        free(dir);
-}
-
-/* Removes the sandbox's cgroups in every hierarchy (systemd also made
- * them in the v1 controllers' hierarchies, at its own root path). Only
- * empty cgroups can be removed: processes are never affected. */
-static void remove_cgroups(void)
-{
-        char *base_sd = self_cgroup("name=systemd"), *base_v2 = self_cgroup("");
-        char *rel = xasprintf("%s/%s", base_sd ? base_sd : base_v2 ? base_v2 : "", B.cg_name);
-        char *rel_v2 = xasprintf("%s/%s", base_v2 ? base_v2 : "", B.cg_name);
-        struct cg_clean c = { rel, rel_v2, false };
-        long long start = h_now_ns();
-
-        do {
-                c.left = false;
-                each_cgroup_mount(cg_clean_fn, &c);
-                if (c.left)
-                        h_sleep_ms(50); /* the last processes are still leaving */
-        } while (c.left && h_ms_since(start) < T);
-        if (c.left)
-                fprintf(stderr, "warning: could not remove every cgroup named %s\n", B.cg_name);
-        free(rel);
-        free(rel_v2);
-        free(base_sd);
-        free(base_v2);
-}
-
+/* graced's configurations and the units, in B.sb.dir. */
 static bool write_sandbox_files(void)
 {
-        const char *d = B.dir;
+        const char *d = B.sb.dir;
         char *units = h_path(d, "units"), *etc = h_path(d, "graced"), *s;
-        char *hostns = NULL;
         bool ok = false;
-        char buf[PATH_MAX];
-        ssize_t n;
 
-        if (mkdir(units, 0755) < 0 || mkdir(etc, 0755) < 0)
+        if (mkdir(etc, 0755) < 0)
                 goto out;
-        n = readlink("/proc/self/ns/mnt", buf, sizeof buf - 1);
-        if (n <= 0)
-                goto out;
-        buf[n] = '\0';
-        hostns = strdup(buf);
 
         /* graced's configurations ($sysconfdir/graced/NAME.conf with $sysconfdir = DIR) */
         if (!h_write_file(etc, "graced.conf",
@@ -726,203 +432,20 @@ static bool write_sandbox_files(void)
                           "[Unit]\nDescription=graced test sandbox\nDefaultDependencies=no\n"
                           "Wants=systemd-journald.socket graced-test.service\n"))
                 goto out;
-
-        /* the script that becomes systemd, PID 1 of the new namespaces */
-        {
-                size_t cap = 8192, len = 0;
-                char *sc = malloc(cap);
-
-                len += (size_t)snprintf(sc + len, cap - len,
-                                        "#!/bin/sh\n"
-                                        "# check_systemd: turns a fresh PID + mount namespace into a systemd sandbox.\n"
-                                        "# Never run it anywhere else.\n"
-                                        "set -e\n"
-                                        "[ \"$$\" = 1 ] || { echo 'setup: not PID 1 of a new PID namespace: refusing'; exit 1; }\n"
-                                        "[ \"$(readlink /proc/self/ns/mnt)\" != '%s' ] || { echo 'setup: in the host mount namespace: refusing'; exit 1; }\n"
-                                        "mount --make-rprivate /\n"
-                                        "# what systemd as PID 1 would change on the host: sysctls (fs.file-max is\n"
-                                        "# not namespaced), /sys, the machine id\n"
-                                        "mount --rbind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys\n"
-                                        "mount --rbind /sys /sys && mount -o remount,bind,ro /sys\n"
-                                        "mount --bind /etc/machine-id /etc/machine-id && mount -o remount,bind,ro /etc/machine-id\n"
-                                        "mount -t tmpfs -o mode=0755 tmpfs /etc/systemd/system\n"
-                                        "cp -R '%s/.' /etc/systemd/system/\n"
-                                        "for d in /run /tmp /var/tmp /var/log /var/lib/systemd /var/cache; do\n"
-                                        "  mount -t tmpfs -o mode=0755 tmpfs \"$d\"\n"
-                                        "done\n"
-                                        "chmod 1777 /tmp /var/tmp\n"
-                                        "for u in",
-                                        hostns, units);
-                for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++)
-                        len += (size_t)snprintf(sc + len, cap - len, " %s", masked[i]);
-                len += (size_t)snprintf(sc + len, cap - len,
-                                        "; do\n  ln -sf /dev/null \"/etc/systemd/system/$u\"\ndone\n"
-                                        "# a cgroup subtree of its own: no clash with another sandbox\n");
-                for (int i = 0; i < 2; i++)
-                        if (B.cg_dirs[i])
-                                len += (size_t)snprintf(sc + len, cap - len, "echo 0 > '%s/cgroup.procs'\n", B.cg_dirs[i]);
-                len += (size_t)snprintf(sc + len, cap - len,
-                                        "exec env container=other %s --system --unit=graced-test.target "
-                                        "--log-target=console --log-level=notice\n",
-                                        B.systemd);
-                if (len >= cap) {
-                        free(sc);
-                        goto out;
-                }
-                s = h_write_file(d, "setup.sh", "%s", sc);
-                free(sc);
-                if (!s || chmod(s, 0755) < 0) {
-                        free(s);
-                        goto out;
-                }
-                free(s);
-        }
         ok = true;
 out:
         if (!ok)
-                snprintf(B.why, sizeof B.why, "cannot write the sandbox files in %s: %s", d, strerror(errno));
-        free(hostns);
+                snprintf(B.sb.why, sizeof B.sb.why, "cannot write the sandbox files in %s: %s", d, strerror(errno));
         free(units);
         free(etc);
         return ok;
 }
 
-/* setsid unshare --pid --fork --mount --mount-proc SCRIPT, stdin /dev/null,
- * output to the console log, dying with us. */
-static pid_t spawn_sandbox(void)
-{
-        char *script = h_path(B.dir, "setup.sh");
-        const char *argv[12];
-        int n = 0;
-        pid_t parent = getpid(), pid;
+#define NS(timeout, out, ...) SB_RUN(&B.sb, (timeout), (out), __VA_ARGS__)
 
-        argv[n++] = "unshare";
-        argv[n++] = "--pid";
-        argv[n++] = "--fork";
-        argv[n++] = "--mount";
-        argv[n++] = "--mount-proc";
-        argv[n++] = "--uts"; /* hostname_setup() */
-        argv[n++] = "--net"; /* loopback_setup(), net.unix.max_dgram_qlen */
-        if (B.kill_child)
-                argv[n++] = "--kill-child=SIGKILL"; /* systemd dies with unshare */
-        argv[n++] = script;
-        argv[n] = NULL;
-        fflush(NULL);
-        pid = fork();
-        if (pid == 0) {
-                static const char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                                    "LANG=C.UTF-8", NULL };
-                sigset_t none;
-                int in, out;
+static char *prop(const char *unit, const char *name) { return sb_prop(&B.sb, unit, name); }
 
-                (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* unshare dies with the runner */
-                if (getppid() != parent)
-                        _exit(127);
-                (void)setsid();
-                sigemptyset(&none);
-                (void)sigprocmask(SIG_SETMASK, &none, NULL);
-                for (int s = 1; s < NSIG; s++)
-                        if (s != SIGKILL && s != SIGSTOP)
-                                (void)signal(s, SIG_DFL);
-                in = open("/dev/null", O_RDONLY);
-                out = open(B.console, O_WRONLY | O_CREAT | O_APPEND, 0644);
-                if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-                        _exit(127);
-                (void)close_range(3, ~0U, 0);
-                execve("/usr/bin/unshare", (char *const *)argv, (char *const *)envp);
-                execvpe("unshare", (char *const *)argv, (char *const *)envp);
-                _exit(127);
-        }
-        free(script);
-        return pid;
-}
-
-static bool unshare_exited(void)
-{
-        int st;
-
-        if (B.unshare <= 0)
-                return true;
-        if (waitpid(B.unshare, &st, WNOHANG) == B.unshare) {
-                if (!B.tearing_down)
-                        fprintf(stderr, "unshare exited early: status 0x%x\n", (unsigned)st);
-                B.unshare = 0;
-                return true;
-        }
-        return false;
-}
-
-/* systemd inside: the child of unshare once it exec'd systemd. */
-static pid_t find_systemd(int timeout_ms)
-{
-        long long start = h_now_ns();
-
-        while (h_ms_since(start) < timeout_ms && !unshare_exited()) {
-                char *p = xasprintf("/proc/%d/task/%d/children", (int)B.unshare, (int)B.unshare);
-                char *kids = h_read_file(p);
-                pid_t pid = kids ? (pid_t)atoi(kids) : 0;
-
-                free(p);
-                free(kids);
-                if (pid > 0) {
-                        char *cp = xasprintf("/proc/%d/comm", (int)pid);
-                        char *comm = h_read_file(cp);
-
-                        trim(comm);
-                        free(cp);
-                        if (comm && strcmp(comm, "systemd") == 0) {
-                                free(comm);
-                                return pid;
-                        }
-                        free(comm);
-                }
-                h_sleep_ms(20);
-        }
-        return -1;
-}
-
-/* nsenter -t SYSTEMD -m -p ARGS...: the exit code (-1 on timeout), the
- * output (stdout + stderr, trimmed) in *out when out is not NULL. */
-static int ns_vrun(int timeout_ms, char **out, const char *const *args)
-{
-        const char *argv[32];
-        char pid[16];
-        int n = 0, st;
-
-        snprintf(pid, sizeof pid, "%d", (int)B.sd);
-        argv[n++] = "nsenter";
-        argv[n++] = "-t";
-        argv[n++] = pid;
-        argv[n++] = "-m";
-        argv[n++] = "-p";
-        for (int i = 0; args[i] && n < 31; i++)
-                argv[n++] = args[i];
-        argv[n] = NULL;
-        st = h_run(argv, NULL, timeout_ms, out);
-        if (out)
-                trim(*out);
-        return h_exit_code(st);
-}
-
-#define NS(timeout, out, ...) ns_vrun((timeout), (out), (const char *const[]){ __VA_ARGS__, NULL })
-
-/* systemctl show -p NAME --value UNIT (malloc'd, trimmed; "" when unset). */
-static char *prop(const char *unit, const char *name)
-{
-        char *out = NULL;
-
-        (void)NS(T_SYSTEMCTL, &out, "systemctl", "show", "-p", name, "--value", unit);
-        return out ? out : strdup("");
-}
-
-static long long prop_ll(const char *unit, const char *name)
-{
-        char *v = prop(unit, name);
-        long long r = *v ? strtoll(v, NULL, 10) : -1;
-
-        free(v);
-        return r;
-}
+static long long prop_ll(const char *unit, const char *name) { return sb_prop_ll(&B.sb, unit, name); }
 
 static void assert_prop(const char *unit, const char *name, const char *want)
 {
@@ -932,44 +455,13 @@ static void assert_prop(const char *unit, const char *name, const char *want)
         free(v);
 }
 
-static void show_status(const char *unit, const char *when)
-{
-        char *out = NULL;
-
-        (void)NS(T_SYSTEMCTL, &out, "systemctl", "status", "--no-pager", "-l", "--lines=15", unit);
-        fprintf(stderr, "---- systemctl status %s (%s) ----\n%s\n---- end ----\n", unit, when, out ? out : "");
-        free(out);
-}
-
-/* What systemd as PID 1 could change on the host, as one string. */
-static char *host_state(void)
-{
-        static const char *const files[] = { "/proc/sys/kernel/hostname", "/proc/sys/net/unix/max_dgram_qlen",
-                                             "/proc/sys/fs/file-max", "/proc/sys/fs/nr_open" };
-        char *r = strdup("");
-
-        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-                char *v = h_read_file(files[i]), *n;
-
-                trim(v);
-                n = xasprintf("%s%s=%s\n", r, files[i], v ? v : "?");
-                free(v);
-                free(r);
-                r = n;
-        }
-        return r;
-}
+static void show_status(const char *unit, const char *when) { sb_show_status(&B.sb, unit, when); }
 
 static void boot_setup(void)
 {
-        char *base = base_dir(), *tmpl;
-        long long start;
-        char *state = NULL;
         int fd;
 
-        memset(&B.why, 0, sizeof B.why);
-        B.booted = false;
-        B.host_state = host_state();
+        B.host_state = sb_host_state();
         /* what the host has in /tmp must still be there afterwards */
         B.canary = strdup("/tmp/check_systemd-canary.XXXXXX");
         fd = mkstemp(B.canary);
@@ -979,128 +471,46 @@ static void boot_setup(void)
         }
         if (fd >= 0)
                 close(fd);
-        tmpl = xasprintf("%s/check_systemd-%d.XXXXXX", base ? base : ".", (int)getpid());
-        free(base);
-        if (!mkdtemp(tmpl) || chmod(tmpl, 0755) < 0) {
-                fail_boot("mkdtemp %s: %s", tmpl, strerror(errno));
-                free(tmpl);
+        if (!sb_prepare(&B.sb, "check_systemd"))
                 return;
-        }
-        B.dir = tmpl;
-        B.console = h_path(B.dir, "console.log");
-        B.cg_name = xasprintf("%s%d-%s", CG_PREFIX, (int)getpid(), strrchr(B.dir, '.') + 1);
-        if (!make_cgroups()) {
-                fail_boot("%s", B.why);
-                return;
-        }
         if (!write_sandbox_files()) {
-                fail_boot("%s", B.why);
+                sb_fail(&B.sb, "%s", B.sb.why);
                 return;
         }
-        start = h_now_ns();
-        B.unshare = spawn_sandbox();
-        if (B.unshare < 0) {
-                fail_boot("fork: %s", strerror(errno));
-                return;
-        }
-        B.sd = find_systemd(10000);
-        if (B.sd <= 0) {
-                fail_boot("systemd did not start in the namespace");
-                return;
-        }
-        for (;;) {
-                free(state);
-                state = NULL;
-                (void)NS(T, &state, "systemctl", "is-system-running");
-                if (state && (strcmp(state, "running") == 0 || strcmp(state, "degraded") == 0))
-                        break;
-                if (h_ms_since(start) > T_BOOT || unshare_exited()) {
-                        fail_boot("systemd is not running after %lld ms: is-system-running says '%s'", h_ms_since(start),
-                                  state ? state : "");
-                        free(state);
-                        return;
-                }
-                h_sleep_ms(50);
-        }
-        fprintf(stderr, "sandboxed systemd (pid %d) is %s after %lld ms; files in %s\n", (int)B.sd, state,
-                h_ms_since(start), B.dir);
-        if (strcmp(state, "degraded") == 0) {
-                char *out = NULL;
-                (void)NS(T, &out, "systemctl", "--failed", "--no-pager");
-                fprintf(stderr, "%s\n", out ? out : "");
-                free(out);
-        }
-        free(state);
-        B.booted = true;
+        (void)sb_boot(&B.sb, "graced-test.target", NULL);
 }
 
 static void boot_teardown(void)
 {
-        B.tearing_down = true;
-        if (B.sd > 0 && B.unshare > 0 && h_pid_ppid(B.sd) == B.unshare) {
-                /* the one kill: everything in the namespace dies with its PID 1 */
-                (void)kill(B.sd, SIGKILL);
-        }
-        if (B.unshare > 0) {
-                long long start = h_now_ns();
-
-                while (!unshare_exited() && h_ms_since(start) < T)
-                        h_sleep_ms(10);
-                if (B.unshare > 0) { /* still there: it is ours */
-                        (void)kill(B.unshare, SIGKILL);
-                        (void)waitpid(B.unshare, NULL, 0);
-                        B.unshare = 0;
-                }
-        }
-        if (B.sd > 0 && !h_wait_pid_reaped(B.sd, T))
-                fprintf(stderr, "warning: the sandboxed systemd (pid %d) is still there\n", (int)B.sd);
-        B.sd = 0;
-        if (B.cg_name)
-                remove_cgroups();
-        if (B.dir) {
-                if (getenv("GRACED_KEEP_TEST"))
-                        fprintf(stderr, "kept %s\n", B.dir);
-                else
-                        h_rmrf(B.dir);
-        }
-        for (int i = 0; i < 2; i++) {
-                free(B.cg_dirs[i]);
-                B.cg_dirs[i] = NULL;
-        }
-        free(B.dir);
-        free(B.console);
-        free(B.cg_name);
-        B.dir = B.console = B.cg_name = NULL;
-        B.booted = false;
-        B.tearing_down = false;
+        sb_teardown(&B.sb);
         h_runner_sweep();
 }
 
 static void need_boot(void)
 {
-        ck_assert_msg(B.booted, "the sandboxed systemd did not come up: %s", B.why);
+        ck_assert_msg(B.sb.booted, "the sandboxed systemd did not come up: %s", B.sb.why);
 }
 
-static char *dir_path(const char *name) { return h_path(B.dir, name); }
+static char *dir_path(const char *name) { return h_path(B.sb.dir, name); }
 
 /* ---- graced under systemd ------------------------------------------------------------ */
 
-/* fail_boot() keeps the reason it is given, also when that is B.why itself
+/* sb_fail() keeps the reason it is given, also when that is B.sb.why itself
  * (it once formatted B.why into itself and logged "boot failed: "). */
 START_TEST(test_fail_boot_reason)
 {
-        char saved[sizeof B.why];
-        char *console = B.console;
+        char saved[sizeof B.sb.why];
+        char *console = B.sb.console;
 
-        memcpy(saved, B.why, sizeof saved);
-        B.console = NULL;
-        snprintf(B.why, sizeof B.why, "no cgroup file system found");
-        fail_boot("%s", B.why);
-        ck_assert_str_eq(B.why, "no cgroup file system found");
-        fail_boot("cannot create %s: %s", "x", "y");
-        ck_assert_str_eq(B.why, "cannot create x: y");
-        memcpy(B.why, saved, sizeof saved);
-        B.console = console;
+        memcpy(saved, B.sb.why, sizeof saved);
+        B.sb.console = NULL;
+        snprintf(B.sb.why, sizeof B.sb.why, "no cgroup file system found");
+        sb_fail(&B.sb, "%s", B.sb.why);
+        ck_assert_str_eq(B.sb.why, "no cgroup file system found");
+        sb_fail(&B.sb, "cannot create %s: %s", "x", "y");
+        ck_assert_str_eq(B.sb.why, "cannot create x: y");
+        memcpy(B.sb.why, saved, sizeof saved);
+        B.sb.console = console;
 }
 END_TEST
 
@@ -1206,7 +616,7 @@ END_TEST
 
 static bool have_gracectl(void)
 {
-        if (access(h_gracectl(), X_OK) == 0 && !hidden_in_sandbox(h_gracectl()))
+        if (access(h_gracectl(), X_OK) == 0 && !sb_hidden(h_gracectl()))
                 return true;
         fprintf(stderr, "SKIP: gracectl checks: %s is not built or not visible in the sandbox\n", h_gracectl());
         return false;
@@ -1397,7 +807,7 @@ START_TEST(test_host_untouched)
         char *t;
 
         if (B.host_state) {
-                t = host_state();
+                t = sb_host_state();
                 ck_assert_msg(strcmp(t, B.host_state) == 0, "the host changed:\nbefore:\n%safter:\n%s", B.host_state, t);
                 free(t);
         }
@@ -1423,67 +833,6 @@ static void host_teardown(void)
         B.host_state = NULL;
 }
 
-/* "<prefix><pid>..." with a pid that no longer exists. */
-static bool stale_name(const char *name, const char *prefix)
-{
-        size_t pl = strlen(prefix);
-        char *end;
-        long pid;
-
-        if (strncmp(name, prefix, pl) != 0)
-                return false;
-        pid = strtol(name + pl, &end, 10);
-        return end != name + pl && pid > 0 && (*end == '-' || *end == '.') && kill((pid_t)pid, 0) < 0 &&
-               errno == ESRCH;
-}
-
-static void sweep_cg_fn(const char *mnt, bool v2, const char *opts, void *data)
-{
-        const char *base = v2 ? ((char **)data)[1] : ((char **)data)[0];
-        char *dir = xasprintf("%s%s", mnt, base ? base : "");
-        DIR *d = opendir(dir);
-        struct dirent *de;
-
-        (void)opts;
-        while (d && (de = readdir(d))) {
-                if (de->d_type == DT_DIR && stale_name(de->d_name, CG_PREFIX)) {
-                        char *p = xasprintf("%s/%s", dir, de->d_name);
-                        (void)nftw(p, rmdir_fn, 16, FTW_DEPTH | FTW_PHYS); /* empty cgroups only */
-                        free(p);
-                }
-        }
-        if (d)
-                closedir(d);
-        free(dir);
-}
-
-/* What a run killed before its teardown left: its (empty) cgroups and its
- * directory. */
-static void sweep_stale(void)
-{
-        char *bases[2] = { self_cgroup("name=systemd"), self_cgroup("") };
-        char *base = base_dir();
-        DIR *d;
-        struct dirent *de;
-
-        if (!bases[0])
-                bases[0] = bases[1] ? strdup(bases[1]) : NULL;
-        each_cgroup_mount(sweep_cg_fn, bases);
-        free(bases[0]);
-        free(bases[1]);
-        d = base ? opendir(base) : NULL;
-        while (d && (de = readdir(d))) {
-                if (de->d_type == DT_DIR && stale_name(de->d_name, "check_systemd-")) {
-                        char *p = xasprintf("%s/%s", base, de->d_name);
-                        fprintf(stderr, "removing %s, left by a run that was killed\n", p);
-                        h_rmrf(p);
-                        free(p);
-                }
-        }
-        if (d)
-                closedir(d);
-        free(base);
-}
 
 int main(void)
 {
@@ -1533,7 +882,7 @@ int main(void)
                 tcase_add_unchecked_fixture(tc, NULL, host_teardown);
                 tcase_add_test(tc, test_host_untouched);
                 suite_add_tcase(s, tc);
-                sweep_stale();
+                sb_sweep_stale("check_systemd");
         } else {
                 printf("SKIP: graced under the real systemd: %s\n", no_boot);
         }
