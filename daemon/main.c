@@ -242,14 +242,17 @@ static int load(const struct options *o, struct conf **ret_conf, struct plan **r
         return r;
 }
 
-/* The first http probe of c, or NULL. */
+/* The first http probe of c (its worker in *ret_w), or NULL. */
 static const struct conf_probe *first_http_probe(const struct conf *c, const struct conf_worker **ret_w)
 {
         for (size_t i = 0; i < c->n_workers; i++) {
                 const struct conf_worker *w = &c->workers[i];
-                const struct conf_probe *p = w->ready == READY_PROBE && w->ready_probe.kind == PROBE_HTTP ? &w->ready_probe
-                                             : w->health.kind == PROBE_HTTP                                 ? &w->health
-                                                                                                            : NULL;
+                const struct conf_probe *p = NULL;
+
+                if (w->ready == READY_PROBE && w->ready_probe.kind == PROBE_HTTP)
+                        p = &w->ready_probe;
+                else if (w->health.kind == PROBE_HTTP)
+                        p = &w->health;
                 if (p) {
                         *ret_w = w;
                         return p;
