@@ -15,11 +15,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "mhd_api.h"
 #include "parse.h"
 #include "sup.h"
 
@@ -31,6 +30,11 @@
  * request line alone does not fit). Touched only as far as a client sends. */
 #define CONN_MEMORY (32 * 1024)
 #define MHD_TIMEOUT_MAX (24 * 3600 * 1000ULL) /* ms: what MHD_get_timeout() may say, bounded */
+
+/* libmicrohttpd's functions, from the first endpoint on (open_with()) */
+static const struct mhd_api *mhd;
+/* why libmicrohttpd could not be loaded, for http_strerror(ELIBACC) */
+static const char *mhd_why;
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -139,11 +143,11 @@ char *http_metrics_text(struct sup *s, usec_t now_mono, usec_t now_real, size_t 
 
 static struct MHD_Response *text_response(const char *body, enum MHD_ResponseMemoryMode mode)
 {
-        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, mode);
+        struct MHD_Response *r = mhd->create_response_from_buffer(strlen(body), (void *)body, mode);
 
-        if (r && (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, TEXT_PLAIN) != MHD_YES ||
-                  MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)) {
-                MHD_destroy_response(r);
+        if (r && (mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, TEXT_PLAIN) != MHD_YES ||
+                  mhd->add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)) {
+                mhd->destroy_response(r);
                 r = NULL;
         }
         return r;
@@ -157,9 +161,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned code, struct MHD
 
         if (!r)
                 return MHD_NO;
-        ret = MHD_queue_response(c, code, r);
+        ret = mhd->queue_response(c, code, r);
         if (one_off)
-                MHD_destroy_response(r);
+                mhd->destroy_response(r);
         return ret;
 }
 
@@ -167,15 +171,15 @@ static enum MHD_Result answer_metrics(struct http *h, struct MHD_Connection *c)
 {
         size_t len;
         char *body = http_metrics_text(h->hooks->sup(h->ctx), now_mono(), now_real(), &len);
-        struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        struct MHD_Response *r = mhd->create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 
         if (!r) {
                 free(body);
                 return MHD_NO;
         }
-        if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, OPENMETRICS) != MHD_YES ||
-            MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES) {
-                MHD_destroy_response(r);
+        if (mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, OPENMETRICS) != MHD_YES ||
+            mhd->add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES) {
+                mhd->destroy_response(r);
                 return MHD_NO;
         }
         return queue(c, MHD_HTTP_OK, r, true);
@@ -231,15 +235,15 @@ static size_t head_size(struct MHD_Connection *c, const char *method, const char
 {
         size_t n = strlen(method) + 1 + target + 1 + strlen(version) + 2 + 2;
 
-        (void)MHD_get_connection_values_n(c, MHD_HEADER_KIND, count_field, &n);
+        (void)mhd->get_connection_values_n(c, MHD_HEADER_KIND, count_field, &n);
         return n;
 }
 
 static bool has_body(struct MHD_Connection *c)
 {
-        const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *len = mhd->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
-        return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+        return mhd->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
                (len && strcmp(len, "0") != 0);
 }
 
@@ -298,7 +302,7 @@ static void arm(struct http *h)
 {
         MHD_UNSIGNED_LONG_LONG ms;
 
-        if (MHD_get_timeout(h->d, &ms) != MHD_YES) {
+        if (mhd->get_timeout(h->d, &ms) != MHD_YES) {
                 loop_timer_set(h->mhd_timer, USEC_INFINITY);
                 return;
         }
@@ -310,7 +314,7 @@ static void arm(struct http *h)
 static void run_mhd(struct http *h)
 {
         /* reads, answers, writes and closes what is ready, without blocking */
-        if (MHD_run(h->d) != MHD_YES)
+        if (mhd->run(h->d) != MHD_YES)
                 log_debug(NULL, "http", "http: MHD_run failed");
         arm(h);
 }
@@ -352,7 +356,7 @@ static void on_accept(struct loop_watch *lw, int lfd, uint32_t events, void *dat
                         break;
                 }
                 /* takes fd in every case; closes it when at the limit */
-                if (MHD_add_connection(h->d, fd, (const struct sockaddr *)&ss, len) == MHD_YES)
+                if (mhd->add_connection(h->d, fd, (const struct sockaddr *)&ss, len) == MHD_YES)
                         added = true;
                 else
                         log_debug(NULL, "http", "http: connection refused: %s",
@@ -409,6 +413,10 @@ static struct http *open_with(struct loop *l, const char *addr, int fd, const st
                 e = EINVAL;
                 goto fail;
         }
+        if (!mhd && !(mhd = mhd_api_load(&mhd_why))) {
+                e = ELIBACC;
+                goto fail;
+        }
         if (h->fd < 0)
                 h->fd = listen_on(&h->ss, h->ss_len);
         if (h->fd < 0) {
@@ -418,7 +426,7 @@ static struct http *open_with(struct loop *l, const char *addr, int fd, const st
         /* external polling (no MHD_USE_INTERNAL_POLLING_THREAD): MHD runs only
          * inside MHD_run(); no listening socket of its own (on_accept) */
         errno = 0;
-        h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        h->d = mhd->start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                                 on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CLIENTS,
                                 MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout(),
@@ -428,7 +436,7 @@ static struct http *open_with(struct loop *l, const char *addr, int fd, const st
                 e = errno ? errno : ENOMEM;
                 goto fail;
         }
-        info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+        info = mhd->get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info || info->epoll_fd < 0) {
                 e = EINVAL;
                 goto fail;
@@ -438,8 +446,8 @@ static struct http *open_with(struct loop *l, const char *addr, int fd, const st
         h->not_allowed = text_response("method not allowed\n", MHD_RESPMEM_PERSISTENT);
         h->too_large = text_response("request header fields too large\n", MHD_RESPMEM_PERSISTENT);
         if (!h->live || !h->not_found || !h->not_allowed || !h->too_large ||
-            MHD_add_response_header(h->not_allowed, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES ||
-            MHD_add_response_header(h->too_large, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
+            mhd->add_response_header(h->not_allowed, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES ||
+            mhd->add_response_header(h->too_large, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
                 goto fail;
         h->mhd_timer = loop_timer_new(l, on_mhd_timer, h);
         h->accept_timer = loop_timer_new(l, on_accept_resume, h);
@@ -458,6 +466,11 @@ fail:
         http_close(h);
         *ret_err = e;
         return NULL;
+}
+
+const char *http_strerror(int e)
+{
+        return e == ELIBACC && mhd_why ? mhd_why : strerror(e);
 }
 
 struct http *http_open(struct loop *l, const char *addr, const struct http_hooks *hooks, void *ctx, int *ret_err)
@@ -483,15 +496,15 @@ struct http *http_close(struct http *h)
         loop_timer_free(h->accept_timer);
         /* closes its connections (answers under way are cut) and its epoll fd */
         if (h->d)
-                MHD_stop_daemon(h->d);
+                mhd->stop_daemon(h->d);
         if (h->live)
-                MHD_destroy_response(h->live);
+                mhd->destroy_response(h->live);
         if (h->not_found)
-                MHD_destroy_response(h->not_found);
+                mhd->destroy_response(h->not_found);
         if (h->not_allowed)
-                MHD_destroy_response(h->not_allowed);
+                mhd->destroy_response(h->not_allowed);
         if (h->too_large)
-                MHD_destroy_response(h->too_large);
+                mhd->destroy_response(h->too_large);
         safe_close(h->fd);
         free(h->addr);
         free(h);

@@ -27,9 +27,11 @@ struct http_hooks {
 
 /* Listens on addr, a validated http_listen value (parse_inet_address():
  * "127.0.0.1:9321", "[::1]:9321", "localhost:9321"), and serves it from
- * loop l. NULL with *ret_err (a positive errno) on failure: EINVAL (addr is
- * not an address), EADDRINUSE, EACCES, EADDRNOTAVAIL (bind), ENOMEM, or
- * the errno of the failing call. Logs nothing. */
+ * loop l. libmicrohttpd is loaded by the first call (mhd_api.h): nothing
+ * maps it before. NULL with *ret_err (a positive errno) on failure: EINVAL
+ * (addr is not an address), ELIBACC (libmicrohttpd cannot be loaded),
+ * EADDRINUSE, EACCES, EADDRNOTAVAIL (bind), ENOMEM, or the errno of the
+ * failing call. Logs nothing. */
 struct http *http_open(struct loop *l, const char *addr, const struct http_hooks *hooks, void *ctx, int *ret_err);
 /* Across a reexec: the listening socket fd (of http_listen_fd()) served
  * again at addr (its clients were not handed over: they were dropped). NULL
@@ -37,6 +39,9 @@ struct http *http_open(struct loop *l, const char *addr, const struct http_hooks
 struct http *http_adopt(struct loop *l, const char *addr, int fd, const struct http_hooks *hooks, void *ctx,
                         int *ret_err);
 int http_listen_fd(const struct http *h);
+/* The text of http_open()'s and http_adopt()'s *ret_err: strerror(), but
+ * for ELIBACC "cannot load libmicrohttpd: DLERROR". */
+const char *http_strerror(int e);
 /* Closes every connection and the listening socket. NULL-safe; returns NULL. */
 struct http *http_close(struct http *h);
 /* The address as configured. */

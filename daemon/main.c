@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "curl_api.h"
 #include "log.h"
+#include "mhd_api.h"
 #include "plan.h"
 #include "run.h"
 #include "state.h"
@@ -240,9 +242,45 @@ static int load(const struct options *o, struct conf **ret_conf, struct plan **r
         return r;
 }
 
+/* The first http probe of c (its worker in *ret_w), or NULL. */
+static const struct conf_probe *first_http_probe(const struct conf *c, const struct conf_worker **ret_w)
+{
+        for (size_t i = 0; i < c->n_workers; i++) {
+                const struct conf_worker *w = &c->workers[i];
+                const struct conf_probe *p = NULL;
+
+                if (w->ready == READY_PROBE && w->ready_probe.kind == PROBE_HTTP)
+                        p = &w->ready_probe;
+                else if (w->health.kind == PROBE_HTTP)
+                        p = &w->health;
+                if (p) {
+                        *ret_w = w;
+                        return p;
+                }
+        }
+        return NULL;
+}
+
+/* --check and --print-plan: the libraries graced loads when it needs them
+ * are not part of the configuration, but a warning on stderr says which
+ * one it would need and could not load. */
+static void warn_libraries(const struct options *o, const struct conf *c)
+{
+        const struct conf_worker *w = NULL;
+        const struct conf_probe *p = first_http_probe(c, &w);
+        const char *why;
+
+        if (p && !curl_api_load(&why))
+                fprintf(stderr, "%s:%d: warning: http probe: %s\n", w->file, p->line, why);
+        curl_api_done();
+        if (c->http_listen && c->http_listen[0] && !mhd_api_load(&why))
+                fprintf(stderr, "%s: warning: http_listen: %s\n", o->config, why);
+}
+
 /* --check and --print-plan: a valid configuration, told on stdout. */
 static int print_valid(const struct options *o, struct conf *c, struct plan *p)
 {
+        warn_libraries(o, c);
         if (o->mode == MODE_PRINT_PLAN && o->plan_format == PLAN_FORMAT_JSON)
                 plan_print_json(stdout, c, p);
         else if (o->mode == MODE_PRINT_PLAN)

@@ -2,8 +2,8 @@
  * unix, libcurl's multi-socket API for http(s), proc_spawn() plus pidfd
  * for exec; the log probe's regex. Owns each attempt's fds, timer and
  * process, and libcurl's multi handle. Must not block, start a thread,
- * look a name up, log, or call a done callback from inside probe_start. */
-#include <curl/curl.h>
+ * look a name up, call a done callback from inside probe_start, or log
+ * (but once, that libcurl cannot be loaded). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,9 +18,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "curl_api.h"
 #include "hmap.h"
+#include "log.h"
 #include "parse.h"
 #include "probe.h"
+
+/* libcurl's functions, from the first http attempt on (http_init()) */
+static const struct curl_api *curl;
 
 /* One socket libcurl asked us to watch (its socketp), by fd in ps->csocks. */
 struct csock {
@@ -36,6 +41,7 @@ struct probes {
         struct hmap pids; /* pid -> exec attempt whose process is not reaped yet */
         /* http: made at the first http attempt, kept until probes_free */
         bool curl_init;
+        bool curl_missing_said; /* libcurl could not be loaded, and the log said so */
         CURLM *multi;
         struct loop_timer *curl_timer;
         struct hmap csocks; /* fd -> struct csock */
@@ -281,7 +287,7 @@ static void on_curl_fd(struct loop_watch *w, int fd, uint32_t events, void *data
                 flags |= CURL_CSELECT_OUT;
         if (events & (EPOLLERR | EPOLLHUP))
                 flags |= CURL_CSELECT_ERR;
-        (void)curl_multi_socket_action(ps->multi, fd, flags, &running);
+        (void)curl->multi_socket_action(ps->multi, fd, flags, &running);
         http_check_done(ps);
 }
 
@@ -290,7 +296,7 @@ static void on_curl_timer(struct loop_timer *t, void *data)
         struct probes *ps = data;
         int running;
 
-        (void)curl_multi_socket_action(ps->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        (void)curl->multi_socket_action(ps->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         http_check_done(ps);
 }
 
@@ -329,7 +335,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, vo
                         return -1; /* the transfer fails */
                 }
                 hmap_put(&ps->csocks, (uintptr_t)s, cs);
-                (void)curl_multi_assign(ps->multi, s, cs);
+                (void)curl->multi_assign(ps->multi, s, cs);
                 return 0;
         }
         if (!cs->watch)
@@ -355,8 +361,8 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 static int https_store(CURL *e)
 {
 #if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87 */
-        if (curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 3600L) != CURLE_OK)
+        if (curl->easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 3600L) != CURLE_OK)
                 return -EINVAL;
 #endif
         return 0;
@@ -446,7 +452,10 @@ static void cloexec_new_fds(const int *before, size_t n_before)
         free(now);
 }
 
-static int http_init(struct probes *ps)
+/* libcurl loaded (the first time: dlopen(), curl_global_init()) and our
+ * multi handle made. -ELIBACC with *ret_why when libcurl cannot be loaded:
+ * said in the log the first time only, each attempt then fails with why. */
+static int http_init(struct probes *ps, const char **ret_why)
 {
         size_t n_before = 0;
         int *before;
@@ -455,24 +464,28 @@ static int http_init(struct probes *ps)
                 return 0;
         before = list_fds(&n_before);
         if (!ps->curl_init) {
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                curl = curl_api_load(ret_why);
+                if (!curl) {
                         free(before);
-                        return -ENOMEM;
+                        if (!ps->curl_missing_said)
+                                log_error(NULL, "probe", "http probes fail: %s", *ret_why);
+                        ps->curl_missing_said = true;
+                        return -ELIBACC;
                 }
                 ps->curl_init = true;
         }
-        ps->multi = curl_multi_init();
+        ps->multi = curl->multi_init();
         if (before)
                 cloexec_new_fds(before, n_before);
         free(before);
         if (!ps->multi)
                 return -ENOMEM;
         ps->curl_timer = loop_timer_new(ps->loop, on_curl_timer, ps);
-        if (curl_multi_setopt(ps->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb) != CURLM_OK ||
-            curl_multi_setopt(ps->multi, CURLMOPT_SOCKETDATA, ps) != CURLM_OK ||
-            curl_multi_setopt(ps->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
-            curl_multi_setopt(ps->multi, CURLMOPT_TIMERDATA, ps) != CURLM_OK) {
-                curl_multi_cleanup(ps->multi);
+        if (curl->multi_setopt(ps->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb) != CURLM_OK ||
+            curl->multi_setopt(ps->multi, CURLMOPT_SOCKETDATA, ps) != CURLM_OK ||
+            curl->multi_setopt(ps->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
+            curl->multi_setopt(ps->multi, CURLMOPT_TIMERDATA, ps) != CURLM_OK) {
+                curl->multi_cleanup(ps->multi);
                 ps->multi = NULL;
                 ps->curl_timer = loop_timer_free(ps->curl_timer);
                 return -ENOMEM;
@@ -485,8 +498,8 @@ static void http_release(struct probe_attempt *a)
         if (!a->easy)
                 return;
         /* may call curl_socket_cb (REMOVE), curl_close_cb and curl_timer_cb */
-        (void)curl_multi_remove_handle(a->ps->multi, a->easy);
-        curl_easy_cleanup(a->easy);
+        (void)curl->multi_remove_handle(a->ps->multi, a->easy);
+        curl->easy_cleanup(a->easy);
         a->easy = NULL;
 }
 
@@ -495,7 +508,7 @@ static void http_result(struct probe_attempt *a, CURLcode res)
         long code = 0, oserr = 0;
         char d[32];
 
-        (void)curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &code);
+        (void)curl->easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &code);
         if (res == CURLE_OK || (res == CURLE_WRITE_ERROR && a->body_cut)) {
                 if (code >= 200 && code <= 399)
                         set_result(a, true, "%s", "");
@@ -504,11 +517,11 @@ static void http_result(struct probe_attempt *a, CURLcode res)
         } else if (res == CURLE_OPERATION_TIMEDOUT) {
                 set_result(a, false, "timed out after %s", format_duration(a->timeout, d, sizeof d));
         } else {
-                const char *text = a->errbuf[0] ? a->errbuf : curl_easy_strerror(res);
+                const char *text = a->errbuf[0] ? a->errbuf : curl->easy_strerror(res);
 
                 /* "Failed to connect to 127.0.0.1 port 1 after 0 ms: Couldn't
                  * connect to server" does not say why; the errno does */
-                (void)curl_easy_getinfo(a->easy, CURLINFO_OS_ERRNO, &oserr);
+                (void)curl->easy_getinfo(a->easy, CURLINFO_OS_ERRNO, &oserr);
                 if (oserr > 0 && !strstr(text, strerror((int)oserr)))
                         set_result(a, false, "%s (%s)", text, strerror((int)oserr));
                 else
@@ -531,13 +544,13 @@ static void http_check_done(struct probes *ps)
         CURLMsg *msg;
         int left;
 
-        while ((msg = curl_multi_info_read(ps->multi, &left))) {
+        while ((msg = curl->multi_info_read(ps->multi, &left))) {
                 struct probe_attempt *a;
                 char *priv = NULL;
 
                 if (msg->msg != CURLMSG_DONE)
                         continue;
-                (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+                (void)curl->easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
                 a = (struct probe_attempt *)(void *)priv;
                 if (a && a->easy == msg->easy_handle)
                         http_result(a, msg->data.result);
@@ -554,42 +567,48 @@ static int http_start(struct probe_attempt *a, const struct conf_probe *p)
 
         if (!p->target || parse_probe_url(p->target, &why) < 0)
                 return -EINVAL;
-        if ((r = http_init(ps)) < 0)
+        r = http_init(ps, &why);
+        if (r == -ELIBACC) {
+                /* the attempt fails, and says why, as any failed attempt does */
+                set_result(a, false, "%s", why);
+                return 0;
+        }
+        if (r < 0)
                 return r;
-        e = a->easy = curl_easy_init();
+        e = a->easy = curl->easy_init();
         if (!e)
                 return -ENOMEM;
-        if (curl_easy_setopt(e, CURLOPT_URL, p->target) != CURLE_OK ||
+        if (curl->easy_setopt(e, CURLOPT_URL, p->target) != CURLE_OK ||
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85 */
-            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
 #else
-            curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
 #endif
-            curl_easy_setopt(e, CURLOPT_CONNECT_TO, &connect_to) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_CONNECT_TO, &connect_to) != CURLE_OK ||
             /* http_proxy and friends would send the probe elsewhere (and look a name up) */
-            curl_easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_USERAGENT, "graced-probe") != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_USERAGENT, "graced-probe") != CURLE_OK ||
             /* each attempt connects anew, and leaves no connection behind */
-            curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_write_cb) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_WRITEDATA, a) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, curl_open_cb) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, ps) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, curl_close_cb) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, ps) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->errbuf) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_PRIVATE, a) != CURLE_OK || https_store(e) < 0) {
-                curl_easy_cleanup(e);
+            curl->easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_write_cb) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_WRITEDATA, a) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, curl_open_cb) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_OPENSOCKETDATA, ps) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, curl_close_cb) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_CLOSESOCKETDATA, ps) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_ERRORBUFFER, a->errbuf) != CURLE_OK ||
+            curl->easy_setopt(e, CURLOPT_PRIVATE, a) != CURLE_OK || https_store(e) < 0) {
+                curl->easy_cleanup(e);
                 a->easy = NULL;
                 return -EINVAL;
         }
-        if (curl_multi_add_handle(ps->multi, e) != CURLM_OK) {
-                curl_easy_cleanup(e);
+        if (curl->multi_add_handle(ps->multi, e) != CURLM_OK) {
+                curl->easy_cleanup(e);
                 a->easy = NULL;
                 return -ENOMEM;
         }
@@ -836,7 +855,7 @@ struct probes *probes_free(struct probes *ps)
                 attempt_free(a);
         }
         if (ps->multi)
-                curl_multi_cleanup(ps->multi);
+                curl->multi_cleanup(ps->multi);
         ps->curl_timer = loop_timer_free(ps->curl_timer);
         /* sockets curl never told us to forget */
         for (size_t i = 0; i < ps->csocks.cap; i++) {
@@ -849,7 +868,7 @@ struct probes *probes_free(struct probes *ps)
         hmap_done(&ps->csocks);
         hmap_done(&ps->pids);
         if (ps->curl_init)
-                curl_global_cleanup();
+                curl_api_done();
         free(ps);
         return NULL;
 }

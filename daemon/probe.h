@@ -2,7 +2,8 @@
  * tcp, unix, http(s) or exec probe, carried out asynchronously in graced's
  * loop, its result reported through a callback; and the log probe's regex.
  * No policy: when to probe, what a failure means and the counting of
- * failures are the caller's. Nothing here logs.
+ * failures are the caller's. Nothing here logs but one error, once: that
+ * libcurl cannot be loaded (see probes_new).
  *
  * No attempt ever blocks the loop or starts a thread: sockets are
  * non-blocking, HTTP goes through libcurl's multi-socket API driven by the
@@ -30,7 +31,11 @@ struct probe_attempt;
 #define PROBE_HTTP_BODY_MAX (64 * 1024)
 
 /* The state all attempts share: the loop, the exec probes' pids and, from
- * the first http attempt on, libcurl (curl_global_init, one multi handle).
+ * the first http attempt on, libcurl (loaded then: curl_api_load(), which
+ * does curl_global_init; one multi handle). When libcurl cannot be loaded,
+ * the first http attempt logs the error "http probes fail: cannot load
+ * libcurl: DLERROR", and every http attempt fails with the reason "cannot
+ * load libcurl: DLERROR".
  * probes_new returns NULL only on ENOMEM. probes_free ends every attempt
  * under way as probe_cancel does (done is not called); the exec probes'
  * processes are SIGKILLed and reaped when they are already gone, else left
@@ -43,7 +48,8 @@ struct probes *probes_free(struct probes *ps);
  * text; for exec format_exit()'s words and the probe's last non-empty
  * output line ("exited 3: not ready", "killed by SIGKILL"), or
  * "exec /bin/x: No such file or directory" ("setuid before exec /bin/x:
- * ..." for an earlier stage) when it could not be started; for any kind
+ * ..." for an earlier stage) when it could not be started; for http
+ * "cannot load libcurl: DLERROR" when libcurl cannot be loaded; for any kind
  * "timed out after 1s" (format_duration() of the timeout). reason is valid
  * text (UTF-8 without control characters), "" when ok; it is only valid
  * during the call. */

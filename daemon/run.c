@@ -1053,7 +1053,7 @@ static void rebind_http(struct run *r, const char *configured)
                         free(old);
                 }
                 if (!n) {
-                        log_error(NULL, "reload", "http_listen %s: %s; keeping %s", want, strerror(e),
+                        log_error(NULL, "reload", "http_listen %s: %s; keeping %s", want, http_strerror(e),
                                   r->http ? http_address(r->http) : "none");
                         return;
                 }
@@ -1175,7 +1175,7 @@ void run_open_http(struct run *r, const char *configured)
                 return;
         r->http = http_open(r->loop, addr, &run_http_hooks, r, &e);
         if (!r->http)
-                fatal(71, "http_listen %s: %s", addr, strerror(e));
+                fatal(71, "http_listen %s: %s", addr, http_strerror(e));
         log_info(NULL, "http", "serving http://%s/metrics, /readyz and /livez", addr);
 }
 

@@ -487,7 +487,8 @@ static void adopt_http(struct run *r, struct json_object *ho, struct state_rd *r
         if (!rd->bad && state_take_fd(rd, set, fd)) {
                 r->http = http_adopt(r->loop, addr, fd, &run_http_hooks, r, &e);
                 if (!r->http)
-                        log_error(NULL, "reexec", "http_listen %s: %s; the HTTP endpoint is off", addr, strerror(e));
+                        log_error(NULL, "reexec", "http_listen %s: %s; the HTTP endpoint is off", addr,
+                                  http_strerror(e));
         }
         free(addr);
 }

@@ -799,6 +799,46 @@ START_TEST(test_health_http)
 }
 END_TEST
 
+#define NO_CURL "cannot load libcurl: libgraced-test-nosuch.so.0: cannot open shared object file: No such file or directory"
+
+/* libcurl cannot be loaded (the test knob names a library that does not
+ * exist): --check says so in a warning at the probe's line, still valid;
+ * graced logs the error once, and each http attempt fails with its words
+ * (the health check fails, the worker restarts as for any failure). */
+START_TEST(test_health_http_no_libcurl)
+{
+        struct gh g;
+        int port = reserve_port(), st;
+        const char *env[] = { "GRACED_TEST_CURL_SONAME=libgraced-test-nosuch.so.0", NULL };
+        const char *c;
+        char *out = NULL, *line;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        ck_assert_ptr_nonnull(gh_write_file(&g, "status", "200\n"));
+        c = conf(&g,
+                 "{ name = \"db\"; cwd = \"%s\"; command = [\"%s\", \"--listen-tcp\", \"%d\", \"db.listen\", \"--http-status-file\", \"status\", \"--block\"];\n"
+                 "  health = { http = \"http://127.0.0.1:%d/live\"; interval = \"50ms\"; failures = 3; }; restart_delay = \"50ms\"; }",
+                 g.dir, TW, port, port);
+        st = h_run(ARGV(h_graced(), "--check", "-c", c), env, T, &out);
+        ck_assert_int_eq(h_exit_code(st), 0);
+        ck_assert_int_ge(asprintf(&line, "%s:3: warning: http probe: " NO_CURL "\n", c), 0);
+        ck_assert_msg(strstr(out, line), "%s", out);
+        free(line);
+        ck_assert_int_ge(asprintf(&line, "%s: valid: 1 worker, 0 cleanup steps\n", c), 0);
+        ck_assert_msg(strstr(out, line), "%s", out);
+        free(line);
+        free(out);
+
+        ck_assert_int_eq(gh_start(&g, c, ARGV("-v"), env), 0);
+        ck_assert(h_wait_log(&g, "db: health failing (1/3): " NO_CURL, T));
+        ck_assert(h_wait_log(&g, "db: health failed (3/3): " NO_CURL, T));
+        ck_assert(h_wait_log_count(&g, "db: health failing (1/3): " NO_CURL, 2, T)); /* its next run too */
+        ck_assert_int_eq(h_count_log(&g, "error: http probes fail: " NO_CURL), 1);
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 /* gracectl status: HEALTH (and --json "health") is "starting" until ready,
  * then "ok", "failing N/M" while failing, "ok" again; "-" without a health
  * probe. */
@@ -1133,6 +1173,7 @@ int main(void)
         tcase_add_test(tc, test_health_restart_no);
         tcase_add_test(tc, test_health_hung_exec);
         tcase_add_test(tc, test_health_http);
+        tcase_add_test(tc, test_health_http_no_libcurl);
         tcase_add_test(tc, test_health_status);
 
         tc = h_tcase(s, "parts", 60);

@@ -971,6 +971,117 @@ START_TEST(test_start_port_taken)
 }
 END_TEST
 
+/* Whether graced maps a file whose name holds what (/proc/PID/maps). */
+static bool maps_has(struct gh *g, const char *what)
+{
+        char path[64], *maps;
+        bool found;
+
+        snprintf(path, sizeof path, "/proc/%d/maps", (int)g->pid);
+        maps = h_read_file(path);
+        ck_assert_ptr_nonnull(maps);
+        found = strstr(maps, what) != NULL;
+        free(maps);
+        return found;
+}
+
+/* graced maps libmicrohttpd and libcurl only once it needs them: neither
+ * without http_listen and http probes; libmicrohttpd from the reload that
+ * turns http_listen on (libcurl still not); libcurl from the first attempt
+ * of an http probe. */
+START_TEST(test_libraries_loaded_when_needed)
+{
+        struct gh g;
+        int port = free_port(), db_port = free_port();
+        const char *web, *db;
+        char *line;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        web = worker(&g, "web", NULL);
+        ck_assert_int_eq(gh_start(&g, conf(&g, 0, web), NULL, NULL), 0);
+        ck_assert(h_wait_log(&g, "running: 1/1 workers", T));
+        ck_assert(!maps_has(&g, "libmicrohttpd"));
+        ck_assert(!maps_has(&g, "libcurl"));
+
+        ck_assert_ptr_nonnull(conf(&g, port, web));
+        ck_assert_int_eq(gh_signal(&g, SIGHUP), 0);
+        ck_assert(h_wait_log_count(&g, "reloaded ", 1, T));
+        ck_assert_int_ge(asprintf(&line, "http_listen: 127.0.0.1:%d", port), 0);
+        ck_assert(h_wait_log(&g, line, T));
+        free(line);
+        expect(port, "/livez", 200, "ok\n");
+        ck_assert(maps_has(&g, "libmicrohttpd"));
+        ck_assert(!maps_has(&g, "libcurl"));
+
+        ck_assert_ptr_nonnull(gh_write_file(&g, "status", "200\n"));
+        db = gh_printf(&g,
+                       "%s, { name = \"db\"; cwd = \"%s\"; command = [\"%s\", \"--listen-tcp\", \"%d\", \"db.listen\", "
+                       "\"--http-status-file\", \"status\", \"--block\"]; ready = { http = \"http://127.0.0.1:%d/\"; "
+                       "interval = \"50ms\"; }; }",
+                       web, g.dir, h_testworker(), db_port, db_port);
+        ck_assert_ptr_nonnull(conf(&g, port, db));
+        ck_assert_int_eq(gh_signal(&g, SIGHUP), 0);
+        ck_assert(h_wait_log(&g, "db: ready", T));
+        ck_assert(maps_has(&g, "libcurl"));
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
+#define NO_MHD "cannot load libmicrohttpd: libgraced-test-nosuch.so.0: cannot open shared object file: No such file or directory"
+
+/* libmicrohttpd cannot be loaded (the test knob names a library that does
+ * not exist): --check says so in a warning, still valid; at start graced
+ * exits 71 as for an address it cannot bind, before any worker starts; a
+ * reload that turns http_listen on logs an error and goes on without. */
+START_TEST(test_libmicrohttpd_missing)
+{
+        struct gh g;
+        int port = free_port(), st;
+        const char *env[] = { "GRACED_TEST_MHD_SONAME=libgraced-test-nosuch.so.0", NULL };
+        const char *c, *web;
+        char *line, *out = NULL;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        web = worker(&g, "web", NULL);
+        c = conf(&g, port, web);
+        {
+                const char *argv[] = { h_graced(), "--check", "-c", c, NULL };
+
+                st = h_run(argv, env, T, &out);
+        }
+        ck_assert_int_eq(h_exit_code(st), 0);
+        ck_assert_int_ge(asprintf(&line, "%s: warning: http_listen: " NO_MHD "\n", c), 0);
+        ck_assert_msg(strstr(out, line), "%s", out);
+        free(line);
+        ck_assert_int_ge(asprintf(&line, "%s: valid: 1 worker, 0 cleanup steps\n", c), 0);
+        ck_assert_msg(strstr(out, line), "%s", out);
+        free(line);
+        free(out);
+
+        ck_assert_int_eq(gh_start(&g, c, NULL, env), 0);
+        ck_assert_int_eq(gh_exit_code(&g, T), 71);
+        ck_assert_int_ge(asprintf(&line, "http_listen 127.0.0.1:%d: " NO_MHD, port), 0);
+        ck_assert(h_wait_log(&g, line, T));
+        free(line);
+        ck_assert_int_eq(access(gh_path(&g, "web.stamp"), F_OK), -1);
+
+        ck_assert_int_eq(gh_start(&g, conf(&g, 0, web), NULL, env), 0);
+        ck_assert(h_wait_log(&g, "running: 1/1 workers", T));
+        ck_assert_ptr_nonnull(conf(&g, port, web));
+        ck_assert_int_eq(gh_signal(&g, SIGHUP), 0);
+        ck_assert_int_ge(asprintf(&line, "http_listen 127.0.0.1:%d: " NO_MHD "; keeping none", port), 0);
+        ck_assert(h_wait_log(&g, line, T));
+        free(line);
+        ck_assert(h_wait_log_count(&g, "reloaded ", 1, T));
+        ck_assert_int_lt(tcp_connect(port), 0);
+        ck_assert_int_eq(errno, ECONNREFUSED);
+        ck_assert(!maps_has(&g, "libmicrohttpd"));
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("http");
@@ -988,6 +1099,8 @@ static Suite *suite(void)
         tcase_add_test(tc, test_process);
         tcase_add_test(tc, test_reload_rebind);
         tcase_add_test(tc, test_start_port_taken);
+        tcase_add_test(tc, test_libraries_loaded_when_needed);
+        tcase_add_test(tc, test_libmicrohttpd_missing);
         return s;
 }
 

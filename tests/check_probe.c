@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "curl_api.h"
 #include "loop.h"
 #include "probe.h"
 #include "proc.h"
@@ -808,6 +809,94 @@ static bool have_openssl(void)
         return system("command -v openssl >/dev/null 2>&1") == 0;
 }
 
+/* Whether this process maps a file whose name holds what (/proc/self/maps). */
+static bool maps_has(const char *what)
+{
+        FILE *f = fopen("/proc/self/maps", "re");
+        char line[4096];
+        bool found = false;
+
+        ck_assert_ptr_nonnull(f);
+        while (!found && fgets(line, sizeof line, f))
+                found = strstr(line, what) != NULL;
+        fclose(f);
+        return found;
+}
+
+/* Each test is a process of its own (Check's fork mode), so libcurl is
+ * loaded afresh in each; in one process (CK_FORK=no) an earlier test may
+ * have loaded it already. */
+static bool forked_tests(void)
+{
+        const char *e = getenv("CK_FORK");
+
+        return !e || strcmp(e, "no") != 0;
+}
+
+/* libcurl is not mapped until the first http attempt (a tcp one does not
+ * need it), and is from then on. */
+START_TEST(test_http_libcurl_loaded_at_first_attempt)
+{
+        unsigned port;
+        int lfd = listen_inet(AF_INET, 16, &port);
+        char url[128];
+        struct conf_probe p;
+        struct res r;
+        pid_t srv;
+
+        if (!forked_tests())
+                return;
+        ck_assert_int_ge(lfd, 0);
+        ck_assert(!maps_has("libcurl"));
+        snprintf(url, sizeof url, "127.0.0.1:%u", port);
+        p = mk_probe(PROBE_TCP, url, 2000);
+        r = probe_once(&p, NULL);
+        ck_assert_msg(r.ok, "%s", r.reason);
+        ck_assert(!maps_has("libcurl"));
+        ck_assert(!curl_api_loaded());
+
+        srv = http_server(lfd, "200 OK", NULL);
+        snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
+        p = mk_probe(PROBE_HTTP, url, 2000);
+        r = probe_once(&p, NULL);
+        ck_assert_msg(r.ok, "%s", r.reason);
+        ck_assert(maps_has("libcurl"));
+        ck_assert(curl_api_loaded());
+        stop_server(srv);
+        end_clean();
+}
+END_TEST
+
+/* libcurl cannot be loaded (the test knob names a library that does not
+ * exist): each http attempt fails through done, from the loop, with
+ * dlerror()'s words; nothing is kept (no multi handle, no fd). */
+START_TEST(test_http_libcurl_missing)
+{
+        struct conf_probe p = mk_probe(PROBE_HTTP, "http://127.0.0.1:1/", 1000);
+        const char *want = "cannot load libcurl: libgraced-test-nosuch.so.0: cannot open shared object file: "
+                           "No such file or directory";
+
+        if (!forked_tests())
+                return;
+        ck_assert_int_eq(setenv(CURL_SONAME_ENV, "libgraced-test-nosuch.so.0", 1), 0);
+        for (int i = 0; i < 2; i++) {
+                struct res r = { 0 };
+                int err = 0;
+
+                /* probe_start directly: the attempt keeps no multi handle */
+                ck_assert_ptr_nonnull(probe_start(PS, &p, NULL, on_done, &r, &err));
+                ck_assert_int_eq(r.calls, 0);
+                r = wait_result(&r, 5000);
+                ck_assert(!r.ok);
+                ck_assert_str_eq(r.reason, want);
+        }
+        ck_assert(!maps_has("libcurl"));
+        ck_assert(!curl_api_loaded());
+        ck_assert_int_eq(unsetenv(CURL_SONAME_ENV), 0);
+        end_clean();
+}
+END_TEST
+
 /* https verifies the certificate against the system's store: a
  * self-signed one fails. */
 START_TEST(test_https_self_signed_fails)
@@ -1208,6 +1297,8 @@ static Suite *probe_suite(void)
         tcase_add_test(tc, test_http_localhost_no_thread);
         tcase_add_test(tc, test_http_cancel);
         tcase_add_test(tc, test_http_concurrent);
+        tcase_add_test(tc, test_http_libcurl_loaded_at_first_attempt);
+        tcase_add_test(tc, test_http_libcurl_missing);
         tcase_add_test(tc, test_https_self_signed_fails);
         tcase_add_test(tc, test_exec_results);
         tcase_add_test(tc, test_exec_output_text);

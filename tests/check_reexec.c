@@ -1313,6 +1313,44 @@ START_TEST(test_records_files_http)
 }
 END_TEST
 
+/* Whether graced maps a file whose name holds what (/proc/PID/maps). */
+static bool maps_has(struct gh *g, const char *what)
+{
+        char *maps = gh_keep(g, h_read_file(gh_printf(g, "/proc/%d/maps", (int)g->pid)));
+
+        ck_assert_ptr_nonnull(maps);
+        return strstr(maps, what) != NULL;
+}
+
+/* The new graced loads what it needs, as a start does: neither libcurl
+ * nor libmicrohttpd without http_listen and http probes; libmicrohttpd
+ * once it adopts the endpoint's socket (libcurl still not). */
+START_TEST(test_libraries_across_reexec)
+{
+        struct gh g;
+        const char *w;
+        int port = free_port();
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        w = worker(&g, "w", NULL, NULL);
+        ck_assert_int_eq(gh_start(&g, conf(&g, NULL, "%s", w), NULL, NULL), 0);
+        (void)wait_pid(&g, "w");
+        reexec(&g);
+        ck_assert(!maps_has(&g, "libmicrohttpd"));
+        ck_assert(!maps_has(&g, "libcurl"));
+
+        ck_assert_ptr_nonnull(conf(&g, gh_printf(&g, "http_listen = \"127.0.0.1:%d\";", port), "%s", w));
+        CTL(&g, 0, "reload");
+        ck_assert_int_eq(http_get_status(port, "/readyz"), 200);
+        reexec(&g);
+        ck_assert_int_eq(http_get_status(port, "/readyz"), 200);
+        ck_assert(maps_has(&g, "libmicrohttpd"));
+        ck_assert(!maps_has(&g, "libcurl"));
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 /* Datagrams received so far that contain substr, waiting for count of them. */
 static bool notify_count(struct h_notify *n, const char *substr, int count, int timeout_ms)
 {
@@ -1437,6 +1475,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_subreaper_orphans);
         tcase_add_test(tc, test_instances_and_logs);
         tcase_add_test(tc, test_records_files_http);
+        tcase_add_test(tc, test_libraries_across_reexec);
         return s;
 }
 
