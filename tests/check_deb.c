@@ -214,6 +214,13 @@ START_TEST(test_deb_contents)
         /* the live configuration is the admin's: none is shipped */
         ck_assert_msg(!strstr(out, "./etc/graced/graced.conf"), "the package ships /etc/graced/graced.conf");
         free(out);
+        /* the libraries graced loads with dlopen(): named, since nothing links them */
+        out = NULL;
+        st = h_run((const char *const[]){ "dpkg-deb", "-f", D.deb, "Depends", NULL }, NULL, T_DPKG, &out);
+        ck_assert_msg(h_exit_code(st) == 0 && out && strstr(out, "libcurl4 (>= 7.64)") &&
+                              strstr(out, "libmicrohttpd12 (>= 0.9.75)") && strstr(out, "libconfig9"),
+                      "Depends: %s", out ? out : "");
+        free(out);
 }
 END_TEST
 
