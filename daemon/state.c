@@ -519,7 +519,12 @@ bool state_get_str(struct state_rd *rd, struct json_object *o, const char *key, 
         bool present;
         struct json_object *v = member(rd, o, key, &present);
 
-        return present ? state_str_value(rd, v, key, max, ret) : absent(rd, key, req);
+        if (!present)
+                return absent(rd, key, req);
+        /* a required string is one: its readers use it as it is */
+        if (!v && req == STATE_REQUIRED)
+                return state_fail(rd, "%s: not a string", key);
+        return state_str_value(rd, v, key, max, ret);
 }
 
 bool state_get_strv(struct state_rd *rd, struct json_object *o, const char *key, int req, size_t max, char ***ret)

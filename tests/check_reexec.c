@@ -544,6 +544,41 @@ START_TEST(test_policy_bad)
 }
 END_TEST
 
+/* A required string that is null is refused: its readers use it as it is
+ * (a worker's "name": null once reached strcmp() as NULL in
+ * worker_adopt(), a crash of the graced reading its state; found by
+ * tests/fuzz/fuzz_state). An optional one still gives NULL. */
+START_TEST(test_policy_null_string)
+{
+        struct json_object *o = parse("{\"s\": null}");
+        char *tmp = h_tmpdir(), *str = NULL;
+        struct state_rd rd = { 0 };
+        struct conf *c = NULL, *c2 = NULL;
+        struct json_object *b, *w;
+        struct sup *s;
+
+        ck_assert(state_get_str(&rd, o, "s", STATE_OPTIONAL, 10, &str) && !str && !rd.bad);
+        ck_assert(!state_get_str(&rd, o, "s", STATE_REQUIRED, 10, &str));
+        ck_assert_str_eq(rd.why, "s: not a string");
+        json_object_put(o);
+
+        F = (typeof(F)){ .now = 1000 * USEC_PER_SEC, .next_pid = 100 };
+        s = fake_sup(tmp, &c);
+        sup_start(s);
+        b = saved(s);
+        w = json_object_array_get_idx(json_object_object_get(b, "workers"), 1);
+        json_object_object_add(w, "name", NULL);
+        rd = (struct state_rd){ 0 };
+        ck_assert_ptr_null(sup_adopt(b, &fake_ops, &F, &c2, &rd));
+        ck_assert_str_eq(rd.why, "worker b: name: not a string");
+        json_object_put(b);
+        sup_free(s);
+        conf_free(c);
+        h_rmrf(tmp);
+        free(tmp);
+}
+END_TEST
+
 /* ---- end to end: helpers ------------------------------------------------------------- */
 
 static const char *stamp(struct gh *g, const char *name) { return gh_path(g, gh_printf(g, "%s.stamp", name)); }
@@ -1389,6 +1424,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_conf_json_bad);
         tcase_add_test(tc, test_policy_roundtrip);
         tcase_add_test(tc, test_policy_bad);
+        tcase_add_test(tc, test_policy_null_string);
         tc = h_tcase(s, "reexec", 60);
         tcase_add_test(tc, test_pids_unchanged);
         tcase_add_test(tc, test_lines_exactly_once);
