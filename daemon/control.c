@@ -662,97 +662,179 @@ static const char *parse_json(const char *line, size_t len, struct json_object *
         return why;
 }
 
-/* The request on a line: a JSON object none of whose strings holds a NUL.
- * NULL when it is not one (the client has its answer). */
-static struct json_object *parse_request(struct client *cl, const char *line, size_t len)
-{
-        struct json_object *req;
-        const char *why;
+/* ---- requests: a line into a struct control_request (no I/O) ---- */
 
-        if (memchr(line, 0, len)) {
-                log_debug(NULL, "control", "control: uid %u: NUL byte in request", (unsigned)cl->uid);
-                respond_error(cl, "bad JSON: NUL byte in request");
-                return NULL;
-        }
-        why = parse_json(line, len, &req);
-        if (why) {
-                log_debug(NULL, "control", "control: uid %u: bad JSON: %s", (unsigned)cl->uid, why);
-                respond_error(cl, "bad JSON: %s", why);
-                return NULL;
-        }
-        if (has_escaped_nul(line, len)) {
-                log_debug(NULL, "control", "control: uid %u: NUL in a request string", (unsigned)cl->uid);
-                respond_error(cl, "request strings must not contain NUL");
-        } else if (!json_object_is_type(req, json_type_object)) {
-                log_debug(NULL, "control", "control: uid %u: request is not an object", (unsigned)cl->uid);
-                respond_error(cl, "request must be a JSON object");
-        } else {
-                return req;
-        }
-        json_object_put(req);
-        return NULL;
+_printf_(2, 3) static int request_error(char **error, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        *error = xvasprintf(fmt, ap);
+        va_end(ap);
+        return -EINVAL;
 }
 
-/* start, stop or restart: {"cmd": cmd, "name": NAME}. */
-static void request_worker_op(struct client *cl, struct json_object *req, const char *cmd, enum sup_op op)
+/* {"cmd": CMD, "name": NAME}: start, stop, restart and scale. */
+static int request_name(struct json_object *o, const char *cmd, struct control_request *req, char **error)
 {
         struct json_object *v;
-        const char *name;
 
-        if (!json_object_object_get_ex(req, "name", &v) || !json_object_is_type(v, json_type_string)) {
-                respond_error(cl, "%s: missing \"name\"", cmd);
-                return;
-        }
-        name = json_object_get_string(v);
-        if (!name_is_valid(name)) {
-                respond_error(cl, "invalid worker name");
-                return;
-        }
-        do_worker_op(cl, op, name);
+        if (!json_object_object_get_ex(o, "name", &v) || !json_object_is_type(v, json_type_string))
+                return request_error(error, "%s: missing \"name\"", cmd);
+        req->name = json_object_get_string(v);
+        if (!name_is_valid(req->name))
+                return request_error(error, "invalid worker name");
+        return 1;
 }
 
 /* {"cmd": "scale", "name": NAME, "count": N}. */
-static void request_scale(struct client *cl, struct json_object *req)
+static int request_scale(struct json_object *o, struct control_request *req, char **error)
 {
         struct json_object *v;
-        const char *name;
         int64_t n;
+        int r = request_name(o, "scale", req, error);
 
-        if (!json_object_object_get_ex(req, "name", &v) || !json_object_is_type(v, json_type_string)) {
-                respond_error(cl, "scale: missing \"name\"");
-                return;
-        }
-        name = json_object_get_string(v);
-        if (!name_is_valid(name)) {
-                respond_error(cl, "invalid worker name");
-                return;
-        }
-        if (!json_object_object_get_ex(req, "count", &v) || !json_object_is_type(v, json_type_int)) {
-                respond_error(cl, "scale: missing \"count\" (an integer)");
-                return;
-        }
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(o, "count", &v) || !json_object_is_type(v, json_type_int))
+                return request_error(error, "scale: missing \"count\" (an integer)");
         n = json_object_get_int64(v);
-        if (n < 1 || n > CONF_MAX_INSTANCES) {
-                respond_error(cl, "scale: \"count\" must be 1 to %d", CONF_MAX_INSTANCES);
-                return;
-        }
-        do_scale(cl, name, (unsigned)n);
+        if (n < 1 || n > CONF_MAX_INSTANCES)
+                return request_error(error, "scale: \"count\" must be 1 to %d", CONF_MAX_INSTANCES);
+        req->count = (unsigned)n;
+        return 1;
 }
 
 /* {"cmd": "shutdown", "force": BOOL}, force optional. */
-static void request_shutdown(struct client *cl, struct json_object *req)
+static int request_shutdown(struct json_object *o, struct control_request *req, char **error)
 {
         struct json_object *v;
-        bool force = false;
 
-        if (json_object_object_get_ex(req, "force", &v) && v) {
-                if (!json_object_is_type(v, json_type_boolean)) {
-                        respond_error(cl, "shutdown: \"force\" must be true or false");
-                        return;
-                }
-                force = json_object_get_boolean(v);
+        if (json_object_object_get_ex(o, "force", &v) && v) {
+                if (!json_object_is_type(v, json_type_boolean))
+                        return request_error(error, "shutdown: \"force\" must be true or false");
+                req->force = json_object_get_boolean(v);
         }
-        do_shutdown(cl, force);
+        return 1;
+}
+
+/* {"cmd": "logs", "names": [NAME...], "lines": N, "follow": BOOL}, all optional. */
+static int request_logs(struct json_object *o, struct control_request *req, char **error)
+{
+        struct json_object *names = NULL, *v;
+
+        if (json_object_object_get_ex(o, "names", &names) && names) {
+                size_t n;
+
+                if (!json_object_is_type(names, json_type_array))
+                        return request_error(error, "logs: \"names\" must be a list of worker names");
+                n = json_object_array_length(names);
+                req->names = xcalloc(n ? n : 1, sizeof *req->names);
+                for (size_t i = 0; i < n; i++) {
+                        struct json_object *e = json_object_array_get_idx(names, i);
+                        const char *name = json_object_get_string(e);
+
+                        if (!json_object_is_type(e, json_type_string) || !name_is_valid(name))
+                                return request_error(error, "invalid worker name");
+                        req->names[req->n_names++] = name;
+                }
+        }
+        if (json_object_object_get_ex(o, "lines", &v) && v) {
+                int64_t k = json_object_get_int64(v);
+
+                if (!json_object_is_type(v, json_type_int) || k < 0)
+                        return request_error(error, "logs: \"lines\" must be a number >= 0");
+                req->lines = (size_t)k;
+        }
+        if (json_object_object_get_ex(o, "follow", &v) && v) {
+                if (!json_object_is_type(v, json_type_boolean))
+                        return request_error(error, "logs: \"follow\" must be true or false");
+                req->follow = json_object_get_boolean(v);
+        }
+        return 1;
+}
+
+static const char *const cmd_names[] = {
+        [CONTROL_CMD_START] = "start",   [CONTROL_CMD_STOP] = "stop",         [CONTROL_CMD_RESTART] = "restart",
+        [CONTROL_CMD_STATUS] = "status", [CONTROL_CMD_RELOAD] = "reload",     [CONTROL_CMD_SHUTDOWN] = "shutdown",
+        [CONTROL_CMD_SCALE] = "scale",   [CONTROL_CMD_LOGS] = "logs",         [CONTROL_CMD_REOPEN] = "reopen",
+        [CONTROL_CMD_REEXEC] = "reexec",
+};
+
+/* A request object: its "cmd" says what the rest must be. */
+static int request_members(struct json_object *o, struct control_request *req, char **error)
+{
+        struct json_object *v;
+        const char *cmd;
+        size_t i;
+
+        if (!json_object_object_get_ex(o, "cmd", &v) || !json_object_is_type(v, json_type_string))
+                return request_error(error, "missing \"cmd\"");
+        cmd = json_object_get_string(v);
+        for (i = 0; i < ELEMENTSOF(cmd_names) && strcmp(cmd, cmd_names[i]) != 0; i++)
+                ;
+        if (i == ELEMENTSOF(cmd_names)) {
+                /* at most 64 bytes of it, cut between characters */
+                char *quoted = utf8_sanitize(cmd, strlen(cmd), 64, NULL);
+                int r = request_error(error, "unknown command: %s", quoted);
+
+                free(quoted);
+                return r;
+        }
+        req->cmd = (enum control_cmd)i;
+        switch (req->cmd) {
+        case CONTROL_CMD_START:
+        case CONTROL_CMD_STOP:
+        case CONTROL_CMD_RESTART:
+                return request_name(o, cmd, req, error);
+        case CONTROL_CMD_SCALE:
+                return request_scale(o, req, error);
+        case CONTROL_CMD_SHUTDOWN:
+                return request_shutdown(o, req, error);
+        case CONTROL_CMD_LOGS:
+                return request_logs(o, req, error);
+        default:
+                return 1;
+        }
+}
+
+int control_request_parse(const char *line, size_t len, struct control_request *req, char **error)
+{
+        struct json_object *o;
+        const char *why;
+        size_t i;
+        int r;
+
+        *req = (struct control_request){ .lines = CONTROL_LOGS_LINES };
+        *error = NULL;
+        while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+                len--;
+        for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+                ;
+        if (i == len)
+                return 0; /* a blank line is no request */
+        if (memchr(line, 0, len))
+                return request_error(error, "bad JSON: NUL byte in request");
+        why = parse_json(line, len, &o);
+        if (why)
+                return request_error(error, "bad JSON: %s", why);
+        if (has_escaped_nul(line, len))
+                r = request_error(error, "request strings must not contain NUL");
+        else if (!json_object_is_type(o, json_type_object))
+                r = request_error(error, "request must be a JSON object");
+        else
+                r = request_members(o, req, error);
+        req->json = o;
+        if (r < 0)
+                control_request_done(req);
+        return r;
+}
+
+void control_request_done(struct control_request *req)
+{
+        free(req->names);
+        json_object_put(req->json);
+        *req = (struct control_request){ .lines = CONTROL_LOGS_LINES };
 }
 
 /* ---- logs ------------------------------------------------------------------------ */
@@ -849,68 +931,39 @@ static void on_logs_wake(struct logcursor *cur, void *data)
         mark_dirty(cl);
 }
 
-/* {"cmd": "logs", "names": [NAME...], "lines": N, "follow": BOOL}, all optional. */
-static void request_logs(struct client *cl, struct json_object *req)
+/* A logs request: its names must be workers (or groups) known. */
+static void do_logs(struct client *cl, const struct control_request *req)
 {
         struct control *c = cl->ctl;
         struct logbuf *b = c->hooks->logbuf ? c->hooks->logbuf(c->ctx) : NULL;
-        struct json_object *names = NULL, *v;
         const char **list = NULL, **groups = NULL;
-        size_t n = 0, n_list = 0, n_groups = 0, lines = 100;
-        bool follow = false;
+        size_t n = req->n_names, n_list = 0, n_groups = 0;
 
         if (!b) {
                 respond_error(cl, "logs: not available");
                 return;
         }
-        if (json_object_object_get_ex(req, "names", &names) && names) {
-                if (!json_object_is_type(names, json_type_array)) {
-                        respond_error(cl, "logs: \"names\" must be a list of worker names");
-                        return;
-                }
-                n = json_object_array_length(names);
-                list = xcalloc(n ? n : 1, sizeof *list);
-                groups = xcalloc(n ? n : 1, sizeof *groups);
-                for (size_t i = 0; i < n; i++) {
-                        struct json_object *e = json_object_array_get_idx(names, i);
-                        const char *name = json_object_get_string(e);
+        list = xcalloc(n ? n : 1, sizeof *list);
+        groups = xcalloc(n ? n : 1, sizeof *groups);
+        for (size_t i = 0; i < n; i++) {
+                const char *name = req->names[i];
 
-                        if (!json_object_is_type(e, json_type_string) || !name_is_valid(name)) {
-                                respond_error(cl, "invalid worker name");
-                                goto fail;
-                        }
-                        /* a worker with instances: every instance's, also those a scale adds */
-                        if (sup_group(cur_sup(c), name))
-                                groups[n_groups++] = name;
-                        /* a worker removed by a reload keeps its records until it is forgotten */
-                        else if (sup_find(cur_sup(c), name) || logbuf_find(b, name))
-                                list[n_list++] = name;
-                        else {
-                                respond_error(cl, "no such worker: %s", name);
-                                goto fail;
-                        }
-                }
-        }
-        if (json_object_object_get_ex(req, "lines", &v) && v) {
-                int64_t k = json_object_get_int64(v);
-
-                if (!json_object_is_type(v, json_type_int) || k < 0) {
-                        respond_error(cl, "logs: \"lines\" must be a number >= 0");
+                /* a worker with instances: every instance's, also those a scale adds */
+                if (sup_group(cur_sup(c), name))
+                        groups[n_groups++] = name;
+                /* a worker removed by a reload keeps its records until it is forgotten */
+                else if (sup_find(cur_sup(c), name) || logbuf_find(b, name))
+                        list[n_list++] = name;
+                else {
+                        respond_error(cl, "no such worker: %s", name);
                         goto fail;
                 }
-                lines = (size_t)k;
         }
-        if (json_object_object_get_ex(req, "follow", &v) && v) {
-                if (!json_object_is_type(v, json_type_boolean)) {
-                        respond_error(cl, "logs: \"follow\" must be true or false");
-                        goto fail;
-                }
-                follow = json_object_get_boolean(v);
-        }
-        log_debug(NULL, "control", "control: logs%s requested by uid %u", follow ? " -f" : "", (unsigned)cl->uid);
+        log_debug(NULL, "control", "control: logs%s requested by uid %u", req->follow ? " -f" : "",
+                  (unsigned)cl->uid);
         queue_line(cl, ok_obj());
-        cl->cursor = logbuf_cursor_new(b, (char *const *)list, n_list, (char *const *)groups, n_groups, lines, follow,
-                                       on_logs_wake, cl);
+        cl->cursor = logbuf_cursor_new(b, (char *const *)list, n_list, (char *const *)groups, n_groups, req->lines,
+                                       req->follow, on_logs_wake, cl);
         loop_timer_set(cl->timer, USEC_INFINITY);
         logs_drive(cl);
 fail:
@@ -954,71 +1007,55 @@ static void do_reopen(struct client *cl)
         free(errors);
 }
 
-static void request_unknown(struct client *cl, const char *cmd)
-{
-        char shown[65];
-        /* at most 64 bytes of it, cut between characters */
-        char *quoted = utf8_sanitize(cmd, strlen(cmd), 64, NULL);
-
-        log_debug(NULL, "control", "control: uid %u: unknown command \"%s\"", (unsigned)cl->uid,
-                  printable(quoted, shown, sizeof shown));
-        respond_error(cl, "unknown command: %s", quoted);
-        free(quoted);
-}
-
-/* A request object: its "cmd" chooses what to do. */
-static void handle_request(struct client *cl, struct json_object *req)
-{
-        struct json_object *v;
-        const char *cmd;
-
-        if (!json_object_object_get_ex(req, "cmd", &v) || !json_object_is_type(v, json_type_string)) {
-                log_debug(NULL, "control", "control: uid %u: request without \"cmd\"", (unsigned)cl->uid);
-                respond_error(cl, "missing \"cmd\"");
-                return;
-        }
-        cmd = json_object_get_string(v);
-        if (strcmp(cmd, "start") == 0)
-                request_worker_op(cl, req, cmd, SUP_OP_START);
-        else if (strcmp(cmd, "stop") == 0)
-                request_worker_op(cl, req, cmd, SUP_OP_STOP);
-        else if (strcmp(cmd, "restart") == 0)
-                request_worker_op(cl, req, cmd, SUP_OP_RESTART);
-        else if (strcmp(cmd, "status") == 0)
-                do_status(cl);
-        else if (strcmp(cmd, "reload") == 0)
-                do_reload(cl);
-        else if (strcmp(cmd, "shutdown") == 0)
-                request_shutdown(cl, req);
-        else if (strcmp(cmd, "scale") == 0)
-                request_scale(cl, req);
-        else if (strcmp(cmd, "logs") == 0)
-                request_logs(cl, req);
-        else if (strcmp(cmd, "reopen") == 0)
-                do_reopen(cl);
-        else if (strcmp(cmd, "reexec") == 0)
-                do_reexec(cl);
-        else
-                request_unknown(cl, cmd);
-}
-
 /* One request line (without its newline). */
 static void handle_line(struct client *cl, const char *line, size_t len)
 {
-        struct json_object *req;
-        size_t i;
+        struct control_request req;
+        char *error, shown[160];
+        int r = control_request_parse(line, len, &req, &error);
 
-        while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
-                len--;
-        for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
-                ;
-        if (i == len)
-                return; /* a blank line is no request */
-        req = parse_request(cl, line, len);
-        if (req) {
-                handle_request(cl, req);
-                json_object_put(req);
+        if (r < 0) {
+                log_debug(NULL, "control", "control: uid %u: %s", (unsigned)cl->uid,
+                          printable(error, shown, sizeof shown));
+                respond_error(cl, "%s", error);
+                free(error);
+                return;
         }
+        if (r == 0)
+                return;
+        switch (req.cmd) {
+        case CONTROL_CMD_START:
+                do_worker_op(cl, SUP_OP_START, req.name);
+                break;
+        case CONTROL_CMD_STOP:
+                do_worker_op(cl, SUP_OP_STOP, req.name);
+                break;
+        case CONTROL_CMD_RESTART:
+                do_worker_op(cl, SUP_OP_RESTART, req.name);
+                break;
+        case CONTROL_CMD_STATUS:
+                do_status(cl);
+                break;
+        case CONTROL_CMD_RELOAD:
+                do_reload(cl);
+                break;
+        case CONTROL_CMD_SHUTDOWN:
+                do_shutdown(cl, req.force);
+                break;
+        case CONTROL_CMD_SCALE:
+                do_scale(cl, req.name, req.count);
+                break;
+        case CONTROL_CMD_LOGS:
+                do_logs(cl, &req);
+                break;
+        case CONTROL_CMD_REOPEN:
+                do_reopen(cl);
+                break;
+        case CONTROL_CMD_REEXEC:
+                do_reexec(cl);
+                break;
+        }
+        control_request_done(&req);
 }
 
 /* Handle the complete lines read so far, one at a time: a request whose

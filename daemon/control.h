@@ -26,6 +26,7 @@ struct loop;
 struct sup;
 struct control;
 struct logbuf;
+struct json_object;
 
 /* Limits on what a client controls. */
 #define CONTROL_MAX_REQUEST 4096     /* bytes of one request line, newline not counted */
@@ -82,6 +83,43 @@ static inline char *control_default_path(const char *configured)
         return NULL;
 }
 
+/* ---- requests ----
+ * One request line, parsed and checked as far as it can be without the
+ * supervisor (whether a name is a worker is asked when it is served). Pure:
+ * no I/O, no logging (the fuzz target tests/fuzz/fuzz_control.c feeds it
+ * lines). */
+enum control_cmd {
+        CONTROL_CMD_START,
+        CONTROL_CMD_STOP,
+        CONTROL_CMD_RESTART,
+        CONTROL_CMD_STATUS,
+        CONTROL_CMD_RELOAD,
+        CONTROL_CMD_SHUTDOWN,
+        CONTROL_CMD_SCALE,
+        CONTROL_CMD_LOGS,
+        CONTROL_CMD_REOPEN,
+        CONTROL_CMD_REEXEC,
+};
+#define CONTROL_LOGS_LINES 100 /* a `logs` request's default "lines" */
+struct control_request {
+        enum control_cmd cmd;
+        const char *name;   /* start, stop, restart, scale: a valid name */
+        unsigned count;     /* scale: 1 to CONF_MAX_INSTANCES */
+        bool force;         /* shutdown */
+        const char **names; /* logs: n_names valid names (empty: every worker) */
+        size_t n_names;
+        size_t lines;       /* logs */
+        bool follow;        /* logs */
+        struct json_object *json; /* the request, which holds the strings */
+};
+/* line[0..len): a request line without its newline (blanks around it are
+ * ignored). Returns 1 with *req (control_request_done() it), 0 for a
+ * blank line (no request, nothing to answer), or -EINVAL with *error: the
+ * answer's message (malloc'd), such as "bad JSON: ...", "missing
+ * \"cmd\"", "unknown command: ...", "invalid worker name". */
+int control_request_parse(const char *line, size_t len, struct control_request *req, char **error);
+void control_request_done(struct control_request *req);
+
 /* Binds path (creating its directory 0755, the socket 0600); a stale
  * socket is replaced, a live one (another graced answers) gives -EADDRINUSE.
  * Returns NULL and *ret_err (positive errno) on failure: EADDRINUSE (a live
@@ -106,7 +144,6 @@ int control_reexec_fd(const struct control *c);
  * every client with what it has not read or been sent yet and the answer
  * it waits for (their fds listed in fds). control_adopt(): all of it
  * again in l, the fds taken from set; NULL with rd's problem. */
-struct json_object;
 struct state_rd;
 struct state_fds;
 struct state_fdset;

@@ -139,7 +139,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 { "report", required_argument, NULL, OPT_REPORT },
                 { "subreaper", no_argument, NULL, OPT_SUBREAPER },
                 /* internal, not in --help: the graced that gracectl reexec exec'd */
-                { STATE_FD_OPTION + 2, required_argument, NULL, OPT_STATE_FD },
+                { &STATE_FD_OPTION[2], required_argument, NULL, OPT_STATE_FD },
                 { "verbose", no_argument, NULL, 'v' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },

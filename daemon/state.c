@@ -540,7 +540,12 @@ bool state_get_str(struct state_rd *rd, struct json_object *o, const char *key, 
         bool present;
         struct json_object *v = member(rd, o, key, &present);
 
-        return present ? state_str_value(rd, v, key, max, ret) : absent(rd, key, req);
+        if (!present)
+                return absent(rd, key, req);
+        /* a required string is one: its readers use it as it is */
+        if (!v && req == STATE_REQUIRED)
+                return state_fail(rd, "%s: not a string", key);
+        return state_str_value(rd, v, key, max, ret);
 }
 
 bool state_get_strv(struct state_rd *rd, struct json_object *o, const char *key, int req, size_t max, char ***ret)
@@ -696,22 +701,29 @@ struct state_fdset *state_fdset_adopt(struct json_object *body, struct state_rd 
         struct state_fdset *set = xcalloc(1, sizeof *set);
         size_t n = a ? json_object_array_length(a) : 0;
 
-        for (size_t i = 0; i < n; i++) /* the largest is the table's size */
-                set->n = MAX(set->n, (size_t)MAX(json_object_get_int64(json_object_array_get_idx(a, i)) + 1, 0));
-        if (set->n > (size_t)INT_MAX + 1)
-                state_fail(rd, "fds: out of range");
-        set->v = xcalloc(rd->bad ? 1 : set->n + 1, 1);
+        /* each a descriptor number that is open (and close-on-exec again
+         * from now on: the only descriptor flag), before the table is
+         * sized by the largest: numbers the process does not have cost
+         * nothing */
         for (size_t i = 0; i < n && !rd->bad; i++) {
                 struct json_object *e = json_object_array_get_idx(a, i);
                 int64_t fd = json_object_get_int64(e);
 
-                if (!json_object_is_type(e, json_type_int) || fd < 0 || fd_mark(set, fd)) {
+                if (!json_object_is_type(e, json_type_int) || fd < 0 || fd > INT_MAX)
                         state_fail(rd, "fds: not a list of distinct descriptors");
-                        break;
-                }
-                /* open, and close-on-exec again from now on (the only descriptor flag) */
-                if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
+                else if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
                         state_fail(rd, "fds: descriptor %d: %s", (int)fd, strerror(errno));
+                else
+                        set->n = MAX(set->n, (size_t)fd + 1);
+        }
+        if (rd->bad)
+                set->n = 0;
+        set->v = xcalloc(set->n + 1, 1);
+        for (size_t i = 0; i < n && !rd->bad; i++) {
+                int64_t fd = json_object_get_int64(json_object_array_get_idx(a, i));
+
+                if (fd_mark(set, fd)) {
+                        state_fail(rd, "fds: not a list of distinct descriptors");
                         break;
                 }
                 set->v[fd] = 1;

@@ -131,7 +131,8 @@ bool state_get_fd(struct state_rd *rd, struct json_object *o, const char *key, i
 bool state_get_enum(struct state_rd *rd, struct json_object *o, const char *key, int req, const char *const *names,
                     size_t n, int *ret);
 /* A string (state_str_new()'s forms) of at most max bytes, no NUL; null
- * gives NULL. *ret is malloc'd (freed first when it was set). */
+ * gives NULL when the member is optional (a required one must be a
+ * string). *ret is malloc'd (freed first when it was set). */
 bool state_get_str(struct state_rd *rd, struct json_object *o, const char *key, int req, size_t max, char **ret);
 /* A NULL-terminated vector of such strings (null: NULL), at most max. */
 bool state_get_strv(struct state_rd *rd, struct json_object *o, const char *key, int req, size_t max, char ***ret);

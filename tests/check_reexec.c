@@ -29,6 +29,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -217,6 +218,71 @@ START_TEST(test_state_getters)
         ck_assert_ptr_null(state_get_arr(&(struct state_rd){ 0 }, o, "a", STATE_REQUIRED, 2));
         free(s);
         json_object_put(o);
+}
+END_TEST
+
+/* The body's "fds" (state_fdset_adopt()): open descriptor numbers, each
+ * once. A number beyond any descriptor is refused as one that is not
+ * (INT64_MAX once overflowed in the sizing of the table), and a number
+ * that is not open is refused before anything is allocated for it
+ * (2147483647 once sized a 2 GiB table: the address space is bounded here,
+ * where no sanitizer needs it). Found by tests/fuzz/fuzz_state. */
+static struct state_fdset *adopt_fds(const char *text, struct state_rd *rd)
+{
+        struct json_object *o = parse(text);
+        struct state_fdset *set;
+
+        *rd = (struct state_rd){ 0 };
+        set = state_fdset_adopt(o, rd);
+        json_object_put(o);
+        return set;
+}
+
+START_TEST(test_state_fds)
+{
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        struct rlimit old, rl;
+        struct state_rd rd;
+        struct state_fdset *set;
+        char text[64];
+        bool sanitized = false;
+
+#if defined(__SANITIZE_ADDRESS__)
+        sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+        sanitized = true;
+#endif
+#endif
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(getrlimit(RLIMIT_AS, &old), 0);
+        rl = (struct rlimit){ .rlim_cur = (rlim_t)1 << 30, .rlim_max = old.rlim_max };
+        if (!sanitized && old.rlim_cur > rl.rlim_cur)
+                ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+
+        ck_assert_ptr_null(adopt_fds("{\"fds\": [9223372036854775807]}", &rd));
+        ck_assert_str_eq(rd.why, "fds: not a list of distinct descriptors");
+        ck_assert_ptr_null(adopt_fds("{\"fds\": [2147483648]}", &rd));
+        ck_assert_str_eq(rd.why, "fds: not a list of distinct descriptors");
+        ck_assert_ptr_null(adopt_fds("{\"fds\": [2147483647]}", &rd));
+        ck_assert_str_eq(rd.why, "fds: descriptor 2147483647: Bad file descriptor");
+        ck_assert_ptr_null(adopt_fds("{\"fds\": [-1]}", &rd));
+        ck_assert_str_eq(rd.why, "fds: not a list of distinct descriptors");
+        ck_assert_ptr_null(adopt_fds("{\"fds\": [\"3\"]}", &rd));
+        ck_assert_str_eq(rd.why, "fds: not a list of distinct descriptors");
+        snprintf(text, sizeof text, "{\"fds\": [%d, %d]}", fd, fd);
+        ck_assert_ptr_null(adopt_fds(text, &rd));
+        ck_assert_str_eq(rd.why, "fds: not a list of distinct descriptors");
+
+        snprintf(text, sizeof text, "{\"fds\": [%d]}", fd);
+        set = adopt_fds(text, &rd);
+        ck_assert_msg(set, "%s", rd.why);
+        ck_assert(state_take_fd(&rd, set, fd));
+        ck_assert(!state_take_fd(&rd, set, fd));
+        ck_assert_msg(strstr(rd.why, "taken twice"), "%s", rd.why);
+        state_fdset_free(set, false);
+        ck_assert_int_eq(setrlimit(RLIMIT_AS, &old), 0);
+        close(fd);
 }
 END_TEST
 
@@ -474,6 +540,41 @@ START_TEST(test_policy_bad)
                 ck_assert_msg(strstr(rd.why, "worker b: ") && strstr(rd.why, breakage[k][0]), "%s", rd.why);
                 json_object_put(b);
         }
+        sup_free(s);
+        conf_free(c);
+        h_rmrf(tmp);
+        free(tmp);
+}
+END_TEST
+
+/* A required string that is null is refused: its readers use it as it is
+ * (a worker's "name": null once reached strcmp() as NULL in
+ * worker_adopt(), a crash of the graced reading its state; found by
+ * tests/fuzz/fuzz_state). An optional one still gives NULL. */
+START_TEST(test_policy_null_string)
+{
+        struct json_object *o = parse("{\"s\": null}");
+        char *tmp = h_tmpdir(), *str = NULL;
+        struct state_rd rd = { 0 };
+        struct conf *c = NULL, *c2 = NULL;
+        struct json_object *b, *w;
+        struct sup *s;
+
+        ck_assert(state_get_str(&rd, o, "s", STATE_OPTIONAL, 10, &str) && !str && !rd.bad);
+        ck_assert(!state_get_str(&rd, o, "s", STATE_REQUIRED, 10, &str));
+        ck_assert_str_eq(rd.why, "s: not a string");
+        json_object_put(o);
+
+        F = (typeof(F)){ .now = 1000 * USEC_PER_SEC, .next_pid = 100 };
+        s = fake_sup(tmp, &c);
+        sup_start(s);
+        b = saved(s);
+        w = json_object_array_get_idx(json_object_object_get(b, "workers"), 1);
+        json_object_object_add(w, "name", NULL);
+        rd = (struct state_rd){ 0 };
+        ck_assert_ptr_null(sup_adopt(b, &fake_ops, &F, &c2, &rd));
+        ck_assert_str_eq(rd.why, "worker b: name: not a string");
+        json_object_put(b);
         sup_free(s);
         conf_free(c);
         h_rmrf(tmp);
@@ -1454,10 +1555,12 @@ static Suite *suite(void)
         tcase_add_test(tc, test_state_texts);
         tcase_add_test(tc, test_state_unsealed);
         tcase_add_test(tc, test_state_getters);
+        tcase_add_test(tc, test_state_fds);
         tcase_add_test(tc, test_conf_json);
         tcase_add_test(tc, test_conf_json_bad);
         tcase_add_test(tc, test_policy_roundtrip);
         tcase_add_test(tc, test_policy_bad);
+        tcase_add_test(tc, test_policy_null_string);
         tc = h_tcase(s, "reexec", 60);
         tcase_add_test(tc, test_pids_unchanged);
         tcase_add_test(tc, test_lines_exactly_once);
