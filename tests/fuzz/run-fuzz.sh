@@ -20,7 +20,7 @@ fail=0
 # the value of the last "NAME: N" of a libFuzzer status line
 field() { sed -n "s/.* $1: *\([0-9][0-9]*\).*/\1/p" | tail -n 1; }
 
-for t in ${FUZZ_TARGETS:-conf conf_include envfile parse control notify state output}; do
+for t in ${FUZZ_TARGETS:-conf conf_include envfile parse control notify state output logbuf}; do
         exe=$bin/fuzz_$t
         dir=$work/$t
         if [ ! -x "$exe" ]; then
