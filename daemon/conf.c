@@ -1336,7 +1336,10 @@ static void add_worker(struct loader *L, struct conf_worker *w)
 {
         struct conf *c = L->c;
 
-        c->workers = xrealloc(c->workers, (c->n_workers + 1) * sizeof(*c->workers));
+        /* by doubling (the room is implied by the count: the next power of
+         * two): 10,000 instances are 14 reallocations, not 10,000 copies */
+        if ((c->n_workers & (c->n_workers - 1)) == 0)
+                c->workers = xrealloc(c->workers, (c->n_workers ? 2 * c->n_workers : 1) * sizeof(*c->workers));
         c->workers[c->n_workers++] = *w;
         hmap_put(&L->names, (uintptr_t)w->name, (void *)(uintptr_t)c->n_workers);
 }
