@@ -609,10 +609,12 @@ START_TEST(test_during_shutdown)
 
         ck_assert_int_eq(gh_init(&g), 0);
         w = gh_keep(&g, xasprintf("{ name = \"slow\"; stop_timeout = \"2min\"; command = [\"%s\", \"--on-signal-delay\", "
-                                  "\"TERM\", \"120000\", \"0\", \"--block\"]; }",
-                                  h_testworker()));
+                                  "\"TERM\", \"120000\", \"0\", \"--stamp\", \"%s\", \"--block\"]; }",
+                                  h_testworker(), gh_path(&g, "slow.stamp")));
         start(&g, conf(&g, port, w), port, NULL);
         ck_assert(h_wait_log(&g, "running: 1/1 workers", T));
+        /* its SIGTERM handler is in place: the stop has to wait for it */
+        ck_assert(h_wait_file(gh_path(&g, "slow.stamp"), T));
         expect(port, "/readyz", 200, "ready\n");
 
         ck_assert_int_eq(gh_signal(&g, SIGTERM), 0);
