@@ -1024,9 +1024,31 @@ static void make_windows(void)
 
 /* graced at rest (every worker running and healthy, no client): the
  * medians of 20 samples 100ms apart (exec and HTTP probes come and go). */
-static void rest_sample(long *fd, long *rss)
+static void rest_sample(long *fd, long *rss, const char *dump)
 {
         long f[20], r[20];
+        char *dpath = xasprintf("%s/%s", S.dir, dump), *fddir = xasprintf("/proc/%d/fd", (int)S.gpid);
+        FILE *df = fopen(dpath, "we");
+        DIR *d = opendir(fddir);
+        struct dirent *de;
+
+        /* what they are, for a closer look (SOAK_KEEP=1) */
+        while (df && d && (de = readdir(d))) {
+                char lp[300], target[512];
+                ssize_t n;
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(lp, sizeof(lp), "%s/%s", fddir, de->d_name);
+                n = readlink(lp, target, sizeof(target) - 1);
+                target[n > 0 ? n : 0] = '\0';
+                fprintf(df, "%s %s\n", de->d_name, target);
+        }
+        if (d)
+                closedir(d);
+        if (df)
+                fclose(df);
+        free(dpath);
+        free(fddir);
 
         for (int i = 0; i < 20; i++) {
                 f[i] = count_fds(S.gpid);
@@ -1448,12 +1470,15 @@ int main(void)
         wait_ready(120);
         if (S.g_reaped)
                 die("graced exited at start (status 0x%x); see %s", S.gstatus, S.log_path);
-        printf("soak: %zu workers up, storm begins\n", S.n_snap);
         S.status_fail = 0; /* the snapshots before the control socket was there */
         S.status_snaps = 0;
         long rest_fd0, rest_rss0, rest_fd1 = -1, rest_rss1 = -1;
-        rest_sample(&rest_fd0, &rest_rss0);
-        printf("soak: at rest: %ld fds, RssAnon %ld KiB\n", rest_fd0, rest_rss0);
+        /* a few probe intervals first: libcurl's connections and the like are
+         * made by the first probes (a soak may let time pass) */
+        h_sleep_ms(5000);
+        rest_sample(&rest_fd0, &rest_rss0, "fds-at-rest-before");
+        printf("soak: %zu workers up; at rest: %ld fds, RssAnon %ld KiB; the storm begins\n", S.n_snap, rest_fd0,
+               rest_rss0);
 
         /* the storm */
         S.storm_start = now_ns();
@@ -1566,7 +1591,8 @@ int main(void)
                 }
                 wait_ready(90);
                 printf("soak: quiet after %.1fs; %zu workers in status\n", (double)(now_ns() - q0) / 1e9, S.n_snap);
-                rest_sample(&rest_fd1, &rest_rss1);
+                h_sleep_ms(5000); /* as before the storm */
+                rest_sample(&rest_fd1, &rest_rss1, "fds-at-rest-after");
                 printf("soak: at rest: %ld fds, RssAnon %ld KiB\n", rest_fd1, rest_rss1);
                 for (int i = 0; i < 3; i++)
                         client_start(C_LOGS_F);
@@ -1659,6 +1685,8 @@ int main(void)
                        first->t_min, first->fd, first->rss_kib, last->t_min, last->fd, last->rss_kib);
         }
         printf("      (slopes of all raw samples after the warm-up: %.3f fd/min, %.1f KiB/min)\n", fd_raw, rss_raw);
+        if (nf < 3)
+                printf("      too few points for a slope: run for 3 minutes at least\n");
         verdict(isfinite(fd_sl) && fd_sl < FD_SLOPE_MAX, "fd slope", "%.3f fd/min (threshold %.1f fd/min)", fd_sl,
                 FD_SLOPE_MAX);
         verdict(isfinite(rss_sl) && rss_sl < RSS_SLOPE_MAX_KIB, "RSS slope",
