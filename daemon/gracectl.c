@@ -6,6 +6,7 @@
  * itself. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -571,29 +572,58 @@ static int print_answer(struct json_object *resp, const struct options *o)
 
 static volatile sig_atomic_t interrupted;
 static sigset_t unblocked; /* the mask the waits run with: SIGINT and SIGTERM let through */
+static struct sbuf out;    /* logs: what is to go to stdout next */
 
 static void on_interrupt(int sig) { interrupted = sig; }
 
-/* Everything printed so far goes out; a reader that went away (`| head`)
- * ends gracectl quietly. */
-static void flush_stdout(void)
-{
-        if (fflush(stdout) == 0 && !ferror(stdout))
-                return;
-        if (errno == EPIPE)
-                exit(0);
-        die(EXIT_FAIL, "writing output: %s", strerror(errno));
-}
-
 _noreturn_ static void exit_interrupted(void)
 {
-        flush_stdout();
+        /* what stdout did not take is dropped: its reader is not reading */
+        out.len = 0;
         /* SIGTERM as the default disposition would end us; SIGINT as 130 */
         if (interrupted == SIGTERM) {
                 signal(SIGTERM, SIG_DFL);
                 raise(SIGTERM);
         }
         exit(EXIT_INTERRUPTED);
+}
+
+/* Everything printed so far (into out) goes to stdout. SIGINT and SIGTERM
+ * stay blocked outside of waits, so the wait for stdout to take more is a
+ * ppoll() that lets them through, and each write() is at most PIPE_BUF
+ * bytes, which a pipe that polled writable takes without blocking: a
+ * reader that stops reading (a pager at rest, `| sleep`) never makes
+ * gracectl deaf to an interrupt. A reader that went away (`| head`) ends
+ * gracectl quietly. */
+static void flush_stdout(void)
+{
+        size_t done = 0;
+
+        while (done < out.len) {
+                struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+                ssize_t k;
+                int r;
+
+                if (interrupted)
+                        exit_interrupted();
+                r = ppoll(&p, 1, NULL, &unblocked);
+                if (r < 0 && errno != EINTR)
+                        die(EXIT_FAIL, "poll: %s", strerror(errno));
+                if (interrupted)
+                        exit_interrupted();
+                if (r <= 0)
+                        continue;
+                k = write(STDOUT_FILENO, out.p + done, MIN(out.len - done, (size_t)PIPE_BUF));
+                if (k < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        if (errno == EPIPE)
+                                exit(0);
+                        die(EXIT_FAIL, "writing output: %s", strerror(errno));
+                }
+                done += (size_t)k;
+        }
+        out.len = 0;
 }
 
 /* Lines of graced's answer, read as they come. */
@@ -688,7 +718,7 @@ static void print_record(struct json_object *rec, struct sbuf *b)
         b->len = 0;
         log_format_text(b, prefix, level < 0 ? LOG_INFO : level, worker ? worker : "-", str_field(rec, "stream"), msg,
                         len);
-        fwrite(b->p, 1, b->len, stdout);
+        sbuf_add(&out, b->p, b->len);
         free(prefix);
 }
 
@@ -749,18 +779,19 @@ static int run_logs(const struct options *o, struct json_object *req)
                 } else if (json_object_object_get_ex(rec, "reexec", &v)) {
                         /* graced re-executed: its last line to a reader */
                         if (o->json)
-                                printf("%.*s\n", (int)len, line);
+                                sbuf_addf(&out, "%.*s\n", (int)len, line);
                         else
-                                printf("-- graced re-executed --\n");
+                                sbuf_adds(&out, "-- graced re-executed --\n");
                 } else if (o->json)
-                        printf("%.*s\n", (int)len, line);
+                        sbuf_addf(&out, "%.*s\n", (int)len, line);
                 else if (json_object_object_get_ex(rec, "skipped", &v))
-                        printf("-- %lld records skipped --\n", (long long)json_object_get_int64(v));
+                        sbuf_addf(&out, "-- %lld records skipped --\n", (long long)json_object_get_int64(v));
                 else
                         print_record(rec, &b);
                 json_object_put(rec);
         }
         flush_stdout();
+        sbuf_free(&out);
         sbuf_free(&b);
         free(rd.buf);
         safe_close(rd.fd);

@@ -622,6 +622,46 @@ START_TEST(test_logs_follow_interrupt_and_shutdown)
 }
 END_TEST
 
+/* A follower whose reader stops reading (a pager at rest, a stalled pipe)
+ * still ends at once on SIGINT, with 130: it waits for its output with
+ * the signal let through, never in a write() that blocks it for good. */
+START_TEST(test_logs_follow_interrupt_blocked_output)
+{
+        struct gh g;
+        const char *fifo;
+        int rfd, size, queued = 0;
+        pid_t f;
+
+        ck_assert_int_eq(gh_init(&g), 0);
+        const char *c = conf(&g, "",
+                             "{ name = \"w\"; type = \"oneshot\"; command = [\"%s\", \"--wait-file\", \"%s\", "
+                             "\"--lines-fast\", \"200000\"]; }",
+                             TW, gh_path(&g, "gate"));
+        ck_assert_int_eq(gh_start(&g, c, NULL, NULL), 0);
+        ck_assert(h_wait_log(&g, "w: started", T));
+        /* the follower writes into a FIFO that nobody reads */
+        fifo = gh_path(&g, "f.fifo");
+        ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        ck_assert_int_ge(rfd, 0);
+        size = fcntl(rfd, F_GETPIPE_SZ);
+        ck_assert_int_gt(size, 0);
+        f = follower(&g, "f.fifo", ARGV("-f"));
+        ck_assert_ptr_nonnull(gh_write_file(&g, "gate", "go\n"));
+        /* 200000 records are far more than the FIFO and the socket hold: the
+         * FIFO is full long before w is done, and the follower has more to write */
+        ck_assert(h_wait_log(&g, "w: done", 60000));
+        ck_assert_int_eq(ioctl(rfd, FIONREAD, &queued), 0);
+        ck_assert_int_gt(queued, size / 2);
+        ck_assert(h_pid_alive(f));
+        ck_assert_int_eq(kill(f, SIGINT), 0);
+        ck_assert_int_eq(h_exit_code(h_wait_child(f, T)), 130);
+        close(rfd);
+        ck_assert_int_eq(gh_shutdown(&g, T), 0);
+        gh_cleanup(&g);
+}
+END_TEST
+
 START_TEST(test_logs_usage)
 {
         struct gh g;
@@ -1219,6 +1259,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_logs_own_records);
         tcase_add_test(tc, test_logs_follow_until_exit);
         tcase_add_test(tc, test_logs_follow_interrupt_and_shutdown);
+        tcase_add_test(tc, test_logs_follow_interrupt_blocked_output);
         tcase_add_test(tc, test_logs_usage);
         tcase_add_test(tc, test_log_buffer_zero);
         tcase_add_test(tc, test_logs_reload);
