@@ -441,7 +441,7 @@ static void emit_record(usec_t now, int level, const char *worker, const char *e
 }
 
 /* One of graced's own records, formatted (%m sees the caller's errno). */
-static void log_va(int level, const char *worker, const char *event, const char *fmt, va_list ap)
+_printf_(4, 0) static void log_va(int level, const char *worker, const char *event, const char *fmt, va_list ap)
 {
         char *msg = xvasprintf(fmt, ap);
         size_t len = strlen(msg);
