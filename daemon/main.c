@@ -123,85 +123,78 @@ static bool state_fd_option(const char *value, int *ret)
         return true;
 }
 
-/* The command line into o. Returns 1 to go on, 0 when done (--help,
- * --version), -EINVAL on a usage error (reported on stderr). */
-static int parse_options(int argc, char **argv, struct options *o)
-{
-        enum { OPT_PRINT_PLAN = 256, OPT_FORMAT, OPT_LOG_FORMAT, OPT_COLOR, OPT_REPORT, OPT_SUBREAPER, OPT_STATE_FD };
-        static const struct option longopts[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "check", no_argument, NULL, 't' },
-                { "print-plan", no_argument, NULL, OPT_PRINT_PLAN },
-                { "format", required_argument, NULL, OPT_FORMAT },
-                { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
-                { "color", required_argument, NULL, OPT_COLOR },
-                { "colour", required_argument, NULL, OPT_COLOR },
-                { "report", required_argument, NULL, OPT_REPORT },
-                { "subreaper", no_argument, NULL, OPT_SUBREAPER },
-                /* internal, not in --help: the graced that gracectl reexec exec'd */
-                { &STATE_FD_OPTION[2], required_argument, NULL, OPT_STATE_FD },
-                { "verbose", no_argument, NULL, 'v' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {}
-        };
-        int opt;
+enum { OPT_PRINT_PLAN = 256, OPT_FORMAT, OPT_LOG_FORMAT, OPT_COLOR, OPT_REPORT, OPT_SUBREAPER, OPT_STATE_FD };
 
-        while ((opt = getopt_long(argc, argv, "c:tvqhV", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 'c':
-                        o->config = optarg;
-                        break;
-                case 't':
-                case OPT_PRINT_PLAN:
-                        o->mode = MAX(o->mode, opt == 't' ? MODE_CHECK : MODE_PRINT_PLAN);
-                        break;
-                case OPT_FORMAT:
-                        if (!option_value("format", optarg, plan_format_names, ELEMENTSOF(plan_format_names),
-                                          &o->plan_format))
-                                return -EINVAL;
-                        o->format_given = true;
-                        break;
-                case OPT_LOG_FORMAT:
-                        if (!option_value("log-format", optarg, log_format_names, ELEMENTSOF(log_format_names),
-                                          &o->format))
-                                return -EINVAL;
-                        break;
-                case OPT_COLOR:
-                        if (!option_value("color", optarg, color_names, ELEMENTSOF(color_names), &o->color))
-                                return -EINVAL;
-                        break;
-                case OPT_REPORT:
-                        o->run.report_path = optarg;
-                        break;
-                case OPT_SUBREAPER:
-                        o->run.subreaper = true;
-                        break;
-                case OPT_STATE_FD:
-                        if (!state_fd_option(optarg, &o->state_fd))
-                                return -EINVAL;
-                        break;
-                case 'v':
-                case 'q':
-                        o->level = opt == 'v' ? LOG_DEBUG : LOG_WARNING;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return 0;
-                case 'V':
-                        printf("graced %s\n", PACKAGE_VERSION);
-                        return 0;
-                default:
-                        fprintf(stderr, "Try 'graced --help' for more information.\n");
-                        return -EINVAL;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "graced: unexpected argument '%s'\nTry 'graced --help' for more information.\n",
-                        argv[optind]);
+static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check", no_argument, NULL, 't' },
+        { "print-plan", no_argument, NULL, OPT_PRINT_PLAN },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+        { "color", required_argument, NULL, OPT_COLOR },
+        { "colour", required_argument, NULL, OPT_COLOR },
+        { "report", required_argument, NULL, OPT_REPORT },
+        { "subreaper", no_argument, NULL, OPT_SUBREAPER },
+        /* internal, not in --help: the graced that gracectl reexec exec'd */
+        { &STATE_FD_OPTION[2], required_argument, NULL, OPT_STATE_FD },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        {}
+};
+
+/* One option (getopt_long()'s opt, its value in optarg) into o: 1 to go
+ * on, 0 when done (--help, --version), -EINVAL on a bad value (reported). */
+static int take_option(int opt, struct options *o)
+{
+        switch (opt) {
+        case 'c':
+                o->config = optarg;
+                return 1;
+        case 't':
+        case OPT_PRINT_PLAN:
+                o->mode = MAX(o->mode, opt == 't' ? MODE_CHECK : MODE_PRINT_PLAN);
+                return 1;
+        case OPT_FORMAT:
+                o->format_given = true;
+                return option_value("format", optarg, plan_format_names, ELEMENTSOF(plan_format_names),
+                                    &o->plan_format)
+                               ? 1
+                               : -EINVAL;
+        case OPT_LOG_FORMAT:
+                return option_value("log-format", optarg, log_format_names, ELEMENTSOF(log_format_names), &o->format)
+                               ? 1
+                               : -EINVAL;
+        case OPT_COLOR:
+                return option_value("color", optarg, color_names, ELEMENTSOF(color_names), &o->color) ? 1 : -EINVAL;
+        case OPT_REPORT:
+                o->run.report_path = optarg;
+                return 1;
+        case OPT_SUBREAPER:
+                o->run.subreaper = true;
+                return 1;
+        case OPT_STATE_FD:
+                return state_fd_option(optarg, &o->state_fd) ? 1 : -EINVAL;
+        case 'v':
+        case 'q':
+                o->level = opt == 'v' ? LOG_DEBUG : LOG_WARNING;
+                return 1;
+        case 'h':
+                usage(stdout);
+                return 0;
+        case 'V':
+                printf("graced %s\n", PACKAGE_VERSION);
+                return 0;
+        default:
+                fprintf(stderr, "Try 'graced --help' for more information.\n");
                 return -EINVAL;
         }
+}
+
+/* Options that do not go together; 1, or -EINVAL (reported). */
+static int check_combination(const struct options *o)
+{
         if (o->format_given && o->mode != MODE_PRINT_PLAN) {
                 fprintf(stderr, "graced: --format applies to --print-plan only\n"
                                 "Try 'graced --help' for more information.\n");
@@ -212,6 +205,23 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return -EINVAL;
         }
         return 1;
+}
+
+/* The command line into o. Returns 1 to go on, 0 when done (--help,
+ * --version), -EINVAL on a usage error (reported on stderr). */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+        int opt, r;
+
+        while ((opt = getopt_long(argc, argv, "c:tvqhV", longopts, NULL)) != -1)
+                if ((r = take_option(opt, o)) <= 0)
+                        return r;
+        if (optind < argc) {
+                fprintf(stderr, "graced: unexpected argument '%s'\nTry 'graced --help' for more information.\n",
+                        argv[optind]);
+                return -EINVAL;
+        }
+        return check_combination(o);
 }
 
 /* A closed 0, 1 or 2 would be taken by the next open(): a pipe of ours

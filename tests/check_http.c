@@ -39,38 +39,6 @@
 
 /* ---- a raw HTTP client ---------------------------------------------------------- */
 
-/* A port nobody listens on right now. */
-static int free_port(void)
-{
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof a;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-        port = ntohs(a.sin_port);
-        close(fd);
-        return port;
-}
-
-/* A connection to 127.0.0.1:port, or -1 with errno (ECONNREFUSED...). */
-static int tcp_connect(int port)
-{
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        ck_assert_int_ge(fd, 0);
-        if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-                int e = errno;
-                close(fd);
-                errno = e;
-                return -1;
-        }
-        return fd;
-}
-
 static void send_str(int fd, const char *s)
 {
         size_t n = strlen(s);
@@ -165,7 +133,7 @@ static struct resp request(int port, const char *method, const char *path)
 {
         struct resp r;
         char *req;
-        int fd = tcp_connect(port);
+        int fd = h_tcp_connect(port);
 
         ck_assert_msg(fd >= 0, "connect to %d: %s", port, strerror(errno));
         ck_assert_int_ge(asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", method, path),
@@ -349,7 +317,7 @@ END_TEST
 START_TEST(test_endpoints)
 {
         struct gh g;
-        int port = free_port(), fd;
+        int port = h_free_port(), fd;
         struct resp r;
         char *body, *len;
         double t;
@@ -410,7 +378,7 @@ START_TEST(test_endpoints)
         }
 
         /* keep-alive: two requests in one write, two answers in order */
-        fd = tcp_connect(port);
+        fd = h_tcp_connect(port);
         ck_assert_int_ge(fd, 0);
         send_str(fd, "GET /livez HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
         read_resp(fd, &r, false, false);
@@ -434,7 +402,7 @@ END_TEST
 START_TEST(test_head_too_large)
 {
         struct gh g;
-        int port = free_port(), fd;
+        int port = h_free_port(), fd;
         struct resp r;
         char *req, *conn;
         char big[9 * 1024 + 1];
@@ -446,7 +414,7 @@ START_TEST(test_head_too_large)
         big[sizeof big - 1] = '\0';
         /* one 9 KiB header field; then one 9 KiB request-target */
         for (int k = 0; k < 2; k++) {
-                fd = tcp_connect(port);
+                fd = h_tcp_connect(port);
                 ck_assert_int_ge(fd, 0);
                 if (k == 0)
                         ck_assert_int_ge(asprintf(&req, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", big), 0);
@@ -465,7 +433,7 @@ START_TEST(test_head_too_large)
         }
 
         /* many small fields adding up to more than 8 KiB */
-        fd = tcp_connect(port);
+        fd = h_tcp_connect(port);
         ck_assert_int_ge(fd, 0);
         send_str(fd, "GET /livez HTTP/1.1\r\nHost: x\r\n");
         for (int i = 0; i < 100; i++) {
@@ -482,7 +450,7 @@ START_TEST(test_head_too_large)
 
         /* 8000 bytes of header: fine, and the connection stays open */
         big[8000] = '\0';
-        fd = tcp_connect(port);
+        fd = h_tcp_connect(port);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_ge(asprintf(&req, "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", big), 0);
         send_str(fd, req);
@@ -508,7 +476,7 @@ END_TEST
 START_TEST(test_readyz_boot)
 {
         struct gh g;
-        int port = free_port();
+        int port = h_free_port();
         char *slow, *body;
         const char *gate, *workers;
         pid_t web;
@@ -564,7 +532,7 @@ END_TEST
 START_TEST(test_metrics_restart)
 {
         struct gh g;
-        int port = free_port();
+        int port = h_free_port();
         const char *st;
         pid_t first, second;
         long long real1, real2;
@@ -603,7 +571,7 @@ END_TEST
 START_TEST(test_during_shutdown)
 {
         struct gh g;
-        int port = free_port();
+        int port = h_free_port();
         char *body;
         const char *w;
 
@@ -628,7 +596,7 @@ START_TEST(test_during_shutdown)
 
         ck_assert_int_eq(gh_signal(&g, SIGQUIT), 0); /* forced: the worker is killed */
         ck_assert_int_ne(gh_exit_code(&g, T), -1);
-        ck_assert_int_lt(tcp_connect(port), 0);
+        ck_assert_int_lt(h_tcp_connect(port), 0);
         ck_assert_int_eq(errno, ECONNREFUSED);
         gh_cleanup(&g);
 }
@@ -639,7 +607,7 @@ END_TEST
 START_TEST(test_during_drain)
 {
         struct gh g;
-        int port = free_port();
+        int port = h_free_port();
         char *body;
         const char *c, *up, *got;
 
@@ -679,7 +647,7 @@ END_TEST
 START_TEST(test_many_clients)
 {
         struct gh g;
-        int port = free_port(), idle[HTTP_MAX_CLIENTS], fd;
+        int port = h_free_port(), idle[HTTP_MAX_CLIENTS], fd;
         struct resp r;
         long long t0;
         char c;
@@ -689,17 +657,17 @@ START_TEST(test_many_clients)
         start(&g, conf(&g, port, worker(&g, "web", NULL)), port, NULL);
 
         for (int i = 0; i < 200; i++) {
-                idle[i] = tcp_connect(port);
+                idle[i] = h_tcp_connect(port);
                 ck_assert_int_ge(idle[i], 0);
         }
         for (int i = 0; i < 20; i++)
                 expect(port, i % 2 ? "/livez" : "/readyz", 200, NULL);
         for (int i = 200; i < HTTP_MAX_CLIENTS; i++) {
-                idle[i] = tcp_connect(port);
+                idle[i] = h_tcp_connect(port);
                 ck_assert_int_ge(idle[i], 0);
         }
         /* accepted after the 256 before it: closed at once, unanswered */
-        fd = tcp_connect(port);
+        fd = h_tcp_connect(port);
         ck_assert_int_ge(fd, 0);
         send_str(fd, "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n");
         t0 = h_now_ns();
@@ -738,15 +706,15 @@ END_TEST
 START_TEST(test_idle_timeout)
 {
         struct gh g;
-        int port = free_port(), quiet, half;
+        int port = h_free_port(), quiet, half;
         char c;
         long long t0;
 
         ck_assert_int_eq(gh_init(&g), 0);
         start(&g, conf(&g, port, worker(&g, "web", NULL)), port, (const char *const[]){ HTTP_IDLE_ENV "=1", NULL });
         t0 = h_now_ns();
-        quiet = tcp_connect(port);
-        half = tcp_connect(port);
+        quiet = h_tcp_connect(port);
+        half = h_tcp_connect(port);
         ck_assert_int_ge(quiet, 0);
         ck_assert_int_ge(half, 0);
         send_str(half, "GET /livez HTTP/1.1\r\nHost:");
@@ -799,7 +767,7 @@ static int count_entries(const char *dir)
 START_TEST(test_process)
 {
         struct gh g;
-        int port = free_port(), fd, sockets = 0, epolls = 0;
+        int port = h_free_port(), fd, sockets = 0, epolls = 0;
         char dir[64];
         struct resp r;
         DIR *d;
@@ -810,7 +778,7 @@ START_TEST(test_process)
         start(&g, conf(&g, port, worker(&g, "web", NULL)), port, NULL);
         ck_assert(h_wait_log(&g, "running: 1/1 workers", T));
         /* a connection held open, after one request on it */
-        fd = tcp_connect(port);
+        fd = h_tcp_connect(port);
         ck_assert_int_ge(fd, 0);
         send_str(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
         read_resp(fd, &r, false, false);
@@ -876,7 +844,7 @@ END_TEST
 START_TEST(test_reload_rebind)
 {
         struct gh g;
-        int a = free_port(), b, busy, fd;
+        int a = h_free_port(), b, busy, fd;
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         const char *c;
         char *line, *w;
@@ -887,7 +855,7 @@ START_TEST(test_reload_rebind)
         start(&g, c, a, NULL);
         expect(a, "/livez", 200, "ok\n");
 
-        b = free_port();
+        b = h_free_port();
         ck_assert_ptr_nonnull(conf(&g, b, w));
         ck_assert_int_eq(gh_signal(&g, SIGHUP), 0);
         ck_assert_int_ge(asprintf(&line, "http_listen: 127.0.0.1:%d", b), 0);
@@ -895,7 +863,7 @@ START_TEST(test_reload_rebind)
         free(line);
         ck_assert(h_wait_log_count(&g, "reloaded ", 1, T));
         expect(b, "/livez", 200, "ok\n");
-        ck_assert_int_lt(tcp_connect(a), 0);
+        ck_assert_int_lt(h_tcp_connect(a), 0);
         ck_assert_int_eq(errno, ECONNREFUSED);
 
         /* the same address: nothing moves */
@@ -933,7 +901,7 @@ START_TEST(test_reload_rebind)
         ck_assert_int_eq(gh_signal(&g, SIGHUP), 0);
         ck_assert(h_wait_log(&g, "http_listen: off", T));
         ck_assert(h_wait_log_count(&g, "reloaded ", 4, T));
-        ck_assert_int_lt(tcp_connect(b), 0);
+        ck_assert_int_lt(h_tcp_connect(b), 0);
         ck_assert_int_eq(errno, ECONNREFUSED);
 
         /* and on again */
@@ -973,20 +941,6 @@ START_TEST(test_start_port_taken)
 }
 END_TEST
 
-/* Whether graced maps a file whose name holds what (/proc/PID/maps). */
-static bool maps_has(struct gh *g, const char *what)
-{
-        char path[64], *maps;
-        bool found;
-
-        snprintf(path, sizeof path, "/proc/%d/maps", (int)g->pid);
-        maps = h_read_file(path);
-        ck_assert_ptr_nonnull(maps);
-        found = strstr(maps, what) != NULL;
-        free(maps);
-        return found;
-}
-
 /* graced maps libmicrohttpd and libcurl only once it needs them: neither
  * without http_listen and http probes; libmicrohttpd from the reload that
  * turns http_listen on (libcurl still not); libcurl from the first attempt
@@ -994,7 +948,7 @@ static bool maps_has(struct gh *g, const char *what)
 START_TEST(test_libraries_loaded_when_needed)
 {
         struct gh g;
-        int port = free_port(), db_port = free_port();
+        int port = h_free_port(), db_port = h_free_port();
         const char *web, *db;
         char *line;
 
@@ -1002,8 +956,8 @@ START_TEST(test_libraries_loaded_when_needed)
         web = worker(&g, "web", NULL);
         ck_assert_int_eq(gh_start(&g, conf(&g, 0, web), NULL, NULL), 0);
         ck_assert(h_wait_log(&g, "running: 1/1 workers", T));
-        ck_assert(!maps_has(&g, "libmicrohttpd"));
-        ck_assert(!maps_has(&g, "libcurl"));
+        ck_assert(!h_pid_maps(g.pid, "libmicrohttpd"));
+        ck_assert(!h_pid_maps(g.pid, "libcurl"));
 
         ck_assert_ptr_nonnull(conf(&g, port, web));
         ck_assert_int_eq(gh_signal(&g, SIGHUP), 0);
@@ -1012,8 +966,8 @@ START_TEST(test_libraries_loaded_when_needed)
         ck_assert(h_wait_log(&g, line, T));
         free(line);
         expect(port, "/livez", 200, "ok\n");
-        ck_assert(maps_has(&g, "libmicrohttpd"));
-        ck_assert(!maps_has(&g, "libcurl"));
+        ck_assert(h_pid_maps(g.pid, "libmicrohttpd"));
+        ck_assert(!h_pid_maps(g.pid, "libcurl"));
 
         ck_assert_ptr_nonnull(gh_write_file(&g, "status", "200\n"));
         db = gh_printf(&g,
@@ -1024,7 +978,7 @@ START_TEST(test_libraries_loaded_when_needed)
         ck_assert_ptr_nonnull(conf(&g, port, db));
         ck_assert_int_eq(gh_signal(&g, SIGHUP), 0);
         ck_assert(h_wait_log(&g, "db: ready", T));
-        ck_assert(maps_has(&g, "libcurl"));
+        ck_assert(h_pid_maps(g.pid, "libcurl"));
         ck_assert_int_eq(gh_shutdown(&g, T), 0);
         gh_cleanup(&g);
 }
@@ -1039,7 +993,7 @@ END_TEST
 START_TEST(test_libmicrohttpd_missing)
 {
         struct gh g;
-        int port = free_port(), st;
+        int port = h_free_port(), st;
         const char *env[] = { "GRACED_TEST_MHD_SONAME=libgraced-test-nosuch.so.0", NULL };
         const char *c, *web;
         char *line, *out = NULL;
@@ -1076,9 +1030,9 @@ START_TEST(test_libmicrohttpd_missing)
         ck_assert(h_wait_log(&g, line, T));
         free(line);
         ck_assert(h_wait_log_count(&g, "reloaded ", 1, T));
-        ck_assert_int_lt(tcp_connect(port), 0);
+        ck_assert_int_lt(h_tcp_connect(port), 0);
         ck_assert_int_eq(errno, ECONNREFUSED);
-        ck_assert(!maps_has(&g, "libmicrohttpd"));
+        ck_assert(!h_pid_maps(g.pid, "libmicrohttpd"));
         ck_assert_int_eq(gh_shutdown(&g, T), 0);
         gh_cleanup(&g);
 }

@@ -381,21 +381,6 @@ END_TEST
 
 /* ---- /metrics ---------------------------------------------------------------------- */
 
-/* A port nobody listens on right now. */
-static int free_port(void)
-{
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof a;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-        port = ntohs(a.sin_port);
-        close(fd);
-        return port;
-}
-
 /* GET /metrics: the whole answer (malloc'd), read until graced closes. */
 static char *metrics(int port)
 {
@@ -428,7 +413,7 @@ START_TEST(test_metrics)
 {
         struct gh g;
         pid_t pid[4];
-        int port = free_port();
+        int port = h_free_port();
         char *m;
 
         ck_assert_int_eq(gh_init(&g), 0);

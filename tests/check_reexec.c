@@ -1331,48 +1331,6 @@ static int count_in(const char *hay, const char *needle)
         return n;
 }
 
-/* The status code of GET path from 127.0.0.1:port (HTTP/1.0: the answer
- * ends with the connection), or -1. */
-static int http_get_status(int port, const char *path)
-{
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), code = -1;
-        char req[256], buf[4096];
-        size_t n = 0;
-        ssize_t k;
-
-        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-                if (fd >= 0)
-                        close(fd);
-                return -1;
-        }
-        snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-        if (write(fd, req, strlen(req)) == (ssize_t)strlen(req))
-                while (n < sizeof buf - 1 && (k = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
-                        n += (size_t)k;
-        buf[n] = 0;
-        close(fd);
-        if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1)
-                return -1;
-        return code;
-}
-
-/* A port nobody listens on right now. */
-static int free_port(void)
-{
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof a;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-        port = ntohs(a.sin_port);
-        close(fd);
-        return port;
-}
-
 /* What a reexec carries besides the workers: the records `gracectl logs`
  * shows (each once, in order), a file
  * stream's partial line (written to its file once the line ends, after
@@ -1382,7 +1340,7 @@ START_TEST(test_records_files_http)
         struct gh g;
         const char *c, *out, *fout;
         char *text;
-        int port = free_port();
+        int port = h_free_port();
 
         ck_assert_int_eq(gh_init(&g), 0);
         fout = gh_path(&g, "f.out");
@@ -1397,9 +1355,9 @@ START_TEST(test_records_files_http)
         (void)wait_pid(&g, "w");
         ck_assert(h_wait_file(gh_path(&g, "fdrained"), T)); /* "part" is graced's, not the pipe's */
         ck_assert(h_wait_log(&g, "beta two", T));
-        ck_assert_int_eq(http_get_status(port, "/readyz"), 200);
+        ck_assert_int_eq(h_http_status(port, "/readyz"), 200);
         reexec(&g);
-        ck_assert_int_eq(http_get_status(port, "/readyz"), 200);
+        ck_assert_int_eq(h_http_status(port, "/readyz"), 200);
         ck_assert_ptr_nonnull(h_write_file(NULL, gh_path(&g, "fgate"), "open\n"));
         ck_assert(h_wait_lines(fout, "partial line", 1, T));
         text = gh_keep(&g, h_read_file(fout));
@@ -1414,15 +1372,6 @@ START_TEST(test_records_files_http)
 }
 END_TEST
 
-/* Whether graced maps a file whose name holds what (/proc/PID/maps). */
-static bool maps_has(struct gh *g, const char *what)
-{
-        char *maps = gh_keep(g, h_read_file(gh_printf(g, "/proc/%d/maps", (int)g->pid)));
-
-        ck_assert_ptr_nonnull(maps);
-        return strstr(maps, what) != NULL;
-}
-
 /* The new graced loads what it needs, as a start does: neither libcurl
  * nor libmicrohttpd without http_listen and http probes; libmicrohttpd
  * once it adopts the endpoint's socket (libcurl still not). */
@@ -1430,23 +1379,23 @@ START_TEST(test_libraries_across_reexec)
 {
         struct gh g;
         const char *w;
-        int port = free_port();
+        int port = h_free_port();
 
         ck_assert_int_eq(gh_init(&g), 0);
         w = worker(&g, "w", NULL, NULL);
         ck_assert_int_eq(gh_start(&g, conf(&g, NULL, "%s", w), NULL, NULL), 0);
         (void)wait_pid(&g, "w");
         reexec(&g);
-        ck_assert(!maps_has(&g, "libmicrohttpd"));
-        ck_assert(!maps_has(&g, "libcurl"));
+        ck_assert(!h_pid_maps(g.pid, "libmicrohttpd"));
+        ck_assert(!h_pid_maps(g.pid, "libcurl"));
 
         ck_assert_ptr_nonnull(conf(&g, gh_printf(&g, "http_listen = \"127.0.0.1:%d\";", port), "%s", w));
         CTL(&g, 0, "reload");
-        ck_assert_int_eq(http_get_status(port, "/readyz"), 200);
+        ck_assert_int_eq(h_http_status(port, "/readyz"), 200);
         reexec(&g);
-        ck_assert_int_eq(http_get_status(port, "/readyz"), 200);
-        ck_assert(maps_has(&g, "libmicrohttpd"));
-        ck_assert(!maps_has(&g, "libcurl"));
+        ck_assert_int_eq(h_http_status(port, "/readyz"), 200);
+        ck_assert(h_pid_maps(g.pid, "libmicrohttpd"));
+        ck_assert(!h_pid_maps(g.pid, "libcurl"));
         ck_assert_int_eq(gh_shutdown(&g, T), 0);
         gh_cleanup(&g);
 }

@@ -10,6 +10,8 @@
 #include <ftw.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1981,4 +1983,69 @@ bool h_valid_utf8(const char *str, size_t len)
                 i += n;
         }
         return true;
+}
+
+/* ---- loopback TCP and /proc/PID/maps --------------------------------------------------- */
+
+int h_free_port(void)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+        port = ntohs(a.sin_port);
+        close(fd);
+        return port;
+}
+
+int h_tcp_connect(int port)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(fd, 0);
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+        }
+        return fd;
+}
+
+int h_http_status(int port, const char *path)
+{
+        int fd = h_tcp_connect(port), code = -1;
+        char req[256], buf[4096];
+        size_t n = 0;
+        ssize_t k;
+
+        if (fd < 0)
+                return -1;
+        snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+        if (write(fd, req, strlen(req)) == (ssize_t)strlen(req))
+                while (n < sizeof buf - 1 && (k = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+                        n += (size_t)k;
+        buf[n] = 0;
+        close(fd);
+        if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1)
+                return -1;
+        return code;
+}
+
+bool h_pid_maps(pid_t pid, const char *what)
+{
+        char path[64], *maps;
+        bool found;
+
+        snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+        maps = h_read_file(path);
+        ck_assert_ptr_nonnull(maps);
+        found = strstr(maps, what) != NULL;
+        free(maps);
+        return found;
 }

@@ -297,6 +297,18 @@ double h_json_double(struct json_object *obj, const char *key);            /* NA
 int h_json_bool(struct json_object *obj, const char *key);                 /* 1, 0, -1 unless a bool */
 int h_json_len(struct json_object *obj, const char *key);                  /* array length, -1 */
 
+/* ---- loopback TCP and /proc/PID/maps --------------------------------------------------- */
+
+/* A port of 127.0.0.1 nobody listens on right now (asserts). */
+int h_free_port(void);
+/* A connection to 127.0.0.1:port, or -1 with errno (ECONNREFUSED...). */
+int h_tcp_connect(int port);
+/* The status code of `GET path HTTP/1.0` from 127.0.0.1:port (the answer
+ * ends with the connection), or -1. */
+int h_http_status(int port, const char *path);
+/* Whether process pid maps a file whose name holds what (/proc/PID/maps). */
+bool h_pid_maps(pid_t pid, const char *what);
+
 /* ---- a fake $NOTIFY_SOCKET ------------------------------------------------------------ */
 
 struct h_notify {
